@@ -1,0 +1,173 @@
+"""Configuration: the environment file (`conf/local.yaml`) and model descriptions.
+
+Config is data, loaded once at the edge and validated; every error names the file, the
+key and what was expected, so a typo never surfaces as a stack trace deep in a job.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or holds an unexpected value."""
+
+    def __init__(self, path: Path | str, key: str, expected: str, got: Any = None):
+        self.path, self.key, self.expected = str(path), key, expected
+        found = "" if got is None else f", got {got!r}"
+        super().__init__(f"{path}: key '{key}': expected {expected}{found}")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str = "local[*]"
+    app_name: str = "inferwatch"
+    shuffle_partitions: int = 8
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Where the lake lives and how Spark runs; one file per environment."""
+
+    path: Path
+    lake: str
+    models_dir: Path
+    spark: SparkSettings
+    future_tolerance_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model description (`conf/models/<model_id>.yaml`)."""
+
+    path: Path
+    model_id: str
+    problem_type: str
+    prediction: str = "prediction"
+    threshold: float | None = None
+    label: str = "label"
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    slices: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()
+    baseline: dict[str, Any] = field(default_factory=dict)
+    drift: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(path, "<file>", "an existing YAML file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(path, "<file>", f"valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(path, "<top level>", "a mapping of keys to values", type(data).__name__)
+    return data
+
+
+def _typed(path: Path, data: dict, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    value = data.get(key, default)
+    if value is not None and not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(path, key, f"a {names}", value)
+    return value
+
+
+def _names(path: Path, data: dict, key: str) -> tuple[str, ...]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(path, key, "a list of non-empty strings", value)
+    return tuple(value)
+
+
+def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path | None = None) -> EnvConfig:
+    """Load and validate an environment file; `lake`/`models_dir` override what it says.
+
+    Relative paths in the file are relative to the working directory, as users type them.
+    """
+    path = Path(path)
+    data = _read_yaml(path) if path.exists() or lake is None else {}
+    spark = _typed(path, data, "spark", dict, {}) or {}
+    conf = _typed(path, spark, "conf", dict, {}) or {}
+    shuffle = _typed(path, spark, "shuffle_partitions", int, 8)
+    if shuffle < 1:
+        raise ConfigError(path, "spark.shuffle_partitions", "an integer >= 1", shuffle)
+    tolerance = _typed(path, data, "future_tolerance_hours", (int, float), 24.0)
+    return EnvConfig(
+        path=path,
+        lake=str(lake or _typed(path, data, "lake", str, "lake")),
+        models_dir=Path(models_dir or _typed(path, data, "models_dir", str, "conf/models")),
+        spark=SparkSettings(
+            master=_typed(path, spark, "master", str, "local[*]"),
+            app_name=_typed(path, spark, "app_name", str, "inferwatch"),
+            shuffle_partitions=shuffle,
+            conf={str(k): str(v) for k, v in conf.items()},
+        ),
+        future_tolerance_hours=float(tolerance),
+    )
+
+
+def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
+    """Validate one model description given as a dict (as read from its YAML file)."""
+    model_id = _typed(path, data, "model_id", str, None)
+    if not model_id or not MODEL_ID_PATTERN.match(model_id):
+        raise ConfigError(path, "model_id", "a name matching [A-Za-z0-9_.-]+", model_id)
+    problem = data.get("problem_type")
+    if problem not in PROBLEM_TYPES:
+        raise ConfigError(path, "problem_type", "one of " + ", ".join(PROBLEM_TYPES), problem)
+    threshold = _typed(path, data, "threshold", (int, float), 0.5 if problem == "binary_classification" else None)
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise ConfigError(path, "threshold", "a number between 0 and 1", threshold)
+    features = _typed(path, data, "features", dict, {}) or {}
+    unknown = set(features) - {"numeric", "categorical"}
+    if unknown:
+        raise ConfigError(path, "features", "only 'numeric' and 'categorical' lists", sorted(unknown))
+    numeric, categorical = _names(path, features, "numeric"), _names(path, features, "categorical")
+    both = set(numeric) & set(categorical)
+    if both:
+        raise ConfigError(path, "features", "each feature listed once", sorted(both))
+    return ModelConfig(
+        path=path,
+        model_id=model_id,
+        problem_type=problem,
+        prediction=_typed(path, data, "prediction", str, "prediction"),
+        threshold=None if threshold is None else float(threshold),
+        label=_typed(path, data, "label", str, "label"),
+        numeric=numeric,
+        categorical=categorical,
+        slices=_names(path, data, "slices"),
+        protected=_names(path, data, "protected"),
+        baseline=_typed(path, data, "baseline", dict, {}) or {},
+        drift=_typed(path, data, "drift", dict, {}) or {},
+        quality=_typed(path, data, "quality", dict, {}) or {},
+        alerts=_typed(path, data, "alerts", dict, {}) or {},
+    )
+
+
+def load_models(models_dir: str | Path) -> dict[str, ModelConfig]:
+    """Load every `*.yaml` model description in a folder, keyed by model_id."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise ConfigError(models_dir, "<folder>", "a folder of <model_id>.yaml model descriptions")
+    models: dict[str, ModelConfig] = {}
+    for path in sorted(models_dir.glob("*.y*ml")):
+        model = parse_model(path, _read_yaml(path))
+        if model.model_id in models:
+            raise ConfigError(path, "model_id", "a model_id no other file uses", model.model_id)
+        models[model.model_id] = model
+    return models

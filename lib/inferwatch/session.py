@@ -1,0 +1,57 @@
+"""The one Spark session factory.
+
+Locally it builds Spark from the environment file; under `spark-submit` (or any process
+that already has an active session) what the launcher configured wins and only the
+settings our tables depend on are enforced.
+"""
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import SparkSession
+
+from inferwatch.config import EnvConfig
+
+log = logging.getLogger(__name__)
+
+# Settings the lake layer relies on, whatever launched Spark.
+REQUIRED = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+}
+
+
+def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
+    """Return the active session, or build a local one from `env.spark`.
+
+    `quiet` turns the UI and progress bars off (tests, benchmarks).
+    """
+    active = SparkSession.getActiveSession()
+    if active is None:
+        builder = (
+            SparkSession.builder.appName(env.spark.app_name)
+            .config("spark.sql.shuffle.partitions", str(env.spark.shuffle_partitions))
+            .config("spark.sql.adaptive.enabled", "true")
+        )
+        if not _launched_by_spark_submit():
+            builder = builder.master(env.spark.master)
+        for key, value in env.spark.conf.items():
+            builder = builder.config(key, value)
+        if quiet:
+            builder = builder.config("spark.ui.enabled", "false").config(
+                "spark.ui.showConsoleProgress", "false"
+            )
+        active = builder.getOrCreate()
+        active.sparkContext.setLogLevel("ERROR")
+    for key, value in REQUIRED.items():
+        active.conf.set(key, value)
+    log.info("spark %s master=%s", active.version, active.sparkContext.master)
+    return active
+
+
+def _launched_by_spark_submit() -> bool:
+    import os
+
+    return "SPARK_SUBMIT_OPTS" in os.environ or os.environ.get("SPARK_ENV_LOADED") == "1"
