@@ -121,7 +121,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _fraud_logit(f: pd.DataFrame, cat_effect: np.ndarray) -> np.ndarray:
     age = f["account_age_days"].fillna(_AGE_MEDIAN).to_numpy()
-    return (-4.4 + 0.8 * np.log(f["amount"].to_numpy() / 70) + 0.3 * np.log1p(f["distance_km"].to_numpy())
+    return (-3.7 + 0.8 * np.log(f["amount"].to_numpy() / 70) + 0.3 * np.log1p(f["distance_km"].to_numpy())
             - 0.35 * np.log1p(age / 30) + 0.15 * f["n_tx_24h"].to_numpy()
             + 3.0 * f["ip_risk"].to_numpy() + cat_effect)
 
@@ -259,14 +259,8 @@ def generate(
 
     end = start + timedelta(days=days)
     entries = [i.to_manifest(start) for i in incidents]
-    dup_models = unique["model_id"].to_numpy()[dup_pos]
-    for m in models:
-        detail = f"{int((dup_models == m).sum())} rows re-delivered as exact copies (same inference_id)"
-        entries.append({"model_id": m, "kind": "duplicates", "column": None, "slice": None,
-                        "onset": iso(start), "end": iso(end), "detail": detail})
-    entries.append({"model_id": None, "kind": "malformed", "column": None, "slice": None,
-                    "onset": iso(start), "end": iso(end),
-                    "detail": f"{len(malformed)} malformed rows, see malformed_reasons"})
+    entries += inc.delivery_entries(unique["model_id"].to_numpy()[dup_pos], models,
+                                    len(malformed), start, end)
     manifest = {
         "seed": int(seed), "start": iso(start), "end": iso(end), "days": int(days),
         "rows_per_hour": int(rows_per_hour), "models": list(models),
@@ -298,6 +292,8 @@ def _arrow_schema(frame: pd.DataFrame) -> pa.Schema:
 
 def _write_parts(frame: pd.DataFrame, keys: pd.Series, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("part-*.parquet"):  # a rewrite must not leave an older run's days
+        stale.unlink()
     schema, paths = _arrow_schema(frame), []
     for k, (_, part) in enumerate(frame.groupby(keys, sort=True)):
         path = folder / f"part-{k:04d}.parquet"

@@ -200,6 +200,21 @@ def simulate_labels(
     )
 
 
+def delivery_entries(
+    dup_models: np.ndarray, models: tuple[str, ...], n_malformed: int, start: datetime, end: datetime
+) -> list[dict]:
+    """Manifest entries for the whole-period delivery problems: duplicates and malformed rows."""
+    window = {"column": None, "slice": None, "onset": iso(start), "end": iso(end)}
+    entries = [
+        {"model_id": m, "kind": "duplicates", **window,
+         "detail": f"{int((dup_models == m).sum())} rows re-delivered as exact copies "
+         "(same inference_id, appended after the unique rows)"}
+        for m in models
+    ]
+    detail = f"{n_malformed} malformed rows (all strings), see malformed_reasons"
+    return [*entries, {"model_id": None, "kind": "malformed", **window, "detail": detail}]
+
+
 def pick_duplicates(n_rows: int, rng: np.random.Generator) -> np.ndarray:
     """Sorted positions of the ~1% of rows that get delivered a second time."""
     k = int(round(DUPLICATE_RATE * n_rows))

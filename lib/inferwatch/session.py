@@ -7,6 +7,7 @@ settings our tables depend on are enforced.
 from __future__ import annotations
 
 import logging
+import os
 
 from pyspark.sql import SparkSession
 
@@ -39,10 +40,10 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
             builder = builder.master(env.spark.master)
         for key, value in env.spark.conf.items():
             builder = builder.config(key, value)
+        # Jobs print their own progress lines; Spark's bars would garble them.
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
         if quiet:
-            builder = builder.config("spark.ui.enabled", "false").config(
-                "spark.ui.showConsoleProgress", "false"
-            )
+            builder = builder.config("spark.ui.enabled", "false")
         active = builder.getOrCreate()
         active.sparkContext.setLogLevel("ERROR")
     for key, value in REQUIRED.items():
@@ -52,6 +53,5 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
 
 
 def _launched_by_spark_submit() -> bool:
-    import os
-
-    return "SPARK_SUBMIT_OPTS" in os.environ or os.environ.get("SPARK_ENV_LOADED") == "1"
+    # spark-submit starts the JVM first and hands Python its gateway port.
+    return "PYSPARK_GATEWAY_PORT" in os.environ

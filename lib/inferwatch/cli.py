@@ -1,0 +1,123 @@
+"""The `inferwatch` command line."""
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from inferwatch.config import ConfigError
+
+JOB_NAMES = ["partition", "join-labels", "performance", "hourly"]
+
+
+def _common(func):
+    func = click.option("--models", "models_dir", default=None,
+                        help="Folder of model descriptions (default: from --conf).")(func)
+    func = click.option("--lake", default=None, help="Lake root (default: from --conf).")(func)
+    func = click.option("--conf", default="conf/local.yaml", show_default=True,
+                        help="Environment file.")(func)
+    return func
+
+
+def _hour(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise click.BadParameter(f"'{value}' is not an ISO timestamp like 2026-03-02T10:00") from err
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """Monitor ML models in production from the raw log of their inferences."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["inferences", "labels"]))
+@click.argument("paths", nargs=-1, required=True)
+@_common
+def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
+           models_dir: str | None) -> None:
+    """Ingest Parquet, CSV or JSON-lines files into raw/inferences or raw/labels."""
+    from inferwatch.ingest import ingest_files
+    from inferwatch.pipeline import open_context
+
+    ctx = open_context(conf, lake, models_dir)
+    run = ingest_files(ctx.lake, kind, list(paths), ctx.models)
+    click.echo(run.summary() + (f" ({'; '.join(run.notes)})" if run.notes else ""))
+
+
+@main.command()
+@click.argument("job", type=click.Choice(JOB_NAMES))
+@click.option("--hour", default=None, help="Only this hour (ISO, UTC).")
+@click.option("--start", default=None, help="First hour considered (ISO, UTC).")
+@click.option("--end", default=None, help="Last hour considered, exclusive (ISO, UTC).")
+@click.option("--model", default=None, help="Only this model.")
+@_common
+def run(job: str, hour: str | None, start: str | None, end: str | None, model: str | None,
+        conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Run one job (or `hourly`: all of them in order) incrementally."""
+    from inferwatch.pipeline import open_context, run_hourly, run_job
+
+    if hour and (start or end):
+        raise click.UsageError("give either --hour or --start/--end, not both")
+    ctx = open_context(conf, lake, models_dir)
+    ctx.start, ctx.end, ctx.model = _hour(hour or start), _hour(end), model
+    if hour:
+        ctx.end = ctx.start + timedelta(hours=1)
+    if model:
+        ctx.selected_models()
+    if job == "hourly":
+        run_hourly(ctx)
+    else:
+        run_job(ctx, job)
+
+
+@main.command()
+@click.argument("table")
+@click.option("--model", default=None, help="Only rows of this model.")
+@click.option("--limit", default=20, show_default=True)
+@_common
+def show(table: str, model: str | None, limit: int, conf: str, lake: str | None,
+         models_dir: str | None) -> None:
+    """Print a table of the lake (read with delta-rs, no Spark)."""
+    from inferwatch.show import show_table
+
+    click.echo(show_table(conf, lake, table, model=model, limit=limit))
+
+
+@main.command()
+@click.option("--days", default=3, show_default=True, help="Days of inferences to generate.")
+@click.option("--rows-per-hour", default=120, show_default=True, help="Mean rows per model-hour.")
+@click.option("--models", "model_names", default="fraud,eta", show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--conf", default="conf/local.yaml", show_default=True)
+@click.option("--lake", default="demo/lake", show_default=True,
+              help="Lake root for the demo (recreated on every demo run).")
+def demo(days: int, rows_per_hour: int, model_names: str, seed: int, conf: str,
+         lake: str) -> None:
+    """Generate a scenario, ingest it, run every job and print what happened."""
+    from inferwatch.demo import run_demo
+
+    run_demo(conf=conf, lake=lake, days=days, rows_per_hour=rows_per_hour,
+             models=[m.strip() for m in model_names.split(",") if m.strip()], seed=seed)
+
+
+def entry() -> None:
+    try:
+        main(standalone_mode=True)
+    except ConfigError as err:
+        click.echo(f"config error: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    entry()

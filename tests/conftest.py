@@ -1,0 +1,40 @@
+"""One Spark session for the whole suite: JVM start-up costs ~10 s."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from inferwatch.config import EnvConfig, SparkSettings
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from inferwatch.session import get_spark
+
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    env = EnvConfig(
+        path=Path("tests"),
+        lake=str(warehouse / "lake"),
+        models_dir=Path("conf/models"),
+        spark=SparkSettings(
+            master="local[2]",
+            app_name="inferwatch-tests",
+            shuffle_partitions=4,
+            conf={
+                "spark.sql.warehouse.dir": str(warehouse),
+                "spark.driver.memory": "2g",
+                "spark.sql.adaptive.coalescePartitions.enabled": "true",
+            },
+        ),
+    )
+    session = get_spark(env, quiet=True)
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def lake_dir(tmp_path) -> Path:
+    return tmp_path / "lake"
