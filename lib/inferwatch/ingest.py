@@ -63,7 +63,30 @@ def read_source(spark, path: str | Path) -> DataFrame:
               .option("columnNameOfCorruptRecord", CORRUPT).json(path))
     else:
         df = spark.read.parquet(path)
+        # pandas writes nanosecond timestamps, which Spark reads as longs (nanosAsLong).
+        for column in _nanosecond_columns(path):
+            df = df.withColumn(column, F.timestamp_micros(F.floor(F.col(f"`{column}`") / 1000)))
     return df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in df.columns])
+
+
+def _nanosecond_columns(path: str) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from inferwatch.lake.files import filesystem
+
+    fs, inner = filesystem(path)
+    info = fs.get_file_info(inner)
+    if info.type == pa.fs.FileType.Directory:
+        found = [f for f in fs.get_file_info(pa.fs.FileSelector(inner, recursive=True))
+                 if f.path.endswith(".parquet")]
+        if not found:
+            return []
+        inner = found[0].path
+    with fs.open_input_file(inner) as handle:
+        schema = pq.read_schema(handle)
+    return [f.name for f in schema
+            if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
 
 
 def fingerprint(paths: Sequence[str]) -> str:

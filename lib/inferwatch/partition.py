@@ -50,6 +50,10 @@ def classify(batch: DataFrame, now: datetime, future_tolerance_hours: float) -> 
 
     Within the batch the earliest-ingested copy of an inference_id is kept.
     """
+    for column in ("model_version", "prediction_label", "source", "ingested_at"):
+        if column not in batch.columns:  # raw tables written by other systems
+            kind = "timestamp" if column == "ingested_at" else "string"
+            batch = batch.withColumn(column, F.lit(None).cast(kind))
     checked = with_reasons(batch, partition_rules(now, future_tolerance_hours))
     checked = typed(checked, {"ts": T.TimestampType(), "prediction": T.DoubleType()}.items())
     first = Window.partitionBy(F.col(REASON).isNull(), "inference_id").orderBy(

@@ -21,6 +21,13 @@ REQUIRED = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # Each write is staged and then committed atomically through the Delta log, so the
+    # Hadoop committer's renames and _SUCCESS markers buy nothing (SQL confs reach the
+    # Hadoop conf of every write).
+    "mapreduce.fileoutputcommitter.algorithm.version": "2",
+    "mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    # Read nanosecond Parquet timestamps (pandas' default) as longs instead of failing.
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 
 

@@ -50,7 +50,7 @@ def model_id_is_safe(column: str = "model_id") -> Rule:
 
 
 def not_after(column: str, limit: Column, what: str) -> Rule:
-    bad = F.col(column) > limit
+    bad = parsed(column, T.TimestampType()) > limit
     return Rule(F.coalesce(bad, F.lit(False)),
                 F.concat(F.lit(f"{column} "), F.col(column).cast("string"), F.lit(f" is {what}")))
 

@@ -1,0 +1,17 @@
+"""Shared test helpers: a lake per test and frames to compare."""
+from __future__ import annotations
+
+import pandas as pd
+from deltalake import DeltaTable
+
+from inferwatch.config import load_models
+
+
+def models():
+    return load_models("conf/models")
+
+
+def delta_frame(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """What delta-rs (no Spark) reads from a table, sorted for comparison."""
+    frame = DeltaTable(path).to_pandas(columns=columns)
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)

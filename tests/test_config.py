@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from inferwatch.config import ConfigError, load_env, load_models
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_repo_configs_load():
+    env = load_env("conf/local.yaml")
+    assert env.lake == "lake" and env.spark.shuffle_partitions >= 1
+    models = load_models("conf/models")
+    assert {"fraud", "eta"} <= set(models)
+    assert models["fraud"].problem_type == "binary_classification"
+    assert models["fraud"].threshold is not None and models["eta"].threshold is None
+
+
+def test_overrides_win(tmp_path):
+    env = load_env("conf/local.yaml", lake=str(tmp_path / "x"), models_dir=tmp_path)
+    assert env.lake == str(tmp_path / "x") and env.models_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("model_id: ../etc\nproblem_type: regression\n", "model_id", "[A-Za-z0-9_.-]+"),
+        ("model_id: m\nproblem_type: ranking\n", "problem_type", "one of"),
+        ("model_id: m\nproblem_type: binary_classification\nthreshold: 3\n", "threshold",
+         "between 0 and 1"),
+        ("model_id: m\nproblem_type: regression\nfeatures: {numeric: amount}\n", "numeric",
+         "a list of non-empty strings"),
+        ("model_id: m\nproblem_type: regression\nfeatures: {numeric: [a], categorical: [a]}\n",
+         "features", "each feature listed once"),
+        ("model_id: m\nproblem_type: regression\nslices: [1]\n", "slices", "list of non-empty"),
+        ("- just a list\n", "<top level>", "a mapping"),
+        ("model_id: [unclosed\n", "<file>", "valid YAML"),
+    ],
+)
+def test_model_errors_name_file_key_and_expectation(tmp_path, text, key, expected):
+    path = _write(tmp_path / "m.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        load_models(tmp_path)
+    message = str(err.value)
+    assert str(path) in message and f"'{key}'" in message and expected in message
+
+
+def test_duplicate_model_ids_refused(tmp_path):
+    _write(tmp_path / "a.yaml", "model_id: m\nproblem_type: regression\n")
+    _write(tmp_path / "b.yaml", "model_id: m\nproblem_type: regression\n")
+    with pytest.raises(ConfigError, match="no other file uses"):
+        load_models(tmp_path)
+
+
+def test_env_errors(tmp_path):
+    path = _write(tmp_path / "env.yaml", "lake: 3\n")
+    with pytest.raises(ConfigError, match=r"env.yaml: key 'lake': expected a str"):
+        load_env(path)
+    path = _write(tmp_path / "env.yaml", "spark: {shuffle_partitions: 0}\n")
+    with pytest.raises(ConfigError, match="shuffle_partitions"):
+        load_env(path)
+    with pytest.raises(ConfigError, match="an existing YAML file"):
+        load_env(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="folder of"):
+        load_models(tmp_path / "nope")
