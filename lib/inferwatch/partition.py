@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 from inferwatch.config import EnvConfig
 from inferwatch.runs import Run, last_input_version, track
-from inferwatch.tables import INFERENCES, Lake
+from inferwatch.tables import INDEX_BUCKETS, INFERENCES, Lake
 from inferwatch.validate import (
     REASON,
     model_id_is_safe,
@@ -117,11 +117,23 @@ def run_partition(lake: Lake, env: EnvConfig, now: datetime | None = None) -> Ru
             rows = _inference_rows(final.where(F.col(STATUS) == "new"))
             run.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
                                                 read_partitions=hours)
+            index = lake.table("inference_index")
+            if (index.txn_version(txn[0]) or -1) < latest:
+                run.outputs["inference_index"] = index.append(index_rows(rows), txn=txn)
             run.notes.append(f"{len(hours)} (model_id, hour) partitions touched")
             final.unpersist()
         finally:
             flagged.unpersist()
     return run
+
+
+def id_bucket(column: str = "inference_id"):
+    return F.pmod(F.xxhash64(F.col(column)), F.lit(INDEX_BUCKETS)).cast("int")
+
+
+def index_rows(rows: DataFrame) -> DataFrame:
+    return rows.select("inference_id", "model_id", "hour", "ts",
+                       id_bucket().alias("id_bucket"))
 
 
 def _inference_rows(df: DataFrame) -> DataFrame:

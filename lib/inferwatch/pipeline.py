@@ -57,8 +57,14 @@ def _partition(ctx: Context) -> Run:
     return run_partition(ctx.lake, ctx.env)
 
 
+def _join_labels(ctx: Context) -> Run:
+    from inferwatch.join_labels import run_join_labels
+
+    return run_join_labels(ctx.lake)
+
+
 # Pipeline order; later stages register here as they are built.
-JOBS: dict[str, Callable[[Context], Run]] = {"partition": _partition}
+JOBS: dict[str, Callable[[Context], Run]] = {"partition": _partition, "join-labels": _join_labels}
 
 
 def run_job(ctx: Context, name: str) -> Run:

@@ -32,6 +32,20 @@ INFERENCES = _schema(
     ("inference_id", S), ("model_version", S), ("ts", TS), ("prediction", D),
     ("prediction_label", S), ("source", S), ("ingested_at", TS), ("model_id", S), ("hour", TS),
 )
+LABELS = _schema(
+    ("inference_id", S), ("label", D), ("label_ts", TS), ("delay_s", D), ("ts", TS),
+    ("source", S), ("ingested_at", TS), ("model_id", S), ("hour", TS),
+)
+LABELS_PENDING = _schema(
+    ("inference_id", S), ("label", D), ("label_ts", TS), ("model_id", S), ("inference_ts", TS),
+    ("source", S), ("ingested_at", TS), ("first_seen", TS),
+)
+# inference_id → where it is stored, bucketed by a hash of the id: a label without hints
+# reads only the buckets of its own ids, not the whole inference history.
+INFERENCE_INDEX = _schema(
+    ("inference_id", S), ("model_id", S), ("hour", TS), ("ts", TS), ("id_bucket", T.IntegerType()),
+)
+INDEX_BUCKETS = 32
 QUARANTINE = _schema(
     ("row", S), ("reason", S), ("job", S), ("run_id", S), ("quarantined_at", TS),
     ("table", S), ("ingest_date", DT),
@@ -56,6 +70,9 @@ SPECS = {
         TableSpec("raw/inferences", RAW_INFERENCES, ("ingest_date",)),
         TableSpec("raw/labels", RAW_LABELS, ("ingest_date",)),
         TableSpec("inferences", INFERENCES, ("model_id", "hour")),
+        TableSpec("labels", LABELS, ("model_id", "hour")),
+        TableSpec("labels_pending", LABELS_PENDING),
+        TableSpec("inference_index", INFERENCE_INDEX, ("id_bucket",)),
         TableSpec("quarantine", QUARANTINE, ("table", "ingest_date")),
         TableSpec("job_runs", JOB_RUNS),
     )
