@@ -82,18 +82,22 @@ def run_join_labels(lake: Lake, now: datetime | None = None) -> Run:
                 (F.col("label_ts").cast("double") - F.col("ts").cast("double")).alias("delay_s"),
                 "ts", "source", "ingested_at", "model_id", "hour").persist()
             parts = [r.asDict() for r in matched.select("model_id", "hour").distinct().collect()]
+            n_matched = matched.count()
+            run.rows_in, run.rows_duplicate = n_in, n_in - n_unique
+            run.rows_out = n_unique
+            if new is None and n_matched == 0:  # only pending labels, still unmatched
+                run.notes.append(f"{n_unique} labels still pending; nothing changed")
+                return run
             read_version = labels.version()
-            merged = latest_per_inference(
-                labels.read(version=read_version, partitions=parts).unionByName(matched))
-            run.outputs["labels"] = labels.replace_partitions(
-                merged.select(*LABELS.fieldNames()), parts, read_version=read_version)
+            if parts:
+                merged = latest_per_inference(
+                    labels.read(version=read_version, partitions=parts).unionByName(matched))
+                run.outputs["labels"] = labels.replace_partitions(
+                    merged.select(*LABELS.fieldNames()), parts, read_version=read_version)
             still = (located.where(F.col("hour").isNull())
                      .withColumn("model_id", F.col("_hint_model"))
                      .select(*[f.name for f in LABELS_PENDING.fields]))
             run.outputs["labels_pending"] = pending.overwrite(still)
-            n_matched = matched.count()
-            run.rows_in, run.rows_duplicate = n_in, n_in - n_unique
-            run.rows_out = n_unique
             run.notes.append(f"{n_matched} matched into {len(parts)} (model_id, hour) partitions; "
                              f"{n_unique - n_matched} pending")
             run.check_accounting()
