@@ -85,13 +85,14 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
 @click.argument("table")
 @click.option("--model", default=None, help="Only rows of this model.")
 @click.option("--limit", default=20, show_default=True)
+@click.option("--granularity", default=None, type=click.Choice(["1h", "1d", "1w"]))
 @_common
-def show(table: str, model: str | None, limit: int, conf: str, lake: str | None,
-         models_dir: str | None) -> None:
-    """Print a table of the lake (read with delta-rs, no Spark)."""
+def show(table: str, model: str | None, limit: int, granularity: str | None, conf: str,
+         lake: str | None, models_dir: str | None) -> None:
+    """Print a lake table, or `performance` (read with delta-rs, no Spark)."""
     from inferwatch.show import show_table
 
-    click.echo(show_table(conf, lake, table, model=model, limit=limit))
+    click.echo(show_table(conf, lake, table, model=model, limit=limit, granularity=granularity))
 
 
 @main.command()

@@ -63,8 +63,16 @@ def _join_labels(ctx: Context) -> Run:
     return run_join_labels(ctx.lake)
 
 
+def _performance(ctx: Context) -> Run:
+    from inferwatch.performance import run_performance
+
+    return run_performance(ctx.lake, ctx.selected_models(), ctx.start, ctx.end)
+
+
 # Pipeline order; later stages register here as they are built.
-JOBS: dict[str, Callable[[Context], Run]] = {"partition": _partition, "join-labels": _join_labels}
+JOBS: dict[str, Callable[[Context], Run]] = {
+    "partition": _partition, "join-labels": _join_labels, "performance": _performance,
+}
 
 
 def run_job(ctx: Context, name: str) -> Run:

@@ -35,10 +35,26 @@ def count_rows(lake_root: str, name: str) -> int | None:
     return int(DeltaTable(path).count())
 
 
+# Short names with the columns a person wants first.
+VIEWS = {
+    "performance": ("metrics/performance", [
+        "model_id", "granularity", "window_start", "slice_key", "slice_value", "n", "n_labeled",
+        "label_coverage", "accuracy", "precision", "recall", "f1", "auc", "log_loss", "brier",
+        "rmse", "mae", "mape", "r2", "delay_p50", "delay_p90"]),
+}
+
+
 def show_table(conf: str, lake: str | None, name: str, model: str | None = None,
-               limit: int = 20) -> str:
+               limit: int = 20, granularity: str | None = None) -> str:
     env = load_env(conf, lake=lake)
-    frame = read_table(env.lake, name, model)
+    table, columns = VIEWS.get(name, (name, None))
+    frame = read_table(env.lake, table, model)
+    if granularity is not None and "granularity" in frame.columns:
+        frame = frame[frame["granularity"] == granularity]
+    if columns is not None:
+        frame = frame[[c for c in columns if c in frame.columns]].dropna(axis=1, how="all")
+        frame = frame.sort_values(["model_id", "granularity", "window_start", "slice_key",
+                                   "slice_value"])
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         return f"{name}: {len(frame)} rows\n{frame.head(limit).to_string(index=False)}"
 

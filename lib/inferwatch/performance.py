@@ -1,0 +1,126 @@
+"""The performance job: per-slice metrics per (model_id, hour), rolled up to 1d and 1w.
+
+For every (model_id, hour) whose inferences or labels changed since the last run, the
+hour's mergeable state (confusion counts, error sums, score histograms, a delay sketch)
+is computed from the joined rows, and just those hours' rows of `metrics/performance`
+are replaced. Day and week rows are then re-merged from the stored hourly states of the
+days and weeks those hours fall in: never a rescan of raw rows.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from inferwatch.config import ModelConfig
+from inferwatch.perf_metrics import metrics
+from inferwatch.perf_state import hourly_state, merge_states
+from inferwatch.runs import Run, last_input_version, track
+from inferwatch.tables import Lake
+
+JOB = "performance"
+TABLE = "metrics/performance"
+ROLLUPS = {"1d": "day", "1w": "week"}
+
+
+def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str]) -> list[tuple[str, object]]:
+    """(slice_key, value column) pairs: the whole model, each `slices` expression, and
+    `model_version`. An expression that does not analyse is skipped with a note."""
+    specs = [("*", F.lit("*"))]
+    for expression in model.slices:
+        try:
+            rows.select(F.expr(expression)).schema  # analysis only, no Spark job
+        except Exception as err:  # noqa: BLE001 - a bad slice must not stop the others
+            notes.append(f"{model.model_id}: slice '{expression}' skipped: {str(err)[:120]}")
+            continue
+        specs.append((expression, F.expr(expression).cast("string")))
+    specs.append(("model_version", F.col("model_version")))
+    return specs
+
+
+def sliced(rows: DataFrame, model: ModelConfig, notes: list[str]) -> DataFrame:
+    """One row per (inference, slice) it belongs to."""
+    pairs = F.array(*[
+        F.struct(F.lit(key).alias("slice_key"),
+                 F.coalesce(value, F.lit("null")).alias("slice_value"))
+        for key, value in slice_specs(rows, model, notes)
+    ])
+    return (rows.withColumn("_slice", F.explode(pairs))
+            .select("model_id", F.col("hour").alias("window_start"), "_slice.slice_key",
+                    "_slice.slice_value", "prediction", "prediction_label", "label", "delay_s"))
+
+
+def joined_rows(lake: Lake, parts: list[dict], versions: dict[str, int]) -> DataFrame:
+    inferences = lake.table("inferences").read(version=versions["inferences"], partitions=parts)
+    labels = (lake.table("labels").read(version=versions["labels"], partitions=parts)
+              .select("inference_id", "label", "delay_s"))
+    return inferences.join(labels, on="inference_id", how="left")
+
+
+def _replace_windows(lake: Lake, model_id: str, granularity: str, fresh: DataFrame,
+                     windows: list[datetime]) -> int:
+    """Replace the rows of `windows` in the (model_id, granularity) partition."""
+    table = lake.table(TABLE)
+    part = {"model_id": model_id, "granularity": granularity}
+    if not table.exists():
+        table.create(fresh.schema, ["model_id", "granularity"])
+    read_version = table.version()
+    stale = lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp")
+    kept = (table.read(version=read_version, partitions=[part])
+            .join(F.broadcast(stale), on="window_start", how="left_anti"))
+    return table.replace_partitions(kept.unionByName(fresh, allowMissingColumns=True), [part],
+                                    read_version=read_version)
+
+
+def _window(hour: datetime, granularity: str) -> datetime:
+    day = hour.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if granularity == "1d" else day - timedelta(days=day.weekday())
+
+
+def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime | None = None,
+                    end: datetime | None = None) -> Run:
+    with track(lake, JOB, {"start": start, "end": end, "models": sorted(models)}) as run:
+        inferences, labels = lake.table("inferences"), lake.table("labels")
+        versions = {"inferences": inferences.version(), "labels": labels.version()}
+        run.inputs.update(versions)
+        hours: dict[str, set[datetime]] = defaultdict(set)
+        for name, table in (("inferences", inferences), ("labels", labels)):
+            since = last_input_version(lake.root, JOB, name)
+            for part in table.changed_partitions(since, versions[name]):
+                hour, model_id = part["hour"], part["model_id"]
+                if model_id in models and (start is None or hour >= start) and (
+                        end is None or hour < end):
+                    hours[model_id].add(hour)
+        if not hours:
+            run.notes.append("no changed hours")
+            return run
+        for model_id, changed in sorted(hours.items()):
+            model = models[model_id]
+            parts = [{"model_id": model_id, "hour": h} for h in sorted(changed)]
+            rows = sliced(joined_rows(lake, parts, versions), model, run.notes)
+            state = hourly_state(rows, model.problem_type, model.threshold).persist()
+            run.rows_in += state.count()
+            hourly = metrics(state, model.problem_type).withColumn("granularity", F.lit("1h"))
+            run.outputs[TABLE] = _replace_windows(lake, model_id, "1h", hourly, sorted(changed))
+            state.unpersist()
+            stored = lake.table(TABLE).read(
+                partitions=[{"model_id": model_id, "granularity": "1h"}])
+            for granularity in ROLLUPS:
+                windows = sorted({_window(h, granularity) for h in changed})
+                first, last = windows[0], windows[-1] + timedelta(days=7)
+                merged = merge_states(
+                    stored.where((F.col("window_start") >= F.lit(first))
+                                 & (F.col("window_start") < F.lit(last)))
+                    .drop(*[c for c in stored.columns if c not in state.columns]),
+                    granularity)
+                merged = merged.join(
+                    lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp"),
+                    on="window_start", how="left_semi")
+                rolled = metrics(merged, model.problem_type).withColumn(
+                    "granularity", F.lit(granularity))
+                run.outputs[TABLE] = _replace_windows(lake, model_id, granularity, rolled, windows)
+            run.notes.append(f"{model_id}: {len(changed)} hours recomputed")
+        run.rows_out = run.rows_in
+    return run
