@@ -226,7 +226,7 @@ def _check_binary_extras(key, g: pd.Series, r: pd.Series) -> None:
     assert [g[c] for c in ("tp", "fp", "tn", "fn")] == [r[c] for c in ("tp", "fp", "tn", "fn")]
     assert list(g["pos_hist"]) == list(r["pos_counts"]), key
     assert list(g["neg_hist"]) == list(r["neg_counts"]), key
-    if r["auc"] is None:
+    if pd.isna(r["auc"]):
         assert pd.isna(g["auc"]) and pd.isna(g["auc_error_bound"]), key
     else:
         assert abs(g["auc"] - r["auc"]) <= g["auc_error_bound"] + 1e-12, key
