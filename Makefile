@@ -25,6 +25,7 @@ test: $(STAMP) java
 
 bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_partition.py
+	$(BIN)/python benchmarks/bench_labels.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs airflow_dags benchmarks

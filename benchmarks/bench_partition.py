@@ -53,6 +53,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         rerun = run_partition(ctx.lake, ctx.env)
+        assert rerun.rows_in == 0, "a re-run with nothing new must find nothing"
         rerun_s = time.perf_counter() - t0
 
         print(f"rows: {scanned:,} raw rows, {run.rows_out:,} out, {run.rows_duplicate:,} "

@@ -72,7 +72,7 @@ def mark_existing(flagged: DataFrame, existing: DataFrame) -> DataFrame:
     """Turn `new` rows whose inference_id is already stored into duplicates."""
     seen = existing.select("inference_id").distinct().withColumn("_seen", F.lit(True))
     return (
-        flagged.join(F.broadcast(seen) if False else seen, on="inference_id", how="left")
+        flagged.join(seen, on="inference_id", how="left")
         .withColumn(STATUS, F.when((F.col(STATUS) == "new") & F.col("_seen"), F.lit("duplicate"))
                     .otherwise(F.col(STATUS)))
         .drop("_seen")

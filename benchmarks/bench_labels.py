@@ -1,0 +1,72 @@
+"""Cost of one batch of labels against 1 day vs 30 days of inference history, in one run.
+
+    .venv/bin/python benchmarks/bench_labels.py [--rows-per-hour 20] [--labels 300]
+
+The same label batch (labels for inferences of the last day, half with hints, half
+without) is joined and its performance recomputed on a lake holding 1 day and on one
+holding 30 days of inferences. The join should cost about the same: it reads the
+inference partitions the hints name, the id-index buckets of unhinted ids and the hours
+it lands in, not the history. Prints both times and their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+from inferwatch import scenario  # noqa: E402
+from inferwatch.ingest import ingest_files, ingest_records  # noqa: E402
+from inferwatch.join_labels import run_join_labels  # noqa: E402
+from inferwatch.partition import run_partition  # noqa: E402
+from inferwatch.performance import run_performance  # noqa: E402
+from inferwatch.pipeline import open_context  # noqa: E402
+
+
+def _measure(work: Path, days: int, rows_per_hour: int, n_labels: int, spark) -> tuple[float, float]:
+    made = scenario.generate(seed=5, days=days, rows_per_hour=rows_per_hour, models=("fraud",))
+    files = scenario.write(made, work / f"in{days}")
+    ctx = open_context("conf/local.yaml", lake=str(work / f"lake{days}"),
+                       models_dir=work / f"in{days}" / "models", spark=spark)
+    ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
+    run_partition(ctx.lake, ctx.env)
+    run_performance(ctx.lake, ctx.models)  # history's metrics exist before the batch
+    last = made.inferences[made.inferences["ts"] >= made.inferences["ts"].max() - timedelta(days=1)]
+    last = last.drop_duplicates("inference_id").head(n_labels)
+    labels = [{"inference_id": r.inference_id, "label": 1.0, "label_ts": r.ts + timedelta(days=2),
+               "model_id": r.model_id if i % 2 else None,
+               "inference_ts": r.ts if i % 2 else None}
+              for i, r in enumerate(last.itertuples())]
+    ingest_records(ctx.lake, "labels", labels, ctx.models)
+    t0 = time.perf_counter()
+    run_join_labels(ctx.lake)
+    join_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_performance(ctx.lake, ctx.models)
+    return join_s, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows-per-hour", type=int, default=20)
+    parser.add_argument("--labels", type=int, default=300)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="inferwatch-bench-labels-"))
+    try:
+        spark = open_context("conf/local.yaml", lake=str(work / "warm"), quiet=True).spark
+        results = {d: _measure(work, d, args.rows_per_hour, args.labels, spark) for d in (1, 30)}
+        for days, (join_s, perf_s) in results.items():
+            print(f"{days:>2} days of history: join-labels {join_s:6.2f} s, performance {perf_s:6.2f} s")
+        (j1, p1), (j30, p30) = results[1], results[30]
+        print(f"ratio 30d / 1d: join-labels {j30 / j1:.2f}x, performance {p30 / p1:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
