@@ -1,0 +1,345 @@
+"""Delta tables with Spark moving the data and delta-rs keeping the transaction log.
+
+Spark writes Parquet into a private staging folder under the table root; the driver
+moves the finished files into Hive-style partition folders, reads each footer for Delta
+stats and commits them all as one Delta transaction. A write killed at any point leaves
+only files no commit references, which no Delta reader sees. Reads list a snapshot's
+files through delta-rs (pruned by partition values) and scan them with Spark's
+vectorized Parquet reader.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction, Transaction
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from inferwatch.lake import files as lf
+from inferwatch.lake.files import DataFile
+from inferwatch.lake.scan import scan
+from inferwatch.lake.schema import align, delta_field, to_delta, to_spark
+
+log = logging.getLogger(__name__)
+
+Partition = Mapping[str, Any]
+MAX_COMMIT_ATTEMPTS = 20
+
+
+class ConcurrentWriteError(RuntimeError):
+    """Another writer changed partitions this write read or replaces; nothing was committed."""
+
+
+class Table:
+    """One Delta table. Every method that commits returns the new table version.
+
+    >>> t = Table(spark, "lake/inferences")
+    >>> t.create(schema, partition_by=["model_id", "hour"])
+    >>> t.append(df)
+    >>> t.read(partitions=[{"model_id": "fraud", "hour": some_hour}])
+    """
+
+    def __init__(self, spark: SparkSession, uri: str, name: str | None = None):
+        self.spark = spark
+        self.uri = lf.normalize_uri(uri)
+        self.name = name or uri
+        self._fs, self._fs_root = lf.filesystem(self.uri)
+
+    # -- metadata ------------------------------------------------------------------
+    def exists(self) -> bool:
+        return DeltaTable.is_deltatable(self.uri)
+
+    def delta(self, version: int | None = None) -> DeltaTable:
+        try:
+            return DeltaTable(self.uri, version=version)
+        except TableNotFoundError as err:
+            raise TableNotFoundError(f"no Delta table at {self.uri} ({self.name}): {err}") from err
+
+    def create(self, schema: T.StructType, partition_by: Sequence[str] = ()) -> Table:
+        """Create the table if it does not exist yet (an existing one is left as it is)."""
+        missing = [c for c in partition_by if c not in schema.fieldNames()]
+        if missing:
+            raise ValueError(f"{self.name}: partition columns {missing} are not in the schema")
+        if not self.exists():
+            DeltaTable.create(self.uri, schema=to_delta(schema), partition_by=list(partition_by),
+                              mode="ignore")
+        return self
+
+    def version(self) -> int:
+        return self.delta().version()
+
+    def schema(self, version: int | None = None) -> T.StructType:
+        return to_spark(self.delta(version).schema())
+
+    def partition_columns(self) -> list[str]:
+        return list(self.delta().metadata().partition_columns)
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.delta().history(limit)
+
+    def txn_version(self, app_id: str) -> int | None:
+        """Last version an idempotent writer (`txn=(app_id, version)`) committed, if any."""
+        return self.delta().transaction_version(app_id)
+
+    def files(self, version: int | None = None, partitions: Iterable[Partition] | None = None,
+              where: Callable[[dict[str, Any]], bool] | None = None) -> list[DataFile]:
+        """The snapshot's data files, pruned to `partitions` (exact values) and `where`."""
+        return self._files(self.delta(version), partitions, where)
+
+    def _files(self, dt: DeltaTable, partitions, where) -> list[DataFile]:
+        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        part_cols = list(dt.metadata().partition_columns)
+        wanted = None if partitions is None else {self._key(p, part_cols) for p in partitions}
+        out = []
+        for row in actions:
+            values = {c: row.get(f"partition.{c}") for c in part_cols}
+            if wanted is not None and self._key(values, part_cols) not in wanted:
+                continue
+            if where is not None and not where(values):
+                continue
+            out.append(DataFile(lf.hive_unescape(row["path"]), row["size_bytes"], row.get("num_records"), values))
+        return out
+
+    @staticmethod
+    def _key(partition: Partition, columns: Sequence[str]) -> tuple:
+        unknown = set(partition) - set(columns)
+        if unknown:
+            raise ValueError(f"not partition columns: {sorted(unknown)} (table has {columns})")
+        return tuple(lf.format_partition_value(partition.get(c)) for c in columns)
+
+    def partitions(self, version: int | None = None) -> list[dict[str, Any]]:
+        seen: dict[tuple, dict[str, Any]] = {}
+        for f in self.files(version):
+            seen.setdefault(tuple(sorted(f.partition.items(), key=lambda kv: kv[0])), f.partition)
+        return list(seen.values())
+
+    # -- reads ---------------------------------------------------------------------
+    def read(self, version: int | None = None, partitions: Iterable[Partition] | None = None,
+             where: Callable[[dict[str, Any]], bool] | None = None) -> DataFrame:
+        """A snapshot (latest or `version`) as a DataFrame, scanning only matching files."""
+        dt = self.delta(version)
+        return self._scan(dt, self._files(dt, partitions, where))
+
+    def read_added(self, since_version: int | None, version: int | None = None) -> DataFrame:
+        """Rows of files added after `since_version` (all rows when it is None)."""
+        dt = self.delta(version)
+        current = self._files(dt, None, None)
+        if since_version is not None and since_version >= 0:
+            before = {f.path for f in self._files(self.delta(since_version), None, None)}
+            current = [f for f in current if f.path not in before]
+        return self._scan(dt, current)
+
+    def changed_partitions(self, since_version: int | None,
+                           version: int | None = None) -> list[dict[str, Any]]:
+        """Partitions whose files changed (added or removed) after `since_version`."""
+        now = {f.path: f for f in self.files(version)}
+        before = ({} if since_version is None or since_version < 0
+                  else {f.path: f for f in self.files(since_version)})
+        changed = [now[p] for p in now.keys() - before.keys()]
+        changed += [before[p] for p in before.keys() - now.keys()]
+        unique = {tuple(sorted((k, str(v)) for k, v in f.partition.items())): f.partition
+                  for f in changed}
+        return list(unique.values())
+
+    def _scan(self, dt: DeltaTable, data_files: list[DataFile]) -> DataFrame:
+        return scan(self.spark, self._spark_root(), to_spark(dt.schema()),
+                    list(dt.metadata().partition_columns), data_files)
+
+    def _spark_root(self) -> str:
+        return self.uri if "://" in self.uri else "file://" + self.uri
+
+    # -- writes --------------------------------------------------------------------
+    def append(self, df: DataFrame, txn: tuple[str, int] | None = None,
+               read_version: int | None = None,
+               read_partitions: Iterable[Partition] | None = None) -> int:
+        """Append `df` in one commit.
+
+        With `read_version`, the append was computed from that snapshot of this table:
+        if another writer has since touched `read_partitions` (or any partition, when
+        None) the commit is refused with ConcurrentWriteError instead of losing an update.
+        """
+        adds, new_fields = self._write_files(df)
+        guard = None if read_version is None else (read_version, _listify(read_partitions))
+        return self._commit(adds, [], guard, txn, "append", new_fields)
+
+    def replace_partitions(self, df: DataFrame, partitions: Iterable[Partition],
+                           txn: tuple[str, int] | None = None,
+                           read_version: int | None = None) -> int:
+        """Atomically make `partitions` hold exactly the rows of `df`.
+
+        Every row of `df` must fall inside `partitions`. Readers see either the old or
+        the new partitions, never a mix.
+        """
+        partitions = _listify(partitions) or []
+        part_cols = self.partition_columns()
+        wanted = {self._key(p, part_cols) for p in partitions}
+        base = self.version() if read_version is None else read_version
+        adds, new_fields = self._write_files(df)
+        stray = [a for a in adds
+                 if tuple(a.partition_values.get(c) for c in part_cols) not in wanted]
+        if stray:
+            self._delete([a.path for a in adds])
+            raise ValueError(f"{self.name}: rows outside the partitions being replaced, e.g. "
+                             f"{dict(stray[0].partition_values)}")
+        return self._commit(adds, partitions, (base, partitions), txn, "replace", new_fields)
+
+    def overwrite(self, df: DataFrame, txn: tuple[str, int] | None = None) -> int:
+        """Atomically replace the whole table's contents."""
+        adds, new_fields = self._write_files(df)
+        return self._commit(adds, None, (self.version(), None), txn, "overwrite", new_fields)
+
+    def append_arrow(self, data: pa.Table) -> int:
+        """Append a small driver-side Arrow table (run records, alerts) without Spark."""
+        from deltalake import write_deltalake
+
+        write_deltalake(self.uri, data, mode="append", schema_mode="merge")
+        return self.version()
+
+    def _write_files(self, df: DataFrame) -> tuple[list[AddAction], list[T.StructField]]:
+        """Write `df` as data files of the table (not committed) and name its new columns."""
+        dt = self.delta()
+        part_cols = list(dt.metadata().partition_columns)
+        schema = to_spark(dt.schema())
+        aligned, new_fields = align(df, schema, self.name)
+        staging = f"_staging/{uuid.uuid4().hex}"
+        if part_cols:
+            # One file per partition per write, not one per task and partition.
+            aligned = aligned.repartition(*part_cols)
+        writer = aligned.write.mode("errorifexists")
+        if part_cols:
+            writer = writer.partitionBy(*part_cols)
+        writer.parquet(f"{self._spark_root()}/{staging}")
+        types = {c: schema[c].dataType.typeName() for c in part_cols}
+        return self._adopt(staging, types), new_fields
+
+    def _add_columns(self, new_fields: list[T.StructField]) -> None:
+        # delta-rs ignores a changed schema in create_write_transaction, so new columns
+        # take a commit of their own, made only once the write is known to be valid.
+        dt = self.delta()
+        have = set(to_spark(dt.schema()).fieldNames())
+        missing = [f for f in new_fields if f.name not in have]
+        if missing:
+            dt.alter.add_columns([delta_field(f) for f in missing])
+            log.info("%s: schema merged new columns %s", self.name, [f.name for f in missing])
+
+    def _adopt(self, staging: str, types: dict[str, str]) -> list[AddAction]:
+        """Move a finished Spark write out of staging and describe its files as add actions."""
+        base = f"{self._fs_root}/{staging}"
+        selector = pa.fs.FileSelector(base, recursive=True)
+        part_cols = list(types)
+        adds = []
+        now_ms = int(time.time() * 1000)
+        for info in self._fs.get_file_info(selector):
+            relative = info.path[len(base) + 1:]
+            leaf = relative.rsplit("/", 1)[-1]
+            if info.type != pa.fs.FileType.File or leaf.startswith(("_", ".")):
+                continue
+            records, stats = lf.parquet_stats(self._fs, info.path)
+            if records == 0:
+                continue
+            # Spark's spelling of a value ("10:00:00.5") made canonical ("10:00:00.500000")
+            # so that partition values compare as strings.
+            values = {c: lf.format_partition_value(lf.parse_partition_value(v, types[c]))
+                      for c, v in lf.hive_values(relative).items() if c in types}
+            # Same folder naming as delta-rs (every special character %-escaped, non-ASCII
+            # as UTF-8), which object stores and delta-rs read back; reads scan files whose
+            # folders Spark would decode wrongly with the value from the log instead.
+            folders = [f"{c}={lf.escape_partition_value(values.get(c))}" for c in part_cols]
+            relative = "/".join(folders + [leaf])
+            target = f"{self._fs_root}/{relative}"
+            self._fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+            self._fs.move(info.path, target)
+            adds.append(AddAction(
+                path=relative, size=info.size,
+                partition_values={c: values.get(c) for c in part_cols},
+                modification_time=now_ms, data_change=True, stats=stats,
+            ))
+        self._fs.delete_dir(base)
+        return adds
+
+    def _delete(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            self._fs.delete_file(f"{self._fs_root}/{path}")
+
+    def _commit(self, adds: list[AddAction], replaced: list[Partition] | None,
+                guard: tuple[int, list[Partition] | None] | None,
+                txn: tuple[str, int] | None, operation: str,
+                new_fields: Sequence[T.StructField] = ()) -> int:
+        """Commit with optimistic concurrency: retry over unrelated commits, refuse conflicts."""
+        read_version = self.version() if guard is None else guard[0]
+        watched = None if guard is None else guard[1]
+        if new_fields:
+            latest = self.version()
+            if guard is not None and self._touched(read_version, latest, watched):
+                raise self._refuse(adds, read_version, latest, operation)
+            self._add_columns(list(new_fields))
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            dt = self.delta(read_version)
+            removes = []
+            if replaced is not None or operation == "overwrite":
+                doomed = self._files(dt, replaced, None)
+                now_ms = int(time.time() * 1000)
+                removes = [RemoveAction(f.path, True, now_ms, f.size,
+                                        {k: lf.format_partition_value(v) for k, v in f.partition.items()})
+                           for f in doomed]
+            props = CommitProperties(
+                max_commit_retries=0,
+                custom_metadata={"inferwatch.operation": operation},
+                app_transactions=[Transaction(txn[0], txn[1])] if txn else None,
+            )
+            try:
+                dt.create_write_transaction(
+                    adds + removes, mode="append", schema=dt.schema(),
+                    partition_by=list(dt.metadata().partition_columns), commit_properties=props,
+                )
+                return read_version + 1
+            except CommitFailedError:
+                latest = self.version()
+                if guard is not None and self._touched(read_version, latest, watched):
+                    raise self._refuse(adds, read_version, latest, operation) from None
+                read_version = latest
+        self._delete([a.path for a in adds])
+        raise ConcurrentWriteError(f"{self.name}: gave up after {MAX_COMMIT_ATTEMPTS} commit attempts")
+
+    def _refuse(self, adds: list[AddAction], read_version: int, latest: int,
+                operation: str) -> ConcurrentWriteError:
+        self._delete([a.path for a in adds])
+        return ConcurrentWriteError(
+            f"{self.name}: versions {read_version + 1}..{latest} changed partitions "
+            f"this {operation} read; nothing was committed, re-run the job"
+        )
+
+    def _touched(self, after: int, upto: int, partitions: list[Partition] | None) -> bool:
+        """Whether commits (after, upto] added or removed files in `partitions`."""
+        dt = self.delta(upto)
+        part_cols = list(dt.metadata().partition_columns)
+        types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
+        wanted = None if partitions is None else {self._key(p, part_cols) for p in partitions}
+        for version in range(after + 1, upto + 1):
+            with self._fs.open_input_stream(f"{self._fs_root}/_delta_log/{version:020d}.json") as fh:
+                lines = fh.read().decode().splitlines()
+            for line in lines:
+                action = json.loads(line)
+                change = action.get("add") or action.get("remove")
+                if change is None:
+                    continue
+                if wanted is None:
+                    return True
+                raw = change.get("partitionValues") or {}
+                values = {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols}
+                if self._key(values, part_cols) in wanted:
+                    return True
+        return False
+
+
+
+def _listify(partitions: Iterable[Partition] | None) -> list[Partition] | None:
+    return None if partitions is None else list(partitions)
