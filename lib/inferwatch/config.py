@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +153,44 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         categorical=categorical,
         slices=_names(path, data, "slices"),
         protected=_names(path, data, "protected"),
-        baseline=_typed(path, data, "baseline", dict, {}) or {},
+        baseline=_baseline(path, data),
         drift=_typed(path, data, "drift", dict, {}) or {},
         quality=_typed(path, data, "quality", dict, {}) or {},
         alerts=_typed(path, data, "alerts", dict, {}) or {},
     )
+
+
+def _baseline(path: Path, data: dict) -> dict[str, Any]:
+    """`{source: path}` or `{window: [start, end]}` (ISO times, UTC when no offset)."""
+    baseline = _typed(path, data, "baseline", dict, {}) or {}
+    expected = "{source: path/to/file.parquet} or {window: [start, end]} with ISO times"
+    if not baseline:
+        return {}
+    if set(baseline) == {"source"} and isinstance(baseline["source"], str):
+        return dict(baseline)
+    window = baseline.get("window")
+    if set(baseline) != {"window"} or not isinstance(window, list) or len(window) != 2:
+        raise ConfigError(path, "baseline", expected, baseline)
+    try:
+        start, end = (_utc(v) for v in window)
+    except (TypeError, ValueError):
+        raise ConfigError(path, "baseline.window", "two ISO times [start, end]", window) from None
+    if not start < end:
+        raise ConfigError(path, "baseline.window", "start before end", window)
+    return {"window": [start, end]}
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def baseline_window(model: ModelConfig) -> tuple[datetime, datetime]:
+    """The model's baseline window as UTC datetimes; ValueError without one."""
+    if "window" not in model.baseline:
+        raise ValueError(f"{model.path}: model {model.model_id} has no baseline window")
+    start, end = model.baseline["window"]
+    return start, end
 
 
 def load_models(models_dir: str | Path) -> dict[str, ModelConfig]:

@@ -30,6 +30,8 @@ METRIC_COLUMNS = (
     "delay_p50", "delay_p90", "delay_p99",
 )
 DELAY_RANKS = (0.5, 0.9, 0.99)
+# sklearn's log_loss clips probabilities to [eps, 1 - eps], eps = float64 machine epsilon
+LOG_LOSS_EPS = 2.220446049250313e-16
 # r2 is undefined when the labels' spread is lost in float rounding of sum_y2
 R2_VARIANCE_TOLERANCE = 1e-12
 
@@ -52,9 +54,7 @@ def metrics(states: DataFrame, problem_type: str) -> DataFrame:
     missing = [c for c in ("n", "n_labeled", "delay_sketch", *needed) if c not in states.columns]
     if missing:
         raise ValueError(f"states lack columns {missing}; pass the output of hourly_state")
-    values = {
-        BINARY: _binary_metrics, MULTICLASS: _multiclass_metrics, REGRESSION: _regression_metrics
-    }[problem_type]()
+    values = metric_values(problem_type)
     values["label_coverage"] = F.try_divide(F.col("n_labeled"), F.col("n"))
     values.update(_delay_quantiles())
     return states.select(
@@ -62,40 +62,65 @@ def metrics(states: DataFrame, problem_type: str) -> DataFrame:
     )
 
 
-def _per_labeled(value: Column) -> Column:
-    return F.try_divide(value, F.col("n_labeled"))
+def clip_probability(p: Column) -> Column:
+    """sklearn's log_loss clipping of a probability to [eps, 1 - eps]."""
+    return F.least(F.greatest(p, F.lit(LOG_LOSS_EPS)), F.lit(1.0 - LOG_LOSS_EPS))
 
 
-def _ratio_or_zero(num: Column, den: Column) -> Column:
-    """sklearn's zero_division=0, but null when nothing is labelled."""
-    return F.when(F.col("n_labeled") > 0, F.coalesce(F.try_divide(num, den), F.lit(0.0)))
+def metric_values(problem_type: str, prefix: str = "") -> dict[str, Column]:
+    """The metric formulas of `problem_type` over the state columns named `prefix + name`.
 
-
-def _binary_metrics() -> dict[str, Column]:
-    tp, fp, tn, fn = (F.col(c) for c in ("tp", "fp", "tn", "fn"))
-    pairs = F.col("n_pos").cast("double") * F.col("n_neg")
-    u, same_bin = _mann_whitney()
-    both_classes = (F.col("n_pos") > 0) & (F.col("n_neg") > 0)
+    With ``prefix="est_"`` the same formulas turn an expected state (`inferwatch.estimation`)
+    into estimated metrics.
+    """
+    col = _Columns(prefix)
     return {
-        "accuracy": _per_labeled(tp + tn),
-        "precision": _ratio_or_zero(tp, tp + fp),
-        "recall": _ratio_or_zero(tp, tp + fn),
-        "f1": _ratio_or_zero(2 * tp, 2 * tp + fp + fn),
+        BINARY: _binary_metrics, MULTICLASS: _multiclass_metrics, REGRESSION: _regression_metrics
+    }[problem_type](col)
+
+
+class _Columns:
+    """State column lookup under a name prefix: ``col("tp")`` is ``F.col(prefix + "tp")``."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def __call__(self, name: str) -> Column:
+        return F.col(self.prefix + name)
+
+    def per_labeled(self, value: Column) -> Column:
+        return F.try_divide(value, self("n_labeled"))
+
+    def ratio_or_zero(self, num: Column, den: Column) -> Column:
+        """sklearn's zero_division=0, but null when nothing is labelled."""
+        return F.when(self("n_labeled") > 0, F.coalesce(F.try_divide(num, den), F.lit(0.0)))
+
+
+def _binary_metrics(col: _Columns) -> dict[str, Column]:
+    tp, fp, tn, fn = (col(c) for c in ("tp", "fp", "tn", "fn"))
+    pairs = col("n_pos").cast("double") * col("n_neg")
+    u, same_bin = _mann_whitney(col("pos_hist"), col("neg_hist"))
+    both_classes = (col("n_pos") > 0) & (col("n_neg") > 0)
+    return {
+        "accuracy": col.per_labeled(tp + tn),
+        "precision": col.ratio_or_zero(tp, tp + fp),
+        "recall": col.ratio_or_zero(tp, tp + fn),
+        "f1": col.ratio_or_zero(2 * tp, 2 * tp + fp + fn),
         "auc": F.when(both_classes, u / pairs),
         "auc_error_bound": F.when(both_classes, 0.5 * same_bin / pairs),
-        "log_loss": _per_labeled(F.col("sum_log_loss")),
-        "brier": _per_labeled(F.col("sum_brier")),
+        "log_loss": col.per_labeled(col("sum_log_loss")),
+        "brier": col.per_labeled(col("sum_brier")),
     }
 
 
-def _mann_whitney() -> tuple[Column, Column]:
+def _mann_whitney(pos_hist: Column, neg_hist: Column) -> tuple[Column, Column]:
     """(U, same-bin pairs) from the histograms in one sweep from the lowest bin up.
 
     U counts (positive, negative) pairs with the positive in a higher bin, plus half of
     the pairs sharing a bin.
     """
     bins = F.zip_with(
-        "pos_hist", "neg_hist",
+        pos_hist, neg_hist,
         lambda p, q: F.struct(p.cast("double").alias("pos"), q.cast("double").alias("neg")),
     )
     start = F.struct(
@@ -109,8 +134,8 @@ def _mann_whitney() -> tuple[Column, Column]:
     return sweep["u"], sweep["same_bin"]
 
 
-def _multiclass_metrics() -> dict[str, Column]:
-    true, pred, hits = F.col("class_true"), F.col("class_pred"), F.col("class_tp")
+def _multiclass_metrics(col: _Columns) -> dict[str, Column]:
+    true, pred, hits = col("class_true"), col("class_pred"), col("class_tp")
 
     def count(counts: Column, cls: Column) -> Column:
         return F.coalesce(F.try_element_at(counts, cls), F.lit(0).cast("bigint"))
@@ -125,23 +150,23 @@ def _multiclass_metrics() -> dict[str, Column]:
         F.transform(classes, lambda c: f1(c) * count(true, c)), F.lit(0.0), lambda a, x: a + x
     )
     correct = F.aggregate(F.map_values(hits), F.lit(0).cast("bigint"), lambda a, x: a + x)
-    labeled = F.col("n_labeled") > 0
+    labeled = col("n_labeled") > 0
     return {
-        "accuracy": F.when(labeled, _per_labeled(correct)),
+        "accuracy": F.when(labeled, col.per_labeled(correct)),
         "f1_macro": F.when(labeled, F.try_divide(f1_sum, F.size(classes))),
-        "f1_weighted": F.when(labeled, _per_labeled(weighted_sum)),
+        "f1_weighted": F.when(labeled, col.per_labeled(weighted_sum)),
     }
 
 
-def _regression_metrics() -> dict[str, Column]:
-    n = F.col("n_labeled")
-    total_ss = F.col("sum_y2") - F.try_divide(F.col("sum_y") * F.col("sum_y"), n)
-    r2_defined = (n >= 2) & (total_ss > R2_VARIANCE_TOLERANCE * F.col("sum_y2"))
+def _regression_metrics(col: _Columns) -> dict[str, Column]:
+    n = col("n_labeled")
+    total_ss = col("sum_y2") - F.try_divide(col("sum_y") * col("sum_y"), n)
+    r2_defined = (n >= 2) & (total_ss > R2_VARIANCE_TOLERANCE * col("sum_y2"))
     return {
-        "rmse": F.sqrt(_per_labeled(F.col("sum_sq_err"))),
-        "mae": _per_labeled(F.col("sum_abs_err")),
-        "mape": F.try_divide(F.col("sum_ape"), F.col("n_ape")),
-        "r2": F.when(r2_defined, 1.0 - F.try_divide(F.col("sum_sq_err"), total_ss)),
+        "rmse": F.sqrt(col.per_labeled(col("sum_sq_err"))),
+        "mae": col.per_labeled(col("sum_abs_err")),
+        "mape": F.try_divide(col("sum_ape"), col("n_ape")),
+        "r2": F.when(r2_defined, 1.0 - F.try_divide(col("sum_sq_err"), total_ss)),
     }
 
 

@@ -36,7 +36,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.perf_metrics import BINARY, MULTICLASS, check_problem_type, metrics
+from inferwatch.estimation import EXPECTED_SUMS, binary_expected_sums, regression_expected_sums
+from inferwatch.perf_metrics import (
+    BINARY,
+    MULTICLASS,
+    check_problem_type,
+    clip_probability,
+    metrics,
+)
 
 __all__ = [
     "KEY", "KLL_K", "SCORE_BINS", "STATE_SCHEMA", "hourly_state", "merge_states", "metrics",
@@ -44,8 +51,6 @@ __all__ = [
 
 SCORE_BINS = 1000
 KLL_K = 200  # rank error 1.33% for quantiles, 1.65% for PMF/CDF (99% confidence)
-# sklearn's log_loss clips probabilities to [eps, 1 - eps], eps = float64 machine epsilon
-LOG_LOSS_EPS = 2.220446049250313e-16
 GRANULARITIES = {"1d": "day", "1w": "week"}
 KEY = ["model_id", "window_start", "slice_key", "slice_value"]
 
@@ -62,8 +67,10 @@ STATE_SCHEMA = T.StructType(
     + [T.StructField(c, _D) for c in ("sum_y", "sum_y2")]
     + [T.StructField(c, _COUNTS) for c in ("class_true", "class_pred", "class_tp")]
     + [T.StructField("delay_sketch", T.BinaryType())]
+    + [T.StructField(f"est_{c}", _D) for c in EXPECTED_SUMS]
+    + [T.StructField(f"est_{c}", T.ArrayType(_D)) for c in ("pos_hist", "neg_hist")]
 )
-_ARRAYS = ("pos_hist", "neg_hist")
+_ARRAYS = ("pos_hist", "neg_hist", "est_pos_hist", "est_neg_hist")
 _MAPS = ("class_true", "class_pred", "class_tp")
 _SUMS = tuple(
     f.name for f in STATE_SCHEMA.fields
@@ -119,7 +126,7 @@ def merge_states(states: DataFrame, granularity: str) -> DataFrame:
     window = F.date_trunc(GRANULARITIES[granularity], "window_start").alias("window_start")
     merged = states.groupBy("model_id", window, "slice_key", "slice_value").agg(
         *[F.sum(c).alias(c) for c in _SUMS],
-        *[_sum_arrays(F.col(c)).alias(c) for c in _ARRAYS],
+        *[_sum_arrays(F.col(c), STATE_SCHEMA[c].dataType.elementType).alias(c) for c in _ARRAYS],
         *[_sum_maps(F.col(c)).alias(c) for c in _MAPS],
         F.kll_merge_agg_double("delay_sketch").alias("delay_sketch"),
     )
@@ -130,6 +137,7 @@ def merge_states(states: DataFrame, granularity: str) -> DataFrame:
 
 
 def _binary_cells(rows: DataFrame, threshold: float) -> DataFrame:
+    """One cell per (key, score bin) of the scored rows, plus one for unscored rows."""
     p, label = F.col("prediction"), F.col("label")
     labeled = label.isNotNull() & p.isNotNull()
     is_pos = label == 1.0
@@ -137,14 +145,10 @@ def _binary_cells(rows: DataFrame, threshold: float) -> DataFrame:
     y = is_pos.cast("double")
     # sklearn: -log(clip(p)) for positives, -log(clip(1 - p)) for negatives
     p_of_label = F.when(is_pos, p).otherwise(1.0 - p)
-    clipped = F.least(F.greatest(p_of_label, F.lit(LOG_LOSS_EPS)), F.lit(1.0 - LOG_LOSS_EPS))
-    row_log_loss = -F.log(clipped)
+    row_log_loss = -F.log(clip_probability(p_of_label))
     score_bin = F.least(F.greatest(F.floor(p * SCORE_BINS), F.lit(0)), F.lit(SCORE_BINS - 1))
-    return rows.groupBy(
-        *KEY,
-        F.when(labeled, score_bin.cast("int")).alias("_bin"),
-        F.when(labeled, is_pos).alias("_is_pos"),
-    ).agg(
+    expected = binary_expected_sums(rows, threshold)
+    return rows.groupBy(*KEY, score_bin.cast("int").alias("_bin")).agg(
         F.count(F.lit(1)).alias("n"),
         F.count_if(labeled).alias("n_labeled"),
         F.count_if(labeled & is_pos & predicted_pos).alias("tp"),
@@ -154,36 +158,48 @@ def _binary_cells(rows: DataFrame, threshold: float) -> DataFrame:
         F.sum(F.when(labeled, row_log_loss).otherwise(0.0)).alias("sum_log_loss"),
         F.sum(F.when(labeled, (p - y) ** 2).otherwise(0.0)).alias("sum_brier"),
         F.kll_sketch_agg_double("delay_s", KLL_K).alias("delay_sketch"),
+        *expected,
     )
 
 
 def _fold_binary_cells(cells: DataFrame) -> DataFrame:
-    def bin_counts(side: Column) -> Column:
-        entry = F.struct(F.col("_bin").alias("bin"), F.col("n_labeled").alias("n"))
-        return F.array_sort(F.collect_list(F.when(side, entry)))
+    def bin_values(value: Column) -> Column:
+        entry = F.struct(F.col("_bin").alias("bin"), value.alias("n"))
+        return F.array_sort(F.collect_list(F.when(F.col("_bin").isNotNull() & (value > 0), entry)))
 
+    counts = ("n", "n_labeled", "tp", "fp", "tn", "fn", "sum_log_loss", "sum_brier")
+    expected = [c for c in cells.columns if c.startswith("est_")]
     folded = cells.groupBy(*KEY).agg(
-        *[F.sum(c).alias(c) for c in ("n", "n_labeled", "tp", "fp", "tn", "fn")],
-        *[F.sum(c).alias(c) for c in ("sum_log_loss", "sum_brier")],
-        bin_counts(F.col("_is_pos")).alias("_pos_cells"),
-        bin_counts(~F.col("_is_pos")).alias("_neg_cells"),
+        *[F.sum(c).alias(c) for c in (*counts, *expected)],
+        bin_values(F.col("tp") + F.col("fn")).alias("_pos_cells"),
+        bin_values(F.col("fp") + F.col("tn")).alias("_neg_cells"),
+        *([bin_values(F.col("_est_pos")).alias("_est_pos_cells"),
+           bin_values(F.col("_est_neg")).alias("_est_neg_cells")]
+          if "_est_pos" in cells.columns else []),
         F.kll_merge_agg_double("delay_sketch").alias("delay_sketch"),
     )
-    return folded.withColumns({
+    hists = {
         "n_pos": F.col("tp") + F.col("fn"),
         "n_neg": F.col("fp") + F.col("tn"),
-        "pos_hist": _dense_histogram(F.col("_pos_cells")),
-        "neg_hist": _dense_histogram(F.col("_neg_cells")),
-    })
+        "pos_hist": _dense_histogram(F.col("_pos_cells"), F.lit(0).cast("bigint")),
+        "neg_hist": _dense_histogram(F.col("_neg_cells"), F.lit(0).cast("bigint")),
+    }
+    if "_est_pos" in cells.columns:
+        hists.update({
+            "est_n_pos": F.col("est_tp") + F.col("est_fn"),
+            "est_n_neg": F.col("est_fp") + F.col("est_tn"),
+            "est_pos_hist": _dense_histogram(F.col("_est_pos_cells"), F.lit(0.0)),
+            "est_neg_hist": _dense_histogram(F.col("_est_neg_cells"), F.lit(0.0)),
+        })
+    return folded.withColumns(hists)
 
 
-def _dense_histogram(cells: Column) -> Column:
-    """array<struct<bin, n>> sorted by distinct bin → array<bigint> of SCORE_BINS counts.
+def _dense_histogram(cells: Column, zero: Column) -> Column:
+    """array<struct<bin, n>> sorted by distinct bin → array of SCORE_BINS values.
 
-    Linear in SCORE_BINS: each entry emits the zeros since the previous entry's bin,
-    then its count (a map lookup per bin would cost SCORE_BINS * entries).
+    Linear in SCORE_BINS: each entry emits `zero` since the previous entry's bin, then
+    its value (a map lookup per bin would cost SCORE_BINS * entries).
     """
-    zero = F.lit(0).cast("bigint")
     next_free = F.slice(
         F.concat(F.array(F.lit(0)), F.transform(cells, lambda c: c["bin"] + 1)), 1, F.size(cells)
     )
@@ -263,15 +279,16 @@ def _regression_state(rows: DataFrame) -> DataFrame:
         labeled_sum(y).alias("sum_y"),
         labeled_sum(y * y).alias("sum_y2"),
         F.kll_sketch_agg_double("delay_s", KLL_K).alias("delay_sketch"),
+        *regression_expected_sums(rows),
     )
 
 
 # --- shared ------------------------------------------------------------------------
 
 
-def _sum_arrays(arrays: Column) -> Column:
+def _sum_arrays(arrays: Column, element: T.DataType) -> Column:
     """Aggregate: element-wise sum of equal-length arrays; null when all are null."""
-    zeros = F.array_repeat(F.lit(0).cast("bigint"), SCORE_BINS)
+    zeros = F.array_repeat(F.lit(0).cast(element), SCORE_BINS)
     total = F.aggregate(
         F.collect_list(arrays), zeros, lambda acc, a: F.zip_with(acc, a, lambda x, y: x + y)
     )

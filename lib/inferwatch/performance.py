@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ModelConfig
+from inferwatch.config import ConfigError, ModelConfig, baseline_window
+from inferwatch.estimation import build_reference, with_estimates, with_expectations
 from inferwatch.perf_metrics import metrics
 from inferwatch.perf_state import hourly_state, merge_states
 from inferwatch.runs import Run, last_input_version, track
@@ -47,9 +48,11 @@ def sliced(rows: DataFrame, model: ModelConfig, notes: list[str]) -> DataFrame:
                  F.coalesce(value, F.lit("null")).alias("slice_value"))
         for key, value in slice_specs(rows, model, notes)
     ])
+    expected = [c for c in rows.columns if c == "_q" or c.startswith("_e_")]
     return (rows.withColumn("_slice", F.explode(pairs))
             .select("model_id", F.col("hour").alias("window_start"), "_slice.slice_key",
-                    "_slice.slice_value", "prediction", "prediction_label", "label", "delay_s"))
+                    "_slice.slice_value", "prediction", "prediction_label", "label", "delay_s",
+                    *expected))
 
 
 def joined_rows(lake: Lake, parts: list[dict], versions: dict[str, int]) -> DataFrame:
@@ -57,6 +60,27 @@ def joined_rows(lake: Lake, parts: list[dict], versions: dict[str, int]) -> Data
     labels = (lake.table("labels").read(version=versions["labels"], partitions=parts)
               .select("inference_id", "label", "delay_s"))
     return inferences.join(labels, on="inference_id", how="left")
+
+
+def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> DataFrame | None:
+    """The model's labelled baseline: its `window` of the lake, or its `source` Parquet."""
+    spec = model.baseline
+    if "source" in spec:
+        frame = lake.spark.read.parquet(str(spec["source"]))
+        missing = [c for c in ("prediction", "label") if c not in frame.columns]
+        if missing:
+            raise ConfigError(model.path, "baseline.source",
+                              "a Parquet file with prediction and label columns",
+                              f"{spec['source']} lacks {missing}")
+        if "model_version" not in frame.columns:
+            frame = frame.withColumn("model_version", F.lit(None).cast("string"))
+        return frame
+    if "window" not in spec:
+        return None
+    start, end = baseline_window(model)
+    parts = [p for p in lake.table("inferences").partitions(versions["inferences"])
+             if p["model_id"] == model.model_id and start <= p["hour"] < end]
+    return joined_rows(lake, parts, versions) if parts else None
 
 
 def _replace_windows(lake: Lake, model_id: str, granularity: str, fresh: DataFrame,
@@ -72,6 +96,11 @@ def _replace_windows(lake: Lake, model_id: str, granularity: str, fresh: DataFra
             .join(F.broadcast(stale), on="window_start", how="left_anti"))
     return table.replace_partitions(kept.unionByName(fresh, allowMissingColumns=True), [part],
                                     read_version=read_version)
+
+
+def _metrics(state: DataFrame, problem_type: str, granularity: str) -> DataFrame:
+    return with_estimates(metrics(state, problem_type), problem_type).withColumn(
+        "granularity", F.lit(granularity))
 
 
 def _window(hour: datetime, granularity: str) -> datetime:
@@ -99,10 +128,17 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
         for model_id, changed in sorted(hours.items()):
             model = models[model_id]
             parts = [{"model_id": model_id, "hour": h} for h in sorted(changed)]
-            rows = sliced(joined_rows(lake, parts, versions), model, run.notes)
+            baseline = baseline_rows(lake, model, versions)
+            reference = None if baseline is None else build_reference(baseline, model.problem_type)
+            run.notes.append(f"{model_id}: estimates from " + (
+                f"a reference of {reference.rows} labelled baseline rows" if reference
+                else "confidence (no labelled baseline)"))
+            joined = with_expectations(joined_rows(lake, parts, versions), reference,
+                                       model.problem_type)
+            rows = sliced(joined, model, run.notes)
             state = hourly_state(rows, model.problem_type, model.threshold).persist()
             run.rows_in += state.count()
-            hourly = metrics(state, model.problem_type).withColumn("granularity", F.lit("1h"))
+            hourly = _metrics(state, model.problem_type, "1h")
             run.outputs[TABLE] = _replace_windows(lake, model_id, "1h", hourly, sorted(changed))
             state.unpersist()
             stored = lake.table(TABLE).read(
@@ -118,8 +154,7 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
                 merged = merged.join(
                     lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp"),
                     on="window_start", how="left_semi")
-                rolled = metrics(merged, model.problem_type).withColumn(
-                    "granularity", F.lit(granularity))
+                rolled = _metrics(merged, model.problem_type, granularity)
                 run.outputs[TABLE] = _replace_windows(lake, model_id, granularity, rolled, windows)
             run.notes.append(f"{model_id}: {len(changed)} hours recomputed")
         run.rows_out = run.rows_in
