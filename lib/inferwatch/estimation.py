@@ -13,14 +13,17 @@ Two estimators, as NannyML has them:
 - **reference** (importance weighting): the baseline's labelled rows give per-bucket
   performance; a live row takes its bucket's value, so the estimate is the baseline's
   per-bucket performance weighted by the live bucket counts. Buckets: binary, `REF_BINS`
-  equal-width score bins merged with neighbours until each holds `MIN_BUCKET_ROWS`
-  labelled rows (value: the positive rate, i.e. a histogram-binning calibration);
+  equal-width score bins, split at the threshold (so a bucket's rows share their
+  prediction) and merged with neighbours on the same side until each holds
+  `MIN_BUCKET_ROWS` labelled rows (value: the positive rate, i.e. a histogram-binning
+  calibration);
   regression, up to `REG_BUCKETS` prediction quantiles of the baseline (values: mean
   error, squared error, absolute error, APE and the share of non-zero labels). Buckets are
   kept per `model_version` when the version has `MIN_BUCKET_ROWS` rows in them, else the
   pooled baseline's bucket is used.
 - **confidence** (CBPE, binary only): a calibrated score is the probability of the
-  positive class, so q = clip(score, 0, 1). Used when there is no labelled baseline.
+  positive class, so q = clip(score, 0, 1). Used when there is no labelled baseline,
+  and for rows whose score bucket the baseline never saw.
 
 Binary sums with q = P(y = 1 | score): est_tp = sum q over predicted positives, est_fp =
 sum (1 - q) over them, est_fn / est_tn likewise over predicted negatives; expected log
@@ -52,7 +55,7 @@ from inferwatch.perf_metrics import (
 REF_BINS = 100
 MIN_BUCKET_ROWS = 50
 REG_BUCKETS = 20
-ERROR_MIN_COVERAGE = 0.9  # estimate errors are reported once this share is labelled
+ERROR_MIN_COVERAGE = 0.8  # estimate errors are reported once this share is labelled
 EXPECTED_SUMS = (
     "n_labeled", "tp", "fp", "tn", "fn", "n_pos", "n_neg", "sum_log_loss", "sum_brier",
     "var_correct", "sum_err", "sum_abs_err", "sum_sq_err", "sum_ape", "n_ape", "sum_y",
@@ -74,10 +77,12 @@ class Reference:
     problem_type: str
     table: pd.DataFrame
     edges: tuple[float, ...] = ()  # regression: bucket b holds edges[b-1] <= prediction < edges[b]
+    threshold: float = 0.5  # binary: buckets never straddle it
     rows: int = 0
 
 
-def build_reference(rows: DataFrame, problem_type: str) -> Reference | None:
+def build_reference(rows: DataFrame, problem_type: str, threshold: float | None = None
+                    ) -> Reference | None:
     """The reference of `rows` (`model_version`, `prediction`, `label`), None if too few.
 
     Two small Spark jobs at most; the per-bucket table is a few hundred rows.
@@ -86,7 +91,7 @@ def build_reference(rows: DataFrame, problem_type: str) -> Reference | None:
         F.coalesce(F.col("model_version").cast("string"), F.lit("null")).alias("model_version"),
         F.col("prediction").cast("double").alias("p"), F.col("label").cast("double").alias("y"))
     if problem_type == BINARY:
-        return _binary_reference(labeled)
+        return _binary_reference(labeled, float(threshold))
     if problem_type == REGRESSION:
         return _regression_reference(labeled)
     return None
@@ -94,8 +99,9 @@ def build_reference(rows: DataFrame, problem_type: str) -> Reference | None:
 
 def with_expectations(rows: DataFrame, reference: Reference | None, problem_type: str) -> DataFrame:
     """`rows` plus each row's expected outcome: `_q` (binary) or `_e_*` (regression)."""
-    if problem_type == BINARY and reference is None:  # confidence-based
-        return rows.withColumn("_q", F.least(F.greatest(F.col("prediction"), F.lit(0.0)), F.lit(1.0)))
+    confidence = F.least(F.greatest(F.col("prediction"), F.lit(0.0)), F.lit(1.0))
+    if problem_type == BINARY and reference is None:
+        return rows.withColumn("_q", confidence)
     if reference is None or problem_type != reference.problem_type:
         return rows
     stats = [c for c in reference.table.columns if c not in ("model_version", "_bucket")]
@@ -110,10 +116,13 @@ def with_expectations(rows: DataFrame, reference: Reference | None, problem_type
     })
     joined = (keyed.join(F.broadcast(own), on=["_ref_version", "_bucket"], how="left")
               .join(F.broadcast(pooled), on="_bucket", how="left"))
-    return joined.withColumns({
+    looked_up = {
         c: F.when(F.col(f"_own{stats[0]}").isNotNull(), F.col(f"_own{c}")).otherwise(F.col(f"_pool{c}"))
         for c in stats
-    }).drop("_bucket", "_ref_version", *[f"_own{c}" for c in stats], *[f"_pool{c}" for c in stats])
+    }
+    if problem_type == BINARY:  # a score bucket the baseline never saw: confidence-based
+        looked_up["_q"] = F.coalesce(looked_up["_q"], confidence)
+    return joined.withColumns(looked_up).drop("_bucket", "_ref_version", *[f"_own{c}" for c in stats], *[f"_pool{c}" for c in stats])
 
 
 def binary_expected_sums(rows: DataFrame, threshold: float) -> list[Column]:
@@ -190,27 +199,34 @@ def _present(name: str) -> Column:
     return c.isNotNull() & ~F.isnan(c)
 
 
-def _binary_reference(labeled: DataFrame) -> Reference | None:
-    score_bin = F.least(F.greatest(F.floor(F.col("p") * REF_BINS), F.lit(0)), F.lit(REF_BINS - 1))
-    counts = (labeled.groupBy("model_version", score_bin.cast("int").alias("bin"))
+def _binary_reference(labeled: DataFrame, threshold: float) -> Reference | None:
+    side = F.when(F.col("p") >= threshold, "+").otherwise("-")
+    counts = (labeled.groupBy("model_version", _score_bin(F.col("p")).alias("bin"), side.alias("side"))
               .agg(F.count(F.lit(1)).alias("n"), F.count_if(F.col("y") == 1.0).alias("pos"))
               .toPandas())
     if counts.empty:
         return None
-    pooled = counts.groupby("bin", as_index=False)[["n", "pos"]].sum().assign(model_version="*")
+    pooled = (counts.groupby(["bin", "side"], as_index=False)[["n", "pos"]].sum()
+              .assign(model_version="*"))
     out = []
     for version, group in pd.concat([counts, pooled]).groupby("model_version"):
-        n = group.set_index("bin")["n"].reindex(range(REF_BINS), fill_value=0).to_numpy()
-        pos = group.set_index("bin")["pos"].reindex(range(REF_BINS), fill_value=0).to_numpy()
-        if n.sum() < MIN_BUCKET_ROWS:
+        if group["n"].sum() < MIN_BUCKET_ROWS:
             continue
-        for bins in _merge_sparse(n):
-            rate = pos[bins].sum() / n[bins].sum()
-            out += [(version, str(b), float(rate)) for b in bins]
+        for sign, bins in (("-", range(REF_BINS)), ("+", range(REF_BINS))):
+            cells = group[group["side"] == sign].set_index("bin")
+            n = cells["n"].reindex(bins, fill_value=0).to_numpy()
+            pos = cells["pos"].reindex(bins, fill_value=0).to_numpy()
+            for merged in _merge_sparse(n):
+                rate = pos[merged].sum() / n[merged].sum() if n[merged].sum() else None
+                out += [(version, f"{b}{sign}", rate) for b in merged]
     if not out:
         return None
-    table = pd.DataFrame(out, columns=["model_version", "_bucket", "_q"])
-    return Reference(BINARY, table, rows=int(counts["n"].sum()))
+    table = pd.DataFrame(out, columns=["model_version", "_bucket", "_q"]).dropna()
+    return Reference(BINARY, table, threshold=threshold, rows=int(counts["n"].sum()))
+
+
+def _score_bin(p: Column) -> Column:
+    return F.least(F.greatest(F.floor(p * REF_BINS), F.lit(0)), F.lit(REF_BINS - 1)).cast("int")
 
 
 def _merge_sparse(n) -> list[list[int]]:
@@ -264,8 +280,8 @@ def _regression_reference(labeled: DataFrame) -> Reference | None:
 def _bucket(reference: Reference) -> Column:
     p = F.col("prediction")
     if reference.problem_type == BINARY:
-        b = F.least(F.greatest(F.floor(p * REF_BINS), F.lit(0)), F.lit(REF_BINS - 1))
-        return b.cast("int").cast("string")
+        side = F.when(p >= reference.threshold, "+").otherwise("-")
+        return F.concat(_score_bin(p).cast("string"), side)
     return _bucket_of(p, reference.edges)
 
 

@@ -129,7 +129,8 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
             model = models[model_id]
             parts = [{"model_id": model_id, "hour": h} for h in sorted(changed)]
             baseline = baseline_rows(lake, model, versions)
-            reference = None if baseline is None else build_reference(baseline, model.problem_type)
+            reference = None if baseline is None else build_reference(
+                baseline, model.problem_type, model.threshold)
             run.notes.append(f"{model_id}: estimates from " + (
                 f"a reference of {reference.rows} labelled baseline rows" if reference
                 else "confidence (no labelled baseline)"))
