@@ -89,7 +89,7 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
 @_common
 def show(table: str, model: str | None, limit: int, granularity: str | None, conf: str,
          lake: str | None, models_dir: str | None) -> None:
-    """Print a lake table, or `performance` (read with delta-rs, no Spark)."""
+    """Print a lake table, or a view: performance, estimates, fairness (delta-rs, no Spark)."""
     from inferwatch.show import show_table
 
     click.echo(show_table(conf, lake, table, model=model, limit=limit, granularity=granularity))

@@ -41,6 +41,12 @@ VIEWS = {
         "model_id", "granularity", "window_start", "slice_key", "slice_value", "n", "n_labeled",
         "label_coverage", "accuracy", "precision", "recall", "f1", "auc", "log_loss", "brier",
         "rmse", "mae", "mape", "r2", "delay_p50", "delay_p90"]),
+    "estimates": ("metrics/performance", [
+        "model_id", "granularity", "window_start", "slice_key", "slice_value", "n",
+        "label_coverage", "accuracy", "estimated_accuracy", "estimated_accuracy_std",
+        "accuracy_estimate_error", "auc", "estimated_auc", "auc_estimate_error", "f1",
+        "estimated_f1", "rmse", "estimated_rmse", "rmse_estimate_error", "mae", "estimated_mae",
+        "mae_estimate_error"]),
 }
 
 
