@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from inferwatch.config import load_env
+from inferwatch.config import load_env, parse_model
 from inferwatch.ingest import ingest_records
 from inferwatch.join_labels import run_join_labels
 from inferwatch.partition import run_partition
@@ -120,3 +121,45 @@ def test_a_90_day_late_label_changes_exactly_its_hour_day_and_week(pipeline):
     untouched = merged.drop(changed.index)
     assert (untouched["n_labeled_b"] == untouched["n_labeled_a"]).all()
     test_every_window_and_slice_matches_sklearn(pipeline)
+
+
+CLASSES = ["car", "bike", "walk"]
+
+
+def test_multiclass_model_end_to_end_matches_sklearn(spark, tmp_path):
+    """Labels are class indices, predictions carry the class name: `classes` maps them."""
+    model = parse_model(Path("conf/models/mode.yaml"), {
+        "model_id": "mode", "problem_type": "multiclass_classification", "classes": CLASSES})
+    rng = np.random.default_rng(9)
+    n = 300
+    truth = rng.integers(0, 3, n)
+    guess = np.where(rng.uniform(0, 1, n) < 0.7, truth, rng.integers(0, 3, n))
+    ts = [START + timedelta(minutes=int(m)) for m in rng.integers(0, 3 * 60, n)]
+    lake = Lake(spark, str(tmp_path / "lake"))
+    env = load_env("conf/local.yaml", lake=str(tmp_path / "lake"))
+    ingest_records(lake, "inferences", [
+        {"inference_id": f"m{i}", "model_id": "mode", "model_version": "v1", "ts": ts[i],
+         "prediction": float(guess[i]), "prediction_label": CLASSES[guess[i]]}
+        for i in range(n)], {"mode": model})
+    labelled = [i for i in range(n) if i % 5]
+    ingest_records(lake, "labels", [
+        {"inference_id": f"m{i}", "label": float(truth[i]), "label_ts": ts[i] + timedelta(hours=1)}
+        for i in labelled], {"mode": model})
+    run_partition(lake, env)
+    run_join_labels(lake)
+    run_performance(lake, {"mode": model})
+    perf = delta_frame(str(tmp_path / "lake" / "metrics" / "performance"))
+    hours = pd.Series([t.replace(minute=0) for t in ts])
+    checked = 0
+    for row in perf[perf["slice_key"] == "*"].itertuples():
+        window = (hours == row.window_start) if row.granularity == "1h" else hours == hours
+        rows = [i for i in labelled if window[i]]
+        y = [CLASSES[truth[i]] for i in rows]
+        yhat = [CLASSES[guess[i]] for i in rows]
+        assert row.n == int(window.sum()) and row.n_labeled == len(rows)
+        assert row.accuracy == pytest.approx(skm.accuracy_score(y, yhat), abs=1e-9)
+        assert row.f1_macro == pytest.approx(skm.f1_score(y, yhat, average="macro"), abs=1e-9)
+        assert row.f1_weighted == pytest.approx(
+            skm.f1_score(y, yhat, average="weighted"), abs=1e-9)
+        checked += 1
+    assert checked == 3 + 1 + 1  # 3 hours, their day and week

@@ -54,6 +54,7 @@ class ModelConfig:
     problem_type: str
     prediction: str = "prediction"
     threshold: float | None = None
+    classes: tuple[str, ...] = ()  # multiclass: class names; a numeric label i means classes[i]
     label: str = "label"
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
@@ -149,6 +150,7 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         prediction=_typed(path, data, "prediction", str, "prediction"),
         threshold=None if threshold is None else float(threshold),
         label=_typed(path, data, "label", str, "label"),
+        classes=_classes(path, data, problem),
         numeric=numeric,
         categorical=categorical,
         slices=_names(path, data, "slices"),
@@ -158,6 +160,16 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         quality=_typed(path, data, "quality", dict, {}) or {},
         alerts=_typed(path, data, "alerts", dict, {}) or {},
     )
+
+
+def _classes(path: Path, data: dict, problem: str) -> tuple[str, ...]:
+    classes = _names(path, data, "classes")
+    if classes and problem != "multiclass_classification":
+        raise ConfigError(path, "classes", "no classes unless problem_type is "
+                          "multiclass_classification", list(classes))
+    if len(set(classes)) != len(classes):
+        raise ConfigError(path, "classes", "distinct class names", list(classes))
+    return classes
 
 
 def _baseline(path: Path, data: dict) -> dict[str, Any]:

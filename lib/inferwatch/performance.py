@@ -137,7 +137,8 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
             joined = with_expectations(joined_rows(lake, parts, versions), reference,
                                        model.problem_type)
             rows = sliced(joined, model, run.notes)
-            state = hourly_state(rows, model.problem_type, model.threshold).persist()
+            state = hourly_state(rows, model.problem_type, model.threshold,
+                                 model.classes or None).persist()
             run.rows_in += state.count()
             hourly = _metrics(state, model.problem_type, "1h")
             run.outputs[TABLE] = _replace_windows(lake, model_id, "1h", hourly, sorted(changed))
