@@ -9,6 +9,7 @@ days and weeks those hours fall in: never a rescan of raw rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pyspark.sql import DataFrame
@@ -83,10 +84,33 @@ def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> D
     return joined_rows(lake, parts, versions) if parts else None
 
 
-def _replace_windows(lake: Lake, model_id: str, granularity: str, fresh: DataFrame,
+def write_windows(lake: Lake, name: str, model_id: str, changed: set[datetime],
+                  state: DataFrame, merge: Callable[[DataFrame, str], DataFrame],
+                  finish: Callable[[DataFrame, str], DataFrame]) -> int:
+    """Replace the changed hours' rows of table `name`, then their days' and weeks' rows,
+    merged from the table's stored hourly states (never from raw rows). `finish(state,
+    granularity)` turns a state into the stored rows; returns the table's last version.
+    """
+    version = _replace_windows(lake, name, model_id, "1h", finish(state, "1h"), sorted(changed))
+    stored = (lake.table(name).read(partitions=[{"model_id": model_id, "granularity": "1h"}])
+              .select(*state.columns))
+    for granularity in ROLLUPS:
+        windows = sorted({_window(h, granularity) for h in changed})
+        first, last = windows[0], windows[-1] + timedelta(days=7)
+        merged = merge(stored.where((F.col("window_start") >= F.lit(first))
+                                    & (F.col("window_start") < F.lit(last))), granularity)
+        merged = merged.join(
+            lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp"),
+            on="window_start", how="left_semi")
+        version = _replace_windows(lake, name, model_id, granularity,
+                                   finish(merged, granularity), windows)
+    return version
+
+
+def _replace_windows(lake: Lake, name: str, model_id: str, granularity: str, fresh: DataFrame,
                      windows: list[datetime]) -> int:
-    """Replace the rows of `windows` in the (model_id, granularity) partition."""
-    table = lake.table(TABLE)
+    """Replace the rows of `windows` in the (model_id, granularity) partition of `name`."""
+    table = lake.table(name)
     part = {"model_id": model_id, "granularity": granularity}
     if not table.exists():
         table.create(fresh.schema, ["model_id", "granularity"])
@@ -140,24 +164,10 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
             state = hourly_state(rows, model.problem_type, model.threshold,
                                  model.classes or None).persist()
             run.rows_in += state.count()
-            hourly = _metrics(state, model.problem_type, "1h")
-            run.outputs[TABLE] = _replace_windows(lake, model_id, "1h", hourly, sorted(changed))
+            run.outputs[TABLE] = write_windows(
+                lake, TABLE, model_id, changed, state, merge_states,
+                lambda s, g: _metrics(s, model.problem_type, g))
             state.unpersist()
-            stored = lake.table(TABLE).read(
-                partitions=[{"model_id": model_id, "granularity": "1h"}])
-            for granularity in ROLLUPS:
-                windows = sorted({_window(h, granularity) for h in changed})
-                first, last = windows[0], windows[-1] + timedelta(days=7)
-                merged = merge_states(
-                    stored.where((F.col("window_start") >= F.lit(first))
-                                 & (F.col("window_start") < F.lit(last)))
-                    .drop(*[c for c in stored.columns if c not in state.columns]),
-                    granularity)
-                merged = merged.join(
-                    lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp"),
-                    on="window_start", how="left_semi")
-                rolled = _metrics(merged, model.problem_type, granularity)
-                run.outputs[TABLE] = _replace_windows(lake, model_id, granularity, rolled, windows)
             run.notes.append(f"{model_id}: {len(changed)} hours recomputed")
         run.rows_out = run.rows_in
     return run
