@@ -36,6 +36,16 @@ def test_overrides_win(tmp_path):
         ("model_id: m\nproblem_type: regression\nfeatures: {numeric: [a], categorical: [a]}\n",
          "features", "each feature listed once"),
         ("model_id: m\nproblem_type: regression\nslices: [1]\n", "slices", "list of non-empty"),
+        ("model_id: m\nproblem_type: regression\nclasses: [a, b]\n", "classes",
+         "multiclass_classification"),
+        ("model_id: m\nproblem_type: multiclass_classification\nclasses: [a, a]\n", "classes",
+         "distinct"),
+        ("model_id: m\nproblem_type: regression\nbaseline: {window: [2026-03-02]}\n", "baseline",
+         "{window: [start, end]}"),
+        ("model_id: m\nproblem_type: regression\nbaseline: {window: [x, y]}\n",
+         "baseline.window", "two ISO times"),
+        ("model_id: m\nproblem_type: regression\n"
+         "baseline: {window: ['2026-03-03', '2026-03-02']}\n", "baseline.window", "start before end"),
         ("- just a list\n", "<top level>", "a mapping"),
         ("model_id: [unclosed\n", "<file>", "valid YAML"),
     ],
@@ -66,3 +76,11 @@ def test_env_errors(tmp_path):
         load_env(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="folder of"):
         load_models(tmp_path / "nope")
+
+
+def test_baseline_window_is_utc(tmp_path):
+    _write(tmp_path / "m.yaml", "model_id: m\nproblem_type: regression\n"
+           "baseline: {window: ['2026-03-02T00:00:00Z', '2026-03-03 02:00:00+02:00']}\n")
+    start, end = load_models(tmp_path)["m"].baseline["window"]
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-03-02T00:00:00+00:00", "2026-03-03T00:00:00+00:00")
