@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -20,11 +20,14 @@ from inferwatch.estimation import build_reference, with_estimates, with_expectat
 from inferwatch.perf_metrics import metrics
 from inferwatch.perf_state import hourly_state, merge_states
 from inferwatch.runs import Run, last_input_version, track
+from inferwatch.lake.files import DataFile
 from inferwatch.tables import Lake
 
 JOB = "performance"
 TABLE = "metrics/performance"
 ROLLUPS = {"1d": "day", "1w": "week"}
+# rows of a granularity are filed by this span, so replacing a window rewrites one span
+FILE_SPAN = {"1h": "day", "1d": "week", "1w": "month"}
 
 
 def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str]) -> list[tuple[str, object]]:
@@ -95,7 +98,7 @@ def write_windows(lake: Lake, name: str, model_id: str, changed: set[datetime],
     stored = (lake.table(name).read(partitions=[{"model_id": model_id, "granularity": "1h"}])
               .select(*state.columns))
     for granularity in ROLLUPS:
-        windows = sorted({_window(h, granularity) for h in changed})
+        windows = sorted({_truncate(h, ROLLUPS[granularity]) for h in changed})
         first, last = windows[0], windows[-1] + timedelta(days=7)
         merged = merge(stored.where((F.col("window_start") >= F.lit(first))
                                     & (F.col("window_start") < F.lit(last))), granularity)
@@ -109,27 +112,56 @@ def write_windows(lake: Lake, name: str, model_id: str, changed: set[datetime],
 
 def _replace_windows(lake: Lake, name: str, model_id: str, granularity: str, fresh: DataFrame,
                      windows: list[datetime]) -> int:
-    """Replace the rows of `windows` in the (model_id, granularity) partition of `name`."""
+    """Replace the rows of `windows` in the (model_id, granularity) partition of `name`.
+
+    Only the files whose `window_start` bounds overlap `windows` are rewritten, so the
+    cost follows the windows replaced, not the partition's history.
+    """
     table = lake.table(name)
     part = {"model_id": model_id, "granularity": granularity}
     if not table.exists():
         table.create(fresh.schema, ["model_id", "granularity"])
     read_version = table.version()
+    doomed = [f for f in table.files(read_version, partitions=[part]) if _overlaps(f, windows)]
     stale = lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp")
-    kept = (table.read(version=read_version, partitions=[part])
+    kept = (table.read_files(doomed, read_version)
             .join(F.broadcast(stale), on="window_start", how="left_anti"))
-    return table.replace_partitions(kept.unionByName(fresh, allowMissingColumns=True), [part],
-                                    read_version=read_version)
+    unit = FILE_SPAN[granularity]
+    spans = {_truncate(w, unit) for w in windows}
+    for f in doomed:
+        low, high = f.bounds.get("window_start", (None, None))
+        if low is not None and high is not None:
+            step = _truncate(_utc(low), unit)
+            while step <= _utc(high):
+                spans.add(step)
+                step = _truncate(step + timedelta(days=32 if unit == "month" else 7 if unit == "week" else 1), unit)
+    cluster = (F.date_trunc(unit, "window_start"), len(spans))
+    return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed, [part],
+                               read_version=read_version, cluster=cluster)
+
+
+def _overlaps(data_file: DataFile, windows: list[datetime]) -> bool:
+    low, high = data_file.bounds.get("window_start", (None, None))
+    if low is None or high is None:
+        return True  # no stats: the file may hold any window
+    low, high = (_utc(v) for v in (low, high))
+    return any(low <= w <= high for w in windows)
+
+
+def _truncate(moment: datetime, unit: str) -> datetime:
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if unit == "month" else day
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def _metrics(state: DataFrame, problem_type: str, granularity: str) -> DataFrame:
     return with_estimates(metrics(state, problem_type), problem_type).withColumn(
         "granularity", F.lit(granularity))
-
-
-def _window(hour: datetime, granularity: str) -> datetime:
-    day = hour.replace(hour=0, minute=0, second=0, microsecond=0)
-    return day if granularity == "1d" else day - timedelta(days=day.weekday())
 
 
 def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime | None = None,

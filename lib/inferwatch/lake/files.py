@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -48,6 +48,8 @@ class DataFile:
     size: int
     num_records: int | None
     partition: dict[str, Any]  # typed values
+    # column -> (min, max) from the Delta log's stats; absent or None when unknown
+    bounds: dict[str, tuple[Any, Any]] = field(default_factory=dict, compare=False)
 
 
 def hive_unescape(segment: str) -> str:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, Transaction
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from inferwatch.lake import files as lf
@@ -105,7 +105,10 @@ class Table:
                 continue
             if where is not None and not where(values):
                 continue
-            out.append(DataFile(lf.hive_unescape(row["path"]), row["size_bytes"], row.get("num_records"), values))
+            bounds = {k[4:]: (v, row.get("max." + k[4:])) for k, v in row.items()
+                      if k.startswith("min.")}
+            out.append(DataFile(lf.hive_unescape(row["path"]), row["size_bytes"],
+                                row.get("num_records"), values, bounds))
         return out
 
     @staticmethod
@@ -127,6 +130,10 @@ class Table:
         """A snapshot (latest or `version`) as a DataFrame, scanning only matching files."""
         dt = self.delta(version)
         return self._scan(dt, self._files(dt, partitions, where))
+
+    def read_files(self, data_files: list[DataFile], version: int | None = None) -> DataFrame:
+        """The rows of exactly `data_files` (as listed by `files`) of a snapshot."""
+        return self._scan(self.delta(version), data_files)
 
     def read_added(self, since_version: int | None, version: int | None = None) -> DataFrame:
         """Rows of files added after `since_version` (all rows when it is None)."""
@@ -179,17 +186,42 @@ class Table:
         the new partitions, never a mix.
         """
         partitions = _listify(partitions) or []
+        base = self.version() if read_version is None else read_version
+        adds, new_fields = self._write_inside(df, partitions)
+        return self._commit(adds, partitions, (base, partitions), txn, "replace", new_fields)
+
+    def replace_files(self, df: DataFrame, doomed: Iterable[DataFile],
+                      partitions: Iterable[Partition], read_version: int,
+                      cluster: tuple[Column, int] | None = None) -> int:
+        """Atomically swap the files `doomed` for the rows of `df` (a file-level replace).
+
+        The cheap form of `replace_partitions` when a rewrite touches a few files of a big
+        partition: callers pick the files whose rows change (e.g. by their `bounds`) and
+        pass the rows to keep plus the new ones. `partitions` are those the files and rows
+        live in; a commit that touched them after `read_version` makes this one refuse.
+        `cluster=(expression, n)` range-partitions the rows by the expression into about
+        `n` files per partition, so each file covers a narrow range and later rewrites stay
+        small.
+        """
+        partitions = _listify(partitions) or []
+        adds, new_fields = self._write_inside(df, partitions, cluster)
+        return self._commit(adds, None, (read_version, partitions), None, "replace",
+                            new_fields, remove_files=list(doomed))
+
+    def _write_inside(self, df: DataFrame, partitions: list[Partition],
+                      cluster: tuple[Column, int] | None = None
+                      ) -> tuple[list[AddAction], list[T.StructField]]:
+        """Write `df`'s files; refuse (and delete them) if a row falls outside `partitions`."""
         part_cols = self.partition_columns()
         wanted = {self._key(p, part_cols) for p in partitions}
-        base = self.version() if read_version is None else read_version
-        adds, new_fields = self._write_files(df)
+        adds, new_fields = self._write_files(df, cluster)
         stray = [a for a in adds
                  if tuple(a.partition_values.get(c) for c in part_cols) not in wanted]
         if stray:
             self._delete([a.path for a in adds])
             raise ValueError(f"{self.name}: rows outside the partitions being replaced, e.g. "
                              f"{dict(stray[0].partition_values)}")
-        return self._commit(adds, partitions, (base, partitions), txn, "replace", new_fields)
+        return adds, new_fields
 
     def overwrite(self, df: DataFrame, txn: tuple[str, int] | None = None) -> int:
         """Atomically replace the whole table's contents."""
@@ -203,14 +235,18 @@ class Table:
         write_deltalake(self.uri, data, mode="append", schema_mode="merge")
         return self.version()
 
-    def _write_files(self, df: DataFrame) -> tuple[list[AddAction], list[T.StructField]]:
+    def _write_files(self, df: DataFrame, cluster: tuple[Column, int] | None = None
+                     ) -> tuple[list[AddAction], list[T.StructField]]:
         """Write `df` as data files of the table (not committed) and name its new columns."""
         dt = self.delta()
         part_cols = list(dt.metadata().partition_columns)
         schema = to_spark(dt.schema())
         aligned, new_fields = align(df, schema, self.name)
         staging = f"_staging/{uuid.uuid4().hex}"
-        if part_cols:
+        if cluster is not None:
+            expression, files = cluster
+            aligned = aligned.repartitionByRange(max(1, files), *part_cols, expression)
+        elif part_cols:
             # One file per partition per write, not one per task and partition.
             aligned = aligned.repartition(*part_cols)
         writer = aligned.write.mode("errorifexists")
@@ -272,7 +308,8 @@ class Table:
     def _commit(self, adds: list[AddAction], replaced: list[Partition] | None,
                 guard: tuple[int, list[Partition] | None] | None,
                 txn: tuple[str, int] | None, operation: str,
-                new_fields: Sequence[T.StructField] = ()) -> int:
+                new_fields: Sequence[T.StructField] = (),
+                remove_files: list[DataFile] | None = None) -> int:
         """Commit with optimistic concurrency: retry over unrelated commits, refuse conflicts."""
         read_version = self.version() if guard is None else guard[0]
         watched = None if guard is None else guard[1]
@@ -284,8 +321,10 @@ class Table:
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             dt = self.delta(read_version)
             removes = []
+            doomed = remove_files or []
             if replaced is not None or operation == "overwrite":
                 doomed = self._files(dt, replaced, None)
+            if doomed:
                 now_ms = int(time.time() * 1000)
                 removes = [RemoveAction(f.path, True, now_ms, f.size,
                                         {k: lf.format_partition_value(v) for k, v in f.partition.items()})
