@@ -15,6 +15,7 @@ def delta_frame(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     """What delta-rs (no Spark) reads from a table, sorted for comparison."""
     frame = DeltaTable(path).to_pandas(columns=columns)
     scalar = [c for c in frame.columns
-              if not frame[c].map(lambda v: isinstance(v, list | dict | bytes)
+              if frame[c].dtype != object
+              or not frame[c].map(lambda v: isinstance(v, list | dict | bytes)
                                   or hasattr(v, "__array__")).any()]
     return frame.sort_values(scalar).reset_index(drop=True)
