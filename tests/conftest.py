@@ -38,3 +38,21 @@ def spark(tmp_path_factory):
 @pytest.fixture()
 def lake_dir(tmp_path) -> Path:
     return tmp_path / "lake"
+
+
+@pytest.fixture(scope="session")
+def scenario_lake(spark, tmp_path_factory) -> Path:
+    """4 days x ~100 rows/hour of both scenario models through the hourly pipeline, with
+    every label ingested; returns the lake root."""
+    from inferwatch import scenario
+    from inferwatch.ingest import ingest_files
+    from inferwatch.pipeline import open_context, run_hourly
+
+    root = tmp_path_factory.mktemp("scenario")
+    files = scenario.write(scenario.generate(seed=11, days=4, rows_per_hour=100), root / "input")
+    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
+                       models_dir=root / "input" / "models", spark=spark)
+    ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
+    ingest_files(ctx.lake, "labels", files["labels"], ctx.models)
+    run_hourly(ctx)
+    return root / "lake"

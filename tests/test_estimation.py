@@ -8,12 +8,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from inferwatch import scenario
 from inferwatch.estimation import build_reference, with_estimates, with_expectations
-from inferwatch.ingest import ingest_files
 from inferwatch.perf_metrics import BINARY, REGRESSION, metrics
 from inferwatch.perf_state import SCORE_BINS, hourly_state
-from inferwatch.pipeline import open_context, run_hourly
 from tests.helpers import delta_frame
 
 HOUR = datetime(2026, 3, 2, 5, tzinfo=timezone.utc)
@@ -90,16 +87,8 @@ def test_reference_regression_weights_baseline_buckets_by_live_counts(spark):
 
 
 @pytest.fixture(scope="module")
-def scenario_metrics(spark, tmp_path_factory) -> pd.DataFrame:
-    """4 days x ~100 rows/hour of both models through the hourly pipeline, all labels in."""
-    root = tmp_path_factory.mktemp("estimation")
-    files = scenario.write(scenario.generate(seed=11, days=4, rows_per_hour=100), root / "input")
-    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
-                       models_dir=root / "input" / "models", spark=spark)
-    ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
-    ingest_files(ctx.lake, "labels", files["labels"], ctx.models)
-    run_hourly(ctx)
-    perf = delta_frame(str(root / "lake" / "metrics" / "performance"))
+def scenario_metrics(scenario_lake) -> pd.DataFrame:
+    perf = delta_frame(str(scenario_lake / "metrics" / "performance"))
     return perf[perf["granularity"] == "1d"].set_index(
         ["model_id", "slice_key", "slice_value", "window_start"])
 

@@ -4,7 +4,8 @@ For every (model_id, hour) whose inferences or labels changed since the last run
 hour's mergeable state (confusion counts, error sums, score histograms, a delay sketch)
 is computed from the joined rows, and just those hours' rows of `metrics/performance`
 are replaced. Day and week rows are then re-merged from the stored hourly states of the
-days and weeks those hours fall in: never a rescan of raw rows.
+days and weeks those hours fall in: never a rescan of raw rows. Binary models with
+`protected` attributes get the same treatment in `metrics/fairness` (`inferwatch.fairness`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pyspark.sql import functions as F
 
 from inferwatch.config import ConfigError, ModelConfig, baseline_window
 from inferwatch.estimation import build_reference, with_estimates, with_expectations
-from inferwatch.perf_metrics import metrics
+from inferwatch.fairness import fairness_metrics, fairness_state, merge_fairness
+from inferwatch.perf_metrics import BINARY, metrics
 from inferwatch.perf_state import hourly_state, merge_states
 from inferwatch.runs import Run, last_input_version, track
 from inferwatch.lake.files import DataFile
@@ -25,6 +27,7 @@ from inferwatch.tables import Lake
 
 JOB = "performance"
 TABLE = "metrics/performance"
+FAIRNESS = "metrics/fairness"
 ROLLUPS = {"1d": "day", "1w": "week"}
 # rows of a granularity are filed by this span, so replacing a window rewrites one span
 FILE_SPAN = {"1h": "day", "1d": "week", "1w": "month"}
@@ -159,6 +162,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
+def _fairness(lake: Lake, model: ModelConfig, changed: set[datetime], joined: DataFrame,
+              notes: list[str]) -> int | None:
+    """`metrics/fairness` rows of the changed hours and their days and weeks."""
+    protected = [c for c in model.protected if c in joined.columns]
+    absent = sorted(set(model.protected) - set(protected))
+    if absent:
+        notes.append(f"{model.model_id}: protected attributes {absent} are not in the "
+                     "inferences; no fairness rows for them")
+    if not protected:
+        return None
+    state = fairness_state(joined, protected, model.threshold)
+    return write_windows(lake, FAIRNESS, model.model_id, changed, state, merge_fairness,
+                         lambda s, g: fairness_metrics(s).withColumn("granularity", F.lit(g)))
+
+
 def _metrics(state: DataFrame, problem_type: str, granularity: str) -> DataFrame:
     return with_estimates(metrics(state, problem_type), problem_type).withColumn(
         "granularity", F.lit(granularity))
@@ -200,6 +218,10 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
                 lake, TABLE, model_id, changed, state, merge_states,
                 lambda s, g: _metrics(s, model.problem_type, g))
             state.unpersist()
+            if model.problem_type == BINARY and model.protected:
+                version = _fairness(lake, model, changed, joined, run.notes)
+                if version is not None:
+                    run.outputs[FAIRNESS] = version
             run.notes.append(f"{model_id}: {len(changed)} hours recomputed")
         run.rows_out = run.rows_in
     return run
