@@ -47,6 +47,10 @@ VIEWS = {
         "accuracy_estimate_error", "auc", "estimated_auc", "auc_estimate_error", "f1",
         "estimated_f1", "rmse", "estimated_rmse", "rmse_estimate_error", "mae", "estimated_mae",
         "mae_estimate_error"]),
+    "fairness": ("metrics/fairness", [
+        "model_id", "granularity", "window_start", "attribute", "group", "n", "n_labeled",
+        "selection_rate", "tpr", "fpr", "parity_difference", "disparate_impact",
+        "statistical_parity_difference", "disparate_impact_ratio", "equalized_odds_difference"]),
 }
 
 
@@ -59,8 +63,9 @@ def show_table(conf: str, lake: str | None, name: str, model: str | None = None,
         frame = frame[frame["granularity"] == granularity]
     if columns is not None:
         frame = frame[[c for c in columns if c in frame.columns]].dropna(axis=1, how="all")
-        frame = frame.sort_values(["model_id", "granularity", "window_start", "slice_key",
-                                   "slice_value"])
+        frame = frame.sort_values([c for c in ("model_id", "granularity", "window_start",
+                                               "slice_key", "slice_value", "attribute", "group")
+                                   if c in frame.columns])
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         return f"{name}: {len(frame)} rows\n{frame.head(limit).to_string(index=False)}"
 
