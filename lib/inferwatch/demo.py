@@ -56,5 +56,8 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
     print(f"demo finished in {time.monotonic() - t0:.0f}s at "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Try:")
     print(f"  inferwatch show inferences --lake {lake_path} --limit 5")
+    print(f"  inferwatch show performance --lake {lake_path} --model fraud --granularity 1d")
+    print(f"  inferwatch show estimates --lake {lake_path} --model eta --granularity 1d")
+    print(f"  inferwatch show fairness --lake {lake_path} --model fraud --granularity 1d")
     print(f"  python -c \"import deltalake; print(deltalake.DeltaTable('{lake_path}/inferences')"
           ".to_pandas().groupby('model_id').size())\"")
