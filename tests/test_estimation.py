@@ -9,7 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 from inferwatch.estimation import build_reference, with_estimates, with_expectations
-from inferwatch.perf_metrics import BINARY, REGRESSION, metrics
+from inferwatch.perf_metrics import BINARY, MULTICLASS, REGRESSION, metrics
 from inferwatch.perf_state import SCORE_BINS, hourly_state
 from tests.helpers import delta_frame
 
@@ -84,6 +84,37 @@ def test_reference_regression_weights_baseline_buckets_by_live_counts(spark):
     assert got["estimated_mae"] == pytest.approx(mae[live_bucket].mean(), rel=1e-9)
     # the shift raises the error, and the weighting sees it
     assert got["estimated_rmse"] > np.sqrt((err ** 2).mean()) * 1.1
+
+
+def test_reference_multiclass_weights_per_class_accuracy_by_live_class_mix(spark):
+    rng = np.random.default_rng(6)
+    classes = ["car", "bike", "walk"]
+    accuracy = {"car": 0.9, "bike": 0.6, "walk": 0.75}
+
+    def rows(n: int, mix: list[float]) -> pd.DataFrame:
+        predicted = rng.choice(classes, n, p=mix)
+        right = rng.random(n) < np.vectorize(accuracy.get)(predicted)
+        other = [(classes.index(c) + 1) % 3 for c in predicted]
+        truth = np.where(right, [classes.index(c) for c in predicted], other)
+        return pd.DataFrame({"model_version": "v1", "prediction_label": predicted,
+                             "prediction": [float(classes.index(c)) for c in predicted],
+                             "label": truth.astype(float)})
+
+    baseline = rows(6000, [0.5, 0.3, 0.2])
+    reference = build_reference(spark.createDataFrame(baseline), MULTICLASS, classes=classes)
+    live = rows(3000, [0.1, 0.6, 0.3]).assign(label=np.nan)  # shifted to the weak class
+    frame = spark.createDataFrame(live.assign(
+        model_id="m", window_start=HOUR, slice_key="*", slice_value="*", delay_s=np.nan))
+    state = hourly_state(with_expectations(frame, reference, MULTICLASS), MULTICLASS, None,
+                         classes)
+    got = with_estimates(metrics(state, MULTICLASS), MULTICLASS).toPandas().iloc[0]
+    # independent: baseline accuracy per predicted class, weighted by the live class counts
+    hit = baseline["label"].map(lambda i: classes[int(i)]) == baseline["prediction_label"]
+    per_class = hit.groupby(baseline["prediction_label"]).mean()
+    expected = live["prediction_label"].map(per_class).mean()
+    assert got["estimated_accuracy"] == pytest.approx(expected, abs=1e-9)
+    assert got["estimated_accuracy"] < hit.mean() - 0.05  # the mix shift is seen
+    assert np.isnan(got["estimated_f1"]) and got["estimated_accuracy_std"] > 0
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ Two estimators, as NannyML has them:
   prediction) and merged with neighbours on the same side until each holds
   `MIN_BUCKET_ROWS` labelled rows (value: the positive rate, i.e. a histogram-binning
   calibration);
+  multiclass, the predicted class (value: the share predicted correctly);
   regression, up to `REG_BUCKETS` prediction quantiles of the baseline (values: mean
   error, squared error, absolute error, APE and the share of non-zero labels). Buckets are
   kept per `model_version` when the version has `MIN_BUCKET_ROWS` rows in them, else the
@@ -34,10 +35,12 @@ so `estimated_accuracy_std` = sqrt(est_var_correct) / n is the estimate's sampli
 Assumption, and what the error columns reveal: P(label | bucket) is the same live as in
 the baseline (covariate shift only). Concept drift breaks it; the estimate then drifts
 away from the realized value once labels arrive, which is itself a signal.
-Multiclass models are not estimated yet (their `estimated_*` are null).
+Multiclass: reference buckets are the predicted classes, q = P(correct | predicted class);
+only `estimated_accuracy` (and its std) is estimated, macro/weighted F1 stay null.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -48,8 +51,10 @@ from inferwatch.perf_metrics import (
     BINARY,
     MULTICLASS,
     REGRESSION,
+    class_name,
     clip_probability,
     metric_values,
+    predicted_class,
 )
 
 REF_BINS = 100
@@ -58,7 +63,7 @@ REG_BUCKETS = 20
 ERROR_MIN_COVERAGE = 0.8  # estimate errors are reported once this share is labelled
 EXPECTED_SUMS = (
     "n_labeled", "tp", "fp", "tn", "fn", "n_pos", "n_neg", "sum_log_loss", "sum_brier",
-    "var_correct", "sum_err", "sum_abs_err", "sum_sq_err", "sum_ape", "n_ape", "sum_y",
+    "correct", "var_correct", "sum_err", "sum_abs_err", "sum_sq_err", "sum_ape", "n_ape", "sum_y",
     "sum_y2",
 )
 ESTIMATED = ("accuracy", "precision", "recall", "f1", "auc", "log_loss", "brier",
@@ -78,27 +83,31 @@ class Reference:
     table: pd.DataFrame
     edges: tuple[float, ...] = ()  # regression: bucket b holds edges[b-1] <= prediction < edges[b]
     threshold: float = 0.5  # binary: buckets never straddle it
+    classes: tuple[str, ...] = ()  # multiclass: names of class indices
     rows: int = 0
 
 
-def build_reference(rows: DataFrame, problem_type: str, threshold: float | None = None
-                    ) -> Reference | None:
-    """The reference of `rows` (`model_version`, `prediction`, `label`), None if too few.
+def build_reference(rows: DataFrame, problem_type: str, threshold: float | None = None,
+                    classes: Sequence[str] = ()) -> Reference | None:
+    """The reference of `rows` (`model_version`, `prediction`, `label`, for multiclass
+    optionally `prediction_label`), None if too few labelled rows.
 
     Two small Spark jobs at most; the per-bucket table is a few hundred rows.
     """
-    labeled = rows.where(_present("prediction") & _present("label")).select(
-        F.coalesce(F.col("model_version").cast("string"), F.lit("null")).alias("model_version"),
+    present = rows.where(_present("prediction") & _present("label"))
+    version = F.coalesce(F.col("model_version").cast("string"), F.lit("null"))
+    if problem_type == MULTICLASS:
+        return _multiclass_reference(present, version, tuple(classes))
+    labeled = present.select(
+        version.alias("model_version"),
         F.col("prediction").cast("double").alias("p"), F.col("label").cast("double").alias("y"))
     if problem_type == BINARY:
         return _binary_reference(labeled, float(threshold))
-    if problem_type == REGRESSION:
-        return _regression_reference(labeled)
-    return None
+    return _regression_reference(labeled)
 
 
 def with_expectations(rows: DataFrame, reference: Reference | None, problem_type: str) -> DataFrame:
-    """`rows` plus each row's expected outcome: `_q` (binary) or `_e_*` (regression)."""
+    """`rows` plus each row's expected outcome: `_q` (binary, multiclass) or `_e_*` (regression)."""
     confidence = F.least(F.greatest(F.col("prediction"), F.lit(0.0)), F.lit(1.0))
     if problem_type == BINARY and reference is None:
         return rows.withColumn("_q", confidence)
@@ -111,7 +120,7 @@ def with_expectations(rows: DataFrame, reference: Reference | None, problem_type
     pooled = table.where(F.col("model_version") == "*").select(
         "_bucket", *[F.col(c).alias(f"_pool{c}") for c in stats])
     keyed = rows.withColumns({
-        "_bucket": _bucket(reference),
+        "_bucket": _bucket(rows, reference),
         "_ref_version": F.coalesce(F.col("model_version").cast("string"), F.lit("null")),
     })
     joined = (keyed.join(F.broadcast(own), on=["_ref_version", "_bucket"], how="left")
@@ -151,6 +160,19 @@ def binary_expected_sums(rows: DataFrame, threshold: float) -> list[Column]:
     ]
 
 
+def multiclass_expected_sums(rows: DataFrame) -> list[Column]:
+    """Aggregates of the expected multiclass state: q = P(correct | predicted class)."""
+    if "_q" not in rows.columns:
+        return []
+    q = F.col("_q")
+
+    def total(value: Column) -> Column:
+        return F.sum(F.when(q.isNotNull(), value).otherwise(0.0))
+
+    return [total(F.lit(1.0)).alias("est_n_labeled"), total(q).alias("est_correct"),
+            total(q * (1.0 - q)).alias("est_var_correct")]
+
+
 def regression_expected_sums(rows: DataFrame) -> list[Column]:
     """Aggregates of the expected regression state (empty without `_e_*` columns).
 
@@ -179,7 +201,10 @@ def regression_expected_sums(rows: DataFrame) -> list[Column]:
 
 def with_estimates(frame: DataFrame, problem_type: str) -> DataFrame:
     """Metrics rows (state + realized metrics) plus `ESTIMATE_COLUMNS`."""
-    values = metric_values(problem_type, prefix="est_") if problem_type != MULTICLASS else {}
+    if problem_type == MULTICLASS:  # accuracy only: F1 would need the whole confusion
+        values = {"accuracy": F.try_divide(F.col("est_correct"), F.col("est_n_labeled"))}
+    else:
+        values = metric_values(problem_type, prefix="est_")
     estimated = {m: values.get(m, F.lit(None)).cast("double") for m in ESTIMATED}
     std = F.sqrt(F.col("est_var_correct")) / F.col("est_n_labeled")
     covered = F.col("label_coverage") >= ERROR_MIN_COVERAGE
@@ -223,6 +248,23 @@ def _binary_reference(labeled: DataFrame, threshold: float) -> Reference | None:
         return None
     table = pd.DataFrame(out, columns=["model_version", "_bucket", "_q"]).dropna()
     return Reference(BINARY, table, threshold=threshold, rows=int(counts["n"].sum()))
+
+
+def _multiclass_reference(rows: DataFrame, version: Column, classes: tuple[str, ...]
+                          ) -> Reference | None:
+    predicted = predicted_class(rows, classes)
+    correct = class_name(F.col("label").cast("double"), classes) == predicted
+    stats = (rows.groupBy(version.alias("model_version"), predicted.alias("_bucket"))
+             .agg(F.count(F.lit(1)).alias("n"), F.count_if(correct).alias("correct"))
+             .where(F.col("_bucket").isNotNull()).toPandas())
+    if stats.empty:
+        return None
+    pooled = stats.groupby("_bucket", as_index=False)[["n", "correct"]].sum().assign(
+        model_version="*")
+    table = pd.concat([stats[stats["n"] >= MIN_BUCKET_ROWS], pooled], ignore_index=True)
+    table = pd.DataFrame({"model_version": table["model_version"], "_bucket": table["_bucket"],
+                          "_q": table["correct"] / table["n"]})
+    return Reference(MULTICLASS, table, classes=classes, rows=int(stats["n"].sum()))
 
 
 def _score_bin(p: Column) -> Column:
@@ -277,11 +319,13 @@ def _regression_reference(labeled: DataFrame) -> Reference | None:
     return Reference(REGRESSION, table, edges, rows=int(first))
 
 
-def _bucket(reference: Reference) -> Column:
+def _bucket(rows: DataFrame, reference: Reference) -> Column:
     p = F.col("prediction")
     if reference.problem_type == BINARY:
         side = F.when(p >= reference.threshold, "+").otherwise("-")
         return F.concat(_score_bin(p).cast("string"), side)
+    if reference.problem_type == MULTICLASS:
+        return predicted_class(rows, reference.classes or None)
     return _bucket_of(p, reference.edges)
 
 

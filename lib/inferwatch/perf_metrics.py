@@ -18,6 +18,8 @@ bound; 1.65% for PMF/CDF queries). The tests hold it to ±2%.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -65,6 +67,25 @@ def metrics(states: DataFrame, problem_type: str) -> DataFrame:
 def clip_probability(p: Column) -> Column:
     """sklearn's log_loss clipping of a probability to [eps, 1 - eps]."""
     return F.least(F.greatest(p, F.lit(LOG_LOSS_EPS)), F.lit(1.0 - LOG_LOSS_EPS))
+
+
+def class_name(index: Column, classes: Sequence[str] | None) -> Column:
+    """A class index column as a class name: `classes[i]`, else the index as text."""
+    is_integer = (index == F.floor(index)) & (F.abs(index) < 1e15)
+    text = F.when(is_integer, index.cast("bigint").cast("string")).otherwise(index.cast("string"))
+    if not classes:
+        return text
+    names = F.array(*[F.lit(c) for c in classes])
+    in_range = is_integer & (index >= 0) & (index < len(classes))
+    return F.when(in_range, F.element_at(names, (index + 1).cast("int"))).otherwise(text)
+
+
+def predicted_class(rows: DataFrame, classes: Sequence[str] | None) -> Column:
+    """The predicted class: `prediction_label`, else `prediction` read as a class index."""
+    predicted = class_name(F.col("prediction"), classes)
+    if "prediction_label" in rows.columns:
+        predicted = F.coalesce(F.col("prediction_label"), predicted)
+    return predicted
 
 
 def metric_values(problem_type: str, prefix: str = "") -> dict[str, Column]:

@@ -36,13 +36,20 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.estimation import EXPECTED_SUMS, binary_expected_sums, regression_expected_sums
+from inferwatch.estimation import (
+    EXPECTED_SUMS,
+    binary_expected_sums,
+    multiclass_expected_sums,
+    regression_expected_sums,
+)
 from inferwatch.perf_metrics import (
     BINARY,
     MULTICLASS,
     check_problem_type,
+    class_name,
     clip_probability,
     metrics,
+    predicted_class,
 )
 
 __all__ = [
@@ -218,10 +225,8 @@ def _class_cells(rows: DataFrame, classes: Sequence[str] | None) -> DataFrame:
     if "label_class" in rows.columns:
         true_class = F.col("label_class")
     else:
-        true_class = _class_name(F.col("label"), classes)
-    predicted = _class_name(F.col("prediction"), classes)
-    if "prediction_label" in rows.columns:
-        predicted = F.coalesce(F.col("prediction_label"), predicted)
+        true_class = class_name(F.col("label"), classes)
+    predicted = predicted_class(rows, classes)
     labeled = true_class.isNotNull() & predicted.isNotNull()
     return rows.groupBy(
         *KEY,
@@ -231,24 +236,17 @@ def _class_cells(rows: DataFrame, classes: Sequence[str] | None) -> DataFrame:
         F.count(F.lit(1)).alias("n"),
         F.count_if(labeled).alias("n_labeled"),
         F.kll_sketch_agg_double("delay_s", KLL_K).alias("delay_sketch"),
+        *multiclass_expected_sums(rows),
     )
-
-
-def _class_name(index: Column, classes: Sequence[str] | None) -> Column:
-    is_integer = (index == F.floor(index)) & (F.abs(index) < 1e15)
-    text = F.when(is_integer, index.cast("bigint").cast("string")).otherwise(index.cast("string"))
-    if not classes:
-        return text
-    names = F.array(*[F.lit(c) for c in classes])
-    in_range = is_integer & (index >= 0) & (index < len(classes))
-    return F.when(in_range, F.element_at(names, (index + 1).cast("int"))).otherwise(text)
 
 
 def _fold_class_cells(cells: DataFrame) -> DataFrame:
     true_c, pred_c, count = F.col("_true"), F.col("_pred"), F.col("n_labeled")
+    expected = [c for c in cells.columns if c.startswith("est_")]
     return cells.groupBy(*KEY).agg(
         F.sum("n").alias("n"),
         F.sum("n_labeled").alias("n_labeled"),
+        *[F.sum(c).alias(c) for c in expected],
         _sum_maps(F.when(true_c.isNotNull(), F.create_map(true_c, count))).alias("class_true"),
         _sum_maps(F.when(pred_c.isNotNull(), F.create_map(pred_c, count))).alias("class_pred"),
         _sum_maps(F.when(true_c == pred_c, F.create_map(true_c, count))).alias("class_tp"),

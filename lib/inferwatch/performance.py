@@ -204,7 +204,7 @@ def run_performance(lake: Lake, models: dict[str, ModelConfig], start: datetime 
             parts = [{"model_id": model_id, "hour": h} for h in sorted(changed)]
             baseline = baseline_rows(lake, model, versions)
             reference = None if baseline is None else build_reference(
-                baseline, model.problem_type, model.threshold)
+                baseline, model.problem_type, model.threshold, model.classes)
             run.notes.append(f"{model_id}: estimates from " + (
                 f"a reference of {reference.rows} labelled baseline rows" if reference
                 else "confidence (no labelled baseline)"))
