@@ -67,3 +67,10 @@ def test_replace_files_refuses_rows_outside_and_concurrent_changes(spark, table)
         table.replace_files(spark.createDataFrame([("m", DAY0, 9)], SCHEMA),
                             table.files(version)[:1], [PART], read_version=version)
     assert len(DeltaTable(table.uri).to_pyarrow_table()) == 13
+
+
+def test_a_partial_partition_key_is_refused(spark, lake_dir):
+    t = Table(spark, str(lake_dir / "two")).create(SCHEMA, partition_by=["k", "w"])
+    with pytest.raises(ValueError, match=r"lacks partition columns \['w'\]"):
+        t.read(partitions=[{"k": "m"}])
+    assert t.read(partitions=[{"k": "m", "w": None}]).count() == 0

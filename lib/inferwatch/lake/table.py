@@ -116,6 +116,10 @@ class Table:
         unknown = set(partition) - set(columns)
         if unknown:
             raise ValueError(f"not partition columns: {sorted(unknown)} (table has {columns})")
+        missing = [c for c in columns if c not in partition]
+        if missing:  # a partial key would silently mean "null" for the missing columns
+            raise ValueError(f"partition {partition} lacks partition columns {missing} "
+                             f"(table has {columns}; give None for a null value)")
         return tuple(lf.format_partition_value(partition.get(c)) for c in columns)
 
     def partitions(self, version: int | None = None) -> list[dict[str, Any]]:
