@@ -98,13 +98,17 @@ def write_windows(lake: Lake, name: str, model_id: str, changed: set[datetime],
     granularity)` turns a state into the stored rows; returns the table's last version.
     """
     version = _replace_windows(lake, name, model_id, "1h", finish(state, "1h"), sorted(changed))
-    stored = (lake.table(name).read(partitions=[{"model_id": model_id, "granularity": "1h"}])
-              .select(*state.columns))
+    table, hourly = lake.table(name), {"model_id": model_id, "granularity": "1h"}
     for granularity in ROLLUPS:
         windows = sorted({_truncate(h, ROLLUPS[granularity]) for h in changed})
-        first, last = windows[0], windows[-1] + timedelta(days=7)
-        merged = merge(stored.where((F.col("window_start") >= F.lit(first))
-                                    & (F.col("window_start") < F.lit(last))), granularity)
+        length = timedelta(days=1 if granularity == "1d" else 7)
+        spans = [(w, w + length) for w in windows]
+        # only the hourly files whose bounds reach into these windows are read
+        files = [f for f in table.files(version, partitions=[hourly]) if _overlaps(f, spans)]
+        stored = table.read_files(files, version).select(*state.columns)
+        merged = merge(stored.where((F.col("window_start") >= F.lit(windows[0]))
+                                    & (F.col("window_start") < F.lit(windows[-1] + length))),
+                       granularity)
         merged = merged.join(
             lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp"),
             on="window_start", how="left_semi")
@@ -125,7 +129,8 @@ def _replace_windows(lake: Lake, name: str, model_id: str, granularity: str, fre
     if not table.exists():
         table.create(fresh.schema, ["model_id", "granularity"])
     read_version = table.version()
-    doomed = [f for f in table.files(read_version, partitions=[part]) if _overlaps(f, windows)]
+    points = [(w, w + timedelta(microseconds=1)) for w in windows]
+    doomed = [f for f in table.files(read_version, partitions=[part]) if _overlaps(f, points)]
     stale = lake.spark.createDataFrame([(w,) for w in windows], "window_start timestamp")
     kept = (table.read_files(doomed, read_version)
             .join(F.broadcast(stale), on="window_start", how="left_anti"))
@@ -143,12 +148,13 @@ def _replace_windows(lake: Lake, name: str, model_id: str, granularity: str, fre
                                read_version=read_version, cluster=cluster)
 
 
-def _overlaps(data_file: DataFile, windows: list[datetime]) -> bool:
+def _overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]]) -> bool:
+    """Whether the file's `window_start` bounds reach into any [start, end) span."""
     low, high = data_file.bounds.get("window_start", (None, None))
     if low is None or high is None:
         return True  # no stats: the file may hold any window
     low, high = (_utc(v) for v in (low, high))
-    return any(low <= w <= high for w in windows)
+    return any(low < end and high >= start for start, end in spans)
 
 
 def _truncate(moment: datetime, unit: str) -> datetime:
