@@ -1,13 +1,14 @@
-"""Cost of one batch of labels against 1 day vs 30 days of inference history, in one run.
+"""Cost of one batch of labels against 1, 7 and 30 days of inference history, in one run.
 
     .venv/bin/python benchmarks/bench_labels.py [--rows-per-hour 20] [--labels 100]
 
 The same label batch (labels for inferences of the last day, half with hints, half
-without) is joined and its performance recomputed on a lake holding 1 day and on one
-holding 30 days of inferences. The join should cost about the same: it reads the
-inference partitions the hints name, the id-index buckets of unhinted ids and the hours
-it lands in, not the history. Three batches per lake; prints the median times and their
-ratio.
+without) is joined and its performance recomputed on lakes holding 1, 7 and 30 days of
+inferences. The join should cost about the same: it reads the inference partitions the
+hints name, the id-index buckets of unhinted ids and the hours it lands in, not the
+history. Performance re-merges the week of the touched hours from up to 7 days of stored
+hourly states, so it may grow up to a week of history, then not. Three batches per
+lake; prints the median times and their ratios.
 """
 from __future__ import annotations
 
@@ -74,13 +75,17 @@ def main() -> None:
         # second, warm measurement is the one compared.
         cold = _measure(work, 1, args.rows_per_hour, args.labels, spark)
         results = {30: _measure(work, 30, args.rows_per_hour, args.labels, spark),
+                   7: _measure(work, 7, args.rows_per_hour, args.labels, spark),
                    1: _measure(work, 1, args.rows_per_hour, args.labels, spark, again=True)}
         print(f" 1 day  (cold JVM, not compared): join-labels {cold[0]:6.2f} s, "
               f"performance {cold[1]:6.2f} s")
         for days, (join_s, perf_s) in sorted(results.items()):
             print(f"{days:>2} days of history: join-labels {join_s:6.2f} s, performance {perf_s:6.2f} s")
-        (j1, p1), (j30, p30) = results[1], results[30]
+        (j1, p1), (j7, p7), (j30, p30) = results[1], results[7], results[30]
         print(f"ratio 30d / 1d: join-labels {j30 / j1:.2f}x, performance {p30 / p1:.2f}x")
+        # the weekly rollup merges up to 7 days of hourly states, so performance may grow
+        # up to a week of history and must be flat after it
+        print(f"ratio 30d / 7d: join-labels {j30 / j7:.2f}x, performance {p30 / p7:.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
