@@ -28,7 +28,7 @@ bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_labels.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests jobs airflow_dags benchmarks
+	$(BIN)/ruff check lib tests jobs benchmarks
 
 clean:
 	rm -rf $(VENV) lake .pytest_cache

@@ -1,5 +1,5 @@
-"""spark-submit entry point: `spark-submit jobs/hourly.py --conf conf/cluster.yaml`."""
-from _entry import main
+"""spark-submit entry point: `spark-submit jobs/hourly.py --conf conf/cluster.yaml [options]`."""
+from inferwatch.jobs.hourly import main
 
 if __name__ == "__main__":
-    main("hourly")
+    main()

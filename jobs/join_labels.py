@@ -1,5 +1,5 @@
-"""spark-submit entry point: `spark-submit jobs/join_labels.py --conf conf/cluster.yaml`."""
-from _entry import main
+"""spark-submit entry point: `spark-submit jobs/join_labels.py --conf conf/cluster.yaml [options]`."""
+from inferwatch.jobs.join_labels import main
 
 if __name__ == "__main__":
-    main("join-labels")
+    main()

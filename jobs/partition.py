@@ -1,5 +1,5 @@
-"""spark-submit entry point: `spark-submit jobs/partition.py --conf conf/cluster.yaml`."""
-from _entry import main
+"""spark-submit entry point: `spark-submit jobs/partition.py --conf conf/cluster.yaml [options]`."""
+from inferwatch.jobs.partition import main
 
 if __name__ == "__main__":
-    main("partition")
+    main()

@@ -46,7 +46,8 @@ def scenario_lake(spark, tmp_path_factory) -> Path:
     every label ingested; returns the lake root."""
     from inferwatch import scenario
     from inferwatch.ingest import ingest_files
-    from inferwatch.pipeline import open_context, run_hourly
+    from inferwatch.context import open_context
+    from inferwatch.jobs.hourly import run as run_hourly
 
     root = tmp_path_factory.mktemp("scenario")
     files = scenario.write(scenario.generate(seed=11, days=4, rows_per_hour=100), root / "input")

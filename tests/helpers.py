@@ -19,3 +19,21 @@ def delta_frame(path: str, columns: list[str] | None = None) -> pd.DataFrame:
               or not frame[c].map(lambda v: isinstance(v, list | dict | bytes)
                                   or hasattr(v, "__array__")).any()]
     return frame.sort_values(scalar).reset_index(drop=True)
+
+
+def context(spark, lake_dir, models_=None, **options):
+    """A job context over `lake_dir` with the repository's models (or `models_`)."""
+    from inferwatch.config import load_env
+    from inferwatch.context import Context
+    from inferwatch.lake.tables import Lake
+
+    env = load_env("conf/local.yaml", lake=str(lake_dir))
+    return Context(env=env, models=models() if models_ is None else models_, spark=spark,
+                   lake=Lake(spark, str(lake_dir)), **options)
+
+
+def with_models(ctx, models_):
+    """The same context with other models."""
+    import dataclasses
+
+    return dataclasses.replace(ctx, models=models_)

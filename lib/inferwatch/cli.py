@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import click
 
-from inferwatch.config import ConfigError
-
-JOB_NAMES = ["partition", "join-labels", "performance", "hourly"]
+from inferwatch.errors import UserError
+from inferwatch.jobs import JOB_NAMES
 
 
 def _common(func):
@@ -47,8 +47,8 @@ def main(verbose: bool) -> None:
 def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
            models_dir: str | None) -> None:
     """Ingest Parquet, CSV or JSON-lines files into raw/inferences or raw/labels."""
+    from inferwatch.context import open_context
     from inferwatch.ingest import ingest_files
-    from inferwatch.pipeline import open_context
 
     ctx = open_context(conf, lake, models_dir)
     run = ingest_files(ctx.lake, kind, list(paths), ctx.models)
@@ -61,24 +61,31 @@ def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
 @click.option("--start", default=None, help="First hour considered (ISO, UTC).")
 @click.option("--end", default=None, help="Last hour considered, exclusive (ISO, UTC).")
 @click.option("--model", default=None, help="Only this model.")
+@click.option("--rebuild", is_flag=True,
+              help="Recompute the range whether or not its input changed (after new slices, "
+                   "thresholds or a new baseline).")
 @_common
 def run(job: str, hour: str | None, start: str | None, end: str | None, model: str | None,
-        conf: str, lake: str | None, models_dir: str | None) -> None:
+        rebuild: bool, conf: str, lake: str | None, models_dir: str | None) -> None:
     """Run one job (or `hourly`: all of them in order) incrementally."""
-    from inferwatch.pipeline import open_context, run_hourly, run_job
+    from inferwatch.context import open_context
+    from inferwatch.jobs import run_job
+    from inferwatch.jobs.hourly import run as run_hourly
 
     if hour and (start or end):
         raise click.UsageError("give either --hour or --start/--end, not both")
-    ctx = open_context(conf, lake, models_dir)
-    ctx.start, ctx.end, ctx.model = _hour(hour or start), _hour(end), model
+    bounds = _hour(hour or start), _hour(end)
     if hour:
-        ctx.end = ctx.start + timedelta(hours=1)
+        bounds = bounds[0], bounds[0] + timedelta(hours=1)
+    ctx = open_context(conf, lake, models_dir)
+    ctx.start, ctx.end, ctx.model, ctx.rebuild = *bounds, model, rebuild
     if model:
         ctx.selected_models()
-    if job == "hourly":
-        run_hourly(ctx)
-    else:
-        run_job(ctx, job)
+    runs = run_hourly(ctx) if job == "hourly" else [run_job(ctx, job)]
+    failed = [r for r in runs if r.status != "ok"]
+    if failed:
+        click.echo("; ".join(f"{r.job} {r.status}: {r.summary()}" for r in failed), err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -90,9 +97,11 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
 def show(table: str, model: str | None, limit: int, granularity: str | None, conf: str,
          lake: str | None, models_dir: str | None) -> None:
     """Print a lake table, or a view: performance, estimates, fairness (delta-rs, no Spark)."""
-    from inferwatch.show import show_table
+    from inferwatch.config import load_env
+    from inferwatch.summary import show as show_view
 
-    click.echo(show_table(conf, lake, table, model=model, limit=limit, granularity=granularity))
+    env = load_env(conf, lake=lake)
+    click.echo(show_view(env.lake, table, model=model, limit=limit, granularity=granularity))
 
 
 @main.command()
@@ -112,12 +121,18 @@ def demo(days: int, rows_per_hour: int, model_names: str, seed: int, conf: str,
              models=[m.strip() for m in model_names.split(",") if m.strip()], seed=seed)
 
 
-def entry() -> None:
+def entry(argv: Sequence[str] | None = None) -> None:
+    """The `inferwatch` command: a user mistake is one line on stderr and exit code 2."""
     try:
-        main(standalone_mode=True)
-    except ConfigError as err:
-        click.echo(f"config error: {err}", err=True)
+        main(args=None if argv is None else list(argv), standalone_mode=True)
+    except UserError as err:
+        click.echo(f"error: {err}", err=True)
         sys.exit(2)
+
+
+def run_main(job: str, argv: Sequence[str] | None = None) -> None:
+    """`spark-submit jobs/<job>.py [options]`: `inferwatch run <job> [options]`."""
+    entry(["run", job, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -13,11 +13,13 @@ from typing import Any
 
 import yaml
 
+from inferwatch.errors import UserError
+
 MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration file is missing, unreadable or holds an unexpected value."""
 
     def __init__(self, path: Path | str, key: str, expected: str, got: Any = None):
@@ -43,6 +45,8 @@ class EnvConfig:
     models_dir: Path
     spark: SparkSettings
     future_tolerance_hours: float = 24.0
+    duplicate_lookback_days: float = 7.0
+    pending_expiry_days: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,12 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     if shuffle < 1:
         raise ConfigError(path, "spark.shuffle_partitions", "an integer >= 1", shuffle)
     tolerance = _typed(path, data, "future_tolerance_hours", (int, float), 24.0)
+    lookback = _typed(path, data, "duplicate_lookback_days", (int, float), 7.0)
+    expiry = _typed(path, data, "pending_expiry_days", (int, float), 90.0)
+    for key, value in (("future_tolerance_hours", tolerance),
+                       ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry)):
+        if isinstance(value, bool) or value < 0:
+            raise ConfigError(path, key, "a number >= 0", value)
     return EnvConfig(
         path=path,
         lake=str(lake or _typed(path, data, "lake", str, "lake")),
@@ -121,6 +131,8 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
             conf={str(k): str(v) for k, v in conf.items()},
         ),
         future_tolerance_hours=float(tolerance),
+        duplicate_lookback_days=float(lookback),
+        pending_expiry_days=float(expiry),
     )
 
 

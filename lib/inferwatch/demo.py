@@ -8,8 +8,9 @@ from pathlib import Path
 
 from inferwatch import scenario
 from inferwatch.ingest import ingest_files
-from inferwatch.pipeline import open_context, run_hourly
-from inferwatch.show import lake_summary
+from inferwatch.context import open_context
+from inferwatch.jobs.hourly import run as run_hourly
+from inferwatch.summary import lake_summary
 
 MARKER = ".inferwatch-demo"
 

@@ -23,6 +23,7 @@ from deltalake.transaction import AddAction, RemoveAction, Transaction
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from inferwatch.lake import faults
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.scan import scan
@@ -141,12 +142,16 @@ class Table:
 
     def read_added(self, since_version: int | None, version: int | None = None) -> DataFrame:
         """Rows of files added after `since_version` (all rows when it is None)."""
-        dt = self.delta(version)
-        current = self._files(dt, None, None)
+        return self.read_files(self.added_files(since_version, version), version)
+
+    def added_files(self, since_version: int | None,
+                    version: int | None = None) -> list[DataFile]:
+        """Files of the snapshot that were not in `since_version`'s (all when it is None)."""
+        current = self.files(version)
         if since_version is not None and since_version >= 0:
-            before = {f.path for f in self._files(self.delta(since_version), None, None)}
+            before = {f.path for f in self.files(since_version)}
             current = [f for f in current if f.path not in before]
-        return self._scan(dt, current)
+        return current
 
     def changed_partitions(self, since_version: int | None,
                            version: int | None = None) -> list[dict[str, Any]]:
@@ -227,17 +232,22 @@ class Table:
                              f"{dict(stray[0].partition_values)}")
         return adds, new_fields
 
-    def overwrite(self, df: DataFrame, txn: tuple[str, int] | None = None) -> int:
-        """Atomically replace the whole table's contents."""
+    def overwrite(self, df: DataFrame, txn: tuple[str, int] | None = None,
+                  read_version: int | None = None) -> int:
+        """Atomically replace the whole table's contents; with `read_version` (the
+        snapshot `df` was computed from) refused if another writer committed since."""
+        base = self.version() if read_version is None else read_version
         adds, new_fields = self._write_files(df)
-        return self._commit(adds, None, (self.version(), None), txn, "overwrite", new_fields)
+        return self._commit(adds, None, (base, None), txn, "overwrite", new_fields)
 
     def append_arrow(self, data: pa.Table) -> int:
         """Append a small driver-side Arrow table (run records, alerts) without Spark."""
         from deltalake import write_deltalake
 
         write_deltalake(self.uri, data, mode="append", schema_mode="merge")
-        return self.version()
+        version = self.version()
+        faults.after_commit(self.name, version)
+        return version
 
     def _write_files(self, df: DataFrame, cluster: tuple[Column, int] | None = None
                      ) -> tuple[list[AddAction], list[T.StructField]]:
@@ -343,6 +353,7 @@ class Table:
                     adds + removes, mode="append", schema=dt.schema(),
                     partition_by=list(dt.metadata().partition_columns), commit_properties=props,
                 )
+                faults.after_commit(self.name, read_version + 1)
                 return read_version + 1
             except CommitFailedError:
                 latest = self.version()

@@ -1,0 +1,98 @@
+"""Reading input files for ingest: Parquet, CSV and JSON lines, every column as a string.
+
+A source that cannot be ingested at all (a missing path, an unknown extension, a folder
+without Parquet files, an empty file, a file that is not what its extension says) is
+refused with one `IngestError` line naming it; row-level problems are the rules' job.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from inferwatch.errors import UserError
+
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json",
+           ".ndjson": "json"}
+CORRUPT = "_corrupt_record"
+
+
+class IngestError(UserError):
+    """A source that cannot be ingested at all (unknown format, missing columns, ...)."""
+
+
+def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
+    """Read one file, or a folder of Parquet files, as all-string columns."""
+    path = str(path)
+    suffix = Path(path.rstrip("/")).suffix.lower()
+    local = "://" not in path
+    if local and not os.path.exists(path):
+        raise IngestError(f"{path}: no such file or folder")
+    is_dir = local and os.path.isdir(path)
+    fmt = FORMATS.get(suffix) or ("parquet" if is_dir else None)
+    if fmt is None:
+        raise IngestError(f"{path}: unknown format '{suffix}'; expected one of "
+                          f"{', '.join(sorted(FORMATS))} (or a folder of Parquet files)")
+    if is_dir and not any(p.suffix == ".parquet" for p in Path(path).rglob("*")):
+        raise IngestError(f"{path}: a folder without .parquet files; expected a file or a "
+                          "folder of Parquet files")
+    if local and not is_dir and os.path.getsize(path) == 0:
+        raise IngestError(f"{path}: empty file")
+    try:
+        df = _read(spark, path, fmt)
+        columns = df.columns
+    except IngestError:
+        raise
+    except Exception as err:  # noqa: BLE001 - Spark/Arrow say "not Parquet" in many ways
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise IngestError(f"{path}: cannot be read as {fmt} ({first})") from None
+    if not columns or columns == [CORRUPT]:
+        raise IngestError(f"{path}: no {fmt} records with named columns")
+    return df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in columns])
+
+
+def _read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
+    if fmt == "csv":
+        # multiLine: quoted fields may hold newlines; escape: RFC 4180 doubled quotes
+        return (spark.read.option("header", True).option("mode", "PERMISSIVE")
+                .option("multiLine", True).option("escape", '"').csv(path))
+    if fmt == "json":
+        return (spark.read.option("primitivesAsString", True).option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", CORRUPT).json(path))
+    df = spark.read.parquet(path)
+    # pandas writes nanosecond timestamps, which Spark reads as longs (nanosAsLong).
+    for column in _nanosecond_columns(path):
+        df = df.withColumn(column, F.timestamp_micros(F.floor(F.col(f"`{column}`") / 1000)))
+    return df
+
+
+def _nanosecond_columns(path: str) -> list[str]:
+    from inferwatch.lake.files import filesystem
+
+    fs, inner = filesystem(path)
+    info = fs.get_file_info(inner)
+    if info.type == pa.fs.FileType.Directory:
+        found = [f for f in fs.get_file_info(pa.fs.FileSelector(inner, recursive=True))
+                 if f.path.endswith(".parquet")]
+        if not found:
+            return []
+        inner = found[0].path
+    with fs.open_input_file(inner) as handle:
+        schema = pq.read_schema(handle)
+    return [f.name for f in schema
+            if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
+
+
+def fingerprint(paths: list[str]) -> str:
+    """Identity of a set of input files (path, size, mtime): re-ingesting them is a no-op."""
+    digest = hashlib.sha256()
+    for path in sorted(map(str, paths)):
+        stat = os.stat(path) if os.path.exists(path) else None
+        digest.update(f"{os.path.abspath(path)}|{stat.st_size if stat else ''}|"
+                      f"{stat.st_mtime_ns if stat else ''}".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,76 @@
+"""`inference_index`: where each stored inference lives, by a hash bucket of its id.
+
+Rows: (inference_id, model_id, model_version, hour, ts, id_bucket), partitioned by
+`id_bucket` (`INDEX_BUCKETS` buckets). The index is derived from `inferences` and kept
+up to date from it: its app transaction records the `inferences` version it covers, and
+`catch_up_index` appends the rows of the files `inferences` added since. So a kill
+between the partition job's `inferences` and index commits is healed by the next run,
+and labels without hints never wait for an index row that was lost.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from inferwatch.jobs.runs import Run
+from inferwatch.lake.tables import INDEX_BUCKETS, Lake
+from inferwatch.metrics.windows import utc
+
+INDEX = "inference_index"
+APP = "index:inferences"
+
+
+def id_bucket(column: str = "inference_id") -> Column:
+    return F.pmod(F.xxhash64(F.col(column)), F.lit(INDEX_BUCKETS)).cast("int")
+
+
+def index_rows(rows: DataFrame) -> DataFrame:
+    return rows.select("inference_id", "model_id", "model_version", "hour", "ts",
+                       id_bucket().alias("id_bucket"))
+
+
+def catch_up_index(lake: Lake, run: Run) -> None:
+    """Append the index rows of every `inferences` file added since the index's version."""
+    index, inferences = lake.table(INDEX), lake.table("inferences")
+    covered, latest = index.txn_version(APP), inferences.version()
+    if covered is not None and covered >= latest:
+        return
+    added = inferences.added_files(covered, latest)
+    if not added:
+        return
+    run.outputs[INDEX] = index.append(index_rows(inferences.read_files(added, latest)),
+                                      txn=(APP, latest))
+
+
+def _buckets(ids: DataFrame) -> set[int]:
+    return {r["b"] for r in ids.select(id_bucket().alias("b")).distinct().collect()}
+
+
+def entries(lake: Lake, ids: DataFrame, span: tuple[datetime, datetime] | None = None
+            ) -> DataFrame:
+    """Index rows of the ids in `ids` (a frame with `inference_id`): only the buckets of
+    those ids are read, and with `span` only files whose `ts` bounds reach into it."""
+    index = lake.table(INDEX)
+    buckets = _buckets(ids)
+    files = index.files(where=lambda p: p["id_bucket"] in buckets) if buckets else []
+    if span is not None:
+        low, high = span
+        files = [f for f in files if _reaches(f.bounds.get("ts"), low, high)]
+    return (index.read_files(files).join(ids.select("inference_id").distinct(),
+                                         on="inference_id", how="left_semi"))
+
+
+def stored_keys(lake: Lake, batch: DataFrame, lookback: timedelta) -> DataFrame:
+    """Index rows that share an id with `batch` and lie within `lookback` of its `ts` range."""
+    bounds = batch.agg(F.min("ts").alias("low"), F.max("ts").alias("high")).first()
+    if bounds["low"] is None:
+        return entries(lake, batch.limit(0))
+    return entries(lake, batch, (utc(bounds["low"]) - lookback, utc(bounds["high"]) + lookback))
+
+
+def _reaches(bounds, low: datetime, high: datetime) -> bool:
+    if not bounds or bounds[0] is None or bounds[1] is None:
+        return True  # no stats: the file may hold any time
+    return utc(bounds[0]) <= high and utc(bounds[1]) >= low

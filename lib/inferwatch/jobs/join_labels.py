@@ -1,0 +1,155 @@
+"""The join-labels job: `raw/labels` → `labels` (partitioned by the inference's model and hour).
+
+Each run takes the labels added to `raw/labels` since the last run plus those still
+pending, keeps the latest `label_ts` per inference_id (ties: the later ingest, then the
+higher label; the others are counted as superseded), and finds the inferences they
+label: labels with both hints (`model_id`, `inference_ts`) in just those `inferences`
+partitions, the rest (and wrong hints) through `inference_index`, reading only their
+ids' buckets. A label applies to every stored inference with its id (all versions of a
+model; only the hinted model when it names one). Outcomes, each counted:
+
+- matched: merged into `labels` (the latest label per inference wins there too);
+- quarantined: a label that is not a number for a model that is not multiclass, or one
+  still pending after `pending_expiry_days`;
+- pending: no inference yet; kept in `labels_pending` and retried on every run.
+
+Commits: quarantine, labels, then labels_pending, whose app transaction records the raw
+version consumed: it is the job's cursor, so a re-run after a kill in between redoes
+the same batch (quarantine skipped by its own transaction, labels replaced idempotently).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from inferwatch.context import Context
+from inferwatch.ingest.rules import REASON, quarantine_rows
+from inferwatch.jobs.index import entries
+from inferwatch.jobs.runs import Run, track
+from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
+from inferwatch.metrics.performance import MULTICLASS
+
+JOB = "join-labels"
+SOURCE = "raw/labels"
+CURSOR = f"{JOB}:{SOURCE}"
+LOCATION = ["inference_id", "model_id", "hour", "ts"]
+
+
+def latest_per_inference(labels: DataFrame, key: Sequence[str] = ("inference_id",)) -> DataFrame:
+    """One row per `key`: the latest label_ts (then the latest ingest, the higher label)."""
+    order = Window.partitionBy(*key).orderBy(
+        F.col("label_ts").desc_nulls_last(), F.col("ingested_at").desc_nulls_last(),
+        F.col("label").desc_nulls_last(), F.col("label_class").desc_nulls_last())
+    return (labels.withColumn("_rank", F.row_number().over(order))
+            .where(F.col("_rank") == 1).drop("_rank"))
+
+
+def locate(lake: Lake, batch: DataFrame) -> DataFrame:
+    """(inference_id, model_id, hour, ts) of every stored inference the batch's ids name."""
+    inferences = lake.table("inferences")
+    hinted = batch.where(F.col("model_id").isNotNull() & F.col("inference_ts").isNotNull())
+    hint_parts = [r.asDict() for r in hinted.select(
+        "model_id", F.date_trunc("hour", "inference_ts").alias("hour")).distinct().collect()]
+    found = (inferences.read(partitions=hint_parts)
+             .join(hinted.select("inference_id", "model_id"), on=["inference_id", "model_id"],
+                   how="left_semi")
+             .select(*LOCATION))
+    unmatched = batch.select("inference_id").join(found, on="inference_id", how="left_anti")
+    indexed = entries(lake, unmatched).select(*LOCATION)
+    return found.unionByName(indexed).dropDuplicates(["inference_id", "model_id", "hour"])
+
+
+def run(ctx: Context, now: datetime | None = None) -> Run:
+    now = now or datetime.now(timezone.utc)
+    lake, env = ctx.lake, ctx.env
+    raw, pending = lake.table(SOURCE), lake.table("labels_pending")
+    multiclass = [m for m, c in ctx.models.items() if c.problem_type == MULTICLASS]
+    with track(lake, JOB, {"pending_expiry_days": env.pending_expiry_days}) as job:
+        since, latest, pending_version = pending.txn_version(CURSOR), raw.version(), pending.version()
+        job.inputs.update({SOURCE: latest, "labels_pending": pending_version})
+        added = raw.added_files(since, latest) if since is None or since < latest else []
+        waiting = pending.files(pending_version)
+        if not added and not waiting:
+            job.notes.append(f"no new labels since version {since}")
+            return job
+        job.rows_in = sum(f.num_records or 0 for f in [*added, *waiting])
+        cols = [f.name for f in LABELS_PENDING.fields if f.name != "first_seen"]
+        incoming = pending.read_files(waiting, pending_version).select(*cols, "first_seen")
+        if added:
+            incoming = incoming.unionByName(raw.read_files(added, latest).select(*cols)
+                                            .withColumn("first_seen", F.lit(now).cast("timestamp")))
+        batch = latest_per_inference(incoming).persist()
+        try:
+            hints = batch.select("inference_id", F.col("model_id").alias("_hint_model"))
+            places = (hints.join(locate(lake, batch), on="inference_id", how="inner")
+                      .where(F.col("_hint_model").isNull()
+                             | (F.col("_hint_model") == F.col("model_id")))
+                      .select(*LOCATION))
+            located = (batch.withColumnRenamed("model_id", "_hint_model")
+                       .join(places, on="inference_id", how="left"))
+            expired = F.col("first_seen") < F.lit(now - timedelta(days=env.pending_expiry_days))
+            not_number = (F.col("label").isNull() & ~F.col("model_id").isin(multiclass))
+            located = located.withColumn(REASON, F.when(
+                F.col("model_id").isNotNull() & not_number,
+                F.concat(F.lit("label '"), F.col("label_class"), F.lit("' is not a number (model "),
+                         F.col("model_id"), F.lit(" is not multiclass)"))).when(
+                F.col("model_id").isNull() & expired,
+                F.lit(f"no inference with this id arrived within {env.pending_expiry_days:g} "
+                      "days")).cast("string")).persist()
+            outcome = located.groupBy("inference_id").agg(
+                F.when(F.max(F.col("model_id").isNotNull() & F.col(REASON).isNull()), "matched")
+                .when(F.max(F.col(REASON).isNotNull()), "quarantined")
+                .otherwise("pending").alias("outcome"))
+            counts = dict(outcome.groupBy("outcome").count().collect())
+            job.rows_out, job.rows_pending = counts.get("matched", 0), counts.get("pending", 0)
+            job.rows_quarantined = counts.get("quarantined", 0)
+            job.rows_duplicate = job.rows_in - batch.count()
+            job.check_accounting()
+            _commit(lake, job, located, (latest, pending_version))
+            located.unpersist()
+        finally:
+            batch.unpersist()
+    return job
+
+
+def _commit(lake: Lake, job: Run, located: DataFrame, read: tuple[int, int]) -> None:
+    labels, pending, quarantine = (lake.table(n) for n in ("labels", "labels_pending",
+                                                           "quarantine"))
+    latest, pending_version = read
+    bad = located.where(F.col(REASON).isNotNull()).withColumn(
+        "model_id", F.coalesce("model_id", "_hint_model")).dropDuplicates(
+        ["inference_id", "model_id"])
+    app = f"{JOB}:quarantine"
+    stamp = latest * 2**32 + pending_version  # grows with either input: one per batch
+    if job.rows_quarantined and (quarantine.txn_version(app) or -1) < stamp:
+        originals = [f.name for f in LABELS_PENDING.fields]
+        job.outputs["quarantine"] = quarantine.append(
+            quarantine_rows(bad, SOURCE, JOB, job.run_id, originals), txn=(app, stamp))
+    matched = located.where(F.col("model_id").isNotNull() & F.col(REASON).isNull()).select(
+        "inference_id", "label", "label_class", "label_ts",
+        (F.col("label_ts").cast("double") - F.col("ts").cast("double")).alias("delay_s"),
+        "ts", "source", "ingested_at", "model_id", "hour")
+    parts = [r.asDict() for r in matched.select("model_id", "hour").distinct().collect()]
+    if parts:
+        read_version = labels.version()
+        merged = latest_per_inference(
+            labels.read(version=read_version, partitions=parts).unionByName(matched),
+            key=("model_id", "hour", "inference_id"))
+        job.outputs["labels"] = labels.replace_partitions(
+            merged.select(*LABELS.fieldNames()), parts, read_version=read_version)
+    still = (located.where(F.col("model_id").isNull() & F.col(REASON).isNull())
+             .withColumn("model_id", F.col("_hint_model"))
+             .select(*[f.name for f in LABELS_PENDING.fields]))
+    job.outputs["labels_pending"] = pending.overwrite(still, txn=(CURSOR, latest),
+                                                      read_version=pending_version)
+    job.notes.append(f"{job.rows_out} labels matched into {len(parts)} (model_id, hour) "
+                     f"partitions; {job.rows_pending} pending")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from inferwatch.cli import run_main
+
+    run_main(JOB, argv)

@@ -1,0 +1,144 @@
+"""The partition job: `raw/inferences` → `inferences`, partitioned by (model_id, hour).
+
+An inference is identified by (model_id, model_version, inference_id): shadow and
+champion/challenger rows that share a request id are all kept. Each run takes the raw
+rows added since its last run and
+
+1. brings `inference_index` up to date with `inferences` (so a run killed between its
+   `inferences` and `inference_index` commits loses no index row);
+2. classifies every row: quarantined (with every reason), a duplicate within the batch
+   (the earliest ingested copy wins), a duplicate of a stored inference whose `ts` lies
+   within `duplicate_lookback_days` of the re-send's (found through the id index: the
+   buckets of the batch's ids, only files whose `ts` bounds reach the lookback), or new;
+3. commits quarantine, then `inferences`, then the index, each carrying the raw version
+   as a Delta app transaction, so a re-run after a kill skips what already landed.
+
+Rows in (from the Delta log's record counts of the raw files read) must equal new +
+duplicates + quarantined, or the run fails.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from inferwatch.context import Context
+from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
+from inferwatch.jobs.index import catch_up_index, id_bucket, stored_keys
+from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.lake.tables import INFERENCES
+
+JOB = "partition"
+SOURCE, TARGET = "raw/inferences", "inferences"
+STATUS = "_status"
+IDENTITY = ["model_id", "_version_key", "inference_id"]
+
+
+def classify(batch: DataFrame, now: datetime, future_tolerance_hours: float) -> DataFrame:
+    """Add `_reason` (why a row is quarantined) and `_status`: new|duplicate|quarantined."""
+    for column in ("model_version", "prediction_label", "source", "ingested_at"):
+        if column not in batch.columns:  # raw tables written by other systems
+            kind = "timestamp" if column == "ingested_at" else "string"
+            batch = batch.withColumn(column, F.lit(None).cast(kind))
+    checked = typed(with_reasons(batch, inference_rules(now, future_tolerance_hours)),
+                    [("ts", T.TimestampType()), ("prediction", T.DoubleType())])
+    first = Window.partitionBy(F.col(REASON).isNull(), *IDENTITY).orderBy(
+        F.col("ingested_at").asc_nulls_last(), F.col("ts"), F.col("source"))
+    return (
+        checked.withColumns({"hour": F.date_trunc("hour", F.col("ts")),
+                             "_version_key": F.coalesce(F.col("model_version"), F.lit(""))})
+        .withColumn("_copy", F.row_number().over(first))
+        .withColumn(STATUS, F.when(F.col(REASON).isNotNull(), F.lit("quarantined"))
+                    .when(F.col("_copy") > 1, F.lit("duplicate"))
+                    .otherwise(F.lit("new")))
+        .drop("_copy")
+    )
+
+
+def mark_stored(flagged: DataFrame, stored: DataFrame, lookback: timedelta) -> DataFrame:
+    """Turn `new` rows already stored (same identity, `ts` within `lookback`) into duplicates."""
+    seen = (stored.select("model_id", F.coalesce(F.col("model_version"), F.lit(""))
+                          .alias("_version_key"), "inference_id", F.col("ts").alias("_seen_ts"))
+            .dropDuplicates(IDENTITY))
+    near = F.abs(F.col("ts").cast("double") - F.col("_seen_ts").cast("double"))
+    hit = (flagged.where(F.col(STATUS) == "new").join(seen, on=IDENTITY, how="inner")
+           .where(near <= lookback.total_seconds())
+           .select(*IDENTITY).distinct().withColumn("_seen", F.lit(True)))
+    return (flagged.join(hit, on=IDENTITY, how="left")
+            .withColumn(STATUS, F.when((F.col(STATUS) == "new") & F.col("_seen"),
+                                       F.lit("duplicate")).otherwise(F.col(STATUS)))
+            .drop("_seen"))
+
+
+def run(ctx: Context, now: datetime | None = None) -> Run:
+    """Process the raw inferences added since the last successful run."""
+    now = now or datetime.now(timezone.utc)
+    lake, env = ctx.lake, ctx.env
+    raw, target, quarantine = lake.table(SOURCE), lake.table(TARGET), lake.table("quarantine")
+    lookback = timedelta(days=env.duplicate_lookback_days)
+    params = {"future_tolerance_hours": env.future_tolerance_hours,
+              "duplicate_lookback_days": env.duplicate_lookback_days}
+    with track(lake, JOB, params) as job:
+        if ctx.bounded or ctx.model or ctx.rebuild:
+            job.notes.append("partition always takes every new raw row: --start/--end, "
+                             "--model and --rebuild do not apply")
+        since = Progress(lake, JOB).cursor(SOURCE)
+        latest = raw.version()
+        job.inputs[SOURCE] = latest
+        catch_up_index(lake, job)
+        txn = (f"{JOB}:{SOURCE}", latest)
+        if since is not None and since >= latest:
+            job.notes.append(f"no new raw inferences since version {since}")
+            return job
+        if (target.txn_version(txn[0]) or -1) >= latest:
+            job.notes.append(f"raw version {latest} was already partitioned")
+            return job
+        added = raw.added_files(since, latest)
+        job.rows_in = sum(f.num_records or 0 for f in added)
+        batch = raw.read_files(added, latest)
+        flagged = classify(batch, now, env.future_tolerance_hours).persist()
+        try:
+            read_version = target.version()
+            hours = [r.asDict() for r in flagged.where(F.col(STATUS) == "new")
+                     .select("model_id", "hour").distinct().collect()]
+            stored = stored_keys(lake, flagged.where(F.col(STATUS) == "new"), lookback)
+            final = mark_stored(flagged, stored, lookback).persist()
+            counts = dict(final.groupBy(STATUS).count().collect())
+            job.rows_out = counts.get("new", 0)
+            job.rows_duplicate = counts.get("duplicate", 0)
+            job.rows_quarantined = counts.get("quarantined", 0)
+            job.check_accounting()
+            if job.rows_quarantined and (quarantine.txn_version(txn[0]) or -1) < latest:
+                originals = [c for c in batch.columns if c != "ingest_date"]
+                bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"), SOURCE, JOB,
+                                      job.run_id, originals)
+                job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
+            rows = _inference_rows(final.where(F.col(STATUS) == "new"))
+            # refused if another writer added to these hours meanwhile (no lost duplicate check)
+            job.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
+                                                read_partitions=hours)
+            catch_up_index(lake, job)
+            final.unpersist()
+        finally:
+            flagged.unpersist()
+    return job
+
+
+def _inference_rows(df: DataFrame) -> DataFrame:
+    """Contract columns first, then every feature column as it came."""
+    fixed = [f.name for f in INFERENCES.fields]
+    internal = {REASON, STATUS, "ingest_date", "_version_key"}
+    features = [c for c in df.columns if c not in fixed and c not in internal]
+    return df.select(*fixed, *features)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from inferwatch.cli import run_main
+
+    run_main(JOB, argv)
+
+
+__all__ = ["classify", "id_bucket", "main", "mark_stored", "run"]

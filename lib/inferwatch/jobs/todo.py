@@ -1,0 +1,44 @@
+"""Which hours a per-model job must recompute, from each model's own progress.
+
+For a model: the hours an earlier bounded run owes it, plus every (model_id, hour)
+partition of the inputs that changed since the versions its last ok run recorded (all
+of them for a model never run: a model described after its data arrived gets its whole
+history). Hours inside `--start/--end` are done now; the rest are owed, recorded with
+the run, and done by a later run whose range holds them. `--rebuild` adds every stored
+hour of the model, changed or not.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from inferwatch.config import ModelConfig
+from inferwatch.context import Context
+from inferwatch.jobs.runs import Progress
+from inferwatch.metrics.windows import utc
+
+
+def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConfig],
+                inputs: Sequence[str], versions: Mapping[str, int]
+                ) -> dict[str, tuple[set[datetime], set[datetime]]]:
+    """{model_id: (hours to recompute now, hours owed to a later run)}."""
+    changed_since: dict[tuple[str, int | None], list[dict]] = {}  # one file diff per cursor
+
+    def changed(table: str, since: int | None) -> list[dict]:
+        if (table, since) not in changed_since:
+            changed_since[(table, since)] = ctx.lake.table(table).changed_partitions(
+                since, versions[table])
+        return changed_since[(table, since)]
+
+    todo = {}
+    for model_id in models:
+        hours = set(progress.owed(model_id))
+        for table in inputs:
+            hours |= {utc(p["hour"]) for p in changed(table, progress.cursor(table, model_id))
+                      if p["model_id"] == model_id}
+        if ctx.rebuild:
+            hours |= {utc(p["hour"]) for p in changed("inferences", None)
+                      if p["model_id"] == model_id}
+        now = {h for h in hours if ctx.in_range(h)}
+        todo[model_id] = (now, hours - now)
+    return todo

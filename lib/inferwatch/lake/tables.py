@@ -1,0 +1,100 @@
+"""The contract tables: names, schemas and partitioning (DESIGN.md, "Tables").
+
+Feature columns are not listed: they arrive with the data and merge into `raw/inferences`
+and `inferences` as new nullable columns (numeric features as double, the rest string).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from inferwatch.lake import Table
+
+
+def _schema(*fields: tuple[str, T.DataType]) -> T.StructType:
+    return T.StructType([T.StructField(name, kind, True) for name, kind in fields])
+
+
+S, D, TS, L, DT = T.StringType(), T.DoubleType(), T.TimestampType(), T.LongType(), T.DateType()
+
+RAW_INFERENCES = _schema(
+    ("inference_id", S), ("model_id", S), ("model_version", S), ("ts", TS),
+    ("prediction", D), ("prediction_label", S), ("source", S), ("ingested_at", TS),
+    ("ingest_date", DT),
+)
+RAW_LABELS = _schema(
+    ("inference_id", S), ("label", D), ("label_class", S), ("label_ts", TS), ("model_id", S),
+    ("inference_ts", TS), ("source", S), ("ingested_at", TS), ("ingest_date", DT),
+)
+INFERENCES = _schema(
+    ("inference_id", S), ("model_version", S), ("ts", TS), ("prediction", D),
+    ("prediction_label", S), ("source", S), ("ingested_at", TS), ("model_id", S), ("hour", TS),
+)
+LABELS = _schema(
+    ("inference_id", S), ("label", D), ("label_class", S), ("label_ts", TS), ("delay_s", D), ("ts", TS),
+    ("source", S), ("ingested_at", TS), ("model_id", S), ("hour", TS),
+)
+LABELS_PENDING = _schema(
+    ("inference_id", S), ("label", D), ("label_class", S), ("label_ts", TS), ("model_id", S), ("inference_ts", TS),
+    ("source", S), ("ingested_at", TS), ("first_seen", TS),
+)
+# inference_id → where it is stored, bucketed by a hash of the id: a label without hints
+# reads only the buckets of its own ids, not the whole inference history.
+INFERENCE_INDEX = _schema(
+    ("inference_id", S), ("model_id", S), ("model_version", S), ("hour", TS), ("ts", TS),
+    ("id_bucket", T.IntegerType()),
+)
+INDEX_BUCKETS = 32
+QUARANTINE = _schema(
+    ("row", S), ("reason", S), ("job", S), ("run_id", S), ("quarantined_at", TS),
+    ("table", S), ("ingest_date", DT),
+)
+JOB_RUNS = _schema(
+    ("run_id", S), ("job", S), ("model_id", S), ("params", S), ("started_at", TS),
+    ("ended_at", TS), ("status", S), ("rows_in", L), ("rows_out", L), ("rows_duplicate", L),
+    ("rows_pending", L), ("rows_quarantined", L), ("input_versions", S), ("output_versions", S),
+    ("hours_owed", S), ("error", S),
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: T.StructType
+    partition_by: tuple[str, ...] = ()
+
+
+SPECS = {
+    spec.name: spec
+    for spec in (
+        TableSpec("raw/inferences", RAW_INFERENCES, ("ingest_date",)),
+        TableSpec("raw/labels", RAW_LABELS, ("ingest_date",)),
+        TableSpec("inferences", INFERENCES, ("model_id", "hour")),
+        TableSpec("labels", LABELS, ("model_id", "hour")),
+        TableSpec("labels_pending", LABELS_PENDING),
+        TableSpec("inference_index", INFERENCE_INDEX, ("id_bucket",)),
+        TableSpec("quarantine", QUARANTINE, ("table", "ingest_date")),
+        TableSpec("job_runs", JOB_RUNS),
+    )
+}
+
+
+class Lake:
+    """The lake root: hands out contract tables, creating them on first use."""
+
+    def __init__(self, spark: SparkSession, root: str):
+        self.spark = spark
+        self.root = root.rstrip("/")
+
+    def path(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def table(self, name: str) -> Table:
+        """The table `name`; a contract table is created (empty) on first use."""
+        table = Table(self.spark, self.path(name), name=name)
+        spec = SPECS.get(name)
+        if spec is not None and not table.exists():
+            table.create(spec.schema, spec.partition_by)
+        return table

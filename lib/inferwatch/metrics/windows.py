@@ -1,0 +1,209 @@
+"""Time windows and the one way every metric family stores them.
+
+A metric family (performance, fairness; later profile, drift, quality) is a `Family`:
+a mergeable hourly *state*, a `merge` that adds states up into day and week windows, and
+a `metrics` function that turns any state into the compact rows a user reads. The job
+hands `write_windows` the fresh hourly state of the hours that changed; it
+
+1. re-merges the days and weeks those hours fall in from the stored hourly state
+   (`state/<family>`, the changed hours swapped for the fresh ones): never a rescan;
+2. replaces those hours', days' and weeks' rows of `state/<family>` in one commit;
+3. replaces the same windows of `metrics/<family>` in one commit.
+
+Both tables are partitioned by (model_id, granularity); rows are filed by the day (1h),
+week (1d) or month (1w) of their window, and a replace rewrites only the files whose
+`window_start` bounds (from the Delta log's stats) overlap the windows replaced, so the
+cost follows the windows touched, not the history. A kill between the two commits leaves
+metrics behind state for those windows; the model's progress has not advanced, so the
+next run recomputes and replaces both.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from inferwatch.lake.files import DataFile
+from inferwatch.lake.tables import Lake
+
+# granularity → the unit its windows are truncated to (Spark's date_trunc names)
+GRANULARITIES = {"1h": "hour", "1d": "day", "1w": "week"}
+ROLLUPS = ("1d", "1w")
+# rows of a granularity are filed by this span, so replacing a window rewrites one span
+FILE_SPAN = {"1h": "day", "1d": "week", "1w": "month"}
+PARTITION_BY = ["model_id", "granularity"]
+
+
+def check_granularity(granularity: str, allowed: Iterable[str] = ROLLUPS) -> str:
+    allowed = tuple(allowed)
+    if granularity not in allowed:
+        raise ValueError(f"granularity must be one of {list(allowed)}, got {granularity!r}")
+    return granularity
+
+
+def truncate(moment: datetime, unit: str) -> datetime:
+    """The start of the hour/day/ISO week (Monday)/month holding `moment`, in Python;
+    `window_column` is the same rule in Spark (tests hold the two equal)."""
+    unit = GRANULARITIES.get(unit, unit)
+    if unit == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if unit == "month" else day
+
+
+def window_column(column: str | Column, unit: str) -> Column:
+    """`truncate` as a Spark column (date_trunc's weeks start on Monday too)."""
+    return F.date_trunc(GRANULARITIES.get(unit, unit), column)
+
+
+def window_end(start: datetime, granularity: str) -> datetime:
+    unit = GRANULARITIES.get(granularity, granularity)
+    if unit == "month":
+        return truncate(start + timedelta(days=32), "month")
+    return start + {"hour": timedelta(hours=1), "day": timedelta(days=1),
+                    "week": timedelta(days=7)}[unit]
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def conform(states: DataFrame, schema: T.StructType) -> DataFrame:
+    """Select `schema`'s columns in order, cast; columns `states` lacks are null."""
+    return states.select(*[
+        (F.col(f.name) if f.name in states.columns else F.lit(None)).cast(f.dataType)
+        .alias(f.name) for f in schema.fields
+    ])
+
+
+@dataclass(frozen=True)
+class Family:
+    """A metric family: `state/<name>` and `metrics/<name>` and how one becomes the other.
+
+    `merge(states, granularity)` adds states up into "1d" or "1w" windows (associative);
+    `metrics(states)` turns states (with a `granularity` column) into the compact rows.
+    """
+
+    name: str
+    merge: Callable[[DataFrame, str], DataFrame]
+    metrics: Callable[[DataFrame], DataFrame]
+
+    @property
+    def state_table(self) -> str:
+        return f"state/{self.name}"
+
+    @property
+    def metrics_table(self) -> str:
+        return f"metrics/{self.name}"
+
+
+def write_windows(lake: Lake, family: Family, model_id: str, changed: Iterable[datetime],
+                  hourly: DataFrame) -> dict[str, int]:
+    """Replace the changed hours and their days and weeks in `state/` and `metrics/`.
+
+    `hourly` is the fresh state of exactly the `changed` hours. Returns the two tables'
+    new versions.
+    """
+    hours = sorted({utc(h) for h in changed})
+    windows = {"1h": hours}
+    windows.update({g: sorted({truncate(h, g) for h in hours}) for g in ROLLUPS})
+    base = _hourly_with(lake.table(family.state_table), model_id, hours, hourly,
+                        [(w, window_end(w, "1w")) for w in windows["1w"]])
+    states = [hourly.withColumn("granularity", F.lit("1h"))]
+    for granularity in ROLLUPS:
+        wanted = lake.spark.createDataFrame([(w,) for w in windows[granularity]],
+                                            "window_start timestamp")
+        merged = family.merge(base, granularity).join(wanted, on="window_start",
+                                                      how="left_semi")
+        states.append(merged.withColumn("granularity", F.lit(granularity)))
+    fresh = states[0]
+    for frame in states[1:]:
+        fresh = fresh.unionByName(frame)
+    fresh = fresh.persist()
+    try:
+        return {
+            family.state_table: replace_windows(lake, family.state_table, model_id, windows,
+                                                fresh),
+            family.metrics_table: replace_windows(lake, family.metrics_table, model_id,
+                                                  windows, family.metrics(fresh)),
+        }
+    finally:
+        fresh.unpersist()
+
+
+def _hourly_with(table, model_id: str, hours: list[datetime], fresh: DataFrame,
+                 spans: list[tuple[datetime, datetime]]) -> DataFrame:
+    """Stored hourly states of `spans` with the changed `hours` swapped for `fresh`."""
+    if not table.exists():
+        return fresh
+    version = table.version()
+    files = [f for f in table.files(version, partitions=[{"model_id": model_id,
+                                                          "granularity": "1h"}])
+             if overlaps(f, spans)]
+    stale = fresh.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
+    stored = (table.read_files(files, version).select(*fresh.columns)
+              .join(F.broadcast(stale), on="window_start", how="left_anti"))
+    return stored.unionByName(fresh)
+
+
+def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, list[datetime]],
+                    fresh: DataFrame) -> int:
+    """Make the (model_id, granularity, window_start) windows of table `name` hold exactly
+    the rows of `fresh` (which has a `granularity` column), in one commit.
+
+    Only the files whose `window_start` bounds overlap the windows are rewritten.
+    """
+    table = lake.table(name)
+    if not table.exists():
+        table.create(fresh.schema, PARTITION_BY)
+    read_version = table.version()
+    parts, doomed, spans = [], [], set()
+    for granularity, starts in windows.items():
+        part = {"model_id": model_id, "granularity": granularity}
+        parts.append(part)
+        points = [(w, w + timedelta(microseconds=1)) for w in starts]
+        hit = [f for f in table.files(read_version, partitions=[part]) if overlaps(f, points)]
+        doomed += hit
+        spans |= _file_spans(granularity, starts, hit)
+    stale = lake.spark.createDataFrame(
+        [(g, w) for g, starts in windows.items() for w in starts],
+        "granularity string, window_start timestamp")
+    kept = (table.read_files(doomed, read_version)
+            .join(F.broadcast(stale), on=["granularity", "window_start"], how="left_anti"))
+    span = F.col("granularity")
+    cluster = F.when(span == "1h", window_column("window_start", FILE_SPAN["1h"]))
+    for granularity in ("1d", "1w"):
+        cluster = cluster.when(span == granularity,
+                               window_column("window_start", FILE_SPAN[granularity]))
+    return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed, parts,
+                               read_version=read_version, cluster=(cluster, len(spans)))
+
+
+def _file_spans(granularity: str, starts: list[datetime], hit: list[DataFile]) -> set:
+    """(granularity, span start) of every file span the rewritten rows fall in."""
+    unit = FILE_SPAN[granularity]
+    spans = {(granularity, truncate(w, unit)) for w in starts}
+    for f in hit:
+        low, high = f.bounds.get("window_start", (None, None))
+        if low is None or high is None:
+            continue
+        step = truncate(utc(low), unit)
+        while step <= utc(high):
+            spans.add((granularity, step))
+            step = window_end(step, unit)
+    return spans
+
+
+def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]]) -> bool:
+    """Whether the file's `window_start` bounds reach into any [start, end) span."""
+    low, high = data_file.bounds.get("window_start", (None, None))
+    if low is None or high is None:
+        return True  # no stats: the file may hold any window
+    low, high = utc(low), utc(high)
+    return any(low < end and high >= start for start, end in spans)

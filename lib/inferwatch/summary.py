@@ -1,0 +1,40 @@
+"""Text for people: a table or view printed by `inferwatch show`, and the demo's summary."""
+from __future__ import annotations
+
+import pandas as pd
+
+from inferwatch import read
+
+
+def show(lake_root: str, name: str, model: str | None = None, limit: int = 20,
+         granularity: str | None = None) -> str:
+    frame = read.view(lake_root, name, model=model, granularity=granularity)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        return f"{name}: {len(frame)} rows\n{frame.head(limit).to_string(index=False)}"
+
+
+def lake_summary(lake_root: str) -> str:
+    """Row counts of every table, quarantine by reason and the latest job runs."""
+    lines = ["tables:"]
+    for name in read.TABLES:
+        rows = read.count_rows(lake_root, name)
+        if rows is not None:
+            lines.append(f"  {name:<22} {rows:>10,} rows")
+    if read.count_rows(lake_root, "quarantine"):
+        quarantine = read.table(lake_root, "quarantine")
+        reasons = quarantine["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
+        lines.append("quarantined rows by reason:")
+        for (table, reason), n in (quarantine.assign(reason=reasons)
+                                   .groupby(["table", "reason"]).size().items()):
+            lines.append(f"  {n:>6}  {table}: {reason}")
+    if read.count_rows(lake_root, "job_runs"):
+        runs = read.table(lake_root, "job_runs")
+        runs = runs[runs["model_id"].isna()].sort_values("started_at")
+        lines.append("job runs (rows in = out + duplicates + pending + quarantined):")
+        for row in runs.itertuples():
+            took = (row.ended_at - row.started_at).total_seconds()
+            lines.append(f"  {row.job:<18} {row.status:<8} in={row.rows_in:<8} "
+                         f"out={row.rows_out:<8} dup={row.rows_duplicate:<6} "
+                         f"pending={row.rows_pending:<5} quarantined={row.rows_quarantined:<5}"
+                         f" {took:6.1f}s")
+    return "\n".join(lines)
