@@ -49,7 +49,9 @@ def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
     """Ingest Parquet, CSV or JSON-lines files into raw/inferences or raw/labels."""
     from inferwatch.context import open_context
     from inferwatch.ingest import ingest_files
+    from inferwatch.ingest.sources import check_paths
 
+    check_paths(list(paths))
     ctx = open_context(conf, lake, models_dir)
     run = ingest_files(ctx.lake, kind, list(paths), ctx.models)
     click.echo(run.summary() + (f" ({'; '.join(run.notes)})" if run.notes else ""))
@@ -77,10 +79,8 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
     bounds = _hour(hour or start), _hour(end)
     if hour:
         bounds = bounds[0], bounds[0] + timedelta(hours=1)
-    ctx = open_context(conf, lake, models_dir)
-    ctx.start, ctx.end, ctx.model, ctx.rebuild = *bounds, model, rebuild
-    if model:
-        ctx.selected_models()
+    ctx = open_context(conf, lake, models_dir, model=model)
+    ctx.start, ctx.end, ctx.rebuild = *bounds, rebuild
     runs = run_hourly(ctx) if job == "hourly" else [run_job(ctx, job)]
     failed = [r for r in runs if r.status != "ok"]
     if failed:

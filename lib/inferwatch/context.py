@@ -47,12 +47,15 @@ class Context:
 
 def open_context(conf: str | Path = "conf/local.yaml", lake: str | None = None,
                  models_dir: str | Path | None = None, quiet: bool = False,
-                 spark: SparkSession | None = None) -> Context:
-    """Load config once, start (or join) Spark and open the lake."""
+                 spark: SparkSession | None = None, model: str | None = None) -> Context:
+    """Load config once, check the model asked for, then start (or join) Spark and open
+    the lake: a config mistake is reported before a JVM starts."""
     from inferwatch.session import get_spark
 
     env = load_env(conf, lake=lake, models_dir=models_dir)
     models = load_models(env.models_dir)
+    if model is not None and model not in models:
+        raise UnknownNameError("model", model, list(models), str(env.models_dir))
     log.info("config %s: lake=%s models=%s", env.path, env.lake, sorted(models))
     spark = spark or get_spark(env, quiet=quiet)
-    return Context(env=env, models=models, spark=spark, lake=Lake(spark, env.lake))
+    return Context(env=env, models=models, spark=spark, lake=Lake(spark, env.lake), model=model)

@@ -14,7 +14,7 @@ import yaml
 
 from inferwatch.scenario import Scenario, generate, model_description, write
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "models"
+CONF = Path(__file__).resolve().parents[2] / "conf" / "models"
 SMALL = {"seed": 11, "days": 2, "rows_per_hour": 30}
 
 

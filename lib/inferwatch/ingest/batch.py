@@ -121,9 +121,10 @@ def _check_required(df: DataFrame, kind: str, where: str) -> None:
     needed = _spec(kind)["required"]
     missing = [c for c in needed if c not in df.columns]
     if missing:
+        note = (" (a model's `prediction:` column counts as prediction for its rows)"
+                if kind == "inferences" else "")
         raise IngestError(f"{where}: missing required columns {missing}; {kind} need "
-                          f"{', '.join(needed)} (a model's `prediction:` column counts as "
-                          "prediction for its rows)")
+                          f"{', '.join(needed)}{note}")
 
 
 def _rules(kind: str, df: DataFrame, models: Mapping[str, ModelConfig]) -> list[Rule]:

@@ -26,18 +26,24 @@ class IngestError(UserError):
     """A source that cannot be ingested at all (unknown format, missing columns, ...)."""
 
 
+def check_paths(paths: list[str]) -> None:
+    """Refuse a missing local path before any Spark work starts."""
+    for path in map(str, paths):
+        if "://" not in path and not os.path.exists(path):
+            raise IngestError(f"{path}: no such file or folder")
+
+
 def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
     """Read one file, or a folder of Parquet files, as all-string columns."""
     path = str(path)
     suffix = Path(path.rstrip("/")).suffix.lower()
     local = "://" not in path
-    if local and not os.path.exists(path):
-        raise IngestError(f"{path}: no such file or folder")
     is_dir = local and os.path.isdir(path)
     fmt = FORMATS.get(suffix) or ("parquet" if is_dir else None)
     if fmt is None:
         raise IngestError(f"{path}: unknown format '{suffix}'; expected one of "
                           f"{', '.join(sorted(FORMATS))} (or a folder of Parquet files)")
+    check_paths([path])
     if is_dir and not any(p.suffix == ".parquet" for p in Path(path).rglob("*")):
         raise IngestError(f"{path}: a folder without .parquet files; expected a file or a "
                           "folder of Parquet files")
