@@ -24,13 +24,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from inferwatch import scenario  # noqa: E402
+from inferwatch.context import open_context  # noqa: E402
 from inferwatch.ingest import ingest_files, ingest_records  # noqa: E402
-from inferwatch.join_labels import run_join_labels  # noqa: E402
-from inferwatch.partition import run_partition  # noqa: E402
-from inferwatch.performance import run_performance  # noqa: E402
-from inferwatch.pipeline import open_context  # noqa: E402
+from inferwatch.jobs import join_labels, partition, performance  # noqa: E402
 
 BATCHES = 3
+
+
+def _ok(run):
+    """A job's run, refused unless it (and each of its models) succeeded: a benchmark
+    must not time a run that recorded a failure as a value."""
+    failed = [r for r in [run, *run.models.values()] if r.status != "ok"]
+    if failed:
+        raise SystemExit(f"{run.job} did not succeed: {[(r.model_id, r.error) for r in failed]}")
+    return run
 
 
 def _measure(work: Path, days: int, rows_per_hour: int, n_labels: int, spark,
@@ -41,8 +48,8 @@ def _measure(work: Path, days: int, rows_per_hour: int, n_labels: int, spark,
     ctx = open_context("conf/local.yaml", lake=str(work / f"lake{name}"),
                        models_dir=work / f"in{name}" / "models", spark=spark)
     ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
-    run_partition(ctx.lake, ctx.env)
-    run_performance(ctx.lake, ctx.models)  # history's metrics exist before the batch
+    _ok(partition.run(ctx))
+    _ok(performance.run(ctx))  # history's metrics exist before the batch
     last = made.inferences[made.inferences["ts"] >= made.inferences["ts"].max() - timedelta(days=1)]
     last = last.drop_duplicates("inference_id")
     times = []
@@ -55,10 +62,10 @@ def _measure(work: Path, days: int, rows_per_hour: int, n_labels: int, spark,
                   for i, r in enumerate(chosen.itertuples())]
         ingest_records(ctx.lake, "labels", labels, ctx.models)
         t0 = time.perf_counter()
-        run_join_labels(ctx.lake)
+        _ok(join_labels.run(ctx))
         join_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        run_performance(ctx.lake, ctx.models)
+        _ok(performance.run(ctx))
         times.append((join_s, time.perf_counter() - t0))
     return tuple(statistics.median(t[i] for t in times) for i in (0, 1))
 

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from pyspark.sql import functions as F  # noqa: E402
 
 from inferwatch import scenario  # noqa: E402
+from inferwatch.context import open_context  # noqa: E402
 from inferwatch.ingest import ingest_files  # noqa: E402
-from inferwatch.partition import run_partition  # noqa: E402
-from inferwatch.pipeline import open_context  # noqa: E402
+from inferwatch.jobs import partition  # noqa: E402
 
 
 def main() -> None:
@@ -48,11 +48,11 @@ def main() -> None:
         scan_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        run = run_partition(ctx.lake, ctx.env)
+        run = partition.run(ctx)
         job_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        rerun = run_partition(ctx.lake, ctx.env)
+        rerun = partition.run(ctx)
         assert rerun.rows_in == 0, "a re-run with nothing new must find nothing"
         rerun_s = time.perf_counter() - t0
 

@@ -19,3 +19,9 @@ class UnknownNameError(UserError):
         place = f" in {where}" if where else ""
         super().__init__(f"unknown {kind} '{name}'{place}; expected one of: "
                          f"{', '.join(sorted(known)) or 'none'}")
+
+
+def one_line(message: str) -> str:
+    """A message as one line: its non-blank lines, stripped, joined by spaces (a YAML
+    parser's message, for one, spans several lines with a caret under the column)."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())

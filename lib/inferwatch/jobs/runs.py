@@ -99,14 +99,14 @@ def track(lake: Lake, job: str, params: dict[str, Any] | None = None) -> Iterato
         yield run
     except Exception as err:
         run.fail(err)
-        raise
-    finally:
-        if run.status == OK and any(r.status == FAILED for r in run.models.values()):
-            ok = any(r.status == OK for r in run.models.values())
-            run.status = PARTIAL if ok else FAILED
         _record(lake, run)
-        log.info("%s %s in %.1fs [%s]", run.status, run.summary(), time.monotonic() - t0,
-                 run.run_id)
+        raise
+    # a BaseException (a kill, an injected fault) records nothing, as a real kill would
+    if run.status == OK and any(r.status == FAILED for r in run.models.values()):
+        ok = any(r.status == OK for r in run.models.values())
+        run.status = PARTIAL if ok else FAILED
+    _record(lake, run)
+    log.info("%s %s in %.1fs [%s]", run.status, run.summary(), time.monotonic() - t0, run.run_id)
 
 
 def _row(run: Run, ended: datetime) -> dict[str, Any]:

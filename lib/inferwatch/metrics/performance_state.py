@@ -178,7 +178,7 @@ def _binary_cells(rows: DataFrame, threshold: float) -> DataFrame:
 def _fold_binary_cells(cells: DataFrame) -> DataFrame:
     def histogram(value: Column) -> Column:
         entry = F.when(F.col("_bin").isNotNull() & (value > 0), F.struct(F.col("_bin"), value))
-        return F.map_from_entries(F.collect_list(entry))
+        return _sorted_map(F.map_from_entries(F.collect_list(entry)))
 
     counts = ("n", "n_labeled", "tp", "fp", "tn", "fn", "sum_log_loss", "sum_brier")
     expected = [c for c in cells.columns if c.startswith("est_")]
@@ -270,7 +270,12 @@ def _sum_maps(maps: Column, kind: T.MapType = _COUNTS) -> Column:
             + F.coalesce(b, F.lit(0).cast(kind.valueType))
         ),
     )
-    return F.when(F.count(maps) > 0, total)
+    return F.when(F.count(maps) > 0, _sorted_map(total))
+
+
+def _sorted_map(counts: Column) -> Column:
+    """Entries in key order, so that equal states are equal byte for byte."""
+    return F.map_from_entries(F.array_sort(F.map_entries(counts)))
 
 
 def _check_columns(rows: DataFrame, problem_type: str) -> None:
