@@ -39,7 +39,14 @@ from inferwatch.ingest.rules import (
     typed,
     with_reasons,
 )
-from inferwatch.ingest.sources import CORRUPT, IngestError, fingerprint, read_source
+from inferwatch.ingest.sources import (
+    CORRUPT,
+    IngestError,
+    check_columns,
+    fingerprint,
+    read_source,
+    shown,
+)
 from inferwatch.jobs.runs import Run, track
 from inferwatch.lake.tables import Lake
 
@@ -79,6 +86,7 @@ def ingest_records(lake: Lake, kind: str, records: Iterable[Mapping[str, Any]] |
 
     _spec(kind)
     pdf = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    check_columns([str(c) for c in pdf.columns], source)
     pdf = pdf.astype(object).where(pdf.notna(), None)
     for column in pdf.columns:
         pdf[column] = [None if v is None else _as_text(v) for v in pdf[column]]
@@ -123,7 +131,7 @@ def _check_required(df: DataFrame, kind: str, where: str) -> None:
     if missing:
         note = (" (a model's `prediction:` column counts as prediction for its rows)"
                 if kind == "inferences" else "")
-        raise IngestError(f"{where}: missing required columns {missing}; {kind} need "
+        raise IngestError(f"{shown(where)}: missing required columns {missing}; {kind} need "
                           f"{', '.join(needed)}{note}")
 
 

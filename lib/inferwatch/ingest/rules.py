@@ -27,8 +27,14 @@ class Rule:
 
 
 def parsed(column: str, kind: T.DataType) -> Column:
-    """The column cast to `kind`, null where it does not parse (never an exception)."""
-    return F.expr(f"try_cast(`{column}` as {kind.simpleString()})")
+    """The column cast to `kind`, null where it does not parse (never an exception).
+
+    A timestamp must fall in the years 1-9999: Spark parses '+10000-01-01', which Python
+    and so the lake's file statistics cannot hold."""
+    value = F.expr(f"try_cast(`{column}` as {kind.simpleString()})")
+    if isinstance(kind, T.TimestampType):
+        value = F.when(F.year(value).between(1, 9999), value)
+    return value
 
 
 def required(column: str) -> Rule:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,17 +21,33 @@ from inferwatch.errors import UserError
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json",
            ".ndjson": "json"}
 CORRUPT = "_corrupt_record"
+GLOB = re.compile(r"([\\\[\]{}*?])")  # what Hadoop would expand in a path
+UNSAFE_NAME = (".", "`")  # the lake addresses columns by plain name: "a.b" is a nested field
 
 
 class IngestError(UserError):
     """A source that cannot be ingested at all (unknown format, missing columns, ...)."""
 
 
+def shown(path: str | Path) -> str:
+    """A path as it appears in a one-line message (a file name may hold a newline)."""
+    path = str(path)
+    return path if path.isprintable() else repr(path)[1:-1]
+
+
 def check_paths(paths: list[str]) -> None:
     """Refuse a missing local path before any Spark work starts."""
     for path in map(str, paths):
         if "://" not in path and not os.path.exists(path):
-            raise IngestError(f"{path}: no such file or folder")
+            raise IngestError(f"{shown(path)}: no such file or folder")
+
+
+def check_columns(columns: list[str], where: str) -> None:
+    """Refuse column names that the lake cannot store as plain top-level columns."""
+    unsafe = [c for c in columns if any(char in c for char in UNSAFE_NAME)]
+    if unsafe:
+        raise IngestError(f"{shown(where)}: column names with '.' or '`' are not supported "
+                          f"{unsafe}; rename them")
 
 
 def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
@@ -41,14 +58,14 @@ def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
     is_dir = local and os.path.isdir(path)
     fmt = FORMATS.get(suffix) or ("parquet" if is_dir else None)
     if fmt is None:
-        raise IngestError(f"{path}: unknown format '{suffix}'; expected one of "
+        raise IngestError(f"{shown(path)}: unknown format '{suffix}'; expected one of "
                           f"{', '.join(sorted(FORMATS))} (or a folder of Parquet files)")
     check_paths([path])
     if is_dir and not any(p.suffix == ".parquet" for p in Path(path).rglob("*")):
-        raise IngestError(f"{path}: a folder without .parquet files; expected a file or a "
+        raise IngestError(f"{shown(path)}: a folder without .parquet files; expected a file or a "
                           "folder of Parquet files")
     if local and not is_dir and os.path.getsize(path) == 0:
-        raise IngestError(f"{path}: empty file")
+        raise IngestError(f"{shown(path)}: empty file")
     try:
         df = _read(spark, path, fmt)
         columns = df.columns
@@ -56,21 +73,24 @@ def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
         raise
     except Exception as err:  # noqa: BLE001 - Spark/Arrow say "not Parquet" in many ways
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        raise IngestError(f"{path}: cannot be read as {fmt} ({first})") from None
+        raise IngestError(f"{shown(path)}: cannot be read as {fmt} ({first})") from None
     if not columns or columns == [CORRUPT]:
-        raise IngestError(f"{path}: no {fmt} records with named columns")
+        raise IngestError(f"{shown(path)}: no {fmt} records with named columns")
+    check_columns(columns, path)
     return df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in columns])
 
 
 def _read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
+    # a local path names one file or folder: "x[1].csv" must not read "x1.csv"
+    literal = GLOB.sub(r"\\\1", path) if "://" not in path else path
     if fmt == "csv":
         # multiLine: quoted fields may hold newlines; escape: RFC 4180 doubled quotes
         return (spark.read.option("header", True).option("mode", "PERMISSIVE")
-                .option("multiLine", True).option("escape", '"').csv(path))
+                .option("multiLine", True).option("escape", '"').csv(literal))
     if fmt == "json":
         return (spark.read.option("primitivesAsString", True).option("mode", "PERMISSIVE")
-                .option("columnNameOfCorruptRecord", CORRUPT).json(path))
-    df = spark.read.parquet(path)
+                .option("columnNameOfCorruptRecord", CORRUPT).json(literal))
+    df = spark.read.parquet(literal)
     # pandas writes nanosecond timestamps, which Spark reads as longs (nanosAsLong).
     for column in _nanosecond_columns(path):
         df = df.withColumn(column, F.timestamp_micros(F.floor(F.col(f"`{column}`") / 1000)))
