@@ -9,37 +9,31 @@ vectorized Parquet reader.
 """
 from __future__ import annotations
 
-import json
 import logging
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
-from deltalake.transaction import AddAction, RemoveAction, Transaction
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from inferwatch.lake import faults
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
+from inferwatch.lake.commit import Committer, Partition
 from inferwatch.lake.scan import scan
-from inferwatch.lake.schema import align, delta_field, to_delta, to_spark
+from inferwatch.lake.staging import adopt
+from inferwatch.lake.schema import align, to_delta, to_spark
 
 log = logging.getLogger(__name__)
 
-Partition = Mapping[str, Any]
-MAX_COMMIT_ATTEMPTS = 20
 
 
-class ConcurrentWriteError(RuntimeError):
-    """Another writer changed partitions this write read or replaces; nothing was committed."""
-
-
-class Table:
+class Table(Committer):
     """One Delta table. Every method that commits returns the new table version.
 
     >>> t = Table(spark, "lake/inferences")
@@ -270,129 +264,12 @@ class Table:
         types = {c: schema[c].dataType.typeName() for c in part_cols}
         return self._adopt(staging, types), new_fields
 
-    def _add_columns(self, new_fields: list[T.StructField]) -> None:
-        # delta-rs ignores a changed schema in create_write_transaction, so new columns
-        # take a commit of their own, made only once the write is known to be valid.
-        dt = self.delta()
-        have = set(to_spark(dt.schema()).fieldNames())
-        missing = [f for f in new_fields if f.name not in have]
-        if missing:
-            dt.alter.add_columns([delta_field(f) for f in missing])
-            log.info("%s: schema merged new columns %s", self.name, [f.name for f in missing])
-
     def _adopt(self, staging: str, types: dict[str, str]) -> list[AddAction]:
-        """Move a finished Spark write out of staging and describe its files as add actions."""
-        base = f"{self._fs_root}/{staging}"
-        selector = pa.fs.FileSelector(base, recursive=True)
-        part_cols = list(types)
-        adds = []
-        now_ms = int(time.time() * 1000)
-        for info in self._fs.get_file_info(selector):
-            relative = info.path[len(base) + 1:]
-            leaf = relative.rsplit("/", 1)[-1]
-            if info.type != pa.fs.FileType.File or leaf.startswith(("_", ".")):
-                continue
-            records, stats = lf.parquet_stats(self._fs, info.path)
-            if records == 0:
-                continue
-            # Spark's spelling of a value ("10:00:00.5") made canonical ("10:00:00.500000")
-            # so that partition values compare as strings.
-            values = {c: lf.format_partition_value(lf.parse_partition_value(v, types[c]))
-                      for c, v in lf.hive_values(relative).items() if c in types}
-            # Same folder naming as delta-rs (every special character %-escaped, non-ASCII
-            # as UTF-8), which object stores and delta-rs read back; reads scan files whose
-            # folders Spark would decode wrongly with the value from the log instead.
-            folders = [f"{c}={lf.escape_partition_value(values.get(c))}" for c in part_cols]
-            relative = "/".join(folders + [leaf])
-            target = f"{self._fs_root}/{relative}"
-            self._fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-            self._fs.move(info.path, target)
-            adds.append(AddAction(
-                path=relative, size=info.size,
-                partition_values={c: values.get(c) for c in part_cols},
-                modification_time=now_ms, data_change=True, stats=stats,
-            ))
-        self._fs.delete_dir(base)
-        return adds
+        return adopt(self._fs, self._fs_root, staging, types)
 
     def _delete(self, paths: Iterable[str]) -> None:
         for path in paths:
             self._fs.delete_file(f"{self._fs_root}/{path}")
-
-    def _commit(self, adds: list[AddAction], replaced: list[Partition] | None,
-                guard: tuple[int, list[Partition] | None] | None,
-                txn: tuple[str, int] | None, operation: str,
-                new_fields: Sequence[T.StructField] = (),
-                remove_files: list[DataFile] | None = None) -> int:
-        """Commit with optimistic concurrency: retry over unrelated commits, refuse conflicts."""
-        read_version = self.version() if guard is None else guard[0]
-        watched = None if guard is None else guard[1]
-        if new_fields:
-            latest = self.version()
-            if guard is not None and self._touched(read_version, latest, watched):
-                raise self._refuse(adds, read_version, latest, operation)
-            self._add_columns(list(new_fields))
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            dt = self.delta(read_version)
-            removes = []
-            doomed = remove_files or []
-            if replaced is not None or operation == "overwrite":
-                doomed = self._files(dt, replaced, None)
-            if doomed:
-                now_ms = int(time.time() * 1000)
-                removes = [RemoveAction(f.path, True, now_ms, f.size,
-                                        {k: lf.format_partition_value(v) for k, v in f.partition.items()})
-                           for f in doomed]
-            props = CommitProperties(
-                max_commit_retries=0,
-                custom_metadata={"inferwatch.operation": operation},
-                app_transactions=[Transaction(txn[0], txn[1])] if txn else None,
-            )
-            try:
-                dt.create_write_transaction(
-                    adds + removes, mode="append", schema=dt.schema(),
-                    partition_by=list(dt.metadata().partition_columns), commit_properties=props,
-                )
-                faults.after_commit(self.name, read_version + 1)
-                return read_version + 1
-            except CommitFailedError:
-                latest = self.version()
-                if guard is not None and self._touched(read_version, latest, watched):
-                    raise self._refuse(adds, read_version, latest, operation) from None
-                read_version = latest
-        self._delete([a.path for a in adds])
-        raise ConcurrentWriteError(f"{self.name}: gave up after {MAX_COMMIT_ATTEMPTS} commit attempts")
-
-    def _refuse(self, adds: list[AddAction], read_version: int, latest: int,
-                operation: str) -> ConcurrentWriteError:
-        self._delete([a.path for a in adds])
-        return ConcurrentWriteError(
-            f"{self.name}: versions {read_version + 1}..{latest} changed partitions "
-            f"this {operation} read; nothing was committed, re-run the job"
-        )
-
-    def _touched(self, after: int, upto: int, partitions: list[Partition] | None) -> bool:
-        """Whether commits (after, upto] added or removed files in `partitions`."""
-        dt = self.delta(upto)
-        part_cols = list(dt.metadata().partition_columns)
-        types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
-        wanted = None if partitions is None else {self._key(p, part_cols) for p in partitions}
-        for version in range(after + 1, upto + 1):
-            with self._fs.open_input_stream(f"{self._fs_root}/_delta_log/{version:020d}.json") as fh:
-                lines = fh.read().decode().splitlines()
-            for line in lines:
-                action = json.loads(line)
-                change = action.get("add") or action.get("remove")
-                if change is None:
-                    continue
-                if wanted is None:
-                    return True
-                raw = change.get("partitionValues") or {}
-                values = {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols}
-                if self._key(values, part_cols) in wanted:
-                    return True
-        return False
-
 
 
 def _listify(partitions: Iterable[Partition] | None) -> list[Partition] | None:
