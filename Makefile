@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean java
+.PHONY: demo test bench lint clean java submit
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "inferwatch needs Python 3.10+")'
@@ -26,6 +26,20 @@ test: $(STAMP) java
 bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_partition.py
 	$(BIN)/python benchmarks/bench_labels.py
+
+# A spark-submit entry point without activating the venv, e.g.
+#   make submit JOB=partition ARGS="--conf conf/local.yaml"
+#   make submit JOB=performance ARGS="--model fraud" SPARK_ARGS="--master local[2]"
+# pip's pyspark finds SPARK_HOME through the `python` on PATH, hence the venv first on PATH.
+JOB ?=
+ARGS ?=
+SPARK_ARGS ?=
+JOB_FILE = jobs/$(subst -,_,$(JOB)).py
+submit: $(STAMP) java
+	@test -f "$(JOB_FILE)" || { echo "usage: make submit JOB=partition|join-labels|performance|hourly\
+	[ARGS='--conf conf/local.yaml ...'] [SPARK_ARGS='--master local[2] ...']" >&2; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" \
+	  $(BIN)/spark-submit $(SPARK_ARGS) $(JOB_FILE) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs benchmarks

@@ -1,4 +1,7 @@
-"""spark-submit entry point: `spark-submit jobs/performance.py --conf conf/cluster.yaml [options]`."""
+"""spark-submit entry point, `inferwatch run performance` on a cluster:
+
+    spark-submit jobs/performance.py --conf conf/cluster.yaml [options]
+"""
 from inferwatch.jobs.performance import main
 
 if __name__ == "__main__":

@@ -103,8 +103,6 @@ def test_a_user_error_is_one_line_and_exit_2(case, files, tmp_path):
     assert result.stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason="config._read_yaml lets UnicodeDecodeError through; "
-                                       "it should be a ConfigError naming the file")
 def test_a_config_file_that_is_not_utf8_is_one_line(files, tmp_path):
     result = _inferwatch("run", "partition", "--conf", str(files["latin1.yaml"]),
                          tmp_path=tmp_path)

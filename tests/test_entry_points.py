@@ -3,7 +3,8 @@ package comes from the install, or from `--py-files`), with the venv's spark-sub
 the way `make submit` runs it.
 
 One successful submit (partition over a few ingested rows) and two failing ones (a bad
-config: one `error:` line, no traceback), each a JVM of its own.
+config: one `error:` line, no traceback), each a JVM of its own. spark-submit (client
+mode) hands the Python driver's stderr to its own stdout, so output is checked as one.
 """
 from __future__ import annotations
 
@@ -69,9 +70,9 @@ def test_partition_entry_point_runs_from_another_folder(spark, tmp_path, elsewhe
     result = _submit("partition", "--conf", str(CONF), "--lake", str(lake),
                      "--models", str(MODELS), cwd=elsewhere)
 
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "[partition] ok" in result.stdout, result.stdout
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     stored = DeltaTable(str(lake / "inferences")).to_pandas().sort_values("inference_id")
     assert list(stored["inference_id"]) == ["a1", "a2", "a3"]
     assert list(stored["model_id"]) == ["fraud", "fraud", "eta"]
@@ -101,9 +102,31 @@ def test_bad_config_is_one_error_line_without_traceback(shipped, tmp_path, elsew
     result = _submit("partition", "--conf", str(bad), "--lake", str(tmp_path / "lake"),
                      cwd=elsewhere, py_files=py_files)
 
-    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
-    assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
+    # spark-submit's PythonRunner merges the driver's stderr into its own stdout
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, (result.returncode, output[-3000:])
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
     assert str(bad) in errors[0] and "spark.shuffle_partitions" in errors[0], errors[0]
     assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.parametrize("script, job", [("partition", "partition"),
+                                         ("join_labels", "join-labels"),
+                                         ("performance", "performance"),
+                                         ("hourly", "hourly")])
+def test_every_job_script_runs_its_job_with_the_command_line(script, job, monkeypatch):
+    """Each `jobs/<script>.py` (in-process, no Spark) hands its arguments to `inferwatch run
+    <job>`."""
+    import runpy
+
+    import inferwatch.cli
+    from inferwatch.jobs import JOB_NAMES
+
+    calls = []
+    monkeypatch.setattr(inferwatch.cli, "entry", calls.append)
+    monkeypatch.setattr(sys, "argv", [f"jobs/{script}.py", "--model", "fraud", "--rebuild"])
+    runpy.run_path(str(REPO / "jobs" / f"{script}.py"), run_name="__main__")
+    assert calls == [["run", job, "--model", "fraud", "--rebuild"]]
+    assert job in JOB_NAMES

@@ -28,7 +28,8 @@ def _hour(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as err:
-        raise click.BadParameter(f"'{value}' is not an ISO timestamp like 2026-03-02T10:00") from err
+        raise click.BadParameter(
+            f"'{value}' is not an ISO timestamp like 2026-03-02T10:00") from err
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
@@ -36,7 +37,7 @@ def _hour(value: str | None) -> datetime | None:
 def _check_sources(paths: list[str]) -> None:
     """Refuse, before a JVM starts, the local paths `read_source` would refuse without
     reading them: missing, an unknown extension, a folder without Parquet files, empty."""
-    from inferwatch.ingest.sources import FORMATS, IngestError, check_paths
+    from inferwatch.ingest.sources import FORMATS, IngestError, check_paths, shown
 
     check_paths(paths)
     for path in paths:
@@ -45,15 +46,15 @@ def _check_sources(paths: list[str]) -> None:
         local = Path(path)
         if local.is_dir():
             if not any(p.suffix == ".parquet" for p in local.rglob("*")):
-                raise IngestError(f"{path}: a folder without .parquet files; expected a file "
-                                  "or a folder of Parquet files")
+                raise IngestError(f"{shown(path)}: a folder without .parquet files; expected "
+                                  "a file or a folder of Parquet files")
             continue
         suffix = Path(path.rstrip("/")).suffix.lower()
         if suffix not in FORMATS:
-            raise IngestError(f"{path}: unknown format '{suffix}'; expected one of "
+            raise IngestError(f"{shown(path)}: unknown format '{suffix}'; expected one of "
                               f"{', '.join(sorted(FORMATS))} (or a folder of Parquet files)")
         if local.stat().st_size == 0:
-            raise IngestError(f"{path}: empty file")
+            raise IngestError(f"{shown(path)}: empty file")
 
 
 @click.group()

@@ -78,9 +78,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(path, "<file>", "an existing YAML file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(path, "<file>", f"valid YAML ({err.problem}{where})") from None
     except yaml.YAMLError as err:
-        raise ConfigError(path, "<file>", f"valid YAML ({err})") from err
+        raise ConfigError(path, "<file>", f"valid YAML ({err})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(path, "<file>", f"a readable UTF-8 file ({err})") from None
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(path, "<top level>", "a mapping of keys to values", type(data).__name__)
     return data
@@ -90,7 +97,8 @@ def _typed(path: Path, data: dict, key: str, kind: type | tuple[type, ...], defa
     value = data.get(key, default)
     if value is not None and not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ConfigError(path, key, f"a {names}", value)
+        article = "an" if names[0] in "aeiou" else "a"
+        raise ConfigError(path, key, f"{article} {names}", value)
     return value
 
 

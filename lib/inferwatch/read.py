@@ -73,6 +73,12 @@ def view(lake_root: str, name: str, model: str | None = None,
         raise UnknownNameError("table or view", name, [*VIEWS, *TABLES])
     source, columns = VIEWS.get(name, (name, None))
     frame = table(lake_root, source, model=model, granularity=granularity)
+    if model is not None and frame.empty and exists(lake_root, source):
+        delta = DeltaTable(f"{lake_root.rstrip('/')}/{source}")
+        if "model_id" in {f.name for f in delta.schema().fields}:
+            known = set(delta.to_pyarrow_table(columns=["model_id"])["model_id"].to_pylist())
+            if model not in known:
+                raise UnknownNameError("model", model, sorted(m for m in known if m), source)
     if columns is not None and not frame.empty:
         frame = frame[[c for c in columns if c in frame.columns]].dropna(axis=1, how="all")
         frame = frame.sort_values([c for c in SORT if c in frame.columns])

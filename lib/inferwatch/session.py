@@ -38,21 +38,26 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
     """
     active = SparkSession.getActiveSession()
     if active is None:
-        builder = (
-            SparkSession.builder.appName(env.spark.app_name)
-            .config("spark.sql.shuffle.partitions", str(env.spark.shuffle_partitions))
-            .config("spark.sql.adaptive.enabled", "true")
-        )
-        if not _launched_by_spark_submit():
+        settings = {"spark.app.name": env.spark.app_name,
+                    "spark.sql.shuffle.partitions": str(env.spark.shuffle_partitions),
+                    "spark.sql.adaptive.enabled": "true", **env.spark.conf}
+        submitted = _launched_by_spark_submit()
+        builder = SparkSession.builder
+        if not submitted:
             builder = builder.master(env.spark.master)
-        for key, value in env.spark.conf.items():
-            builder = builder.config(key, value)
+            for key, value in settings.items():
+                builder = builder.config(key, value)
         # Jobs print their own progress lines; Spark's bars would garble them.
         builder = builder.config("spark.ui.showConsoleProgress", "false")
         if quiet:
             builder = builder.config("spark.ui.enabled", "false")
         active = builder.getOrCreate()
         active.sparkContext.setLogLevel("ERROR")
+        if submitted:  # what spark-submit was told wins; the file fills in SQL settings
+            given = active.sparkContext.getConf()
+            for key, value in settings.items():
+                if key.startswith("spark.sql.") and not given.contains(key):
+                    active.conf.set(key, value)
     for key, value in REQUIRED.items():
         active.conf.set(key, value)
     log.info("spark %s master=%s", active.version, active.sparkContext.master)

@@ -72,7 +72,10 @@ def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
     except IngestError:
         raise
     except Exception as err:  # noqa: BLE001 - Spark/Arrow say "not Parquet" in many ways
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        # a Py4JJavaError's first line only says which call failed; the cause follows
+        said = [line.strip().removeprefix(": ") for line in str(err).splitlines()
+                if line.strip() and not line.startswith("An error occurred while calling")]
+        first = (said or [type(err).__name__])[0][:160]
         raise IngestError(f"{shown(path)}: cannot be read as {fmt} ({first})") from None
     if not columns or columns == [CORRUPT]:
         raise IngestError(f"{shown(path)}: no {fmt} records with named columns")

@@ -59,7 +59,9 @@ def locate(lake: Lake, batch: DataFrame) -> DataFrame:
              .select(*LOCATION))
     unmatched = batch.select("inference_id").join(found, on="inference_id", how="left_anti")
     indexed = entries(lake, unmatched).select(*LOCATION)
-    return found.unionByName(indexed).dropDuplicates(["inference_id", "model_id", "hour"])
+    # versions of one id in one hour: the earliest ts gives the feedback delay
+    return (found.unionByName(indexed).groupBy("inference_id", "model_id", "hour")
+            .agg(F.min("ts").alias("ts")))
 
 
 def run(ctx: Context, now: datetime | None = None) -> Run:

@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 
 from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
-from inferwatch.jobs.index import catch_up_index, id_bucket, stored_keys
+from inferwatch.jobs.index import catch_up_index, stored_keys
 from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.lake.tables import INFERENCES
 
@@ -139,6 +139,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     from inferwatch.cli import run_main
 
     run_main(JOB, argv)
-
-
-__all__ = ["classify", "id_bucket", "main", "mark_stored", "run"]

@@ -85,9 +85,12 @@ class Run:
         return text
 
     def add_totals(self) -> None:
-        """Run-level counts as the sum of the models' (for per-model jobs)."""
+        """Run-level counts as the sum of the models' and their tables' last versions."""
         for name in ("rows_in", "rows_out", "rows_duplicate", "rows_pending", "rows_quarantined"):
             setattr(self, name, sum(getattr(r, name) for r in self.models.values()))
+        for part in self.models.values():  # the last version each table got to
+            for table, version in part.outputs.items():
+                self.outputs[table] = max(version, self.outputs.get(table, version))
 
 
 @contextmanager
