@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 
 from inferwatch.config import MODEL_ID_PATTERN, ModelConfig
 
-REASON = "_reason"
+REASON = "__iw_reason"  # internal: no producer column is named so
 MAX_ID_LENGTH = 512
 EARLIEST_TS = "2000-01-01 00:00:00"  # before it, a timestamp is an unset clock, not data
 
@@ -115,7 +115,7 @@ def feature_rules(models: Mapping[str, ModelConfig], columns: Sequence[str]) -> 
 
 
 def with_reasons(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
-    """Add `_reason`: all broken rules joined by '; ', null for a valid row."""
+    """Add REASON: all broken rules joined by '; ', null for a valid row."""
     parts = [F.when(rule.bad, rule.reason) for rule in rules]
     joined = F.concat_ws("; ", *parts) if parts else F.lit("")
     return df.withColumn(REASON, F.when(joined != F.lit(""), joined))

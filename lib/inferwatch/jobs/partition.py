@@ -33,44 +33,46 @@ from inferwatch.lake.tables import INFERENCES
 
 JOB = "partition"
 SOURCE, TARGET = "raw/inferences", "inferences"
-STATUS = "_status"
-IDENTITY = ["model_id", "_version_key", "inference_id"]
+STATUS = "__iw_status"
+IDENTITY = ["model_id", "__iw_version", "inference_id"]
 
 
 def classify(batch: DataFrame, now: datetime, future_tolerance_hours: float) -> DataFrame:
-    """Add `_reason` (why a row is quarantined) and `_status`: new|duplicate|quarantined."""
+    """Add REASON (why a row is quarantined) and STATUS: new|duplicate|quarantined."""
     for column in ("model_version", "prediction_label", "source", "ingested_at"):
         if column not in batch.columns:  # raw tables written by other systems
             kind = "timestamp" if column == "ingested_at" else "string"
             batch = batch.withColumn(column, F.lit(None).cast(kind))
     checked = typed(with_reasons(batch, inference_rules(now, future_tolerance_hours)),
                     [("ts", T.TimestampType()), ("prediction", T.DoubleType())])
+    # earliest ingest wins; the row's hash breaks a tie of copies that differ in content
     first = Window.partitionBy(F.col(REASON).isNull(), *IDENTITY).orderBy(
-        F.col("ingested_at").asc_nulls_last(), F.col("ts"), F.col("source"))
+        F.col("ingested_at").asc_nulls_last(), F.col("ts"), F.col("source"),
+        F.xxhash64(*[F.col(f"`{c}`") for c in batch.columns]))
     return (
         checked.withColumns({"hour": F.date_trunc("hour", F.col("ts")),
-                             "_version_key": F.coalesce(F.col("model_version"), F.lit(""))})
-        .withColumn("_copy", F.row_number().over(first))
+                             "__iw_version": F.coalesce(F.col("model_version"), F.lit(""))})
+        .withColumn("__iw_copy", F.row_number().over(first))
         .withColumn(STATUS, F.when(F.col(REASON).isNotNull(), F.lit("quarantined"))
-                    .when(F.col("_copy") > 1, F.lit("duplicate"))
+                    .when(F.col("__iw_copy") > 1, F.lit("duplicate"))
                     .otherwise(F.lit("new")))
-        .drop("_copy")
+        .drop("__iw_copy")
     )
 
 
 def mark_stored(flagged: DataFrame, stored: DataFrame, lookback: timedelta) -> DataFrame:
     """Turn `new` rows already stored (same identity, `ts` within `lookback`) into duplicates."""
     seen = (stored.select("model_id", F.coalesce(F.col("model_version"), F.lit(""))
-                          .alias("_version_key"), "inference_id", F.col("ts").alias("_seen_ts"))
+                          .alias("__iw_version"), "inference_id", F.col("ts").alias("__iw_seen_ts"))
             .dropDuplicates(IDENTITY))
-    near = F.abs(F.col("ts").cast("double") - F.col("_seen_ts").cast("double"))
+    near = F.abs(F.col("ts").cast("double") - F.col("__iw_seen_ts").cast("double"))
     hit = (flagged.where(F.col(STATUS) == "new").join(seen, on=IDENTITY, how="inner")
            .where(near <= lookback.total_seconds())
-           .select(*IDENTITY).distinct().withColumn("_seen", F.lit(True)))
+           .select(*IDENTITY).distinct().withColumn("__iw_seen", F.lit(True)))
     return (flagged.join(hit, on=IDENTITY, how="left")
-            .withColumn(STATUS, F.when((F.col(STATUS) == "new") & F.col("_seen"),
+            .withColumn(STATUS, F.when((F.col(STATUS) == "new") & F.col("__iw_seen"),
                                        F.lit("duplicate")).otherwise(F.col(STATUS)))
-            .drop("_seen"))
+            .drop("__iw_seen"))
 
 
 def run(ctx: Context, now: datetime | None = None) -> Run:
@@ -130,7 +132,7 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
 def _inference_rows(df: DataFrame) -> DataFrame:
     """Contract columns first, then every feature column as it came."""
     fixed = [f.name for f in INFERENCES.fields]
-    internal = {REASON, STATUS, "ingest_date", "_version_key"}
+    internal = {REASON, STATUS, "ingest_date", "__iw_version"}
     features = [c for c in df.columns if c not in fixed and c not in internal]
     return df.select(*fixed, *features)
 
