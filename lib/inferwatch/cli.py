@@ -5,7 +5,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import click
 
@@ -34,29 +33,6 @@ def _hour(value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
-def _check_sources(paths: list[str]) -> None:
-    """Refuse, before a JVM starts, the local paths `read_source` would refuse without
-    reading them: missing, an unknown extension, a folder without Parquet files, empty."""
-    from inferwatch.ingest.sources import FORMATS, IngestError, check_paths, shown
-
-    check_paths(paths)
-    for path in paths:
-        if "://" in path:
-            continue
-        local = Path(path)
-        if local.is_dir():
-            if not any(p.suffix == ".parquet" for p in local.rglob("*")):
-                raise IngestError(f"{shown(path)}: a folder without .parquet files; expected "
-                                  "a file or a folder of Parquet files")
-            continue
-        suffix = Path(path.rstrip("/")).suffix.lower()
-        if suffix not in FORMATS:
-            raise IngestError(f"{shown(path)}: unknown format '{suffix}'; expected one of "
-                              f"{', '.join(sorted(FORMATS))} (or a folder of Parquet files)")
-        if local.stat().st_size == 0:
-            raise IngestError(f"{shown(path)}: empty file")
-
-
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def main(verbose: bool) -> None:
@@ -75,7 +51,10 @@ def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
     from inferwatch.context import open_context
     from inferwatch.ingest import ingest_files
 
-    _check_sources(list(paths))
+    from inferwatch.ingest.sources import check_source
+
+    for path in paths:  # refused before a JVM starts
+        check_source(path)
     ctx = open_context(conf, lake, models_dir)
     run = ingest_files(ctx.lake, kind, list(paths), ctx.models)
     click.echo(run.summary() + (f" ({'; '.join(run.notes)})" if run.notes else ""))

@@ -50,8 +50,10 @@ def check_columns(columns: list[str], where: str) -> None:
                           f"{unsafe}; rename them")
 
 
-def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
-    """Read one file, or a folder of Parquet files, as all-string columns."""
+def check_source(path: str | Path) -> str:
+    """The format of `path`, or the refusal of what can be told without reading it: a
+    missing path, an unknown extension, a folder without Parquet files, an empty file.
+    Needs no Spark, so the CLI refuses these before a JVM starts."""
     path = str(path)
     suffix = Path(path.rstrip("/")).suffix.lower()
     local = "://" not in path
@@ -66,6 +68,13 @@ def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
                           "folder of Parquet files")
     if local and not is_dir and os.path.getsize(path) == 0:
         raise IngestError(f"{shown(path)}: empty file")
+    return fmt
+
+
+def read_source(spark: SparkSession, path: str | Path) -> DataFrame:
+    """Read one file, or a folder of Parquet files, as all-string columns."""
+    path = str(path)
+    fmt = check_source(path)
     try:
         df = _read(spark, path, fmt)
         columns = df.columns
