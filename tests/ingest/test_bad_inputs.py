@@ -323,9 +323,6 @@ def test_labels(outcome):
         assert fragment in reason
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="Spark's JSON reader ignores whatever follows the first JSON value "
-                          "of a line: such a line is ingested as if it were whole")
 def test_json_lines_with_trailing_garbage_are_quarantined(spark, lake_dir, tmp_path):
     path = tmp_path / "trailing.jsonl"
     good = {"inference_id": "t-1", "model_id": "fraud", "ts": T0, "prediction": 0.1}

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from inferwatch.errors import UserError
 
@@ -100,13 +101,51 @@ def _read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
         return (spark.read.option("header", True).option("mode", "PERMISSIVE")
                 .option("multiLine", True).option("escape", '"').csv(literal))
     if fmt == "json":
-        return (spark.read.option("primitivesAsString", True).option("mode", "PERMISSIVE")
-                .option("columnNameOfCorruptRecord", CORRUPT).json(literal))
+        return _json_lines(spark, literal)
     df = spark.read.parquet(literal)
     # pandas writes nanosecond timestamps, which Spark reads as longs (nanosAsLong).
     for column in _nanosecond_columns(path):
         df = df.withColumn(column, F.timestamp_micros(F.floor(F.col(f"`{column}`") / 1000)))
     return df
+
+
+def _json_lines(spark: SparkSession, path: str) -> DataFrame:
+    """JSON lines, strictly: Spark's reader takes the first JSON value of a line and drops
+    whatever follows (`{...} junk`, `{...},`, `{...}{...}`); such a line, like one that
+    does not parse, keeps its text in CORRUPT, so it is quarantined, never half-read."""
+    inferred = (spark.read.option("primitivesAsString", True).option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", CORRUPT).json(path)).schema
+    fields = [f for f in inferred.fields if f.name != CORRUPT]
+    schema = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT,
+               "primitivesAsString": "true"}
+    lines = spark.read.text(path).where(F.trim("value") != "")
+    parsed = lines.select("value", F.from_json("value", schema, options).alias("_j"))
+    # from_json writes a bare NaN/Infinity token as the text '"NaN"': unquote it, so it
+    # reads as the reader's own 'NaN'
+    special = r'^"([+-]?(?:NaN|Infinity|INF))"$'
+    return parsed.select(
+        *[(F.regexp_replace(F.col("_j").getField(f.name), special, "$1")
+           if isinstance(f.dataType, T.StringType) else F.col("_j").getField(f.name))
+          .alias(f.name) for f in fields],
+        F.when(F.col("_j").getField(CORRUPT).isNotNull() | ~_one_value(F.col("value")),
+               F.col("value")).alias(CORRUPT))
+
+
+def _one_value(line: Column) -> Column:
+    """Whether a line holds exactly one JSON object and nothing after it: outside string
+    literals it starts with '{', ends with '}' and its bracket depth returns to 0 once."""
+    bare = F.regexp_replace(F.trim(line), r'"(?:[^"\\]|\\.)*"', '""')
+
+    def step(acc, char):
+        depth = acc["depth"] + F.when(char.isin("{", "["), 1).when(char.isin("}", "]"), -1) \
+            .otherwise(0)
+        closed = acc["closed"] + F.when(depth == 0, 1).otherwise(0)
+        return F.struct(depth.alias("depth"), closed.alias("closed"))
+
+    start = F.struct(F.lit(0).alias("depth"), F.lit(0).alias("closed"))
+    walk = F.aggregate(F.split(bare, ""), start, step)
+    return bare.startswith("{") & bare.endswith("}") & (walk["closed"] == 1)
 
 
 def _nanosecond_columns(path: str) -> list[str]:
