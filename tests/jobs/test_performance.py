@@ -68,7 +68,9 @@ def _check(row: pd.Series, rows: pd.DataFrame, threshold: float) -> None:
     assert row["brier"] == pytest.approx(skm.brier_score_loss(y, p), abs=1e-9)
     assert row["log_loss"] == pytest.approx(skm.log_loss(y, p, labels=[0, 1]), abs=1e-9)
     if len(set(y)) == 2:
-        assert abs(row["auc"] - skm.roc_auc_score(y, p)) <= row["auc_error_bound"] + 1e-12
+        exact = skm.roc_auc_score(y, p)
+        assert abs(row["auc"] - exact) <= row["auc_error_bound"] + 1e-12
+        assert abs(row["auc"] - exact) <= 1e-3  # the sparse histograms' promise
 
 
 def test_every_window_and_slice_matches_sklearn(pipeline):
