@@ -72,3 +72,22 @@ def test_late_early_duplicate_and_unhinted_labels(spark, lake_dir):
     touched = {f.partition["hour"] for f in lake.table("labels").files()
                if f.path not in {g.path for g in lake.table("labels").files(version=before)}}
     assert touched == {datetime(2026, 3, 2, 10, tzinfo=UTC), datetime(2026, 3, 2, 15, tzinfo=UTC)}
+
+
+def test_a_label_pending_past_the_expiry_is_quarantined_with_its_reason(spark, lake_dir):
+    ctx = context(spark, lake_dir)
+    ingest_records(ctx.lake, "labels", [
+        {"inference_id": "ghost", "label": 1.0, "label_ts": T0, "model_id": "fraud"},
+        {"inference_id": "later", "label": 0.0, "label_ts": T0}], models())
+    first = join_labels.run(ctx, now=T0)
+    assert (first.rows_in, first.rows_pending, first.rows_quarantined) == (2, 2, 0)
+    expiry = timedelta(days=ctx.env.pending_expiry_days)
+    ingest_records(ctx.lake, "inferences", [_inference("later")], models())
+    partition.run(ctx)
+    kept = join_labels.run(ctx, now=T0 + expiry - timedelta(hours=1))
+    assert (kept.rows_out, kept.rows_pending, kept.rows_quarantined) == (1, 1, 0)
+    gone = join_labels.run(ctx, now=T0 + expiry + timedelta(hours=1))
+    assert (gone.rows_in, gone.rows_pending, gone.rows_quarantined) == (1, 0, 1)
+    assert delta_frame(f"{lake_dir}/labels_pending").empty
+    reasons = delta_frame(f"{lake_dir}/quarantine")["reason"].tolist()
+    assert reasons == ["no inference with this id in model fraud arrived within 90 days"]

@@ -99,8 +99,11 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                 F.concat(F.lit("label '"), F.col("label_class"), F.lit("' is not a number (model "),
                          F.col("model_id"), F.lit(" is not multiclass)"))).when(
                 F.col("model_id").isNull() & expired,
-                F.lit(f"no inference with this id arrived within {env.pending_expiry_days:g} "
-                      "days")).cast("string")).persist()
+                F.concat(F.lit("no inference with this id"),
+                         F.coalesce(F.concat(F.lit(" in model "), F.col("_hint_model")),
+                                    F.lit("")),
+                         F.lit(f" arrived within {env.pending_expiry_days:g} days")))
+                .cast("string")).persist()
             outcome = located.groupBy("inference_id").agg(
                 F.when(F.max(F.col("model_id").isNotNull() & F.col(REASON).isNull()), "matched")
                 .when(F.max(F.col(REASON).isNotNull()), "quarantined")
