@@ -28,6 +28,8 @@ def job_module(name: str):
 
 def run_job(ctx: Context, name: str) -> Run:
     """Run one pipeline job with a progress line before and after."""
+    if name not in PIPELINE:
+        raise UnknownNameError("pipeline job", name, PIPELINE)
     t0 = time.monotonic()
     print(f"[{name}] running ...", flush=True)
     run = job_module(name).run(ctx)

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from inferwatch.jobs.runs import Run
 from inferwatch.lake.tables import INDEX_BUCKETS, Lake
-from inferwatch.metrics.windows import utc
+from inferwatch.metrics.windows import overlaps, utc
 
 INDEX = "inference_index"
 APP = "index:inferences"
@@ -57,7 +57,7 @@ def entries(lake: Lake, ids: DataFrame, span: tuple[datetime, datetime] | None =
     files = index.files(where=lambda p: p["id_bucket"] in buckets) if buckets else []
     if span is not None:
         low, high = span
-        files = [f for f in files if _reaches(f.bounds.get("ts"), low, high)]
+        files = [f for f in files if overlaps(f, [(low, high + timedelta(microseconds=1))], "ts")]
     return (index.read_files(files).join(ids.select("inference_id").distinct(),
                                          on="inference_id", how="left_semi"))
 
@@ -68,9 +68,3 @@ def stored_keys(lake: Lake, batch: DataFrame, lookback: timedelta) -> DataFrame:
     if bounds["low"] is None:
         return entries(lake, batch.limit(0))
     return entries(lake, batch, (utc(bounds["low"]) - lookback, utc(bounds["high"]) + lookback))
-
-
-def _reaches(bounds, low: datetime, high: datetime) -> bool:
-    if not bounds or bounds[0] is None or bounds[1] is None:
-        return True  # no stats: the file may hold any time
-    return utc(bounds[0]) <= high and utc(bounds[1]) >= low

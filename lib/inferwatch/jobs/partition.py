@@ -63,8 +63,7 @@ def classify(batch: DataFrame, now: datetime, future_tolerance_hours: float) -> 
 def mark_stored(flagged: DataFrame, stored: DataFrame, lookback: timedelta) -> DataFrame:
     """Turn `new` rows already stored (same identity, `ts` within `lookback`) into duplicates."""
     seen = (stored.select("model_id", F.coalesce(F.col("model_version"), F.lit(""))
-                          .alias("__iw_version"), "inference_id", F.col("ts").alias("__iw_seen_ts"))
-            .dropDuplicates(IDENTITY))
+                          .alias("__iw_version"), "inference_id", F.col("ts").alias("__iw_seen_ts")))
     near = F.abs(F.col("ts").cast("double") - F.col("__iw_seen_ts").cast("double"))
     hit = (flagged.where(F.col(STATUS) == "new").join(seen, on=IDENTITY, how="inner")
            .where(near <= lookback.total_seconds())
@@ -89,9 +88,15 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                              "--model and --rebuild do not apply")
         since = Progress(lake, JOB).cursor(SOURCE)
         latest = raw.version()
+        # a run killed after committing part of its batch: finish exactly that batch first
+        # (the raw rows added since belong to the next run), so nothing is written twice
+        app = f"{JOB}:{SOURCE}"
+        begun = max(quarantine.txn_version(app) or -1, target.txn_version(app) or -1)
+        if (since or -1) < begun < latest:
+            latest = begun
         job.inputs[SOURCE] = latest
         catch_up_index(lake, job)
-        txn = (f"{JOB}:{SOURCE}", latest)
+        txn = (app, latest)
         if since is not None and since >= latest:
             job.notes.append(f"no new raw inferences since version {since}")
             return job
@@ -102,6 +107,7 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
         job.rows_in = sum(f.num_records or 0 for f in added)
         batch = raw.read_files(added, latest)
         flagged = classify(batch, now, env.future_tolerance_hours).persist()
+        final = None
         try:
             read_version = target.version()
             hours = [r.asDict() for r in flagged.where(F.col(STATUS) == "new")
@@ -123,9 +129,10 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             job.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
                                                 read_partitions=hours)
             catch_up_index(lake, job)
-            final.unpersist()
         finally:
             flagged.unpersist()
+            if final is not None:
+                final.unpersist()
     return job
 
 

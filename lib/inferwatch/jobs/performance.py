@@ -24,7 +24,7 @@ from inferwatch.metrics.joined import baseline_rows, joined_rows
 from inferwatch.metrics.performance import BINARY
 from inferwatch.metrics.performance_state import hourly_state
 from inferwatch.metrics.slices import sliced
-from inferwatch.metrics.windows import utc, write_windows
+from inferwatch.metrics.windows import write_windows
 from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.jobs.todo import hours_to_do
 
@@ -51,6 +51,8 @@ def run(ctx: Context) -> Run:
                 part.fail(err)
                 job.notes.append(f"{model_id}: failed: {part.error[:200]}")
                 continue
+            finally:
+                job.notes += [f"{model_id}: {note}" for note in part.notes]
             job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
                              + (f", {len(owed)} owed to a later run" if owed else ""))
         job.add_totals()
@@ -75,12 +77,14 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     try:
         state = hourly_state(sliced(joined, model, notes), model.problem_type,
                              model.threshold, model.classes or None).persist()
-        whole = state.where(F.col("slice_key") == "*").agg(F.sum("n")).first()[0]
-        part.rows_out = int(whole or 0)
-        part.check_accounting()
-        part.outputs.update(write_windows(lake, performance(model.problem_type),
-                                          model.model_id, hours, state))
-        state.unpersist()
+        try:
+            whole = state.where(F.col("slice_key") == "*").agg(F.sum("n")).first()[0]
+            part.rows_out = int(whole or 0)
+            part.check_accounting()
+            part.outputs.update(write_windows(lake, performance(model.problem_type),
+                                              model.model_id, hours, state))
+        finally:
+            state.unpersist()
         if model.problem_type == BINARY and model.protected:
             _fairness(ctx, model, hours, joined, part)
     finally:
@@ -95,8 +99,7 @@ def _fairness(ctx: Context, model: ModelConfig, hours: set[datetime], joined, pa
                           "no fairness rows for them")
     if protected:
         state = fairness_state(joined, protected, model.threshold)
-        part.outputs.update(write_windows(ctx.lake, FAIRNESS, model.model_id,
-                                          {utc(h) for h in hours}, state))
+        part.outputs.update(write_windows(ctx.lake, FAIRNESS, model.model_id, hours, state))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -140,10 +140,8 @@ class Progress:
     """Where a job stands, per model: read once from `job_runs` at the start of a run."""
 
     def __init__(self, lake: Lake, job: str):
-        table = lake.table("job_runs").delta()
-        rows = table.to_pyarrow_table(filters=[("job", "=", job)]).to_pylist()
         self._last: dict[str | None, dict[str, Any]] = {}
-        for row in sorted(rows, key=lambda r: r["started_at"]):
+        for row in runs(lake.root, job):
             if row["status"] in (OK, PARTIAL) and row["input_versions"] not in (None, "{}"):
                 self._last[row["model_id"]] = row
 

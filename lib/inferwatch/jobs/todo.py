@@ -36,9 +36,10 @@ def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConf
         for table in inputs:
             hours |= {utc(p["hour"]) for p in changed(table, progress.cursor(table, model_id))
                       if p["model_id"] == model_id}
-        if ctx.rebuild:
-            hours |= {utc(p["hour"]) for p in changed("inferences", None)
-                      if p["model_id"] == model_id}
         now = {h for h in hours if ctx.in_range(h)}
-        todo[model_id] = (now, hours - now)
+        owed = hours - now
+        if ctx.rebuild:  # every stored hour of the range, changed or not; none owed for it
+            now |= {utc(p["hour"]) for p in changed("inferences", None)
+                    if p["model_id"] == model_id and ctx.in_range(utc(p["hour"]))}
+        todo[model_id] = (now, owed)
     return todo

@@ -200,9 +200,10 @@ def _file_spans(granularity: str, starts: list[datetime], hit: list[DataFile]) -
     return spans
 
 
-def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]]) -> bool:
-    """Whether the file's `window_start` bounds reach into any [start, end) span."""
-    low, high = data_file.bounds.get("window_start", (None, None))
+def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]],
+             column: str = "window_start") -> bool:
+    """Whether the file's `column` bounds (Delta stats) reach into any [start, end) span."""
+    low, high = data_file.bounds.get(column, (None, None))
     if low is None or high is None:
         return True  # no stats: the file may hold any window
     low, high = utc(low), utc(high)
