@@ -41,7 +41,9 @@ def test_late_early_duplicate_and_unhinted_labels(spark, lake_dir):
          "model_id": "fraud"},
     ], models())
     run = join_labels.run(ctx)
-    assert (run.rows_in, run.rows_out, run.rows_duplicate, run.rows_pending) == (6, 3, 2, 1)
+    # one label per (id, hinted model): b's unhinted and fraud-hinted labels both apply
+    # to fraud's b, where the later label_ts wins; c's earlier correction is superseded
+    assert (run.rows_in, run.rows_out, run.rows_duplicate, run.rows_pending) == (6, 4, 1, 1)
     labels = delta_frame(f"{lake_dir}/labels", ["inference_id", "label", "delay_s", "hour"])
     assert labels[["inference_id", "label"]].values.tolist() == [["a", 1.0], ["b", 1.0],
                                                                   ["c", 1.0]]
@@ -88,6 +90,15 @@ def test_a_label_pending_past_the_expiry_is_quarantined_with_its_reason(spark, l
     assert (kept.rows_out, kept.rows_pending, kept.rows_quarantined) == (1, 1, 0)
     gone = join_labels.run(ctx, now=T0 + expiry + timedelta(hours=1))
     assert (gone.rows_in, gone.rows_pending, gone.rows_quarantined) == (1, 0, 1)
-    assert delta_frame(f"{lake_dir}/labels_pending").empty
-    reasons = delta_frame(f"{lake_dir}/quarantine")["reason"].tolist()
-    assert reasons == ["no inference with this id in model fraud arrived within 90 days"]
+    reason = "no inference with this id in model fraud arrived within 90 days"
+    assert delta_frame(f"{lake_dir}/quarantine")["reason"].tolist() == [reason]
+    # the rejection was committed with the cursor; the label no longer waits
+    assert delta_frame(f"{lake_dir}/labels_pending")["reason"].tolist() == [reason]
+    again = join_labels.run(ctx, now=T0 + expiry + timedelta(hours=2))
+    assert (again.rows_in, again.rows_quarantined) == (0, 0)
+    assert delta_frame(f"{lake_dir}/quarantine")["reason"].tolist() == [reason]  # once
+    ingest_records(ctx.lake, "labels", [{"inference_id": "later", "label": 1.0,
+                                         "label_ts": T0 + timedelta(days=1)}], models())
+    join_labels.run(ctx, now=T0 + expiry + timedelta(hours=3))
+    assert delta_frame(f"{lake_dir}/labels_pending").empty  # gone at the next rewrite
+    assert delta_frame(f"{lake_dir}/quarantine")["reason"].tolist() == [reason]

@@ -1,21 +1,26 @@
 """The join-labels job: `raw/labels` → `labels` (partitioned by the inference's model and hour).
 
 Each run takes the labels added to `raw/labels` since the last run plus those still
-pending, keeps the latest `label_ts` per inference_id (ties: the later ingest, then the
-higher label; the others are counted as superseded), and finds the inferences they
-label: labels with both hints (`model_id`, `inference_ts`) in just those `inferences`
-partitions, the rest (and wrong hints) through `inference_index`, reading only their
-ids' buckets. A label applies to every stored inference with its id (all versions of a
-model; only the hinted model when it names one). Outcomes, each counted:
+pending, keeps the latest `label_ts` per (inference_id, hinted model) (ties: the later
+ingest, then the higher label; the others are counted as superseded), and finds the
+inferences they label: labels with both hints (`model_id`, `inference_ts`) in just those
+`inferences` partitions, the rest (and wrong `inference_ts` hints) through
+`inference_index`, reading only their ids' buckets. A label applies to every stored
+inference with its id (all versions of a model; only the hinted model when it names
+one). Outcomes, each counted:
 
 - matched: merged into `labels` (the latest label per inference wins there too);
 - quarantined: a label that is not a number for a model that is not multiclass, or one
   still pending after `pending_expiry_days`;
 - pending: no inference yet; kept in `labels_pending` and retried on every run.
 
-Commits: quarantine, labels, then labels_pending, whose app transaction records the raw
-version consumed: it is the job's cursor, so a re-run after a kill in between redoes
-the same batch (quarantine skipped by its own transaction, labels replaced idempotently).
+Commits: `labels` (an idempotent replace), then `labels_pending`, which holds the still
+pending labels *and* the rejected ones (`reason` set) and carries the raw version
+consumed as an app transaction (the job's cursor), so every decision of a run lands in
+one commit; then the rejected labels go to `quarantine` with that pending version as
+their app transaction. A re-run after a kill anywhere in between redoes the batch or
+finishes the flush, never both; a rejected row leaves `labels_pending` at the next
+run that changes it.
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ JOB = "join-labels"
 SOURCE = "raw/labels"
 CURSOR = f"{JOB}:{SOURCE}"
 LOCATION = ["inference_id", "model_id", "hour", "ts"]
+# a label is one per (id, hinted model): labels for one request id sent to two models
+HINTED = ("inference_id", "model_id")
 
 
 def latest_per_inference(labels: DataFrame, key: Sequence[str] = ("inference_id",)) -> DataFrame:
@@ -72,39 +79,26 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
     with track(lake, JOB, {"pending_expiry_days": env.pending_expiry_days}) as job:
         since, latest, pending_version = pending.txn_version(CURSOR), raw.version(), pending.version()
         job.inputs.update({SOURCE: latest, "labels_pending": pending_version})
+        _flush(lake, job, pending_version)  # what a killed run decided and could not flush
         added = raw.added_files(since, latest) if since is None or since < latest else []
         waiting = pending.files(pending_version)
         if not added and not waiting:
             job.notes.append(f"no new labels since version {since}")
             return job
-        job.rows_in = sum(f.num_records or 0 for f in [*added, *waiting])
-        cols = [f.name for f in LABELS_PENDING.fields if f.name != "first_seen"]
-        incoming = pending.read_files(waiting, pending_version).select(*cols, "first_seen")
+        stored = pending.read_files(waiting, pending_version)
+        flushed = stored.where(F.col("reason").isNotNull()).count()
+        job.rows_in = sum(f.num_records or 0 for f in [*added, *waiting]) - flushed
+        cols = [f.name for f in LABELS_PENDING.fields if f.name not in ("first_seen", "reason")]
+        incoming = stored.where(F.col("reason").isNull()).select(*cols, "first_seen")
         if added:
             incoming = incoming.unionByName(raw.read_files(added, latest).select(*cols)
                                             .withColumn("first_seen", F.lit(now).cast("timestamp")))
-        batch = latest_per_inference(incoming).persist()
+        batch = latest_per_inference(incoming, HINTED).persist()
+        located = None
         try:
-            hints = batch.select("inference_id", F.col("model_id").alias("_hint_model"))
-            places = (hints.join(locate(lake, batch), on="inference_id", how="inner")
-                      .where(F.col("_hint_model").isNull()
-                             | (F.col("_hint_model") == F.col("model_id")))
-                      .select(*LOCATION))
-            located = (batch.withColumnRenamed("model_id", "_hint_model")
-                       .join(places, on="inference_id", how="left"))
-            expired = F.col("first_seen") < F.lit(now - timedelta(days=env.pending_expiry_days))
-            not_number = (F.col("label").isNull() & ~F.col("model_id").isin(multiclass))
-            located = located.withColumn(REASON, F.when(
-                F.col("model_id").isNotNull() & not_number,
-                F.concat(F.lit("label '"), F.col("label_class"), F.lit("' is not a number (model "),
-                         F.col("model_id"), F.lit(" is not multiclass)"))).when(
-                F.col("model_id").isNull() & expired,
-                F.concat(F.lit("no inference with this id"),
-                         F.coalesce(F.concat(F.lit(" in model "), F.col("_hint_model")),
-                                    F.lit("")),
-                         F.lit(f" arrived within {env.pending_expiry_days:g} days")))
-                .cast("string")).persist()
-            outcome = located.groupBy("inference_id").agg(
+            located = _judged(_located(lake, batch), now, env.pending_expiry_days,
+                              multiclass).persist()
+            outcome = located.groupBy("inference_id", "_hint_model").agg(
                 F.when(F.max(F.col("model_id").isNotNull() & F.col(REASON).isNull()), "matched")
                 .when(F.max(F.col(REASON).isNotNull()), "quarantined")
                 .otherwise("pending").alias("outcome"))
@@ -113,26 +107,45 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             job.rows_quarantined = counts.get("quarantined", 0)
             job.rows_duplicate = job.rows_in - batch.count()
             job.check_accounting()
-            _commit(lake, job, located, (latest, pending_version))
-            located.unpersist()
+            if not added and not job.rows_out and not job.rows_quarantined:
+                job.notes.append(f"{job.rows_pending} labels still pending; nothing changed")
+                return job
+            _commit(lake, job, located, latest, pending_version)
         finally:
             batch.unpersist()
+            if located is not None:
+                located.unpersist()
     return job
 
 
-def _commit(lake: Lake, job: Run, located: DataFrame, read: tuple[int, int]) -> None:
-    labels, pending, quarantine = (lake.table(n) for n in ("labels", "labels_pending",
-                                                           "quarantine"))
-    latest, pending_version = read
-    bad = located.where(F.col(REASON).isNotNull()).withColumn(
-        "model_id", F.coalesce("model_id", "_hint_model")).dropDuplicates(
-        ["inference_id", "model_id"])
-    app = f"{JOB}:quarantine"
-    stamp = latest * 2**32 + pending_version  # grows with either input: one per batch
-    if job.rows_quarantined and (quarantine.txn_version(app) or -1) < stamp:
-        originals = [f.name for f in LABELS_PENDING.fields]
-        job.outputs["quarantine"] = quarantine.append(
-            quarantine_rows(bad, SOURCE, JOB, job.run_id, originals), txn=(app, stamp))
+def _located(lake: Lake, batch: DataFrame) -> DataFrame:
+    """Each label with every stored inference it applies to (none: model_id null)."""
+    labels = batch.withColumnRenamed("model_id", "_hint_model")
+    places = locate(lake, batch).withColumnRenamed("inference_id", "_place_id")
+    applies = ((F.col("inference_id") == F.col("_place_id"))
+               & (F.col("_hint_model").isNull() | (F.col("_hint_model") == F.col("model_id"))))
+    return labels.join(places, on=applies, how="left").drop("_place_id")
+
+
+def _judged(located: DataFrame, now: datetime, expiry_days: float,
+            multiclass: list[str]) -> DataFrame:
+    """REASON for a label that must be quarantined, null for a good or pending one."""
+    expired = F.col("first_seen") < F.lit(now - timedelta(days=expiry_days))
+    not_number = F.col("label").isNull() & ~F.col("model_id").isin(multiclass)
+    return located.withColumn(REASON, F.when(
+        F.col("model_id").isNotNull() & not_number,
+        F.concat(F.lit("label '"), F.col("label_class"), F.lit("' is not a number (model "),
+                 F.col("model_id"), F.lit(" is not multiclass)"))).when(
+        F.col("model_id").isNull() & expired,
+        F.concat(F.lit("no inference with this id"),
+                 F.coalesce(F.concat(F.lit(" in model "), F.col("_hint_model")), F.lit("")),
+                 F.lit(f" arrived within {expiry_days:g} days"))).cast("string"))
+
+
+def _commit(lake: Lake, job: Run, located: DataFrame, latest: int, pending_version: int) -> None:
+    """Labels first (an idempotent replace), then labels_pending with the cursor and the
+    rejected labels (`reason` set), then those to quarantine (`_flush`)."""
+    labels, pending = lake.table("labels"), lake.table("labels_pending")
     matched = located.where(F.col("model_id").isNotNull() & F.col(REASON).isNull()).select(
         "inference_id", "label", "label_class", "label_ts",
         (F.col("label_ts").cast("double") - F.col("ts").cast("double")).alias("delay_s"),
@@ -145,13 +158,36 @@ def _commit(lake: Lake, job: Run, located: DataFrame, read: tuple[int, int]) -> 
             key=("model_id", "hour", "inference_id"))
         job.outputs["labels"] = labels.replace_partitions(
             merged.select(*LABELS.fieldNames()), parts, read_version=read_version)
+    rejected = (located.where(F.col(REASON).isNotNull())
+                .withColumn("model_id", F.coalesce("model_id", "_hint_model"))
+                .dropDuplicates(["inference_id", "model_id"]))
     still = (located.where(F.col("model_id").isNull() & F.col(REASON).isNull())
-             .withColumn("model_id", F.col("_hint_model"))
-             .select(*[f.name for f in LABELS_PENDING.fields]))
-    job.outputs["labels_pending"] = pending.overwrite(still, txn=(CURSOR, latest),
-                                                      read_version=pending_version)
+             .withColumn("model_id", F.col("_hint_model")))
+    rows = [f.name for f in LABELS_PENDING.fields if f.name != "reason"]
+    version = pending.overwrite(
+        still.select(*rows, F.lit(None).cast("string").alias("reason"))
+        .unionByName(rejected.select(*rows, F.col(REASON).alias("reason"))),
+        txn=(CURSOR, latest), read_version=pending_version)
+    job.outputs["labels_pending"] = version
+    _flush(lake, job, version)
     job.notes.append(f"{job.rows_out} labels matched into {len(parts)} (model_id, hour) "
                      f"partitions; {job.rows_pending} pending")
+
+
+def _flush(lake: Lake, job: Run, pending_version: int) -> None:
+    """Quarantine the labels that version `pending_version` of labels_pending rejected,
+    once: the commit carries that version as an app transaction."""
+    pending, quarantine = lake.table("labels_pending"), lake.table("quarantine")
+    app = f"{JOB}:quarantine"
+    if (quarantine.txn_version(app) or -1) >= pending_version:
+        return
+    rejected = pending.read(version=pending_version).where(F.col("reason").isNotNull())
+    if rejected.isEmpty():
+        return
+    originals = [f.name for f in LABELS_PENDING.fields if f.name != "reason"]
+    job.outputs["quarantine"] = quarantine.append(
+        quarantine_rows(rejected.withColumn(REASON, F.col("reason")), SOURCE, JOB, job.run_id,
+                        originals), txn=(app, pending_version))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

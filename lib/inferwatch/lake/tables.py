@@ -37,8 +37,8 @@ LABELS = _schema(
     ("source", S), ("ingested_at", TS), ("model_id", S), ("hour", TS),
 )
 LABELS_PENDING = _schema(
-    ("inference_id", S), ("label", D), ("label_class", S), ("label_ts", TS), ("model_id", S), ("inference_ts", TS),
-    ("source", S), ("ingested_at", TS), ("first_seen", TS),
+    ("inference_id", S), ("label", D), ("label_class", S), ("label_ts", TS), ("model_id", S),
+    ("inference_ts", TS), ("source", S), ("ingested_at", TS), ("first_seen", TS), ("reason", S),
 )
 # inference_id → where it is stored, bucketed by a hash of the id: a label without hints
 # reads only the buckets of its own ids, not the whole inference history.
