@@ -306,8 +306,13 @@ def test_labels(outcome):
     cc = labels[labels["inference_id"] == "cc-1"].iloc[0]
     assert cc["label_ts"] == pd.Timestamp("2026-03-05 06:00", tz="UTC")
     assert cc["hour"] == pd.Timestamp("2026-03-02 10:00", tz="UTC")
-    pending = outcome.table("labels_pending", ["inference_id", "model_id"])
-    assert sorted(pending["inference_id"]) == ["esc-1", "ghost-1", "ghost-2", "pred-nan"]
+    pending = outcome.table("labels_pending", ["inference_id", "model_id", "reason"])
+    waiting = pending[pending["reason"].isna()]
+    assert sorted(waiting["inference_id"]) == ["esc-1", "ghost-1", "ghost-2", "pred-nan"]
+    # a label rejected by join-labels is committed with its reason, then quarantined
+    rejected = pending[pending["reason"].notna()]
+    assert rejected[["inference_id", "reason"]].values.tolist() == [
+        ["feat-other", "label 'yes' is not a number (model eta is not multiclass)"]]
     raw = outcome.table("raw/labels", ["inference_id", "label", "label_ts"])
     tie = raw[raw["inference_id"] == "ts-naive"]
     assert sorted(tie["label"]) == [0.0, 1.0]  # both stored raw, one counted as duplicate
