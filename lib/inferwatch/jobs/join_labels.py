@@ -110,7 +110,8 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             if not added and not job.rows_out and not job.rows_quarantined:
                 job.notes.append(f"{job.rows_pending} labels still pending; nothing changed")
                 return job
-            _commit(lake, job, located, latest, pending_version)
+            cursor = (CURSOR, latest) if since is None or latest > since else None
+            _commit(lake, job, located, cursor, pending_version)
         finally:
             batch.unpersist()
             if located is not None:
@@ -142,9 +143,11 @@ def _judged(located: DataFrame, now: datetime, expiry_days: float,
                  F.lit(f" arrived within {expiry_days:g} days"))).cast("string"))
 
 
-def _commit(lake: Lake, job: Run, located: DataFrame, latest: int, pending_version: int) -> None:
-    """Labels first (an idempotent replace), then labels_pending with the cursor and the
-    rejected labels (`reason` set), then those to quarantine (`_flush`)."""
+def _commit(lake: Lake, job: Run, located: DataFrame, cursor: tuple[str, int] | None,
+            pending_version: int) -> None:
+    """Labels first (an idempotent replace), then labels_pending with the cursor (when new
+    raw labels were read) and the rejected labels (`reason` set), then those to quarantine
+    (`_flush`)."""
     labels, pending = lake.table("labels"), lake.table("labels_pending")
     matched = located.where(F.col("model_id").isNotNull() & F.col(REASON).isNull()).select(
         "inference_id", "label", "label_class", "label_ts",
@@ -167,7 +170,7 @@ def _commit(lake: Lake, job: Run, located: DataFrame, latest: int, pending_versi
     version = pending.overwrite(
         still.select(*rows, F.lit(None).cast("string").alias("reason"))
         .unionByName(rejected.select(*rows, F.col(REASON).alias("reason"))),
-        txn=(CURSOR, latest), read_version=pending_version)
+        txn=cursor, read_version=pending_version)
     job.outputs["labels_pending"] = version
     _flush(lake, job, version)
     job.notes.append(f"{job.rows_out} labels matched into {len(parts)} (model_id, hour) "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Partition = Mapping[str, Any]
 MAX_COMMIT_ATTEMPTS = 20
+COMMIT_ID = "inferwatch.commit_id"  # in every commit's commitInfo
 
 
 class ConcurrentWriteError(RuntimeError):
@@ -51,9 +53,18 @@ class Committer:
                 txn: tuple[str, int] | None, operation: str,
                 new_fields: Sequence[T.StructField] = (),
                 remove_files: list[DataFile] | None = None) -> int:
-        """Commit with optimistic concurrency: retry over unrelated commits, refuse conflicts."""
+        """Commit with optimistic concurrency: retry over unrelated commits, refuse conflicts.
+
+        Each commit carries a unique id in its commit info: after a failed commit the
+        versions written since are searched for it first, so a commit that landed though
+        the store reported an error is never retried nor refused (which would delete the
+        files it references). An app transaction `txn` already committed, by this or an
+        overlapping run, in the snapshot being committed over makes this commit nothing
+        (its files are deleted) and returns the current version.
+        """
         read_version = self.version() if guard is None else guard[0]
         watched = None if guard is None else guard[1]
+        commit_id = uuid.uuid4().hex
         if new_fields:
             latest = self.version()
             if guard is not None and self._touched(read_version, latest, watched):
@@ -61,6 +72,10 @@ class Committer:
             self._add_columns(list(new_fields))
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             dt = self.delta(read_version)
+            if txn is not None and (dt.transaction_version(txn[0]) or -1) >= txn[1]:
+                self._delete([a.path for a in adds])
+                log.info("%s: %s already committed %s; nothing to do", self.name, txn[0], txn[1])
+                return read_version
             removes = []
             doomed = remove_files or []
             if replaced is not None or operation == "overwrite":
@@ -72,7 +87,8 @@ class Committer:
                            for f in doomed]
             props = CommitProperties(
                 max_commit_retries=0,
-                custom_metadata={"inferwatch.operation": operation},
+                custom_metadata={"inferwatch.operation": operation, COMMIT_ID: commit_id,
+                                 "inferwatch.read_version": str(read_version)},
                 app_transactions=[Transaction(txn[0], txn[1])] if txn else None,
             )
             try:
@@ -80,15 +96,31 @@ class Committer:
                     adds + removes, mode="append", schema=dt.schema(),
                     partition_by=list(dt.metadata().partition_columns), commit_properties=props,
                 )
-                faults.after_commit(self.name, read_version + 1)
-                return read_version + 1
+                landed = read_version + 1
             except CommitFailedError:
                 latest = self.version()
-                if guard is not None and self._touched(read_version, latest, watched):
-                    raise self._refuse(adds, read_version, latest, operation) from None
-                read_version = latest
+                landed = self._landed(commit_id, read_version, latest)
+                if landed is None:
+                    if guard is not None and self._touched(read_version, latest, watched):
+                        raise self._refuse(adds, read_version, latest, operation) from None
+                    read_version = latest
+                    continue
+            faults.after_commit(self.name, landed)
+            return landed
         self._delete([a.path for a in adds])
         raise ConcurrentWriteError(f"{self.name}: gave up after {MAX_COMMIT_ATTEMPTS} commit attempts")
+
+    def _landed(self, commit_id: str, after: int, upto: int) -> int | None:
+        """The version in (after, upto] whose commit info carries `commit_id`, if any."""
+        for version in range(after + 1, upto + 1):
+            for action in self._log_actions(version):
+                if action.get("commitInfo", {}).get(COMMIT_ID) == commit_id:
+                    return version
+        return None
+
+    def _log_actions(self, version: int) -> list[dict]:
+        with self._fs.open_input_stream(f"{self._fs_root}/_delta_log/{version:020d}.json") as fh:
+            return [json.loads(line) for line in fh.read().decode().splitlines() if line]
 
     def _refuse(self, adds: list[AddAction], read_version: int, latest: int,
                 operation: str) -> ConcurrentWriteError:
@@ -105,10 +137,7 @@ class Committer:
         types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
         wanted = None if partitions is None else {self._key(p, part_cols) for p in partitions}
         for version in range(after + 1, upto + 1):
-            with self._fs.open_input_stream(f"{self._fs_root}/_delta_log/{version:020d}.json") as fh:
-                lines = fh.read().decode().splitlines()
-            for line in lines:
-                action = json.loads(line)
+            for action in self._log_actions(version):
                 change = action.get("add") or action.get("remove")
                 if change is None:
                     continue
