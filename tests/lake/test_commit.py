@@ -81,3 +81,36 @@ def test_a_replace_over_a_changed_partition_is_refused_and_deletes_only_its_own_
         table.replace_partitions(spark.createDataFrame([(5, "a")], SCHEMA), [{"p": "a"}],
                                  read_version=stale)
     assert _ids(table) == [2, 3, 4]
+
+
+def test_a_compaction_is_no_new_data_for_incremental_reads(spark, tmp_path):
+    table = _table(spark, tmp_path)
+    for i in range(6):  # six small files in two partitions
+        table.append(spark.createDataFrame([(i, "ab"[i % 2])], SCHEMA))
+    before = table.version()
+    DeltaTable(table.uri).optimize.compact()  # rewrites rows, dataChange=false
+    assert table.version() == before + 1
+    assert len(table.files()) == 2
+    assert table.added_files(before) == [] and table.changed_partitions(before) == []
+    assert _ids(table) == list(range(6))
+    table.append(spark.createDataFrame([(9, "b")], SCHEMA))
+    assert table.read_added(before).collect() == [(9, "b")]
+    assert table.changed_partitions(before) == [{"p": "b"}]
+
+
+def test_a_cursor_past_the_logs_retention_still_resumes(spark, tmp_path):
+    table = _table(spark, tmp_path)
+    table.append(spark.createDataFrame([(1, "a")], SCHEMA))
+    cursor = table.version()
+    table.append(spark.createDataFrame([(2, "b")], SCHEMA))
+    DeltaTable(table.uri).create_checkpoint()
+    log = tmp_path / "t" / "_delta_log"
+    for version in range(cursor + 1):  # what log cleanup removes past the retention
+        (log / f"{version:020d}.json").unlink()
+    # the cursor's own snapshot is gone, the commits after it are not: exact resume
+    assert [r.id for r in table.read_added(cursor).collect()] == [2]
+    assert table.changed_partitions(cursor) == [{"p": "b"}]
+    (log / f"{cursor + 1:020d}.json").unlink()  # the table still opens from its checkpoint
+    # nothing left to compare with: every file counts as new, every partition changed
+    assert sorted(r.id for r in table.read_added(cursor).collect()) == [1, 2]
+    assert sorted(p["p"] for p in table.changed_partitions(cursor)) == ["a", "b"]

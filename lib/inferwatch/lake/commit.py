@@ -1,4 +1,5 @@
-"""Committing to the Delta log with optimistic concurrency (the write half of `Table`).
+"""Committing to the Delta log with optimistic concurrency, and reading the log's
+actions (the log half of `Table`).
 
 A commit that loses the race is retried over unrelated commits; if another writer
 touched a partition this write read or replaces, it raises `ConcurrentWriteError`,
@@ -117,6 +118,25 @@ class Committer:
                 if action.get("commitInfo", {}).get(COMMIT_ID) == commit_id:
                     return version
         return None
+
+    def _data_changes(self, after: int, upto: int) -> list[tuple[str, str, dict]] | None:
+        """(add|remove, path, partition values) of the data-changing actions of versions
+        (after, upto]; None when a log file of the range is gone (past the retention)."""
+        changes = []
+        for version in range(after + 1, upto + 1):
+            try:
+                actions = self._log_actions(version)
+            except FileNotFoundError:
+                log.warning("%s: log of version %s is gone; comparing snapshots instead",
+                            self.name, version)
+                return None
+            for action in actions:
+                for kind in ("add", "remove"):
+                    change = action.get(kind)
+                    if change is not None and change.get("dataChange", True):
+                        changes.append((kind, lf.hive_unescape(change["path"]),
+                                        change.get("partitionValues") or {}))
+        return changes
 
     def _log_actions(self, version: int) -> list[dict]:
         with self._fs.open_input_stream(f"{self._fs_root}/_delta_log/{version:020d}.json") as fh:

@@ -140,24 +140,44 @@ class Table(Committer):
 
     def added_files(self, since_version: int | None,
                     version: int | None = None) -> list[DataFile]:
-        """Files of the snapshot that were not in `since_version`'s (all when it is None)."""
-        current = self.files(version)
-        if since_version is not None and since_version >= 0:
-            before = {f.path for f in self.files(since_version)}
-            current = [f for f in current if f.path not in before]
-        return current
+        """Files of the snapshot added with new data after `since_version` (all when it is
+        None), from the log's `dataChange=true` add actions: a compaction, which rewrites
+        rows without changing them, adds nothing."""
+        dt = self.delta(version)
+        current = self._files(dt, None, None)
+        if since_version is None or since_version < 0:
+            return current
+        changes = self._data_changes(since_version, dt.version())
+        if changes is None:  # the log of that range is past its retention
+            before = self._files_or_none(since_version)
+            return current if before is None else [f for f in current if f.path not in before]
+        added = {path for kind, path, _ in changes if kind == "add"}
+        return [f for f in current if f.path in added]
 
     def changed_partitions(self, since_version: int | None,
                            version: int | None = None) -> list[dict[str, Any]]:
-        """Partitions whose files changed (added or removed) after `since_version`."""
-        now = {f.path: f for f in self.files(version)}
-        before = ({} if since_version is None or since_version < 0
-                  else {f.path: f for f in self.files(since_version)})
-        changed = [now[p] for p in now.keys() - before.keys()]
-        changed += [before[p] for p in before.keys() - now.keys()]
-        unique = {tuple(sorted((k, str(v)) for k, v in f.partition.items())): f.partition
-                  for f in changed}
+        """Partitions whose data changed (`dataChange=true` adds or removes) after
+        `since_version`; every partition when it is None or its log is past retention."""
+        dt = self.delta(version)
+        part_cols = list(dt.metadata().partition_columns)
+        changes = (None if since_version is None or since_version < 0
+                   else self._data_changes(since_version, dt.version()))
+        if changes is None:
+            return self.partitions(dt.version())
+        types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
+        unique = {}
+        for _kind, _path, raw in changes:
+            values = {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols}
+            unique[self._key(values, part_cols)] = values
         return list(unique.values())
+
+    def _files_or_none(self, version: int) -> set[str] | None:
+        try:
+            return {f.path for f in self.files(version)}
+        except Exception:  # noqa: BLE001 - the old snapshot is gone too: take every file
+            log.warning("%s: version %s cannot be opened; every file counts as new",
+                        self.name, version)
+            return None
 
     def _scan(self, dt: DeltaTable, data_files: list[DataFile]) -> DataFrame:
         return scan(self.spark, self._spark_root(), to_spark(dt.schema()),
