@@ -163,12 +163,13 @@ def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, lis
     if not table.exists():
         table.create(fresh.schema, PARTITION_BY)
     read_version = table.version()
-    parts, doomed, spans = [], [], set()
+    parts = [{"model_id": model_id, "granularity": g} for g in windows]
+    listed = table.files(read_version, partitions=parts)  # one listing for every granularity
+    doomed, spans = [], set()
     for granularity, starts in windows.items():
-        part = {"model_id": model_id, "granularity": granularity}
-        parts.append(part)
         points = [(w, w + timedelta(microseconds=1)) for w in starts]
-        hit = [f for f in table.files(read_version, partitions=[part]) if overlaps(f, points)]
+        hit = [f for f in listed
+               if f.partition["granularity"] == granularity and overlaps(f, points)]
         doomed += hit
         spans |= _file_spans(granularity, starts, hit)
     stale = lake.spark.createDataFrame(
