@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from inferwatch.errors import UserError
+from inferwatch.lake.storage import StorageSettings, settings_from
 
 MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
@@ -47,6 +48,11 @@ class EnvConfig:
     future_tolerance_hours: float = 24.0
     duplicate_lookback_days: float = 7.0
     pending_expiry_days: float = 90.0
+    # maintain: compaction target and how long unreferenced files stay (time travel)
+    target_file_mb: float = 128.0
+    vacuum_retention_hours: float = 168.0
+    # object storage (docs/storage.md): the file's `storage:` keys over the environment's
+    storage: StorageSettings = field(default_factory=lambda: StorageSettings({}))
 
 
 @dataclass(frozen=True)
@@ -124,10 +130,16 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     tolerance = _typed(path, data, "future_tolerance_hours", (int, float), 24.0)
     lookback = _typed(path, data, "duplicate_lookback_days", (int, float), 7.0)
     expiry = _typed(path, data, "pending_expiry_days", (int, float), 90.0)
+    maintain = _typed(path, data, "maintain", dict, {}) or {}
+    target = _typed(path, maintain, "target_file_mb", (int, float), 128.0)
+    retention = _typed(path, maintain, "vacuum_retention_hours", (int, float), 168.0)
     for key, value in (("future_tolerance_hours", tolerance),
-                       ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry)):
+                       ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry),
+                       ("maintain.vacuum_retention_hours", retention)):
         if isinstance(value, bool) or value < 0:
             raise ConfigError(path, key, "a number >= 0", value)
+    if isinstance(target, bool) or target <= 0:
+        raise ConfigError(path, "maintain.target_file_mb", "a number > 0", target)
     return EnvConfig(
         path=path,
         lake=str(lake or _typed(path, data, "lake", str, "lake")),
@@ -141,7 +153,17 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
         future_tolerance_hours=float(tolerance),
         duplicate_lookback_days=float(lookback),
         pending_expiry_days=float(expiry),
+        target_file_mb=float(target),
+        vacuum_retention_hours=float(retention),
+        storage=_storage(path, data),
     )
+
+
+def _storage(path: Path, data: dict[str, Any]) -> StorageSettings:
+    try:
+        return settings_from(_typed(path, data, "storage", dict, {}) or {})
+    except ValueError as err:
+        raise ConfigError(path, "storage", str(err)) from None
 
 
 def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:

@@ -58,4 +58,4 @@ def open_context(conf: str | Path = "conf/local.yaml", lake: str | None = None,
         raise UnknownNameError("model", model, list(models), str(env.models_dir))
     log.info("config %s: lake=%s models=%s", env.path, env.lake, sorted(models))
     spark = spark or get_spark(env, quiet=quiet)
-    return Context(env=env, models=models, spark=spark, lake=Lake(spark, env.lake), model=model)
+    return Context(env=env, models=models, spark=spark, lake=Lake(spark, env.lake, env.storage), model=model)

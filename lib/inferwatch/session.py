@@ -12,6 +12,7 @@ import os
 from pyspark.sql import SparkSession
 
 from inferwatch.config import EnvConfig
+from inferwatch.lake.storage import spark_conf
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,12 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
     """
     active = SparkSession.getActiveSession()
     if active is None:
+        # object-store credentials for Spark's Parquet I/O, from the same settings
+        # delta-rs and pyarrow get (lake/storage.py); the file's spark.conf wins
         settings = {"spark.app.name": env.spark.app_name,
                     "spark.sql.shuffle.partitions": str(env.spark.shuffle_partitions),
-                    "spark.sql.adaptive.enabled": "true", **env.spark.conf}
+                    "spark.sql.adaptive.enabled": "true",
+                    **spark_conf(env.storage, env.lake), **env.spark.conf}
         submitted = _launched_by_spark_submit()
         builder = SparkSession.builder
         if not submitted:
@@ -56,8 +60,12 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
         if submitted:  # what spark-submit was told wins; the file fills in SQL settings
             given = active.sparkContext.getConf()
             for key, value in settings.items():
-                if key.startswith("spark.sql.") and not given.contains(key):
+                if given.contains(key):
+                    continue
+                if key.startswith("spark.sql."):
                     active.conf.set(key, value)
+                elif key.startswith("spark.hadoop."):  # session confs reach every read/write
+                    active.conf.set(key[len("spark.hadoop."):], value)
     for key, value in REQUIRED.items():
         active.conf.set(key, value)
     log.info("spark %s master=%s", active.version, active.sparkContext.master)

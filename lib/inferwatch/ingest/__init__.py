@@ -36,4 +36,4 @@ def _log(kind: str, records, conf: str, lake_root: str | None) -> Run:
 
     env = load_env(conf, lake=lake_root)
     models = load_models(env.models_dir) if env.models_dir.is_dir() else {}
-    return ingest_records(Lake(get_spark(env), env.lake), kind, records, models)
+    return ingest_records(Lake(get_spark(env), env.lake, env.storage), kind, records, models)

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 # Pipeline order; later stages add their names here.
 PIPELINE = ("partition", "join-labels", "performance")
-JOB_NAMES = (*PIPELINE, "hourly")
+# Not part of `hourly`: scheduled daily.
+DAILY = ("maintain",)
+JOB_NAMES = (*PIPELINE, *DAILY, "hourly")
 
 
 def job_module(name: str):
@@ -28,8 +30,8 @@ def job_module(name: str):
 
 def run_job(ctx: Context, name: str) -> Run:
     """Run one pipeline job with a progress line before and after."""
-    if name not in PIPELINE:
-        raise UnknownNameError("pipeline job", name, PIPELINE)
+    if name not in PIPELINE + DAILY:
+        raise UnknownNameError("job", name, PIPELINE + DAILY)
     t0 = time.monotonic()
     print(f"[{name}] running ...", flush=True)
     run = job_module(name).run(ctx)

@@ -9,12 +9,14 @@ and labels without hints never wait for an index row that was lost.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.jobs.runs import Run
+from inferwatch.lake.files import DataFile
 from inferwatch.lake.tables import INDEX_BUCKETS, Lake
 from inferwatch.metrics.windows import overlaps, utc
 
@@ -44,22 +46,46 @@ def catch_up_index(lake: Lake, run: Run) -> None:
                                       txn=(APP, latest))
 
 
-def _buckets(ids: DataFrame) -> set[int]:
-    return {r["b"] for r in ids.select(id_bucket().alias("b")).distinct().collect()}
+# Up to this many distinct ids, a lookup also skips index files by their id range.
+MAX_IDS_FOR_SKIPPING = 100_000
 
 
 def entries(lake: Lake, ids: DataFrame, span: tuple[datetime, datetime] | None = None
             ) -> DataFrame:
     """Index rows of the ids in `ids` (a frame with `inference_id`): only the buckets of
-    those ids are read, and with `span` only files whose `ts` bounds reach into it."""
+    those ids are read, only files whose `inference_id` min/max (maintain sorts older
+    files by id) hold one of them, and with `span` only files whose `ts` bounds reach
+    into it."""
     index = lake.table(INDEX)
-    buckets = _buckets(ids)
-    files = index.files(where=lambda p: p["id_bucket"] in buckets) if buckets else []
+    keyed = ids.select("inference_id", id_bucket().alias("b")).distinct()
+    pairs = keyed.where(F.col("inference_id").isNotNull()).limit(MAX_IDS_FOR_SKIPPING + 1).collect()
+    by_bucket: dict[int, list[str]] | None = None
+    if len(pairs) > MAX_IDS_FOR_SKIPPING:
+        buckets = {r["b"] for r in keyed.select("b").distinct().collect()}
+    else:
+        by_bucket = {}
+        for row in pairs:
+            by_bucket.setdefault(row["b"], []).append(row["inference_id"])
+        buckets = set(by_bucket)
+    files = (index.files(partitions=[{"id_bucket": b} for b in sorted(buckets)],
+                         stats=("ts", "inference_id")) if buckets else [])
     if span is not None:
         low, high = span
         files = [f for f in files if overlaps(f, [(low, high + timedelta(microseconds=1))], "ts")]
+    if by_bucket is not None:
+        wanted = {b: sorted(v) for b, v in by_bucket.items()}
+        files = [f for f in files if _holds_any(f, wanted[f.partition["id_bucket"]])]
     return (index.read_files(files).join(ids.select("inference_id").distinct(),
                                          on="inference_id", how="left_semi"))
+
+
+def _holds_any(data_file: DataFile, sorted_ids: list[str]) -> bool:
+    """Whether some id lies within the file's `inference_id` bounds (no bounds: maybe)."""
+    low, high = data_file.bounds.get("inference_id", (None, None))
+    if low is None or high is None:
+        return True
+    at = bisect_left(sorted_ids, low)
+    return at < len(sorted_ids) and sorted_ids[at] <= high
 
 
 def stored_keys(lake: Lake, batch: DataFrame, lookback: timedelta) -> DataFrame:

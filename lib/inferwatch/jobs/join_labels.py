@@ -81,7 +81,7 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
         job.inputs.update({SOURCE: latest, "labels_pending": pending_version})
         _flush(lake, job, pending_version)  # what a killed run decided and could not flush
         added = raw.added_files(since, latest) if since is None or since < latest else []
-        waiting = pending.files(pending_version)
+        waiting = pending.files(pending_version, stats=())
         if not added and not waiting:
             job.notes.append(f"no new labels since version {since}")
             return job

@@ -71,7 +71,7 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
         else "confidence (no labelled baseline)"))
     # rows in: what the Delta log says the partitions hold, independent of the join
     part.rows_in = sum(f.num_records or 0 for f in lake.table("inferences").files(
-        versions["inferences"], partitions=parts))
+        versions["inferences"], partitions=parts, stats=()))
     joined = with_expectations(joined_rows(lake, parts, versions), reference,
                                model.problem_type).persist()
     try:

@@ -50,6 +50,7 @@ class Run:
     outputs: dict[str, int] = field(default_factory=dict)
     owed: list[datetime] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
     status: str = OK
     error: str | None = None
     models: dict[str, Run] = field(default_factory=dict)
@@ -122,6 +123,7 @@ def _row(run: Run, ended: datetime) -> dict[str, Any]:
         "input_versions": json.dumps(run.inputs), "output_versions": json.dumps(run.outputs),
         "hours_owed": json.dumps([h.isoformat() for h in sorted(run.owed)]),
         "error": run.error,
+        "details": json.dumps(run.details, default=str, sort_keys=True) if run.details else None,
     }
 
 
@@ -136,12 +138,17 @@ def _record(lake: Lake, run: Run) -> None:
     lake.table("job_runs").append_arrow(pa.Table.from_pylist(rows, schema=schema))
 
 
+# what a job's progress is read from: the rows of that job, these columns only
+PROGRESS_COLUMNS = ["started_at", "model_id", "status", "input_versions", "hours_owed"]
+
+
 class Progress:
     """Where a job stands, per model: read once from `job_runs` at the start of a run."""
 
     def __init__(self, lake: Lake, job: str):
         self._last: dict[str | None, dict[str, Any]] = {}
-        for row in runs(lake.root, job):
+        for row in runs(lake.root, job, columns=PROGRESS_COLUMNS,
+                        storage_options=lake.table("job_runs").options):
             if row["status"] in (OK, PARTIAL) and row["input_versions"] not in (None, "{}"):
                 self._last[row["model_id"]] = row
 
@@ -159,13 +166,16 @@ class Progress:
         return {datetime.fromisoformat(h) for h in json.loads(row["hours_owed"])}
 
 
-def runs(lake_root: str, job: str | None = None) -> list[dict[str, Any]]:
-    """All recorded rows (optionally of one job), oldest first; read without Spark."""
+def runs(lake_root: str, job: str | None = None, columns: list[str] | None = None,
+         storage_options: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """All recorded rows (optionally of one job, only `columns`), oldest first; read
+    without Spark."""
     from deltalake import DeltaTable
 
     path = f"{lake_root}/job_runs"
-    if not DeltaTable.is_deltatable(path):
+    if not DeltaTable.is_deltatable(path, storage_options):
         return []
     filters = None if job is None else [("job", "=", job)]
-    rows = DeltaTable(path).to_pyarrow_table(filters=filters).to_pylist()
+    rows = DeltaTable(path, storage_options=storage_options).to_pyarrow_table(
+        columns=columns, filters=filters).to_pylist()
     return sorted(rows, key=lambda r: (r["started_at"], r["model_id"] or ""))

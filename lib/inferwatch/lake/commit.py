@@ -53,7 +53,7 @@ class Committer:
                 guard: tuple[int, list[Partition] | None] | None,
                 txn: tuple[str, int] | None, operation: str,
                 new_fields: Sequence[T.StructField] = (),
-                remove_files: list[DataFile] | None = None) -> int:
+                remove_files: list[DataFile] | None = None, data_change: bool = True) -> int:
         """Commit with optimistic concurrency: retry over unrelated commits, refuse conflicts.
 
         Each commit carries a unique id in its commit info: after a failed commit the
@@ -62,13 +62,20 @@ class Committer:
         files it references). An app transaction `txn` already committed, by this or an
         overlapping run, in the snapshot being committed over makes this commit nothing
         (its files are deleted) and returns the current version.
+
+        Conflicts are decided from the actions of the commits since `guard`'s version, as
+        Delta's own checker does: a data-changing add or remove in a watched partition
+        (`guard[1]`; None: any) refuses the commit, as does the removal of a file this
+        commit removes (`remove_files`); appends elsewhere and compactions of other files
+        do not conflict (a whole-partition replace re-lists its files on each attempt).
         """
         read_version = self.version() if guard is None else guard[0]
         watched = None if guard is None else guard[1]
+        removing = {f.path for f in remove_files or []}
         commit_id = uuid.uuid4().hex
         if new_fields:
             latest = self.version()
-            if guard is not None and self._touched(read_version, latest, watched):
+            if guard is not None and self._touched(read_version, latest, watched, removing):
                 raise self._refuse(adds, read_version, latest, operation)
             self._add_columns(list(new_fields))
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
@@ -83,7 +90,7 @@ class Committer:
                 doomed = self._files(dt, replaced, None)
             if doomed:
                 now_ms = int(time.time() * 1000)
-                removes = [RemoveAction(f.path, True, now_ms, f.size,
+                removes = [RemoveAction(f.path, data_change, now_ms, f.size,
                                         {k: lf.format_partition_value(v) for k, v in f.partition.items()})
                            for f in doomed]
             props = CommitProperties(
@@ -102,7 +109,8 @@ class Committer:
                 latest = self.version()
                 landed = self._landed(commit_id, read_version, latest)
                 if landed is None:
-                    if guard is not None and self._touched(read_version, latest, watched):
+                    if guard is not None and self._touched(read_version, latest, watched,
+                                                           removing):
                         raise self._refuse(adds, read_version, latest, operation) from None
                     read_version = latest
                     continue
@@ -150,8 +158,10 @@ class Committer:
             f"this {operation} read; nothing was committed, re-run the job"
         )
 
-    def _touched(self, after: int, upto: int, partitions: list[Partition] | None) -> bool:
-        """Whether commits (after, upto] added or removed files in `partitions`."""
+    def _touched(self, after: int, upto: int, partitions: list[Partition] | None,
+                 removing: set[str] = frozenset()) -> bool:
+        """Whether commits (after, upto] changed data (`dataChange=true` adds or removes)
+        in `partitions` (None: anywhere), or removed any file in `removing`."""
         dt = self.delta(upto)
         part_cols = list(dt.metadata().partition_columns)
         types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
@@ -160,6 +170,10 @@ class Committer:
             for action in self._log_actions(version):
                 change = action.get("add") or action.get("remove")
                 if change is None:
+                    continue
+                if "remove" in action and lf.hive_unescape(change["path"]) in removing:
+                    return True
+                if not change.get("dataChange", True):
                     continue
                 if wanted is None:
                     return True

@@ -21,9 +21,10 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-# Delta stats may truncate strings; a truncated max is not an upper bound, so long
-# strings get a min only.
+# Delta stats truncate long strings: a prefix is a lower bound; a prefix followed by the
+# largest code point is an upper bound of every string that starts with that prefix.
 MAX_STAT_STRING = 32
+MAX_CHAR = "\U0010ffff"
 
 
 def normalize_uri(uri: str) -> str:
@@ -79,14 +80,18 @@ def hive_values(relative: str,
 
 
 def format_partition_value(value: Any) -> str | None:
-    """The Delta protocol's string form of a partition value."""
-    if value is None:
+    """The Delta protocol's string form of a partition value.
+
+    Timestamps are UTC in the protocol's `{date} {time}.{microsecond}` form, always with
+    the microseconds, exactly as delta-rs writes them, so that one hour written by either
+    lands in one folder. An empty string is null, as in Hive, Spark and delta-rs.
+    """
+    if value is None or value == "":
         return None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -96,7 +101,7 @@ def format_partition_value(value: Any) -> str | None:
 
 def parse_partition_value(text: str | None, type_name: str) -> Any:
     """Typed Python value of a Delta partition string for a column of `type_name`."""
-    if text is None or text == HIVE_NULL:
+    if text is None or text == HIVE_NULL or text == "":
         return None
     if type_name == "timestamp":
         text = text.replace("T", " ").rstrip("Z")
@@ -167,7 +172,7 @@ def parquet_stats(fs: pafs.FileSystem, path: str) -> tuple[int, str]:
             if isinstance(low, str) and len(low) > MAX_STAT_STRING:
                 low = low[:MAX_STAT_STRING]
             if isinstance(high, str) and len(high) > MAX_STAT_STRING:
-                high = None
+                high = high[:MAX_STAT_STRING] + MAX_CHAR
             mins[name] = _merge(mins, name, low, min)
             maxs[name] = _merge(maxs, name, high, max)
     stats_json = {

@@ -9,12 +9,16 @@ vectorized Parquet reader.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction
@@ -23,11 +27,13 @@ from pyspark.sql import types as T
 
 from inferwatch.lake import faults
 from inferwatch.lake import files as lf
+from inferwatch.lake import storage as st
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.commit import Committer, Partition
 from inferwatch.lake.scan import scan
 from inferwatch.lake.staging import adopt
 from inferwatch.lake.schema import align, to_delta, to_spark
+from inferwatch.lake.storage import StorageSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +48,63 @@ class Table(Committer):
     >>> t.read(partitions=[{"model_id": "fraud", "hour": some_hour}])
     """
 
-    def __init__(self, spark: SparkSession, uri: str, name: str | None = None):
+    def __init__(self, spark: SparkSession, uri: str, name: str | None = None,
+                 storage: StorageSettings | None = None):
         self.spark = spark
-        self.uri = lf.normalize_uri(uri)
+        self.storage = storage or StorageSettings({})
+        self.uri = st.delta_uri(lf.normalize_uri(uri))
         self.name = name or uri
-        self._fs, self._fs_root = lf.filesystem(self.uri)
+        self.options = st.delta_options(self.storage, self.uri)
+        self._fs, self._fs_root = st.arrow_filesystem(self.storage, self.uri)
+        self._snapshot: DeltaTable | None = None
 
     # -- metadata ------------------------------------------------------------------
     def exists(self) -> bool:
-        return DeltaTable.is_deltatable(self.uri)
+        return self._snapshot is not None or DeltaTable.is_deltatable(self.uri, self.options)
 
     def delta(self, version: int | None = None) -> DeltaTable:
+        """The snapshot at `version` (latest when None).
+
+        One snapshot is kept per table and brought forward incrementally (only the new
+        log entries are read), so an operation pays for loading the table's files once,
+        not once per call; an older version is loaded on its own and not kept.
+        """
+        snap = self._snapshot
         try:
-            return DeltaTable(self.uri, version=version)
+            if snap is None:
+                snap = self._open(version)
+                if version is None:
+                    self._snapshot = snap
+                return snap
+            if version is None:
+                snap.update_incremental()
+                return snap
+            current = snap.version()
+            if version == current:
+                return snap
+            if version > current:
+                snap.load_as_version(version)
+                return snap
+            return self._open(version)
         except TableNotFoundError as err:
             raise TableNotFoundError(f"no Delta table at {self.uri} ({self.name}): {err}") from err
+
+    def _open(self, version: int | None) -> DeltaTable:
+        return DeltaTable(self.uri, version=version, storage_options=self.options)
+
+    def version_at(self, moment: datetime) -> int:
+        """The version that was current at `moment` (time travel by timestamp): the last
+        commit made at or before it. Raises ValueError when the table is younger."""
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        millis = moment.timestamp() * 1000
+        best = None
+        for entry in self.delta().history():
+            if entry.get("timestamp", 0) <= millis and (best is None or entry["version"] > best):
+                best = entry["version"]
+        if best is None:
+            raise ValueError(f"{self.name}: no version at or before {moment.isoformat()} "
+                             f"(or the log of that time is past its retention)")
+        return int(best)
 
     def create(self, schema: T.StructType, partition_by: Sequence[str] = ()) -> Table:
         """Create the table if it does not exist yet (an existing one is left as it is)."""
@@ -65,7 +113,7 @@ class Table(Committer):
             raise ValueError(f"{self.name}: partition columns {missing} are not in the schema")
         if not self.exists():
             DeltaTable.create(self.uri, schema=to_delta(schema), partition_by=list(partition_by),
-                              mode="ignore")
+                              mode="ignore", storage_options=self.options)
         return self
 
     def version(self) -> int:
@@ -85,23 +133,40 @@ class Table(Committer):
         return self.delta().transaction_version(app_id)
 
     def files(self, version: int | None = None, partitions: Iterable[Partition] | None = None,
-              where: Callable[[dict[str, Any]], bool] | None = None) -> list[DataFile]:
-        """The snapshot's data files, pruned to `partitions` (exact values) and `where`."""
-        return self._files(self.delta(version), partitions, where)
+              where: Callable[[dict[str, Any]], bool] | None = None,
+              stats: Sequence[str] | None = None) -> list[DataFile]:
+        """The snapshot's data files, pruned to `partitions` (exact values) and `where`,
+        with the min/max bounds of the `stats` columns (all columns when None)."""
+        return self._files(self.delta(version), partitions, where, stats)
 
-    def _files(self, dt: DeltaTable, partitions, where) -> list[DataFile]:
-        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    def _files(self, dt: DeltaTable, partitions, where,
+               stats: Sequence[str] | None = None) -> list[DataFile]:
+        # Pruned in Arrow first: only the matching files' wanted columns become Python.
+        actions = pa.table(dt.get_add_actions(flatten=True))
         part_cols = list(dt.metadata().partition_columns)
-        wanted = None if partitions is None else {self._key(p, part_cols) for p in partitions}
+        wanted = None
+        if partitions is not None:
+            partitions = list(partitions)
+            wanted = {self._key(p, part_cols) for p in partitions}
+            if not wanted or actions.num_rows == 0:
+                return []
+            actions = _prefilter(actions, part_cols, partitions)
+        if actions.num_rows == 0:
+            return []
+        have = set(actions.column_names)
+        columns = [n[4:] for n in actions.column_names if n.startswith("min.")]
+        if stats is not None:
+            columns = [c for c in columns if c in set(stats)]
+        keep = ["path", "size_bytes", "num_records", *(f"partition.{c}" for c in part_cols),
+                *(f"{k}.{c}" for c in columns for k in ("min", "max") if f"{k}.{c}" in have)]
         out = []
-        for row in actions:
+        for row in actions.select([k for k in keep if k in have]).to_pylist():
             values = {c: row.get(f"partition.{c}") for c in part_cols}
             if wanted is not None and self._key(values, part_cols) not in wanted:
                 continue
             if where is not None and not where(values):
                 continue
-            bounds = {k[4:]: (v, row.get("max." + k[4:])) for k, v in row.items()
-                      if k.startswith("min.")}
+            bounds = {c: (row.get("min." + c), row.get("max." + c)) for c in columns}
             out.append(DataFile(lf.hive_unescape(row["path"]), row["size_bytes"],
                                 row.get("num_records"), values, bounds))
         return out
@@ -119,7 +184,7 @@ class Table(Committer):
 
     def partitions(self, version: int | None = None) -> list[dict[str, Any]]:
         seen: dict[tuple, dict[str, Any]] = {}
-        for f in self.files(version):
+        for f in self.files(version, stats=()):
             seen.setdefault(tuple(sorted(f.partition.items(), key=lambda kv: kv[0])), f.partition)
         return list(seen.values())
 
@@ -184,7 +249,7 @@ class Table(Committer):
                     list(dt.metadata().partition_columns), data_files)
 
     def _spark_root(self) -> str:
-        return self.uri if "://" in self.uri else "file://" + self.uri
+        return st.spark_uri(self.storage, self.uri) if "://" in self.uri else "file://" + self.uri
 
     # -- writes --------------------------------------------------------------------
     def append(self, df: DataFrame, txn: tuple[str, int] | None = None,
@@ -231,6 +296,27 @@ class Table(Committer):
         return self._commit(adds, None, (read_version, partitions), None, "replace",
                             new_fields, remove_files=list(doomed))
 
+    def rewrite_files(self, doomed: Sequence[DataFile], read_version: int,
+                      cluster: tuple[Column, int]) -> int:
+        """Rewrite `doomed` (files of one partition) into `cluster[1]` files holding the
+        same rows, range-partitioned and sorted by `cluster[0]`: a compaction, committed
+        with `dataChange=false`, so no incremental reader sees new data. Refused with
+        ConcurrentWriteError (nothing committed) if another commit removed one of them."""
+        doomed = list(doomed)
+        partitions = _listify({tuple(sorted(f.partition.items())): f.partition
+                               for f in doomed}.values()) or []
+        df = self._scan(self.delta(read_version), doomed)
+        adds, _ = self._write_inside(df, partitions, cluster)
+        before = sum(f.num_records or 0 for f in doomed)
+        after = sum(json.loads(a.stats)["numRecords"] for a in adds)
+        if before != after:  # never commit a rewrite that lost or doubled a row
+            self._delete([a.path for a in adds])
+            raise RuntimeError(f"{self.name}: compaction of {len(doomed)} files read {before} "
+                               f"rows but wrote {after}; nothing was committed")
+        adds = [dataclasses.replace(a, data_change=False) for a in adds]
+        return self._commit(adds, None, (read_version, []), None, "compact",
+                            remove_files=doomed, data_change=False)
+
     def _write_inside(self, df: DataFrame, partitions: list[Partition],
                       cluster: tuple[Column, int] | None = None
                       ) -> tuple[list[AddAction], list[T.StructField]]:
@@ -258,7 +344,8 @@ class Table(Committer):
         """Append a small driver-side Arrow table (run records, alerts) without Spark."""
         from deltalake import write_deltalake
 
-        write_deltalake(self.uri, data, mode="append", schema_mode="merge")
+        write_deltalake(self.uri, data, mode="append", schema_mode="merge",
+                        storage_options=self.options)
         version = self.version()
         faults.after_commit(self.name, version)
         return version
@@ -273,7 +360,8 @@ class Table(Committer):
         staging = f"_staging/{uuid.uuid4().hex}"
         if cluster is not None:
             expression, files = cluster
-            aligned = aligned.repartitionByRange(max(1, files), *part_cols, expression)
+            aligned = (aligned.repartitionByRange(max(1, files), *part_cols, expression)
+                       .sortWithinPartitions(*part_cols, expression))
         elif part_cols:
             # One file per partition per write, not one per task and partition.
             aligned = aligned.repartition(*part_cols)
@@ -290,6 +378,23 @@ class Table(Committer):
     def _delete(self, paths: Iterable[str]) -> None:
         for path in paths:
             self._fs.delete_file(f"{self._fs_root}/{path}")
+
+
+def _prefilter(actions: pa.Table, part_cols: list[str], partitions: list[Partition]) -> pa.Table:
+    """The add actions whose partition values are, column by column, among those of
+    `partitions`: a superset of the exact matches, cut down in Arrow before any row
+    becomes a Python object (delta-rs returns typed partition columns)."""
+    mask = None
+    for col in part_cols:
+        column = actions[f"partition.{col}"]
+        try:
+            values = pa.array([None if p.get(col) == "" else p.get(col) for p in partitions],
+                              type=column.type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            continue  # values of another spelling: the exact check in Python decides
+        hit = pc.is_in(column, value_set=values, skip_nulls=False)
+        mask = hit if mask is None else pc.and_(mask, hit)
+    return actions if mask is None else actions.filter(mask)
 
 
 def _listify(partitions: Iterable[Partition] | None) -> list[Partition] | None:

@@ -11,6 +11,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from inferwatch.lake import Table
+from inferwatch.lake.files import normalize_uri
+from inferwatch.lake.storage import StorageSettings, arrow_filesystem
 
 
 def _schema(*fields: tuple[str, T.DataType]) -> T.StructType:
@@ -55,7 +57,7 @@ JOB_RUNS = _schema(
     ("run_id", S), ("job", S), ("model_id", S), ("params", S), ("started_at", TS),
     ("ended_at", TS), ("status", S), ("rows_in", L), ("rows_out", L), ("rows_duplicate", L),
     ("rows_pending", L), ("rows_quarantined", L), ("input_versions", S), ("output_versions", S),
-    ("hours_owed", S), ("error", S),
+    ("hours_owed", S), ("error", S), ("details", S),
 )
 
 
@@ -84,17 +86,50 @@ SPECS = {
 class Lake:
     """The lake root: hands out contract tables, creating them on first use."""
 
-    def __init__(self, spark: SparkSession, root: str):
+    def __init__(self, spark: SparkSession, root: str, storage: StorageSettings | None = None):
         self.spark = spark
         self.root = root.rstrip("/")
+        self.storage = storage or StorageSettings({})
+        self._tables: dict[str, Table] = {}
 
     def path(self, name: str) -> str:
         return f"{self.root}/{name}"
 
     def table(self, name: str) -> Table:
-        """The table `name`; a contract table is created (empty) on first use."""
-        table = Table(self.spark, self.path(name), name=name)
-        spec = SPECS.get(name)
-        if spec is not None and not table.exists():
-            table.create(spec.schema, spec.partition_by)
+        """The table `name`; a contract table is created (empty) on first use. One `Table`
+        per name, so its snapshot is loaded once and then brought forward."""
+        table = self._tables.get(name)
+        if table is None:
+            table = Table(self.spark, self.path(name), name=name, storage=self.storage)
+            spec = SPECS.get(name)
+            if spec is not None and not table.exists():
+                table.create(spec.schema, spec.partition_by)
+            if spec is not None or table.exists():
+                self._tables[name] = table
         return table
+
+    def names(self) -> list[str]:
+        """Every Delta table under the root (`inferences`, `raw/labels`, `metrics/...`)."""
+        fs, base = arrow_filesystem(self.storage, normalize_uri(self.root))
+        found = []
+        for depth1 in _dirs(fs, base):
+            name = depth1.rsplit("/", 1)[-1]
+            if name.startswith(("_", ".")):
+                continue
+            children = _dirs(fs, depth1)
+            if any(c.endswith("/_delta_log") for c in children):
+                found.append(name)
+                continue
+            found += [f"{name}/{c.rsplit('/', 1)[-1]}" for c in children
+                      if any(g.endswith("/_delta_log") for g in _dirs(fs, c))]
+        return sorted(found)
+
+
+def _dirs(fs, path: str) -> list[str]:
+    from pyarrow.fs import FileSelector, FileType
+
+    try:
+        infos = fs.get_file_info(FileSelector(path, allow_not_found=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [i.path for i in infos if i.type == FileType.Directory]

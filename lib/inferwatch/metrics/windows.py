@@ -143,9 +143,9 @@ def _hourly_with(table, model_id: str, hours: list[datetime], fresh: DataFrame,
     if not table.exists():
         return fresh
     version = table.version()
-    files = [f for f in table.files(version, partitions=[{"model_id": model_id,
-                                                          "granularity": "1h"}])
-             if overlaps(f, spans)]
+    hourly = table.files(version, partitions=[{"model_id": model_id, "granularity": "1h"}],
+                         stats=("window_start",))
+    files = [f for f in hourly if overlaps(f, spans)]
     stale = fresh.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
     stored = (table.read_files(files, version).select(*fresh.columns)
               .join(F.broadcast(stale), on="window_start", how="left_anti"))
@@ -164,7 +164,8 @@ def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, lis
         table.create(fresh.schema, PARTITION_BY)
     read_version = table.version()
     parts = [{"model_id": model_id, "granularity": g} for g in windows]
-    listed = table.files(read_version, partitions=parts)  # one listing for every granularity
+    # one listing for every granularity
+    listed = table.files(read_version, partitions=parts, stats=("window_start",))
     doomed, spans = [], set()
     for granularity, starts in windows.items():
         points = [(w, w + timedelta(microseconds=1)) for w in starts]
