@@ -36,7 +36,7 @@ ARGS ?=
 SPARK_ARGS ?=
 JOB_FILE = jobs/$(subst -,_,$(JOB)).py
 submit: $(STAMP) java
-	@test -f "$(JOB_FILE)" || { echo "usage: make submit JOB=partition|join-labels|performance|hourly\
+	@test -f "$(JOB_FILE)" || { echo "usage: make submit JOB=partition|join-labels|performance|maintain|hourly\
 	[ARGS='--conf conf/local.yaml ...'] [SPARK_ARGS='--master local[2] ...']" >&2; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" \
 	  $(BIN)/spark-submit $(SPARK_ARGS) $(JOB_FILE) $(ARGS)

@@ -12,6 +12,7 @@ import pandas as pd
 from deltalake import DeltaTable
 
 from inferwatch.errors import UnknownNameError
+from inferwatch.lake.storage import delta_options, delta_uri, settings_from
 
 TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
@@ -38,8 +39,20 @@ SORT = ("model_id", "granularity", "window_start", "slice_key", "slice_value", "
         "group")
 
 
+def _location(lake_root: str, name: str) -> tuple[str, dict[str, str] | None]:
+    """delta-rs URI and storage options of a table; object-store credentials come from
+    the environment variables docs/storage.md names."""
+    uri = delta_uri(f"{lake_root.rstrip('/')}/{name}")
+    return uri, delta_options(settings_from(None), uri)
+
+
+def _delta(lake_root: str, name: str) -> DeltaTable:
+    uri, options = _location(lake_root, name)
+    return DeltaTable(uri, storage_options=options)
+
+
 def exists(lake_root: str, name: str) -> bool:
-    return DeltaTable.is_deltatable(f"{lake_root.rstrip('/')}/{name}")
+    return DeltaTable.is_deltatable(*_location(lake_root, name))
 
 
 def table(lake_root: str, name: str, model: str | None = None, granularity: str | None = None,
@@ -50,7 +63,7 @@ def table(lake_root: str, name: str, model: str | None = None, granularity: str 
         raise UnknownNameError("table", name, TABLES)
     if not exists(lake_root, name):
         return pd.DataFrame()
-    delta = DeltaTable(f"{lake_root.rstrip('/')}/{name}")
+    delta = _delta(lake_root, name)
     columns = {f.name for f in delta.schema().fields}
     filters = []
     if model is not None and "model_id" in columns:
@@ -74,7 +87,7 @@ def view(lake_root: str, name: str, model: str | None = None,
     source, columns = VIEWS.get(name, (name, None))
     frame = table(lake_root, source, model=model, granularity=granularity)
     if model is not None and frame.empty and exists(lake_root, source):
-        delta = DeltaTable(f"{lake_root.rstrip('/')}/{source}")
+        delta = _delta(lake_root, source)
         if "model_id" in {f.name for f in delta.schema().fields}:
             known = set(delta.to_pyarrow_table(columns=["model_id"])["model_id"].to_pylist())
             if model not in known:
@@ -88,4 +101,4 @@ def view(lake_root: str, name: str, model: str | None = None,
 def count_rows(lake_root: str, name: str) -> int | None:
     if not exists(lake_root, name):
         return None
-    return int(DeltaTable(f"{lake_root.rstrip('/')}/{name}").count())
+    return int(_delta(lake_root, name).count())

@@ -14,7 +14,7 @@ import pytest
 from deltalake import DeltaTable
 
 from inferwatch.ingest import ingest_files
-from inferwatch.jobs import join_labels, partition, performance
+from inferwatch.jobs import join_labels, maintain, partition, performance
 from inferwatch.lake.faults import InjectedFault, count_commits, fail_after_commit
 from tests.helpers import context, delta_frame, models
 
@@ -62,6 +62,11 @@ JOBS = {  # job → (run it, the tables it writes)
     "performance": (lambda ctx, _: performance.run(ctx),
                     ("state/performance", "metrics/performance", "state/fairness",
                      "metrics/fairness")),
+    # compactions change no row of any table, whenever the job is killed
+    "maintain": (lambda ctx, _: maintain.run(ctx, now=NOW),
+                 ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
+                  "labels_pending", "quarantine", "state/performance", "metrics/performance",
+                  "state/fairness", "metrics/fairness")),
 }
 
 

@@ -145,8 +145,9 @@ def sweep_staging(table: Table, retention_hours: float) -> int:
         if info.type != pafs.FileType.Directory:
             continue
         inner = fs.get_file_info(pafs.FileSelector(info.path, recursive=True))
-        newest = max([i.mtime.timestamp() for i in inner if i.mtime is not None]
-                     + [info.mtime.timestamp() if info.mtime else 0])
+        stamps = [i.mtime.timestamp() for i in inner
+                  if i.type == pafs.FileType.File and i.mtime is not None]
+        newest = max(stamps) if stamps else (info.mtime.timestamp() if info.mtime else 0)
         if newest < cutoff:
             fs.delete_dir(info.path)
             removed += 1

@@ -1,0 +1,127 @@
+"""The maintain job: compaction bounds the file counts and no job recomputes anything
+after it; the compacted id index still finds every inference; pending labels expire."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+
+from inferwatch import scenario
+from inferwatch.context import open_context
+from inferwatch.ingest import ingest_files, ingest_records
+from inferwatch.jobs import join_labels, maintain, partition, performance
+from inferwatch.jobs.index import _holds_any
+from inferwatch.jobs.runs import runs
+from inferwatch.lake.files import DataFile
+from tests.helpers import delta_frame
+
+UTC = timezone.utc
+START = datetime(2026, 3, 2, tzinfo=UTC)
+DAYS = 3
+# maintain runs a month after the data: the index's older files get sorted by id
+LATER = START + timedelta(days=DAYS + 30)
+
+
+@pytest.fixture(scope="module")
+def lake(spark, tmp_path_factory):
+    """Three days ingested and run day by day, as an hourly schedule would leave them:
+    several small files per index bucket, raw partition and quarantine partition."""
+    root = tmp_path_factory.mktemp("maintain")
+    files = scenario.write(scenario.generate(seed=5, days=DAYS, rows_per_hour=30),
+                           root / "input")
+    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
+                       models_dir=root / "input" / "models", spark=spark)
+    days = sorted(p for p in files["inferences"] if p.suffix == ".parquet")
+    extra = [p for p in files["inferences"] if p.suffix != ".parquet"]
+    for path in [*days, *extra]:
+        ingest_files(ctx.lake, "inferences", [path], ctx.models)
+        partition.run(ctx, now=LATER)
+    for path in files["labels"]:
+        ingest_files(ctx.lake, "labels", [path], ctx.models)
+        join_labels.run(ctx, now=START + timedelta(days=DAYS))
+    performance.run(ctx)
+    return ctx
+
+
+def _tables(ctx) -> dict[str, pd.DataFrame]:
+    return {name: delta_frame(ctx.lake.path(name)) for name in ctx.lake.names()
+            if name != "job_runs"}
+
+
+def _bucket_files(ctx) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for f in ctx.lake.table("inference_index").files(stats=()):
+        counts[f.partition["id_bucket"]] = counts.get(f.partition["id_bucket"], 0) + 1
+    return counts
+
+
+def test_maintain_compacts_and_no_job_recomputes_anything(lake):
+    ctx = lake
+    before_tables = _tables(ctx)
+    before_buckets = _bucket_files(ctx)
+    assert max(before_buckets.values()) >= 4  # one file per partition run and bucket
+    run = maintain.run(ctx, now=LATER)
+    assert run.status == "ok", run.details
+    index = run.details["inference_index"]
+    assert index["files_compacted"] > 0 and index["max_files_per_partition"] == 1
+    assert run.details["job_runs"]["files_after"] == 1
+    assert max(_bucket_files(ctx).values()) == 1
+    recorded = runs(ctx.lake.root, "maintain")[-1]
+    assert json.loads(recorded["details"])["inference_index"]["files_compacted"] == \
+        index["files_compacted"]
+    # the same rows everywhere, read by delta-rs
+    after_tables = _tables(ctx)
+    assert set(after_tables) == set(before_tables)
+    for name, frame in before_tables.items():
+        pd.testing.assert_frame_equal(after_tables[name], frame, obj=name)
+    # ... and a compaction is no new data for any job
+    assert partition.run(ctx, now=LATER).rows_in == 0
+    labels_run = join_labels.run(ctx, now=START + timedelta(days=DAYS))
+    assert labels_run.rows_out == 0 and labels_run.rows_quarantined == 0
+    perf = performance.run(ctx)
+    assert all(part.rows_in == 0 for part in perf.models.values()), perf.models
+    assert not perf.outputs
+    # a second maintain finds nothing to merge
+    again = maintain.run(ctx, now=LATER)
+    assert sum(d.get("files_compacted", 0) for d in again.details.values()) == 0
+
+
+def test_the_compacted_index_still_finds_labels_without_hints(lake):
+    ctx = lake
+    if not any(r["job"] == "maintain" for r in runs(ctx.lake.root)):
+        maintain.run(ctx, now=LATER)
+    stored = DeltaTable(ctx.lake.path("inferences")).to_pandas(
+        columns=["inference_id", "model_id"])
+    ids = sorted(stored["inference_id"].unique())[:25]
+    ingest_records(ctx.lake, "labels", [
+        {"inference_id": i, "label": 1.0, "label_ts": LATER.isoformat()} for i in ids],
+        ctx.models)
+    matched = join_labels.run(ctx, now=LATER)
+    assert matched.rows_in == 25 and matched.rows_out == 25 and matched.rows_pending == 0
+    labels = DeltaTable(ctx.lake.path("labels")).to_pandas(columns=["inference_id", "label_ts"])
+    latest = labels[labels["label_ts"] == pd.Timestamp(LATER)]
+    # every stored version of each id got the label
+    assert sorted(latest["inference_id"]) == sorted(
+        stored[stored["inference_id"].isin(ids)]["inference_id"])
+
+
+def test_maintain_expires_old_pending_labels(lake):
+    ctx = lake
+    ingest_records(ctx.lake, "labels", [
+        {"inference_id": "never-seen", "label": 0.0, "label_ts": LATER.isoformat()}],
+        ctx.models)
+    join_labels.run(ctx, now=LATER)  # pending from LATER on
+    run = maintain.run(ctx, now=LATER + timedelta(days=91))
+    assert run.details["join-labels"]["labels_expired_or_rejected"] == 1
+    quarantine = DeltaTable(ctx.lake.path("quarantine")).to_pandas()
+    reasons = quarantine[quarantine["row"].str.contains("never-seen")]["reason"].tolist()
+    assert reasons == ["no inference with this id arrived within 90 days"]
+
+
+def test_an_id_range_skips_files_that_cannot_hold_the_ids():
+    f = DataFile("x", 1, 1, {"id_bucket": 0}, {"inference_id": ("id100", "id199")})
+    assert _holds_any(f, ["id050", "id150"]) and not _holds_any(f, ["id050", "id200"])
+    assert _holds_any(DataFile("y", 1, 1, {}, {}), ["a"])  # no bounds: maybe
