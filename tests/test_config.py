@@ -84,3 +84,27 @@ def test_baseline_window_is_utc(tmp_path):
     start, end = load_models(tmp_path)["m"].baseline["window"]
     assert (start.isoformat(), end.isoformat()) == (
         "2026-03-02T00:00:00+00:00", "2026-03-03T00:00:00+00:00")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("storage: {aws_regoin: eu-west-1}\n", r"key 'storage'.*unknown key 'aws_regoin'"),
+    ("storage: {AWS_S3_LOCKING_PROVIDER: dynamodb}\n", "AWS_S3_LOCKING_PROVIDER is not supported"),
+    ("lake: abfss://c/lake\nstorage: {AZURE_CLIENT_SECRET: s, AZURE_STORAGE_ACCOUNT_NAME: a}\n",
+     "needs AZURE_CLIENT_ID, AZURE_TENANT_ID"),
+    ("maintain: {target_file_mb: 0}\n", r"maintain.target_file_mb': expected a number > 0"),
+])
+def test_storage_and_maintain_settings_are_checked_at_load(tmp_path, text, message):
+    body = text if text.startswith("lake") else "lake: s3://bucket/lake\n" + text
+    with pytest.raises(ConfigError, match=message):
+        load_env(_write(tmp_path / "env.yaml", body))
+
+
+def test_storage_settings_reach_every_engine(tmp_path):
+    from inferwatch.lake.storage import delta_options, spark_conf
+
+    env = load_env(_write(tmp_path / "env.yaml", "lake: s3a://bucket/lake\nstorage:\n"
+                          "  AWS_REGION: eu-west-1\n  AWS_ENDPOINT_URL: http://127.0.0.1:9000\n"
+                          "maintain: {target_file_mb: 64, vacuum_retention_hours: 24}\n"))
+    assert delta_options(env.storage, env.lake)["AWS_REGION"] == "eu-west-1"
+    assert spark_conf(env.storage, env.lake)["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert (env.target_file_mb, env.vacuum_retention_hours) == (64.0, 24.0)

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from inferwatch.errors import UserError
-from inferwatch.lake.storage import StorageSettings, settings_from
+from inferwatch.lake.storage import (StorageSettings, delta_options, settings_from,
+                                     spark_conf, spark_uri)
 
 MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
@@ -140,9 +141,10 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
             raise ConfigError(path, key, "a number >= 0", value)
     if isinstance(target, bool) or target <= 0:
         raise ConfigError(path, "maintain.target_file_mb", "a number > 0", target)
+    lake = str(lake or _typed(path, data, "lake", str, "lake"))
     return EnvConfig(
         path=path,
-        lake=str(lake or _typed(path, data, "lake", str, "lake")),
+        lake=lake,
         models_dir=Path(models_dir or _typed(path, data, "models_dir", str, "conf/models")),
         spark=SparkSettings(
             master=_typed(path, spark, "master", str, "local[*]"),
@@ -155,15 +157,21 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
         pending_expiry_days=float(expiry),
         target_file_mb=float(target),
         vacuum_retention_hours=float(retention),
-        storage=_storage(path, data),
+        storage=_storage(path, data, lake),
     )
 
 
-def _storage(path: Path, data: dict[str, Any]) -> StorageSettings:
+def _storage(path: Path, data: dict[str, Any], lake: str) -> StorageSettings:
+    """The `storage:` settings, checked against the lake's store before any job starts."""
     try:
-        return settings_from(_typed(path, data, "storage", dict, {}) or {})
+        settings = settings_from(_typed(path, data, "storage", dict, {}) or {})
+        delta_options(settings, lake)
+        spark_conf(settings, lake)
+        spark_uri(settings, lake)
     except ValueError as err:
-        raise ConfigError(path, "storage", str(err)) from None
+        raise ConfigError(path, "storage", "valid object-store settings (docs/storage.md): "
+                          + str(err).removeprefix("storage: ")) from None
+    return settings
 
 
 def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:

@@ -85,7 +85,7 @@ def test_a_compaction_whose_files_another_writer_replaced_is_refused(spark, tmp_
     table = _table(spark, tmp_path)
     read_version = table.version()
     group = table.files(read_version, partitions=[{"p": "a"}])
-    table.replace_partitions(spark.createDataFrame([("new", "a", 1)], SCHEMA), [{"p": "a"}])
+    table.replace_partitions(spark.createDataFrame([("new", "a", 1)], SCHEMA), [{"p": "a"}], read_version=table.version())
     rows, version = _rows(table), table.version()
     from pyspark.sql import functions as F
 
@@ -124,7 +124,7 @@ def test_vacuum_deletes_exactly_the_unreferenced_files_and_keeps_time_travel(spa
     table = _table(spark, tmp_path, files=2)
     v_before = table.version()
     old_files = {f.path for f in table.files()}
-    table.replace_partitions(spark.createDataFrame([("r", "a", 1)], SCHEMA), [{"p": "a"}])
+    table.replace_partitions(spark.createDataFrame([("r", "a", 1)], SCHEMA), [{"p": "a"}], read_version=table.version())
     live = {f.path for f in table.files()}
     root = table.uri
     orphan_old = f"{root}/p=a/part-killed-old.parquet"

@@ -179,7 +179,7 @@ def test_time_travel_history_and_read_added(spark, lake_dir):
     replacement = [_row(20, "a", H10)]
     v1 = t.append(_df(spark, first))
     v2 = t.append(_df(spark, later))
-    v3 = t.replace_partitions(_df(spark, replacement), [P_A10])
+    v3 = t.replace_partitions(_df(spark, replacement), [P_A10], read_version=t.version())
     assert (v1, v2, v3) == (1, 2, 3) == (1, 2, t.version())
 
     assertDataFrameEqual(t.read(version=v1), _df(spark, first))
@@ -220,7 +220,7 @@ def test_replace_partitions_touches_only_named_partitions(spark, lake_dir):
     t.append(_df(spark, BASE))
     new = [_row(30, "a", H10), _row(31, "a", H10)]
     # (b, 10h) is named but gets no rows: it ends up empty
-    t.replace_partitions(_df(spark, new), [P_A10, P_B10])
+    t.replace_partitions(_df(spark, new), [P_A10, P_B10], read_version=t.version())
 
     expected = new + [BASE[2], BASE[4]]
     assertDataFrameEqual(t.read(), _df(spark, expected))
@@ -230,7 +230,7 @@ def test_replace_partitions_touches_only_named_partitions(spark, lake_dir):
 def test_replace_partitions_with_empty_dataframe_empties_them(spark, lake_dir):
     t = _table(spark, lake_dir)
     t.append(_df(spark, BASE))
-    version = t.replace_partitions(_df(spark, []), [P_A10, {"s": None, "hour": None}])
+    version = t.replace_partitions(_df(spark, []), [P_A10, {"s": None, "hour": None}], read_version=t.version())
 
     assert version == t.version() == 2
     expected = [BASE[2], BASE[3]]
@@ -245,11 +245,11 @@ def test_replace_partitions_refuses_rows_outside_and_commits_nothing(spark, lake
     before_files, before_disk = {f.path for f in t.files()}, _on_disk(t)
 
     with pytest.raises(ValueError, match="outside the partitions"):
-        t.replace_partitions(_df(spark, [_row(40, "a", H10), _row(41, "b", H10)]), [P_A10])
+        t.replace_partitions(_df(spark, [_row(40, "a", H10), _row(41, "b", H10)]), [P_A10], read_version=t.version())
     # a new column in a refused write must not leave a schema change behind either
     extra = T.StructType([*SCHEMA.fields, T.StructField("note", T.StringType())])
     with pytest.raises(ValueError, match="outside the partitions"):
-        t.replace_partitions(_df(spark, [(*_row(42, "b", H10), "x")], extra), [P_A10])
+        t.replace_partitions(_df(spark, [(*_row(42, "b", H10), "x")], extra), [P_A10], read_version=t.version())
 
     assert t.version() == 1
     assert t.schema().fieldNames() == SCHEMA.fieldNames()
@@ -262,7 +262,7 @@ def test_replace_partition_with_subsecond_timestamp_value(spark, lake_dir):
     t = _table(spark, lake_dir)
     odd_hour = H10 + timedelta(microseconds=500_000)
     t.append(_df(spark, [_row(1, "a", odd_hour), _row(2, "a", H10)]))
-    t.replace_partitions(_df(spark, [_row(3, "a", odd_hour)]), [{"s": "a", "hour": odd_hour}])
+    t.replace_partitions(_df(spark, [_row(3, "a", odd_hour)]), [{"s": "a", "hour": odd_hour}], read_version=t.version())
 
     expected = [_row(2, "a", H10), _row(3, "a", odd_hour)]
     assertDataFrameEqual(t.read(), _df(spark, expected))
@@ -434,6 +434,6 @@ def test_txn_version_records_idempotent_writes(spark, lake_dir):
     assert t.txn_version("job") is None
     t.append(_df(spark, BASE[:1]), txn=("job", 5))
     assert t.txn_version("job") == 5
-    t.replace_partitions(_df(spark, BASE[:1]), [P_A10], txn=("job", 6))
+    t.replace_partitions(_df(spark, BASE[:1]), [P_A10], txn=("job", 6), read_version=t.version())
     assert (t.txn_version("job"), t.txn_version("other")) == (6, None)
     assertDataFrameEqual(t.read(), _df(spark, BASE[:1]))
