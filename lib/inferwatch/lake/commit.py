@@ -128,8 +128,9 @@ class Committer:
         return None
 
     def _data_changes(self, after: int, upto: int) -> list[tuple[str, str, dict]] | None:
-        """(add|remove, path, partition values) of the data-changing actions of versions
-        (after, upto]; None when a log file of the range is gone (past the retention)."""
+        """(add|remove, path as logged, partition values) of the data-changing actions of
+        versions (after, upto]; None when a log file of the range is gone (past the
+        retention)."""
         changes = []
         for version in range(after + 1, upto + 1):
             try:
@@ -142,7 +143,7 @@ class Committer:
                 for kind in ("add", "remove"):
                     change = action.get(kind)
                     if change is not None and change.get("dataChange", True):
-                        changes.append((kind, lf.hive_unescape(change["path"]),
+                        changes.append((kind, change["path"],
                                         change.get("partitionValues") or {}))
         return changes
 

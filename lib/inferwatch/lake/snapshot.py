@@ -99,10 +99,14 @@ class Snapshots:
         with the min/max bounds of the `stats` columns (all columns when None)."""
         return self._files(self.delta(version), partitions, where, stats)
 
-    def _files(self, dt: DeltaTable, partitions, where,
-               stats: Sequence[str] | None = None) -> list[DataFile]:
+    def _files(self, dt: DeltaTable, partitions, where, stats: Sequence[str] | None = None,
+               logged: set[str] | None = None) -> list[DataFile]:
+        """`files`, optionally only those whose path as logged is in `logged`."""
         # Pruned in Arrow first: only the matching files' wanted columns become Python.
         actions = pa.table(dt.get_add_actions(flatten=True))
+        if logged is not None and actions.num_rows:
+            actions = actions.filter(pc.is_in(actions["path"],
+                                              value_set=pa.array(sorted(logged), pa.string())))
         part_cols = list(dt.metadata().partition_columns)
         wanted = None
         if partitions is not None:
@@ -154,15 +158,15 @@ class Snapshots:
         None), from the log's `dataChange=true` add actions: a compaction, which rewrites
         rows without changing them, adds nothing."""
         dt = self.delta(version)
-        current = self._files(dt, None, None)
         if since_version is None or since_version < 0:
-            return current
+            return self._files(dt, None, None, stats=())
         changes = self._data_changes(since_version, dt.version())
         if changes is None:  # the log of that range is past its retention
+            current = self._files(dt, None, None, stats=())
             before = self._files_or_none(since_version)
             return current if before is None else [f for f in current if f.path not in before]
         added = {path for kind, path, _ in changes if kind == "add"}
-        return [f for f in current if f.path in added]
+        return self._files(dt, None, None, stats=(), logged=added) if added else []
 
     def changed_partitions(self, since_version: int | None,
                            version: int | None = None) -> list[dict[str, Any]]:
@@ -183,7 +187,7 @@ class Snapshots:
 
     def _files_or_none(self, version: int) -> set[str] | None:
         try:
-            return {f.path for f in self.files(version)}
+            return {f.path for f in self.files(version, stats=())}
         except Exception:  # noqa: BLE001 - the old snapshot is gone too: take every file
             log.warning("%s: version %s cannot be opened; every file counts as new",
                         self.name, version)
