@@ -33,7 +33,7 @@ def _hour(value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
-@click.group()
+@click.group(context_settings={"terminal_width": 120, "max_content_width": 120})
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def main(verbose: bool) -> None:
     """Monitor ML models in production from the raw log of their inferences."""
