@@ -12,6 +12,8 @@ from inferwatch.metrics import fairness as fair
 from inferwatch.metrics import performance_state as perf
 from inferwatch.metrics.estimation import ESTIMATE_COLUMNS, with_estimates
 from inferwatch.metrics.performance import COUNT_COLUMNS, METRIC_COLUMNS, metrics
+from inferwatch.metrics.profile import merge_profile
+from inferwatch.metrics.profile_metrics import profile_metrics
 from inferwatch.metrics.windows import Family
 
 PERFORMANCE_COLUMNS = ("model_id", "granularity", "window_start", "slice_key", "slice_value",
@@ -34,3 +36,6 @@ def performance(problem_type: str) -> Family:
 
 FAIRNESS = Family("fairness", fair.merge_fairness,
                   lambda states: fair.fairness_metrics(states).select(*FAIRNESS_COLUMNS))
+
+
+PROFILE = Family("profile", merge_profile, profile_metrics)

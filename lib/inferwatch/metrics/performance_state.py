@@ -55,6 +55,7 @@ from inferwatch.metrics.performance import (
     predicted_class,
     true_class,
 )
+from inferwatch.metrics.maps import sorted_map, sum_maps
 from inferwatch.metrics.windows import check_granularity, conform, window_column
 
 __all__ = [
@@ -141,7 +142,7 @@ def merge_states(states: DataFrame, granularity: str) -> DataFrame:
     window = window_column("window_start", granularity).alias("window_start")
     merged = states.groupBy("model_id", window, "slice_key", "slice_value").agg(
         *[F.sum(c).alias(c) for c in _SUMS],
-        *[_sum_maps(F.col(c), STATE_SCHEMA[c].dataType).alias(c) for c in _MAPS],
+        *[sum_maps(F.col(c), STATE_SCHEMA[c].dataType).alias(c) for c in _MAPS],
         F.kll_merge_agg_double("delay_sketch").alias("delay_sketch"),
     )
     return conform(merged, STATE_SCHEMA)
@@ -178,7 +179,7 @@ def _binary_cells(rows: DataFrame, threshold: float) -> DataFrame:
 def _fold_binary_cells(cells: DataFrame) -> DataFrame:
     def histogram(value: Column) -> Column:
         entry = F.when(F.col("_bin").isNotNull() & (value > 0), F.struct(F.col("_bin"), value))
-        return _sorted_map(F.map_from_entries(F.collect_list(entry)))
+        return sorted_map(F.map_from_entries(F.collect_list(entry)))
 
     counts = ("n", "n_labeled", "tp", "fp", "tn", "fn", "sum_log_loss", "sum_brier")
     expected = [c for c in cells.columns if c.startswith("est_")]
@@ -223,9 +224,9 @@ def _fold_class_cells(cells: DataFrame) -> DataFrame:
         F.sum("n").alias("n"),
         F.sum("n_labeled").alias("n_labeled"),
         *[F.sum(c).alias(c) for c in expected],
-        _sum_maps(F.when(true_c.isNotNull(), F.create_map(true_c, count))).alias("class_true"),
-        _sum_maps(F.when(pred_c.isNotNull(), F.create_map(pred_c, count))).alias("class_pred"),
-        _sum_maps(F.when(true_c == pred_c, F.create_map(true_c, count))).alias("class_tp"),
+        sum_maps(F.when(true_c.isNotNull(), F.create_map(true_c, count))).alias("class_true"),
+        sum_maps(F.when(pred_c.isNotNull(), F.create_map(pred_c, count))).alias("class_pred"),
+        sum_maps(F.when(true_c == pred_c, F.create_map(true_c, count))).alias("class_tp"),
         F.kll_merge_agg_double("delay_sketch").alias("delay_sketch"),
     )
 
@@ -259,23 +260,6 @@ def _regression_state(rows: DataFrame) -> DataFrame:
 
 # --- shared ------------------------------------------------------------------------
 
-
-def _sum_maps(maps: Column, kind: T.MapType = _COUNTS) -> Column:
-    """Aggregate: key-wise sum of maps of numbers; null when all are null."""
-    empty = F.create_map().cast(kind)
-    total = F.aggregate(
-        F.collect_list(maps), empty,
-        lambda acc, m: F.map_zip_with(
-            acc, m, lambda _k, a, b: F.coalesce(a, F.lit(0).cast(kind.valueType))
-            + F.coalesce(b, F.lit(0).cast(kind.valueType))
-        ),
-    )
-    return F.when(F.count(maps) > 0, _sorted_map(total))
-
-
-def _sorted_map(counts: Column) -> Column:
-    """Entries in key order, so that equal states are equal byte for byte."""
-    return F.map_from_entries(F.array_sort(F.map_entries(counts)))
 
 
 def _check_columns(rows: DataFrame, problem_type: str) -> None:

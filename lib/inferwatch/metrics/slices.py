@@ -6,6 +6,8 @@ note, so one bad slice never stops a model's metrics.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -26,14 +28,17 @@ def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str]) -> list[t
     return specs
 
 
-def sliced(rows: DataFrame, model: ModelConfig, notes: list[str]) -> DataFrame:
-    """One row per (inference, slice it belongs to), with `window_start` = its hour."""
+def sliced(rows: DataFrame, model: ModelConfig, notes: list[str],
+           extra: Sequence[str] = ()) -> DataFrame:
+    """One row per (inference, slice it belongs to), with `window_start` = its hour,
+    carrying the prediction and label columns and the `extra` columns asked for."""
     pairs = F.array(*[
         F.struct(F.lit(key).alias("slice_key"), value.cast("string").alias("slice_value"))
         for key, value in slice_specs(rows, model, notes)
     ])
-    carried = [c for c in ("prediction", "prediction_label", "label", "label_class", "delay_s")
-               if c in rows.columns]
+    carried = [c for c in ("prediction", "prediction_label", "label", "label_class", "delay_s",
+                           *extra) if c in rows.columns]
+    carried = list(dict.fromkeys(carried))
     expected = [c for c in rows.columns if c == "_q" or c.startswith("_e_")]
     return (rows.withColumn("_slice", F.explode(pairs))
             .select("model_id", F.col("hour").alias("window_start"), "_slice.slice_key",

@@ -1,0 +1,8 @@
+"""spark-submit entry point, `inferwatch run profile` on a cluster:
+
+    spark-submit jobs/profile.py --conf conf/cluster.yaml [options]
+"""
+from inferwatch.jobs.profile import main
+
+if __name__ == "__main__":
+    main()

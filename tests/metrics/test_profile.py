@@ -1,0 +1,142 @@
+"""Profile state, merge and metrics against numpy on the same rows."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from inferwatch.metrics.profile import (CATEGORY_CAP, OTHER, QUANTILES, TABLE_ROW,
+                                        merge_profile, profile_state)
+from inferwatch.metrics.profile_metrics import profile_metrics
+
+UTC = timezone.utc
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+RANK_ERROR = 0.0133  # KLL k=200, 99% confidence
+
+
+@pytest.fixture(scope="module")
+def rows():
+    rng = np.random.default_rng(3)
+    n = 6000
+    x = rng.lognormal(3, 1, n)
+    x[rng.random(n) < 0.05] = np.nan          # NaN
+    x[rng.random(n) < 0.01] = np.inf          # infinities
+    x[rng.random(n) < 0.02] = 0.0             # zeros
+    missing = rng.random(n) < 0.03            # nulls
+    cat = rng.choice(["DE", "FR", "GB", "US", "ÜBER"], n, p=[.4, .3, .15, .1, .05])
+    rare = np.array([f"v{i}" for i in rng.integers(0, CATEGORY_CAP * 3, n)])
+    frame = pd.DataFrame({
+        "model_id": "m", "window_start": [DAY + timedelta(hours=int(h))
+                                          for h in rng.integers(0, 24, n)],
+        "slice_key": "*", "slice_value": "*",
+        "amount": np.where(missing, None, x).astype(object),
+        "country": np.where(rng.random(n) < 0.04, None, cat).astype(object),
+        "rare": rare})
+    return frame
+
+
+def _state(spark, frame):
+    records = [tuple(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in r)
+               for r in frame.itertuples(index=False)]  # None stays null, NaN stays NaN
+    df = spark.createDataFrame(records, "model_id string, window_start timestamp, slice_key "
+                               "string, slice_value string, amount double, country string, "
+                               "rare string")
+    return profile_state(df, ["amount"], ["country", "rare"])
+
+
+def _metrics(states, granularity):
+    return {r["column"]: r.asDict() for r in profile_metrics(
+        states.withColumn("granularity", F.lit(granularity))).collect()}
+
+
+def _check_numeric(got, values):
+    finite = values[np.isfinite(values)]
+    assert got["count"] == len(values)
+    assert got["num_inf"] == np.sum(np.isinf(values))
+    assert got["num_zeros"] == np.sum(finite == 0)
+    assert got["avg"] == pytest.approx(finite.mean(), rel=1e-12)
+    assert got["stddev"] == pytest.approx(finite.std(ddof=1), rel=1e-9)
+    assert (got["min"], got["max"]) == (finite.min(), finite.max())
+    ranks = [np.mean(finite <= q) for q in got["quantiles"]]
+    assert np.max(np.abs(np.array(ranks) - np.array(QUANTILES))) <= RANK_ERROR
+
+
+def test_hourly_and_daily_profiles_equal_numpy_on_the_same_rows(spark, rows):
+    hourly = _state(spark, rows).persist()
+    day = merge_profile(hourly, "1d").persist()
+    direct = _state(spark, rows.assign(window_start=DAY))
+    amount = np.array([np.nan if v is None else v for v in rows["amount"]], dtype=float)
+    for states in (day, direct):
+        got = _metrics(states, "1d")
+        _check_numeric(got["amount"], amount)
+        nulls = sum(v is None for v in rows["amount"])
+        assert got["amount"]["num_nulls"] == nulls
+        assert got["amount"]["num_nan"] == sum(v is not None and np.isnan(v)
+                                               for v in rows["amount"])
+        counts = rows["country"].value_counts()
+        assert got["country"]["num_nulls"] == rows["country"].isna().sum()
+        assert [(i["item"], i["count"]) for i in got["country"]["frequent_items"]] == list(
+            zip(counts.index, counts.to_numpy()))
+        lengths = rows["country"].dropna().str.len()
+        assert got["country"]["avg_length"] == pytest.approx(lengths.mean(), rel=1e-12)
+        assert (got["country"]["min_length"], got["country"]["max_length"]) == (
+            lengths.min(), lengths.max())
+        distinct = rows["rare"].nunique()
+        assert abs(got["rare"]["distinct_count"] - distinct) <= 0.05 * distinct
+        table = got[TABLE_ROW]
+        assert table["count"] == len(rows)
+        assert table["columns_present"] == ["amount", "country", "rare"]
+    # every hour of the day, directly
+    for hour, part in rows.groupby("window_start"):
+        got = {r["column"]: r for r in profile_metrics(
+            hourly.where(F.col("window_start") == hour).withColumn(
+                "granularity", F.lit("1h"))).collect()}
+        assert got["country"]["count"] == len(part)
+    hourly.unpersist()
+    day.unpersist()
+
+
+def test_nan_null_and_infinity_are_counted_apart(spark):
+    frame = pd.DataFrame({"model_id": "m", "window_start": [DAY] * 5, "slice_key": "*",
+                          "slice_value": "*",
+                          "amount": pd.Series([None, float("nan"), float("inf"), 0.0, 2.0],
+                                              dtype=object),
+                          "country": ["a", None, "a", "b", "a"], "rare": "x"})
+    got = _metrics(_state(spark, frame), "1h")["amount"]
+    assert (got["count"], got["num_nulls"], got["num_nan"], got["num_inf"],
+            got["num_zeros"]) == (5, 1, 1, 1, 1)
+    assert (got["avg"], got["min"], got["max"]) == (1.0, 0.0, 2.0)
+
+
+def test_category_counts_are_capped_with_an_other_bucket_that_merges(spark, rows):
+    hourly = _state(spark, rows)
+    for states in (hourly, merge_profile(hourly, "1d"), merge_profile(
+            merge_profile(hourly, "1d"), "1w")):
+        maps = [r["categories"] for r in states.where(F.col("column") == "rare").collect()]
+        for counts in maps:
+            assert len([k for k in counts if k != OTHER]) <= CATEGORY_CAP
+        total = sum(sum(m.values()) for m in maps)
+        assert total == len(rows)  # nothing lost to the cap
+    week = merge_profile(merge_profile(hourly, "1d"), "1w").where(F.col("column") == "rare")
+    counts = week.first()["categories"]
+    exact = rows["rare"].value_counts()
+    kept = [k for k in counts if k != OTHER]
+    # the kept values are counted exactly (the cap applies per hour, then again per day)
+    assert all(counts[k] <= exact[k] for k in kept)
+    assert counts[OTHER] == len(rows) - sum(counts[k] for k in kept)
+
+
+def test_merging_in_any_grouping_gives_the_same_day(spark, rows):
+    hourly = _state(spark, rows)
+    once = _metrics(merge_profile(hourly, "1d"), "1d")
+    halves = merge_profile(hourly.where(F.hour("window_start") < 12), "1d").unionByName(
+        merge_profile(hourly.where(F.hour("window_start") >= 12), "1d"))
+    twice = _metrics(merge_profile(halves, "1d"), "1d")
+    for column in ("amount", "country"):
+        for key in ("count", "num_nulls", "num_nan", "num_inf", "num_zeros", "min", "max"):
+            assert once[column][key] == twice[column][key], (column, key)
+    assert twice["amount"]["avg"] == pytest.approx(once["amount"]["avg"], rel=1e-12)
+    assert twice["amount"]["stddev"] == pytest.approx(once["amount"]["stddev"], rel=1e-9)
