@@ -152,13 +152,19 @@ def merge_profile(states: DataFrame, granularity: str) -> DataFrame:
     """Add hourly (or daily) states up into day ("1d") or ISO-week ("1w") windows: counts
     sum, moments merge exactly (Chan et al.), sketches merge with the same k/lgConfigK."""
     check_granularity(granularity)
+    return merge_keyed(states.withColumn("window_start",
+                                         window_column("window_start", granularity)))
+
+
+def merge_keyed(states: DataFrame) -> DataFrame:
+    """Merge the states that share (model_id, window_start, slice, column): the caller
+    sets `window_start` to the window each state belongs to."""
     group = ["model_id", "window_start", "slice_key", "slice_value", "column", "kind"]
-    keyed = states.withColumn("window_start", window_column("window_start", granularity))
     n = F.coalesce(F.col("n_finite"), F.lit(0))
     over = Window.partitionBy(*group)
     total = F.sum(n).over(over)
-    keyed = keyed.withColumn("_mean", F.sum(n * F.coalesce(F.col("mean"), F.lit(0.0))).over(over)
-                             / total)
+    keyed = states.withColumn("_mean", F.try_divide(
+        F.sum(n * F.coalesce(F.col("mean"), F.lit(0.0))).over(over), total))
     deviation = F.coalesce(F.col("mean") - F.col("_mean"), F.lit(0.0))
     merged = keyed.groupBy(*group).agg(
         *[F.sum(c).alias(c) for c in _SUMS],
@@ -171,7 +177,8 @@ def merge_profile(states: DataFrame, granularity: str) -> DataFrame:
         _recap(sum_maps(F.col("categories"))).alias("categories"),
         F.min("length_min").alias("length_min"), F.max("length_max").alias("length_max"),
     )
-    numeric = F.col("kind") == NUMERIC
-    merged = merged.withColumn("sketch", F.when(numeric, F.col("sketch")))
-    return conform(merged.withColumn("mean", F.when(F.col("n_finite") > 0, F.col("mean")))
-                   .withColumn("m2", F.when(F.col("n_finite") > 0, F.col("m2"))), STATE_SCHEMA)
+    positive = F.col("n_finite") > 0
+    return conform(merged.withColumns({
+        "sketch": F.when(F.col("kind") == NUMERIC, F.col("sketch")),
+        "mean": F.when(positive, F.col("mean")), "m2": F.when(positive, F.col("m2"))}),
+        STATE_SCHEMA)

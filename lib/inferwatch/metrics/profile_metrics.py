@@ -26,7 +26,8 @@ def profile_metrics(states: DataFrame) -> DataFrame:
     columns = states.select(
         *WINDOW_KEY, "column", "kind", "count", "num_nulls", "num_nan", "num_inf", "num_zeros",
         F.col("mean").alias("avg"),
-        F.when(n > 1, F.sqrt(F.greatest(F.col("m2"), F.lit(0.0)) / (n - 1))).alias("stddev"),
+        F.when(n > 1, F.sqrt(F.try_divide(F.greatest(F.col("m2"), F.lit(0.0)), n - 1)))
+        .alias("stddev"),
         "min", "max",
         F.when(sketch_ok, F.kll_sketch_get_quantile_double(
             "sketch", F.array(*[F.lit(q) for q in QUANTILES]))).alias("quantiles"),
@@ -34,7 +35,7 @@ def profile_metrics(states: DataFrame) -> DataFrame:
         F.when(F.col("categories").isNotNull(), F.transform(
             top, lambda e: F.struct(e["item"].alias("item"), e["count"].alias("count"))))
         .alias("frequent_items"),
-        F.when(non_null > 0, F.col("length_sum") / non_null).alias("avg_length"),
+        F.try_divide(F.col("length_sum"), non_null).alias("avg_length"),
         F.col("length_min").alias("min_length"), F.col("length_max").alias("max_length"),
         F.lit(None).cast("array<string>").alias("columns_present"),
         F.lit(None).cast("string").alias("column_kinds"),

@@ -210,3 +210,30 @@ def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]],
         return True  # no stats: the file may hold any window
     low, high = utc(low), utc(high)
     return any(low < end and high >= start for start, end in spans)
+
+
+def window_start_before(start: datetime, granularity: str) -> datetime:
+    """The start of the window of `granularity` that precedes the one at `start`."""
+    unit = GRANULARITIES[granularity]
+    return truncate(start - timedelta(microseconds=1), unit)
+
+
+def read_windows(lake: Lake, name: str, model_id: str,
+                 windows: dict[str, list[datetime]]) -> DataFrame | None:
+    """The stored rows of table `name` for exactly these (granularity, window_start)
+    windows of one model, reading only files whose `window_start` bounds reach them;
+    None when the table does not exist yet."""
+    table = lake.table(name)
+    if not table.exists():
+        return None
+    version = table.version()
+    parts = [{"model_id": model_id, "granularity": g} for g in windows if windows[g]]
+    listed = table.files(version, partitions=parts, stats=("window_start",))
+    wanted = [(g, w) for g, starts in windows.items() for w in starts]
+    files = [f for f in listed if overlaps(
+        f, [(w, w + timedelta(microseconds=1)) for g, w in wanted
+            if g == f.partition["granularity"]])]
+    keys = lake.spark.createDataFrame(wanted, "granularity string, window_start timestamp")
+    return table.read_files(files, version).join(F.broadcast(keys),
+                                                 on=["granularity", "window_start"],
+                                                 how="left_semi")
