@@ -32,7 +32,7 @@ from inferwatch.metrics.slices import sliced
 TABLE = "baselines"
 BINS = 10
 MIN_CALIBRATION_WINDOWS = 12
-CALIBRATION_MARGIN = 1.2
+CALIBRATION_MARGIN = 1.5
 FLOOR_SHARE = 0.25
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 KEYS = ["slice_key", "slice_value", "column"]
