@@ -96,15 +96,45 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
 @click.option("--model", default=None, help="Only rows of this model.")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--granularity", default=None, type=click.Choice(["1h", "1d", "1w"]))
+@click.option("--window", default=None, help="drift: only this window start (ISO, UTC).")
 @_common
-def show(table: str, model: str | None, limit: int, granularity: str | None, conf: str,
-         lake: str | None, models_dir: str | None) -> None:
-    """Print a lake table, or a view: performance, estimates, fairness (delta-rs, no Spark)."""
+def show(table: str, model: str | None, limit: int, granularity: str | None,
+         window: str | None, conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Print a lake table, or a view: performance, estimates, fairness, profile, drift
+    (what drifted, ranked; needs --model). Read with delta-rs, no Spark."""
     from inferwatch.config import load_env
+    from inferwatch.summary import drifted
     from inferwatch.summary import show as show_view
 
     env = load_env(conf, lake=lake)
+    if table == "drift" and model is not None:
+        start = _hour(window)
+        click.echo(drifted(env.lake, model, None if start is None else start.isoformat(),
+                           granularity or "1h", limit))
+        return
     click.echo(show_view(env.lake, table, model=model, limit=limit, granularity=granularity))
+
+
+@main.command()
+@click.option("--model", required=True, help="The model the baseline is for.")
+@click.option("--source", default=None, help="A training set: Parquet or CSV file.")
+@click.option("--start", default=None, help="First hour of a window of inferences (ISO).")
+@click.option("--end", default=None, help="End of that window, exclusive (ISO).")
+@click.option("--name", default="default", show_default=True,
+              help="Baseline name; drift compares with `default` unless the model says.")
+@_common
+def baseline(model: str, source: str | None, start: str | None, end: str | None, name: str,
+             conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Store a named baseline for a model, from a file or a window of the lake."""
+    from inferwatch.jobs.baseline import create
+
+    if (source is None) == (start is None or end is None):
+        raise click.UsageError("give either --source FILE or --start S --end E")
+    if source is not None:
+        from inferwatch.ingest.sources import check_source
+
+        check_source(source)
+    click.echo(create(conf, lake, models_dir, model, name, source, _hour(start), _hour(end)))
 
 
 @main.command()

@@ -16,7 +16,8 @@ from inferwatch.lake.storage import delta_options, delta_uri, settings_from
 
 TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
-          "state/performance", "state/fairness", "job_runs")
+          "metrics/profile", "metrics/drift", "state/performance", "state/fairness",
+          "state/profile", "baselines", "job_runs")
 
 # Short names with the columns a person wants first.
 VIEWS = {
@@ -35,8 +36,16 @@ VIEWS = {
         "selection_rate", "tpr", "fpr", "parity_difference", "disparate_impact",
         "statistical_parity_difference", "disparate_impact_ratio", "equalized_odds_difference"]),
 }
+VIEWS["profile"] = ("metrics/profile", [
+    "model_id", "granularity", "window_start", "slice_key", "slice_value", "column", "kind",
+    "count", "num_nulls", "avg", "stddev", "min", "max", "quantiles", "distinct_count",
+    "frequent_items"])
+VIEWS["drift"] = ("metrics/drift", [
+    "model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
+    "comparison", "baseline", "metric", "value", "error_bound", "threshold", "drifted",
+    "status", "n"])
 SORT = ("model_id", "granularity", "window_start", "slice_key", "slice_value", "attribute",
-        "group")
+        "group", "column", "comparison", "metric")
 
 
 def _location(lake_root: str, name: str) -> tuple[str, dict[str, str] | None]:

@@ -13,6 +13,26 @@ def show(lake_root: str, name: str, model: str | None = None, limit: int = 20,
         return f"{name}: {len(frame)} rows\n{frame.head(limit).to_string(index=False)}"
 
 
+def drifted(lake_root: str, model: str, window: str | None = None,
+            granularity: str = "1h", limit: int = 20) -> str:
+    """What drifted against the baseline, most recent window first, then by how far past
+    its threshold (value / threshold)."""
+    frame = read.view(lake_root, "drift", model=model, granularity=granularity)
+    if frame.empty:
+        return f"drift: no rows for model {model} at {granularity}"
+    if window is not None:
+        frame = frame[frame["window_start"] == pd.Timestamp(window)]
+    hits = frame[frame["drifted"] & (frame["comparison"] == "baseline")].copy()
+    hits["times_threshold"] = (hits["value"].abs() / hits["threshold"]).round(1)
+    hits = hits.sort_values(["window_start", "times_threshold"], ascending=[False, False])
+    columns = ["window_start", "slice_key", "slice_value", "column", "metric", "value",
+               "threshold", "times_threshold", "n"]
+    head = (f"drift of {model} ({granularity}): {len(hits)} drifted rows in "
+            f"{hits['window_start'].nunique()} windows; {len(frame)} rows in all")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        return head + "\n" + hits[columns].head(limit).to_string(index=False)
+
+
 def lake_summary(lake_root: str) -> str:
     """Row counts of every table, quarantine by reason and the latest job runs."""
     lines = ["tables:"]

@@ -88,3 +88,33 @@ def test_other_seeds_flag_every_feature_incident(spark, tmp_path, seed):
     assert again.status == "ok" and not again.outputs
     after = _drift(tmp_path / "lake")
     assert len(after) == len(before)
+
+
+def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_lake, tmp_path):
+    import shutil
+
+    from inferwatch.jobs.baseline import create
+    from inferwatch.metrics import baseline as bl
+    from inferwatch.summary import drifted
+
+    lake = tmp_path / "lake"
+    shutil.copytree(scenario_lake, lake)
+    inputs = scenario_lake.parent / "input"
+    training = sorted((inputs / "inferences").glob("*.parquet"))[0]
+    line = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
+                  source=str(training))
+    assert line.startswith("baseline 'training' version 1 of fraud")
+    again = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
+                   source=str(training))
+    assert "version 2" in again
+    from inferwatch.context import open_context
+
+    ctx = open_context("conf/local.yaml", str(lake), inputs / "models", spark=spark)
+    stored = bl.load(ctx.lake, "fraud", "training")
+    rows = {(r["column"], r["slice_key"]): r for r in stored.where("slice_key = '*'").collect()}
+    assert set(rows) >= {("amount", "*"), ("country", "*"), ("prediction", "*")}
+    assert len(rows[("amount", "*")]["edges"]) == bl.BINS - 1
+    assert rows[("amount", "*")]["version"] == 2 and rows[("amount", "*")]["thresholds"]
+    assert bl.names(ctx.lake, "fraud") == ["default", "training"]
+    text = drifted(str(lake), "fraud")
+    assert "drift of fraud (1h):" in text and "amount" in text

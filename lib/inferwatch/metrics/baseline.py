@@ -49,8 +49,7 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str]) -> DataFrame:
     `hour` column when they come from the lake (then hours are kept and calibrated)."""
     if "hour" not in rows.columns:
         rows = rows.withColumn("hour", F.lit(EPOCH).cast("timestamp"))
-    if "model_id" not in rows.columns:
-        rows = rows.withColumn("model_id", F.lit(model.model_id))
+    rows = rows.withColumn("model_id", F.lit(model.model_id))
     if "model_version" not in rows.columns:
         rows = rows.withColumn("model_version", F.lit(None).cast("string"))
     numeric, categorical = profiled_columns(model, rows.columns)
