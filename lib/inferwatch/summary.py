@@ -33,6 +33,26 @@ def drifted(lake_root: str, model: str, window: str | None = None,
         return head + "\n" + hits[columns].head(limit).to_string(index=False)
 
 
+def first_drift(lake_root: str, model: str) -> str:
+    """Per column, the first hour it drifted against the baseline (whole model), and by
+    which metrics: the demo's answer to "what moved, and since when"."""
+    frame = read.view(lake_root, "drift", model=model, granularity="1h")
+    if frame.empty:
+        return f"drift of {model}: no rows"
+    hits = frame[frame["drifted"] & (frame["comparison"] == "baseline")
+                 & (frame["slice_key"] == "*")]
+    if hits.empty:
+        return f"drift of {model}: nothing drifted against the baseline"
+    lines = [f"drift of {model} against its baseline (first drifted hour per column):"]
+    for column, rows in hits.groupby("column"):
+        first = rows["window_start"].min()
+        metrics = sorted(rows[rows["window_start"] == first]["metric"])
+        hours = rows["window_start"].nunique()
+        lines.append(f"  {column:<18} since {first:%Y-%m-%d %H:%M}  ({hours} hours; "
+                     f"{', '.join(metrics)})")
+    return "\n".join(lines)
+
+
 def lake_summary(lake_root: str) -> str:
     """Row counts of every table, quarantine by reason and the latest job runs."""
     lines = ["tables:"]
