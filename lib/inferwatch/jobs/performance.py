@@ -25,38 +25,15 @@ from inferwatch.metrics.performance import BINARY
 from inferwatch.metrics.performance_state import hourly_state
 from inferwatch.metrics.slices import sliced
 from inferwatch.metrics.windows import write_windows
-from inferwatch.jobs.runs import Progress, Run, track
-from inferwatch.jobs.todo import hours_to_do
+from inferwatch.jobs.runs import Run
+from inferwatch.jobs.todo import run_per_model
 
 JOB = "performance"
 INPUTS = ("inferences", "labels")
 
 
 def run(ctx: Context) -> Run:
-    models = ctx.selected_models()
-    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
-              "rebuild": ctx.rebuild}
-    with track(ctx.lake, JOB, params) as job:
-        versions = {name: ctx.lake.table(name).version() for name in INPUTS}
-        job.inputs.update(versions)
-        todo = hours_to_do(ctx, Progress(ctx.lake, JOB), models, INPUTS, versions)
-        for model_id, (hours, owed) in sorted(todo.items()):
-            part = job.for_model(model_id)
-            part.inputs.update(versions)
-            part.owed = sorted(owed)
-            try:
-                if hours:
-                    _model(ctx, models[model_id], hours, versions, part)
-            except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                part.fail(err)
-                job.notes.append(f"{model_id}: failed: {part.error[:200]}")
-                continue
-            finally:
-                job.notes += [f"{model_id}: {note}" for note in part.notes]
-            job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
-                             + (f", {len(owed)} owed to a later run" if owed else ""))
-        job.add_totals()
-    return job
+    return run_per_model(ctx, JOB, INPUTS, _model)
 
 
 def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],

@@ -9,12 +9,12 @@ hour of the model, changed or not.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from inferwatch.config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Progress
+from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.metrics.windows import utc
 
 
@@ -43,3 +43,35 @@ def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConf
                     if p["model_id"] == model_id and ctx.in_range(utc(p["hour"]))}
         todo[model_id] = (now, owed)
     return todo
+
+
+def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
+                  compute: Callable[[Context, ModelConfig, set[datetime], dict[str, int], Run],
+                                    None]) -> Run:
+    """The shape every per-model job shares: record the run, find each model's hours to
+    do from its own progress, `compute(ctx, model, hours, versions, part)` them, and
+    record a model's failure as a value while the others go on."""
+    models = ctx.selected_models()
+    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
+              "rebuild": ctx.rebuild}
+    with track(ctx.lake, job_name, params) as job:
+        versions = {name: ctx.lake.table(name).version() for name in inputs}
+        job.inputs.update(versions)
+        todo = hours_to_do(ctx, Progress(ctx.lake, job_name), models, inputs, versions)
+        for model_id, (hours, owed) in sorted(todo.items()):
+            part = job.for_model(model_id)
+            part.inputs.update(versions)
+            part.owed = sorted(owed)
+            try:
+                if hours:
+                    compute(ctx, models[model_id], hours, versions, part)
+            except Exception as err:  # noqa: BLE001 - failures are values; others go on
+                part.fail(err)
+                job.notes.append(f"{model_id}: failed: {part.error[:200]}")
+                continue
+            finally:
+                job.notes += [f"{model_id}: {note}" for note in part.notes]
+            job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
+                             + (f", {len(owed)} owed to a later run" if owed else ""))
+        job.add_totals()
+    return job
