@@ -12,8 +12,9 @@ from inferwatch import read
 from inferwatch.config import load_models
 from inferwatch.lake.schema import to_spark
 from inferwatch.lake.tables import SPECS
-from inferwatch.metrics import fairness, performance_state
+from inferwatch.metrics import baseline, drift, drift_stats, fairness, performance_state, profile
 from inferwatch.metrics.families import FAIRNESS_COLUMNS, PERFORMANCE_COLUMNS
+from inferwatch.metrics.profile_metrics import PROFILE_COLUMNS
 from inferwatch.metrics.windows import PARTITION_BY
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
@@ -40,7 +41,8 @@ def parse(text: str) -> dict[str, dict]:
         elif current is not None and ROW.match(line):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             assert len(cells) == 3, f"docs/tables.md:{number}: expected 3 cells: {line}"
-            name, kind, meaning = cells[0].strip("`"), cells[1], cells[2]
+            # nested types are in backticks, so that Markdown does not read `<double>` as HTML
+            name, kind, meaning = cells[0].strip("`"), cells[1].strip("`"), cells[2]
             assert kind and meaning, f"docs/tables.md:{number}: {name} lacks type or meaning"
             current["columns"].append((name, kind, meaning))
     return tables
@@ -63,23 +65,30 @@ def _state(schema) -> list[str]:
     return [*schema.fieldNames(), "granularity"]
 
 
+def _kinds(schema) -> dict[str, str]:
+    return {f.name: f.dataType.simpleString() for f in schema.fields}
+
+
 # table -> (column names in code order, Spark type names where the code fixes them)
 CODE = {
-    **{name: (spec.schema.fieldNames(),
-              {f.name: f.dataType.simpleString() for f in spec.schema.fields})
-       for name, spec in SPECS.items()},
+    **{name: (spec.schema.fieldNames(), _kinds(spec.schema)) for name, spec in SPECS.items()},
     "state/performance": (_state(performance_state.STATE_SCHEMA),
-                          {f.name: f.dataType.simpleString()
-                           for f in performance_state.STATE_SCHEMA.fields}),
-    "state/fairness": (_state(fairness.STATE_SCHEMA),
-                       {f.name: f.dataType.simpleString() for f in fairness.STATE_SCHEMA.fields}),
+                          _kinds(performance_state.STATE_SCHEMA)),
+    "state/fairness": (_state(fairness.STATE_SCHEMA), _kinds(fairness.STATE_SCHEMA)),
+    "state/profile": (_state(profile.STATE_SCHEMA), _kinds(profile.STATE_SCHEMA)),
     "metrics/performance": (list(PERFORMANCE_COLUMNS), {}),
     "metrics/fairness": (list(FAIRNESS_COLUMNS), {}),
+    "metrics/profile": (list(PROFILE_COLUMNS), {}),
+    "metrics/drift": (drift.DRIFT_SCHEMA.fieldNames(), _kinds(drift.DRIFT_SCHEMA)),
+    baseline.TABLE: (baseline.BASELINE_SCHEMA.fieldNames(), _kinds(baseline.BASELINE_SCHEMA)),
 }
 PARTITIONS = {
     **{name: list(spec.partition_by) for name, spec in SPECS.items()},
-    **{name: PARTITION_BY for name in ("state/performance", "state/fairness",
-                                       "metrics/performance", "metrics/fairness")},
+    **{name: PARTITION_BY for name in ("state/performance", "state/fairness", "state/profile",
+                                       "metrics/performance", "metrics/fairness",
+                                       "metrics/profile", "metrics/drift")},
+    # `metrics.baseline.store` creates the table with these (no constant to import)
+    baseline.TABLE: ["model_id", "name"],
 }
 
 
@@ -141,3 +150,43 @@ def test_written_tables_have_the_documented_columns(doc, scenario_lake):
             problems.append(f"{table}: partitioned by {partitioned}, documented "
                             f"{doc[table]['partitioned']}")
     assert not problems, "\n".join(problems)
+
+
+def _ks_bound() -> float:
+    """The `error_bound` `drift.score` gives a KS row (any two non-empty numeric sides)."""
+    grid = [float(i) for i in range(len(drift_stats.QUANTILE_GRID))]
+    side = {"n_finite": 100, "count": 100, "num_nulls": 0, "mean": 1.0, "m2": 1.0}
+    row = {"kind": profile.NUMERIC, "edges": None, "iqr_r": [0.0, 1.0], "q_w": grid,
+           "q_r": grid, **{f"{s}_{k}": v for s in ("w", "r") for k, v in side.items()}}
+    return next(bound for metric, _v, bound, *_ in drift.score(row, {}) if metric == "ks")
+
+
+def test_documented_constants_are_the_codes(doc):
+    """The numbers the profile, drift and baseline sections quote are the code's."""
+    text = DOC.read_text()
+    quantiles = ", ".join(f"p{round(q * 100)}" for q in profile.QUANTILES)
+    expected = [
+        f"{quantiles} (`QUANTILES`",
+        f"k = {profile.KLL_K}",
+        f"lgConfigK = {profile.HLL_LG_K}",
+        f"{profile.CATEGORY_CAP} (`CATEGORY_CAP`)",
+        f"`{profile.OTHER}`",
+        f"`column` = `{profile.TABLE_ROW}`",
+        f"{profile.TOP_ITEMS} (`TOP_ITEMS`)",
+        f"{drift.MIN_COUNT} (`MIN_COUNT`)",
+        f"`ks` {_ks_bound():.4f} = ",
+        f"{drift_stats.KLL_RANK_ERROR} each",
+        f"h = {drift_stats.QUANTILE_GRID_GAP:g}",
+        f"`BINS` = {baseline.BINS}, so {baseline.BINS - 1} edges",
+        f"{baseline.MIN_CALIBRATION_WINDOWS} (`MIN_CALIBRATION_WINDOWS`)",
+        f"{baseline.CALIBRATION_MARGIN} (`CALIBRATION_MARGIN`)",
+        f"{baseline.FLOOR_SHARE} (`FLOOR_SHARE`)",
+    ]
+    missing = [phrase for phrase in expected if phrase not in text]
+    assert not missing, f"docs/tables.md does not say (or no longer matches the code): {missing}"
+    section = "\n".join(c[2] for c in doc["metrics/drift"]["columns"] if c[0] == "threshold")
+    for kind, defaults in drift.DEFAULT_THRESHOLDS.items():
+        for metric, value in defaults.items():
+            assert f"`{metric}`" in section, f"metrics/drift threshold: {kind} {metric}"
+            if value != float("inf"):
+                assert f"{value:g}" in section, f"metrics/drift threshold: {kind} {metric} {value}"

@@ -31,8 +31,6 @@ def create(conf: str | Path, lake: str | None, models_dir: str | Path | None, mo
                                      if c in rows.columns})
             if "model_id" in rows.columns:  # a shared log: this model's rows only
                 rows = rows.where(F.col("model_id") == model_id)
-            if "ts" in rows.columns:
-                rows = rows.withColumn("hour", F.date_trunc("hour", F.col("ts").cast("timestamp")))
             described = f"file {source}"
         else:
             inferences = ctx.lake.table("inferences")

@@ -97,6 +97,7 @@ def reference(ctx: Context, model: ModelConfig, part: Run) -> DataFrame | None:
         if source is not None:
             built = bl.build(model, source, part.notes)
             version = bl.store(ctx.lake, model.model_id, name, built, _describe(model))
+            part.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
             part.notes.append(f"baseline '{name}' version {version} built from "
                               f"{_describe(model)}")
             rows = bl.load(ctx.lake, model.model_id, name)
@@ -110,7 +111,7 @@ def _describe(model: ModelConfig) -> str:
     if "source" in spec:
         return f"file {spec['source']}"
     start, end = spec["window"]
-    return f"window {start} .. {end}"
+    return f"window {start.isoformat()} .. {end.isoformat()}"
 
 
 def _windows(hours: set[datetime]) -> dict[str, list[datetime]]:

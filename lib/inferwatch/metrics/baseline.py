@@ -47,6 +47,8 @@ BASELINE_SCHEMA = T.StructType(STATE_SCHEMA.fields + [
 def build(model: ModelConfig, rows: DataFrame, notes: list[str]) -> DataFrame:
     """Baseline rows (without name and version) of `rows`: labelled or not, with an
     `hour` column when they come from the lake (then hours are kept and calibrated)."""
+    if "hour" not in rows.columns and "ts" in rows.columns:  # a training file with times
+        rows = rows.withColumn("hour", F.date_trunc("hour", F.col("ts").cast("timestamp")))
     if "hour" not in rows.columns:
         rows = rows.withColumn("hour", F.lit(EPOCH).cast("timestamp"))
     rows = rows.withColumn("model_id", F.lit(model.model_id))

@@ -13,7 +13,7 @@ the driver turns these small summaries into statistics (`metrics.drift_stats`):
 - every column: `null_rate_delta` (absolute) and, numeric, `mean_delta` (in reference
   standard deviations).
 
-Each row says the threshold it was judged by and `drifted` = value > threshold, or
+Each row says the threshold it was judged by and `drifted` = |value| > threshold, or
 status `insufficient_data` when either side has fewer than `MIN_COUNT` values (then
 `drifted` is false and the value is still shown where it exists).
 """

@@ -177,8 +177,9 @@ def merge_keyed(states: DataFrame) -> DataFrame:
         _recap(sum_maps(F.col("categories"))).alias("categories"),
         F.min("length_min").alias("length_min"), F.max("length_max").alias("length_max"),
     )
-    positive = F.col("n_finite") > 0
+    numeric = F.col("kind") == NUMERIC
+    moments = numeric & (F.col("n_finite") > 0)  # categorical columns have none
     return conform(merged.withColumns({
-        "sketch": F.when(F.col("kind") == NUMERIC, F.col("sketch")),
-        "mean": F.when(positive, F.col("mean")), "m2": F.when(positive, F.col("m2"))}),
+        "sketch": F.when(numeric, F.col("sketch")),
+        "mean": F.when(moments, F.col("mean")), "m2": F.when(moments, F.col("m2"))}),
         STATE_SCHEMA)

@@ -26,7 +26,8 @@ def profile_metrics(states: DataFrame) -> DataFrame:
     columns = states.select(
         *WINDOW_KEY, "column", "kind", "count", "num_nulls", "num_nan", "num_inf", "num_zeros",
         F.col("mean").alias("avg"),
-        F.when(n > 1, F.sqrt(F.try_divide(F.greatest(F.col("m2"), F.lit(0.0)), n - 1)))
+        F.when((n > 1) & F.col("m2").isNotNull(),
+               F.sqrt(F.try_divide(F.greatest(F.col("m2"), F.lit(0.0)), n - 1)))
         .alias("stddev"),
         "min", "max",
         F.when(sketch_ok, F.kll_sketch_get_quantile_double(
