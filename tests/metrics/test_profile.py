@@ -80,6 +80,7 @@ def test_hourly_and_daily_profiles_equal_numpy_on_the_same_rows(spark, rows):
         assert got["country"]["num_nulls"] == rows["country"].isna().sum()
         assert [(i["item"], i["count"]) for i in got["country"]["frequent_items"]] == list(
             zip(counts.index, counts.to_numpy()))
+        assert got["country"]["avg"] is None and got["country"]["stddev"] is None
         lengths = rows["country"].dropna().str.len()
         assert got["country"]["avg_length"] == pytest.approx(lengths.mean(), rel=1e-12)
         assert (got["country"]["min_length"], got["country"]["max_length"]) == (
