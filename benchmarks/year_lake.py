@@ -10,13 +10,14 @@ forward in memory and writes what it would have left behind:
   transactions of ingest, partition, join-labels and performance, each with a
   `commitInfo`, its timestamp on that hour and the file's mtime set to it;
 * the checkpoints and log cleanup delta-rs's post-commit hook leaves (a checkpoint
-  every 100 commits, JSON commits kept 30 days): a checkpoint at the last 100th commit
-  older than 30 days, one at the last 100th commit, then `cleanup_metadata()`, so only
-  the last 30 days of JSON remain and tombstones older than a week are dropped;
+  every 100 commits, JSON commits kept 30 days): the JSON commits from the last 100th
+  commit older than 30 days on, its checkpoint (made by delta-rs from a scratch log
+  holding the table's state at that version: cleanup deleted the commits before it,
+  and their tombstones expired), and delta-rs's checkpoint of the last 100th commit;
 * data files hard-linked (os.link) from a few real Parquet files per table, each add's
   stats shifted to its own hour. Files the hourly jobs read hold rows consistent with
-  their stats: every `inference_index` file (one file per hour, its ids prefixed so
-  they never meet the current hour's ids, ts in that hour) and every live `state/` and
+  their stats: every `inference_index` file (one file per hour, ts in that hour, ids
+  that never equal a current one but sort among them, as UUIDs would) and every live `state/` and
   `metrics/` file (the rows a real run produced, shifted to each window of its span).
   Files no job reads (old `inferences`, `labels`, raw and `job_runs` files) share one
   shape per table whose rows lie at the start of the history.
@@ -284,39 +285,71 @@ class Log:
                 "clientVersion": ENGINE["clientVersion"], "inferwatch.operation": c.op,
                 "inferwatch.commit_id": uuid.uuid4().hex}
 
+    def _lines(self, version: int, c: Commit, adds: list[DFile] | None = None,
+               txns: dict[str, int] | None = None) -> str:
+        lines = [{"commitInfo": self._info(version, c)}]
+        if c.op == "create":
+            lines += [{"protocol": self.protocol}, {"metaData": self.metadata}]
+        lines += [{"add": {
+            "path": f.rel.replace("%", "%25"), "partitionValues": f.parts,
+            "size": f.source.size, "modificationTime": f.mtime_ms, "dataChange": True,
+            "stats": self._stats(f), "tags": None, "baseRowId": None,
+            "defaultRowCommitVersion": None, "clusteringProvider": None}}
+            for f in (c.adds if adds is None else adds)]
+        if adds is None:
+            lines += [{"remove": {
+                "path": f.rel.replace("%", "%25"), "dataChange": True,
+                "deletionTimestamp": c.ts, "extendedFileMetadata": True,
+                "partitionValues": f.parts, "size": f.source.size}} for f in c.removes]
+        for app, app_version in ({c.txn[0]: c.txn[1]} if c.txn and txns is None
+                                 else txns or {}).items():
+            lines.append({"txn": {"appId": app, "version": app_version}})
+        return "\n".join(json.dumps(line, separators=(",", ":")) for line in lines) + "\n"
+
     def write_log(self, now: datetime) -> int:
-        """Write every commit's JSON; before the kept checkpoint only what is still live
-        there (cleanup deletes those commits, and the checkpoint drops their expired
-        tombstones, so the rest would change nothing). Returns the JSON files written."""
+        """Write the log as delta-rs's hooks leave it after a year: the JSON commits from
+        the kept checkpoint on (cleanup deleted the older ones) and that checkpoint. The
+        checkpoint's content depends only on the table's state at its version (live
+        files, each app's last transaction; the tombstones of older commits expired a
+        week after them), so it is made by delta-rs from a two-commit scratch log holding
+        exactly that state, instead of replaying every commit before it. Returns the
+        JSON files written."""
         folder = self.path / "_delta_log"
         folder.mkdir(parents=True, exist_ok=True)
         (self.path / "_staging").mkdir(exist_ok=True)
         kept, _ = self.checkpoints(now)
-        for version, c in enumerate(self.commits):
-            old = kept is not None and version <= kept
-            lines = [{"commitInfo": self._info(version, c)}]
-            if c.op == "create":
-                lines += [{"protocol": self.protocol}, {"metaData": self.metadata}]
-            for f in c.adds:
-                if old and f.removed is not None and f.removed <= kept:
-                    continue
-                lines.append({"add": {
-                    "path": f.rel.replace("%", "%25"), "partitionValues": f.parts,
-                    "size": f.source.size, "modificationTime": f.mtime_ms, "dataChange": True,
-                    "stats": self._stats(f), "tags": None, "baseRowId": None,
-                    "defaultRowCommitVersion": None, "clusteringProvider": None}})
-            if not old:
-                lines += [{"remove": {
-                    "path": f.rel.replace("%", "%25"), "dataChange": True,
-                    "deletionTimestamp": c.ts, "extendedFileMetadata": True,
-                    "partitionValues": f.parts, "size": f.source.size}} for f in c.removes]
-            if c.txn is not None:
-                lines.append({"txn": {"appId": c.txn[0], "version": c.txn[1]}})
+        first = 0 if kept is None else kept
+        for version in range(first, len(self.commits)):
+            c = self.commits[version]
             path = folder / f"{version:020d}.json"
-            path.write_text("\n".join(json.dumps(line, separators=(",", ":"))
-                                      for line in lines) + "\n")
+            path.write_text(self._lines(version, c))
             os.utime(path, (c.ts / 1000, c.ts / 1000))
-        return len(self.commits)
+        if kept is not None:
+            self._kept_checkpoint(kept)
+        return len(self.commits) - first
+
+    def _kept_checkpoint(self, kept: int) -> None:
+        live, txns = [], {}
+        for version in range(kept + 1):
+            c = self.commits[version]
+            live += [f for f in c.adds if f.removed is None or f.removed > kept]
+            if c.txn is not None:
+                txns[c.txn[0]] = c.txn[1]
+        scratch = self.path.parent / f".{self.path.name}-checkpoint"
+        shutil.rmtree(scratch, ignore_errors=True)
+        (scratch / "_delta_log").mkdir(parents=True)
+        (scratch / "_delta_log" / f"{0:020d}.json").write_text(self._lines(0, self.commits[0]))
+        (scratch / "_delta_log" / f"{1:020d}.json").write_text(
+            self._lines(1, self.commits[kept], adds=live, txns=txns))
+        DeltaTable(str(scratch), version=1).create_checkpoint()
+        folder = self.path / "_delta_log"
+        target = folder / f"{kept:020d}.checkpoint.parquet"
+        shutil.move(scratch / "_delta_log" / f"{1:020d}.checkpoint.parquet", target)
+        hint = json.loads((scratch / "_delta_log" / "_last_checkpoint").read_text())
+        (folder / "_last_checkpoint").write_text(json.dumps(dict(hint, version=kept)))
+        stamp = self.commits[kept].ts / 1000
+        os.utime(target, (stamp, stamp))
+        shutil.rmtree(scratch)
 
     def link_files(self, dead_files: bool) -> int:
         made: set[Path] = set()
@@ -340,20 +373,13 @@ class Log:
                 linked += 1
         return linked
 
-    def checkpoint_and_clean(self, now: datetime) -> tuple[int | None, int | None, int]:
+    def checkpoint(self, now: datetime) -> tuple[int | None, int | None, int]:
+        """The last 100th commit's checkpoint (delta-rs, from the kept one and the JSON
+        commits after it)."""
         kept, last = self.checkpoints(now)
-        folder = self.path / "_delta_log"
-        for version in sorted({v for v in (kept, last) if v is not None}):
-            DeltaTable(str(self.path), version=version).create_checkpoint()
-            stamp = self.commits[version].ts / 1000
-            for part in folder.glob(f"{version:020d}.checkpoint*.parquet"):
-                os.utime(part, (stamp, stamp))
-        if kept is not None:
-            DeltaTable(str(self.path)).cleanup_metadata()
-            for path in folder.glob("*.json"):  # what cleanup must have removed
-                if int(path.name.split(".")[0]) < kept:
-                    path.unlink()
-        return kept, last, len(list(folder.glob("*.json")))
+        if last is not None and last != kept:
+            DeltaTable(str(self.path), version=last).create_checkpoint()
+        return kept, last, len(list((self.path / "_delta_log").glob("*.json")))
 
 
 def _shift_text(text: Any, shift_us: int) -> Any:
@@ -393,15 +419,17 @@ class Sources:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def shifted(table: pa.Table, delta: timedelta, prefix: str | None = None) -> pa.Table:
-    """Every timestamp column moved by `delta`; `inference_id`s given `prefix`."""
+def shifted(table: pa.Table, delta: timedelta, suffix: str | None = None) -> pa.Table:
+    """Every timestamp column moved by `delta`; `inference_id`s given `suffix`: they then
+    never equal a current id but sort among them, as random (UUID) ids do, so an index
+    file's id range does not rule the current ids out."""
     shift = delta // timedelta(microseconds=1)
     for i, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type):
             moved = pc.add(table.column(i).cast(pa.int64()), shift).cast(f.type)
             table = table.set_column(i, f, moved)
-        elif prefix is not None and f.name == "inference_id":
-            ids = pc.binary_join_element_wise(pa.scalar(prefix), table.column(i), "")
+        elif suffix is not None and f.name == "inference_id":
+            ids = pc.binary_join_element_wise(table.column(i), pa.scalar(suffix), "")
             table = table.set_column(i, f, ids.cast(f.type))
     return table
 
@@ -460,7 +488,7 @@ def build(root: Path, template: Template, hour: datetime, days: int, now: dateti
         rows = template.rows(name, where)
         if rows is None:
             raise RuntimeError(f"the template run left no rows in {name}")
-        return sources.write(shifted(rows, back, "old-"), base)
+        return sources.write(shifted(rows, back, "-old"), base)
 
     raw_inf, raw_lab = shape("raw/inferences"), shape("raw/labels")
     inf_src = {m: shape("inferences", lambda p, m=m: p["model_id"] == m) for m in models}
@@ -491,7 +519,7 @@ def build(root: Path, template: Template, hour: datetime, days: int, now: dateti
     for i in range(n_hours):
         x = start + i * HOUR
         index_src.append(sources.write(
-            shifted(chunks[i % INDEX_BUCKETS], x - hour, f"h{i:05d}-"), x + HOUR))
+            shifted(chunks[i % INDEX_BUCKETS], x - hour, f"-h{i:05d}"), x + HOUR))
     seconds["index files"] = time.perf_counter() - t0
 
     # state/ and metrics/: the final content of every file span, real rows per window
@@ -620,11 +648,9 @@ def build(root: Path, template: Template, hour: datetime, days: int, now: dateti
     report_tables = {}
     for name, log in logs.items():
         t1 = time.perf_counter()
-        kept, last_cp, json_left = log.checkpoint_and_clean(now)
+        kept, last_cp, json_left = log.checkpoint(now)
         report_tables[name] = {"versions": log.version + 1, "json_written": written[name],
                                "json_kept": json_left, "checkpoints": (kept, last_cp),
-                               "live_files": sum(len(v) for v in log.live.values())
-                               if log.live else None,
                                "checkpoint_s": time.perf_counter() - t1}
         say(f"  {name:<20} {log.version + 1:>7,} commits, checkpoints {kept}/{last_cp}, "
             f"{json_left:,} JSON kept ({time.perf_counter() - t1:.1f}s)")
@@ -690,7 +716,7 @@ def _data_schema(template: Template, name: str) -> pa.Schema:
 
 def _pending_rows(template: Template, back: timedelta) -> pa.Table:
     """Three waiting labels (labels_pending's columns), ids of no inference."""
-    raw = shifted(template.rows("raw/labels"), back, "old-").slice(0, 3).to_pylist()
+    raw = shifted(template.rows("raw/labels"), back, "-pending").slice(0, 3).to_pylist()
     schema = _data_schema(template, "labels_pending")
     rows = [{f.name: r.get(f.name) for f in schema} for r in raw]
     for r in rows:
@@ -700,7 +726,7 @@ def _pending_rows(template: Template, back: timedelta) -> pa.Table:
 
 def _quarantine_rows(template: Template, at: datetime) -> pa.Table:
     schema = _data_schema(template, "quarantine")
-    rows = [{"row": json.dumps({"inference_id": f"old-q{k}", "model_id": "fraud",
+    rows = [{"row": json.dumps({"inference_id": f"q{k}-old", "model_id": "fraud",
                                 "ts": "not a time"}),
              "reason": "ts does not parse as a timestamp", "job": "partition",
              "run_id": "0123456789ab", "quarantined_at": at} for k in range(2)]

@@ -1,0 +1,241 @@
+"""Profile job throughput vs a bare Spark scan, and rollups vs a rescan, in one run.
+
+    .venv/bin/python benchmarks/bench_profile.py [--rows 2000000] [--hours 168] [--keep DIR]
+
+A synthetic Parquet dataset (numpy/pyarrow, written once): `--rows` rows spread evenly
+over `--hours` hours from a Monday, one model and the whole-model slice, 20 numeric
+columns (mixtures, lognormals, zero-inflated counts...; ~2% nulls, a few NaN and
+infinities) and 5 categorical ones (cardinalities 5 to 10,000, zipf-like frequencies).
+
+1. Profile vs scan: `profile_state` of the rows (hourly windows, every column, as the
+   profile job builds it) through a noop sink, beside one `agg` of built-in aggregates
+   (count, min, max, avg) over the same 25 columns. Prints rows/s per core of both and
+   the ratio profile / scan (goal: within 2x).
+2. Rollup vs rescan: the hourly state is written to Parquet and read back; the day and
+   week windows are merged from it (`merge_profile` "1d" and "1w") and turned into
+   `metrics/profile` rows (`profile_metrics`), the way `write_windows` does; beside that
+   the same windows are profiled again from the raw rows (`profile_state` with
+   `window_start` truncated to the day and the week) and turned into the same metrics.
+   Prints both times and the speed-up (goal: 10x).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import pyspark  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from inferwatch.config import EnvConfig, SparkSettings  # noqa: E402
+from inferwatch.metrics.profile import merge_profile, profile_state  # noqa: E402
+from inferwatch.metrics.profile_metrics import profile_metrics  # noqa: E402
+from inferwatch.metrics.windows import ROLLUPS, window_column  # noqa: E402
+from inferwatch.session import get_spark  # noqa: E402
+
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday: 168 hours = one ISO week
+NUMERIC = [f"n{i:02d}" for i in range(20)]
+CARDINALITIES = (5, 20, 100, 1000, 10000)
+CATEGORICAL = [f"c{k}" for k in CARDINALITIES]
+CHUNK = 250_000  # rows per Parquet file (files hold consecutive hours, as a lake would)
+NULLS = 0.02
+
+
+def _numeric(rng: np.random.Generator, i: int, n: int) -> np.ndarray:
+    """Column `i`: one of a few shapes a feature takes, parameters varying with `i`."""
+    shape = i % 5
+    if shape == 0:  # two-component gaussian mixture
+        pick = rng.random(n) < 0.3
+        return np.where(pick, rng.normal(-2.0 - i, 0.5, n), rng.normal(3.0 + i, 1.5, n))
+    if shape == 1:  # lognormal (amounts, durations)
+        return rng.lognormal(mean=1.0 + i / 10, sigma=1.0 + i / 20, size=n)
+    if shape == 2:  # zero-inflated counts
+        return np.where(rng.random(n) < 0.4, 0.0, rng.poisson(3 + i, n)).astype(np.float64)
+    if shape == 3:  # bounded scores
+        return rng.beta(2.0, 5.0, n)
+    return rng.exponential(10.0 + i, n) - rng.exponential(5.0, n)  # skewed, both signs
+
+
+def _categorical(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, k + 1) ** 1.1  # zipf-like: a few values dominate
+    return rng.choice(k, size=n, p=weights / weights.sum()).astype(np.int32)
+
+
+def generate(path: Path, rows: int, hours: int, seed: int = 7) -> None:
+    """Write the dataset to `path` as Parquet files of `CHUNK` rows."""
+    path.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    start_us = int(START.timestamp()) * 1_000_000
+    labels = {k: pa.array([f"v{k}_{j:05d}" for j in range(k)]) for k in CARDINALITIES}
+    for part, lo in enumerate(range(0, rows, CHUNK)):
+        n = min(CHUNK, rows - lo)
+        hour = (np.arange(lo, lo + n, dtype=np.int64) * hours) // rows
+        columns = {
+            "model_id": pa.array(np.full(n, "m")),
+            "window_start": pa.array(start_us + hour * 3_600_000_000,
+                                     pa.timestamp("us", tz="UTC")),
+            "slice_key": pa.array(np.full(n, "*")),
+            "slice_value": pa.array(np.full(n, "*")),
+        }
+        for i, name in enumerate(NUMERIC):
+            x = _numeric(rng, i, n)
+            if i % 4 == 1:  # a few columns carry NaN (failed transforms)
+                x[rng.random(n) < 0.005] = np.nan
+            if i == 9:  # and one carries infinities
+                x[rng.random(n) < 0.001] = np.inf
+            columns[name] = pa.array(x, mask=rng.random(n) < NULLS)
+        for k, name in zip(CARDINALITIES, CATEGORICAL, strict=True):
+            codes = pa.array(_categorical(rng, k, n), mask=rng.random(n) < NULLS / 2)
+            columns[name] = pa.DictionaryArray.from_arrays(codes, labels[k]).cast(pa.string())
+        pq.write_table(pa.table(columns), path / f"part-{part:05d}.parquet")
+
+
+def size_of(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def noop(frame: DataFrame) -> None:
+    frame.write.format("noop").mode("overwrite").save()
+
+
+def timed(action) -> float:
+    t0 = time.perf_counter()
+    action()
+    return time.perf_counter() - t0
+
+
+def scan(rows: DataFrame) -> None:
+    """One aggregation over all 25 columns with built-in aggregates."""
+    aggs = [F.count(F.lit(1))]
+    for c in NUMERIC:
+        aggs += [F.count(c), F.min(c), F.max(c), F.avg(c)]
+    for c in CATEGORICAL:
+        aggs += [F.count(c), F.min(c), F.max(c), F.avg(F.length(c))]
+    rows.agg(*aggs).collect()
+
+
+def windows_and_metrics(states: list[tuple[str, DataFrame]]) -> DataFrame:
+    """The day and week states (with `granularity`) computed and their metrics written
+    to a noop sink, the way `write_windows` does (persisted once, read twice)."""
+    fresh = states[0][1].withColumn("granularity", F.lit(states[0][0]))
+    for granularity, frame in states[1:]:
+        fresh = fresh.unionByName(frame.withColumn("granularity", F.lit(granularity)))
+    fresh = fresh.persist()
+    noop(fresh)
+    noop(profile_metrics(fresh))
+    return fresh
+
+
+def summary(fresh: DataFrame) -> list[tuple]:
+    """What both ways must agree on exactly, per window and column."""
+    return sorted(tuple(r) for r in fresh.select(
+        "granularity", "window_start", "column", "count", "num_nulls", "num_nan", "num_inf",
+        "n_finite", "min", "max").collect())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--hours", type=int, default=168)
+    parser.add_argument("--keep", metavar="DIR", help="write the data in DIR and keep it")
+    args = parser.parse_args()
+    if args.keep:
+        work = Path(args.keep).resolve()
+        if work.exists() and any(work.iterdir()):
+            raise SystemExit(f"--keep {work}: the folder must be empty or new")
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="inferwatch-bench-"))
+    spark: SparkSession | None = None
+    try:
+        t0 = time.perf_counter()
+        generate(work / "raw", args.rows, args.hours)
+        gen_s = time.perf_counter() - t0
+
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        env = EnvConfig(
+            path=Path("benchmarks"), lake=str(work / "lake"), models_dir=Path("conf/models"),
+            spark=SparkSettings(master="local[*]", app_name="inferwatch-bench",
+                                shuffle_partitions=8,
+                                conf={"spark.sql.warehouse.dir": str(work / "warehouse"),
+                                      "spark.driver.memory": "4g"}))
+        spark = get_spark(env, quiet=True)
+        cores = spark.sparkContext.defaultParallelism
+        rows = spark.read.parquet(str(work / "raw"))
+        # warm the JVM once (scan, melt, sketches, rollup) so no column pays JIT start-up
+        few = rows.where(F.col("window_start") < F.lit(START + timedelta(hours=2)))
+        scan(rows)
+        noop(profile_state(few, NUMERIC, CATEGORICAL))
+        warm = profile_state(few, NUMERIC, CATEGORICAL).persist()
+        windows_and_metrics([(g, merge_profile(warm, g)) for g in ROLLUPS]).unpersist()
+        warm.unpersist()
+
+        # 1. profile vs scan (the scan twice, around the profile: the machine is shared)
+        scan_s = [timed(lambda: scan(rows))]
+        profile_s = timed(lambda: noop(profile_state(rows, NUMERIC, CATEGORICAL)))
+        scan_s.append(timed(lambda: scan(rows)))
+
+        # 2. rollup from the stored hourly state vs a rescan of the raw rows
+        state_dir = work / "state"
+        write_s = timed(lambda: profile_state(rows, NUMERIC, CATEGORICAL)
+                        .write.parquet(str(state_dir)))
+        stored = spark.read.parquet(str(state_dir))
+        state_rows = stored.count()
+        t0 = time.perf_counter()
+        merged = windows_and_metrics([(g, merge_profile(stored, g)) for g in ROLLUPS])
+        rollup_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rescanned = windows_and_metrics([
+            (g, profile_state(rows.withColumn("window_start", window_column("window_start", g)),
+                              NUMERIC, CATEGORICAL)) for g in ROLLUPS])
+        rescan_s = time.perf_counter() - t0
+        same = summary(merged) == summary(rescanned)
+        windows = merged.select("granularity", "window_start").distinct().count()
+        merged.unpersist()
+        rescanned.unpersist()
+
+        n = args.rows
+        best = min(scan_s)
+        raw_b, state_b = size_of(work / "raw"), size_of(state_dir)
+        print(f"machine: {cores} cores (os.cpu_count {os.cpu_count()}), load average "
+              f"{os.getloadavg()[0]:.1f}; pyspark {pyspark.__version__}, python "
+              f"{platform.python_version()}, numpy {np.__version__}, pyarrow {pa.__version__}")
+        print(f"data: {n:,} rows x ({len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical) "
+              f"over {args.hours} hours; generated in {gen_s:.1f} s")
+        print(f"raw Parquet: {raw_b / 2**20:8.1f} MiB; hourly state: {state_rows:,} rows, "
+              f"{state_b / 2**20:.2f} MiB on disk ({state_b / raw_b:.2%} of raw)")
+        print(f"bare Spark scan (count/min/max/avg x 25): {best:8.2f} s  "
+              f"= {n / best / cores:,.0f} rows/s per core  "
+              f"(runs: {', '.join(f'{s:.2f}' for s in scan_s)} s)")
+        print(f"profile state (hourly, noop sink):        {profile_s:8.2f} s  "
+              f"= {n / profile_s / cores:,.0f} rows/s per core")
+        print(f"ratio profile / bare scan:                {profile_s / best:8.1f}x  (goal <= 2x)")
+        print(f"hourly state written to Parquet:          {write_s:8.2f} s")
+        print(f"rollup 1d+1w from stored state + metrics: {rollup_s:8.2f} s  "
+              f"({windows} windows from {state_rows:,} state rows)")
+        print(f"rescan 1d+1w from raw rows + metrics:     {rescan_s:8.2f} s")
+        print(f"speed-up rescan / rollup:                 {rescan_s / rollup_s:8.1f}x  "
+              f"(goal >= 10x); counts, min, max equal: {same}")
+        if args.keep:
+            print(f"kept: {work}")
+    finally:
+        if spark is not None:
+            spark.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
