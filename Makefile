@@ -26,6 +26,7 @@ test: $(STAMP) java
 bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_partition.py
 	$(BIN)/python benchmarks/bench_labels.py
+	$(BIN)/python benchmarks/bench_profile.py
 
 # A spark-submit entry point without activating the venv, e.g.
 #   make submit JOB=partition ARGS="--conf conf/local.yaml"
