@@ -59,6 +59,7 @@ import pyarrow.parquet as pq
 import yaml
 from deltalake import DeltaTable
 
+from inferwatch.scenario.files import arrow_schema
 from inferwatch import scenario
 from inferwatch.lake import files as lf
 from inferwatch.lake.tables import INDEX_BUCKETS
@@ -96,15 +97,7 @@ class Batch:
 
 
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:
-    fields = []
-    for col, dtype in frame.dtypes.items():
-        if isinstance(dtype, pd.DatetimeTZDtype):
-            fields.append(pa.field(col, pa.timestamp("us", tz="UTC")))
-        elif pd.api.types.is_float_dtype(dtype):
-            fields.append(pa.field(col, pa.float64()))
-        else:
-            fields.append(pa.field(col, pa.string()))
-    table = pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
+    table = pa.Table.from_pandas(frame, schema=arrow_schema(frame), preserve_index=False)
     pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
 
 

@@ -14,7 +14,7 @@ from inferwatch.scenario.generate import JSONL_ROWS, Scenario
 from inferwatch.scenario.incidents import iso
 
 
-def _arrow_schema(frame: pd.DataFrame) -> pa.Schema:
+def arrow_schema(frame: pd.DataFrame) -> pa.Schema:
     """Explicit schema so every part file agrees even when a column is all-null in it."""
     fields = []
     for col, dtype in frame.dtypes.items():
@@ -31,7 +31,7 @@ def _write_parts(frame: pd.DataFrame, keys: pd.Series, folder: Path) -> list[Pat
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("part-*.parquet"):  # a rewrite must not leave an older run's days
         stale.unlink()
-    schema, paths = _arrow_schema(frame), []
+    schema, paths = arrow_schema(frame), []
     for k, (_, part) in enumerate(frame.groupby(keys, sort=True)):
         path = folder / f"part-{k:04d}.parquet"
         table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
