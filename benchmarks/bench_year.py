@@ -144,6 +144,10 @@ def measure(label: str, ctx: Context, batch: year_lake.Batch
             times[f"{step.__name__} FAILED"] = None
         if step is run_jobs:
             after_jobs = facts(Path(ctx.lake.root))
+        if step is lake_ops:  # printed as measured: a run cut short still tells something
+            for op, value in times.items():
+                if op.startswith(("open ", "files(", "progress", "append", "replace")):
+                    print(f"    {op:<34} {value:8.3f} s", flush=True)
     return times, after_jobs
 
 

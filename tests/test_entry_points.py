@@ -114,7 +114,10 @@ def test_bad_config_is_one_error_line_without_traceback(shipped, tmp_path, elsew
 
 @pytest.mark.parametrize("script, job", [("partition", "partition"),
                                          ("join_labels", "join-labels"),
+                                         ("profiles", "profile"),
+                                         ("drift", "drift"),
                                          ("performance", "performance"),
+                                         ("maintain", "maintain"),
                                          ("hourly", "hourly")])
 def test_every_job_script_runs_its_job_with_the_command_line(script, job, monkeypatch):
     """Each `jobs/<script>.py` (in-process, no Spark) hands its arguments to `inferwatch run
@@ -130,3 +133,10 @@ def test_every_job_script_runs_its_job_with_the_command_line(script, job, monkey
     runpy.run_path(str(REPO / "jobs" / f"{script}.py"), run_name="__main__")
     assert calls == [["run", job, "--model", "fraud", "--rebuild"]]
     assert job in JOB_NAMES
+
+
+def test_no_job_script_shadows_a_standard_module():
+    """spark-submit puts jobs/ first on sys.path: a jobs/profile.py was imported by pyspark
+    as the standard `profile` module (hence jobs/profiles.py)."""
+    scripts = {p.stem for p in (REPO / "jobs").glob("*.py")}
+    assert not scripts & set(sys.stdlib_module_names)

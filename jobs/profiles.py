@@ -1,6 +1,6 @@
 """spark-submit entry point, `inferwatch run profile` on a cluster:
 
-    spark-submit jobs/profile.py --conf conf/cluster.yaml [options]
+    spark-submit jobs/profiles.py --conf conf/cluster.yaml [options]
 """
 from inferwatch.jobs.profile import main
 
