@@ -35,12 +35,11 @@ def normalize_uri(uri: str) -> str:
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and the path inside it for a table location."""
-    if uri.startswith("s3a://"):  # Hadoop's scheme; pyarrow speaks s3://
-        uri = "s3://" + uri[len("s3a://"):]
-    if "://" not in uri:
-        return pafs.LocalFileSystem(), uri
-    return pafs.FileSystem.from_uri(uri)
+    """A pyarrow filesystem and the path inside it for a location, with the object-store
+    settings of the environment (`lake.storage`, the one place that builds them)."""
+    from inferwatch.lake.storage import arrow_filesystem, settings_from
+
+    return arrow_filesystem(settings_from(None), uri)
 
 
 @dataclass(frozen=True)
