@@ -44,6 +44,9 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
         settings = {"spark.app.name": env.spark.app_name,
                     "spark.sql.shuffle.partitions": str(env.spark.shuffle_partitions),
                     "spark.sql.adaptive.enabled": "true",
+                    # sketch aggregates (KLL, HLL) fall back to sorting past this many
+                    # groups per task (default 128): a day of hourly slices exceeds it
+                    "spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "1024",
                     **spark_conf(env.storage, env.lake), **env.spark.conf}
         submitted = _launched_by_spark_submit()
         builder = SparkSession.builder
