@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # Pipeline order; later stages add their names here.
 PIPELINE = ("partition", "join-labels", "profile", "drift", "performance")
 # Not part of `hourly`: scheduled daily.
-DAILY = ("maintain",)
+DAILY = ("rollup", "maintain")
 JOB_NAMES = (*PIPELINE, *DAILY, "hourly")
 
 

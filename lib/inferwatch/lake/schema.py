@@ -28,6 +28,26 @@ def to_delta(schema: T.StructType) -> DeltaSchema:
     return DeltaSchema.from_json(schema.json())
 
 
+def loosened(data_type: T.DataType) -> T.DataType:
+    """`data_type` with every nested element, value and field nullable. Tables are created
+    with it: whether Spark proves an array free of nulls depends on the plan (a union, a
+    `when`), so the same column written by two plans would otherwise not fit one table."""
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(loosened(data_type.elementType), True)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(data_type.keyType, loosened(data_type.valueType), True)
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, loosened(f.dataType), True, f.metadata)
+                             for f in data_type.fields])
+    return data_type
+
+
+def table_schema(schema: T.StructType) -> T.StructType:
+    """The schema a new table gets: top-level nullability kept, nested made nullable."""
+    return T.StructType([T.StructField(f.name, loosened(f.dataType), f.nullable, f.metadata)
+                         for f in schema.fields])
+
+
 def to_spark(schema: DeltaSchema) -> T.StructType:
     return T.StructType.fromJson(json.loads(schema.to_json()))
 
@@ -60,7 +80,7 @@ def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, li
             columns.append(F.lit(None).cast(field.dataType).alias(field.name))
         elif got.dataType == field.dataType:
             columns.append(F.col(field.name))
-        elif _widens(got.dataType, field.dataType):
+        elif _widens(got.dataType, field.dataType) or loosened(got.dataType) == field.dataType:
             columns.append(F.col(field.name).cast(field.dataType).alias(field.name))
         else:
             raise SchemaMismatchError(
@@ -76,7 +96,8 @@ def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, li
                 f"{where}: new column '{field.name}' is timestamp_ntz; store UTC timestamps"
             )
         columns.append(F.col(field.name))
-    nullable_added = [T.StructField(f.name, f.dataType, True, f.metadata) for f in added]
+    nullable_added = [T.StructField(f.name, loosened(f.dataType), True, f.metadata)
+                      for f in added]
     return df.select(*columns), nullable_added
 
 

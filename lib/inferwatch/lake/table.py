@@ -30,7 +30,7 @@ from inferwatch.lake.commit import Committer, Partition
 from inferwatch.lake.scan import scan
 from inferwatch.lake.snapshot import Snapshots
 from inferwatch.lake.staging import adopt
-from inferwatch.lake.schema import align, to_delta, to_spark
+from inferwatch.lake.schema import align, table_schema, to_delta, to_spark
 from inferwatch.lake.storage import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Table(Snapshots, Committer):
         if missing:
             raise ValueError(f"{self.name}: partition columns {missing} are not in the schema")
         if not self.exists():
-            DeltaTable.create(self.uri, schema=to_delta(schema), partition_by=list(partition_by),
+            DeltaTable.create(self.uri, schema=to_delta(table_schema(schema)), partition_by=list(partition_by),
                               mode="ignore", storage_options=self.options)
         return self
 

@@ -111,12 +111,42 @@ def write_windows(lake: Lake, family: Family, model_id: str, changed: Iterable[d
     new versions.
     """
     hours = sorted({utc(h) for h in changed})
-    windows = {"1h": hours}
-    windows.update({g: sorted({truncate(h, g) for h in hours}) for g in ROLLUPS})
-    base = _hourly_with(lake.table(family.state_table), model_id, hours, hourly,
-                        [(w, window_end(w, "1w")) for w in windows["1w"]])
-    states = [hourly.withColumn("granularity", F.lit("1h"))]
+    windows = {"1h": hours, **rollup_windows(hours)}
+    stale = hourly.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
+    stored = _stored_hourly(lake.table(family.state_table), model_id, windows["1w"],
+                            hourly.columns)
+    base = hourly if stored is None else stored.join(
+        F.broadcast(stale), on="window_start", how="left_anti").unionByName(hourly)
+    return _write(lake, family, model_id, windows, base,
+                  hourly.withColumn("granularity", F.lit("1h")))
+
+
+def rollup_windows(hours: Iterable[datetime]) -> dict[str, list[datetime]]:
+    """{"1d": the days, "1w": the ISO weeks} that `hours` fall in."""
+    return {g: sorted({truncate(utc(h), g) for h in hours}) for g in ROLLUPS}
+
+
+def write_rollups(lake: Lake, family: Family, model_id: str,
+                  windows: dict[str, list[datetime]]) -> dict[str, int]:
+    """Merge the day and week `windows` again from the stored hourly state of `model_id`
+    and replace them in `state/` and `metrics/` (a window with no hourly state left is
+    emptied). Nothing is written for a model with no state."""
+    table = lake.table(family.state_table)
+    if not table.exists():
+        return {}
+    weeks = sorted({truncate(w, "1w") for starts in windows.values() for w in starts})
+    stored = _stored_hourly(table, model_id, weeks, None)
+    return _write(lake, family, model_id, windows, stored, None)
+
+
+def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[datetime]],
+           base: DataFrame, fresh_hours: DataFrame | None) -> dict[str, int]:
+    """Merge `base` (hourly states) into the `windows`' days and weeks and replace the
+    `windows` (with `fresh_hours` as the "1h" rows) in both tables, each in one commit."""
+    states = [] if fresh_hours is None else [fresh_hours]
     for granularity in ROLLUPS:
+        if not windows.get(granularity):
+            continue
         wanted = lake.spark.createDataFrame([(w,) for w in windows[granularity]],
                                             "window_start timestamp")
         merged = family.merge(base, granularity).join(wanted, on="window_start",
@@ -137,19 +167,21 @@ def write_windows(lake: Lake, family: Family, model_id: str, changed: Iterable[d
         fresh.unpersist()
 
 
-def _hourly_with(table, model_id: str, hours: list[datetime], fresh: DataFrame,
-                 spans: list[tuple[datetime, datetime]]) -> DataFrame:
-    """Stored hourly states of `spans` with the changed `hours` swapped for `fresh`."""
+def _stored_hourly(table, model_id: str, weeks: list[datetime],
+                   columns: list[str] | None) -> DataFrame | None:
+    """The stored hourly states of `model_id` in the ISO `weeks` (files pruned by their
+    `window_start` bounds); None when the table does not exist."""
     if not table.exists():
-        return fresh
+        return None
     version = table.version()
     hourly = table.files(version, partitions=[{"model_id": model_id, "granularity": "1h"}],
                          stats=("window_start",))
+    spans = [(w, window_end(w, "1w")) for w in weeks]
     files = [f for f in hourly if overlaps(f, spans)]
-    stale = fresh.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
-    stored = (table.read_files(files, version).select(*fresh.columns)
-              .join(F.broadcast(stale), on="window_start", how="left_anti"))
-    return stored.unionByName(fresh)
+    stored = table.read_files(files, version)
+    if columns is None:
+        columns = [c for c in stored.columns if c != "granularity"]
+    return stored.where(F.col("window_start") >= F.lit(min(weeks))).select(*columns)
 
 
 def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, list[datetime]],
