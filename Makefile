@@ -38,7 +38,7 @@ SPARK_ARGS ?=
 # jobs/profiles.py: a jobs/profile.py would shadow Python's own `profile` module
 JOB_FILE = jobs/$(subst profile,profiles,$(subst -,_,$(JOB))).py
 submit: $(STAMP) java
-	@test -f "$(JOB_FILE)" || { echo "usage: make submit JOB=partition|join-labels|profile|drift|performance|rollup|maintain|hourly\
+	@test -f "$(JOB_FILE)" || { echo "usage: make submit JOB=partition|join-labels|profile|drift|multivariate|performance|rollup|maintain|hourly\
 	[ARGS='--conf conf/local.yaml ...'] [SPARK_ARGS='--master local[2] ...']" >&2; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" \
 	  $(BIN)/spark-submit $(SPARK_ARGS) $(JOB_FILE) $(ARGS)

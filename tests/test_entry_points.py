@@ -115,7 +115,7 @@ def test_bad_config_is_one_error_line_without_traceback(shipped, tmp_path, elsew
 @pytest.mark.parametrize("script, job", [("partition", "partition"),
                                          ("join_labels", "join-labels"),
                                          ("profiles", "profile"),
-                                         ("drift", "drift"),
+                                         ("drift", "drift"), ("multivariate", "multivariate"),
                                          ("performance", "performance"),
                                          ("maintain", "maintain"), ("rollup", "rollup"),
                                          ("hourly", "hourly")])

@@ -118,3 +118,27 @@ def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_la
     assert bl.names(ctx.lake, "fraud") == ["default", "training"]
     text = drifted(str(lake), "fraud")
     assert "drift of fraud (1h):" in text and "amount" in text
+
+
+def test_multivariate_drift_flags_incident_days_and_points_at_their_features(scenario_lake):
+    manifest = json.loads((scenario_lake.parent / "input" / "manifest.json").read_text())
+    rows = DeltaTable(f"{scenario_lake}/metrics/multivariate_drift").to_pandas()
+    rows["window_start"] = pd.to_datetime(rows["window_start"], utc=True)
+    assert set(rows.granularity) == {"1d"} and (rows.status == "ok").all(), rows
+    start = pd.Timestamp(manifest["start"])
+    shifting = [i for i in manifest["incidents"] if i["kind"] in ("unit_change",
+                                                                  "covariate_drift")]
+    assert shifting
+    for model_id, days in rows.groupby("model_id"):
+        first = days[days.window_start == start].iloc[0]  # the baseline's own day
+        assert not first.drifted and first.auc < 0.6, first
+    for inc in shifting:
+        onset = pd.Timestamp(inc["onset"])
+        day = rows[(rows.model_id == inc["model_id"])
+                   & (rows.window_start == onset.floor("D") + pd.Timedelta(days=1))]
+        if day.empty:  # the incident started on the scenario's last day
+            day = rows[(rows.model_id == inc["model_id"])
+                       & (rows.window_start == onset.floor("D"))]
+        row = day.iloc[0]
+        top = [f["feature"] for f in row.top_features[:2]]
+        assert row.drifted and inc["column"] in top, (inc, row.auc, row.top_features)

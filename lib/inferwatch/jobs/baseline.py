@@ -13,6 +13,7 @@ from inferwatch.errors import UserError
 from inferwatch.ingest.sources import read_source
 from inferwatch.jobs.runs import track
 from inferwatch.metrics import baseline as bl
+from inferwatch.metrics import domain
 from inferwatch.metrics.joined import joined_rows
 
 
@@ -46,5 +47,7 @@ def create(conf: str | Path, lake: str | None, models_dir: str | Path | None, mo
         built = bl.build(model, rows, run.notes)
         version = bl.store(ctx.lake, model_id, name, built, described)
         run.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
+        run.outputs[domain.SAMPLE_TABLE] = domain.store_sample(ctx.lake, model, name, version,
+                                                               rows)
     return (f"baseline '{name}' version {version} of {model_id}: {run.rows_in} rows from "
             f"{described}; {'; '.join(run.notes)}")

@@ -21,6 +21,7 @@ from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.jobs.todo import hours_to_do
 from inferwatch.metrics import baseline as bl
+from inferwatch.metrics import domain
 from inferwatch.metrics import drift
 from inferwatch.metrics.joined import baseline_rows
 from inferwatch.metrics.windows import (ROLLUPS, read_windows, replace_windows, truncate,
@@ -98,6 +99,8 @@ def reference(ctx: Context, model: ModelConfig, part: Run) -> DataFrame | None:
             built = bl.build(model, source, part.notes)
             version = bl.store(ctx.lake, model.model_id, name, built, _describe(model))
             part.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
+            part.outputs[domain.SAMPLE_TABLE] = domain.store_sample(ctx.lake, model, name,
+                                                                    version, source)
             part.notes.append(f"baseline '{name}' version {version} built from "
                               f"{_describe(model)}")
             rows = bl.load(ctx.lake, model.model_id, name)
