@@ -12,7 +12,8 @@ from inferwatch import read
 from inferwatch.config import load_models
 from inferwatch.lake.schema import to_spark
 from inferwatch.lake.tables import SPECS
-from inferwatch.metrics import baseline, drift, drift_stats, fairness, performance_state, profile
+from inferwatch.metrics import (baseline, domain, drift, drift_stats, fairness,
+                                performance_state, profile)
 from inferwatch.metrics.families import FAIRNESS_COLUMNS, PERFORMANCE_COLUMNS
 from inferwatch.metrics.profile_metrics import PROFILE_COLUMNS
 from inferwatch.metrics.windows import PARTITION_BY
@@ -81,14 +82,19 @@ CODE = {
     "metrics/profile": (list(PROFILE_COLUMNS), {}),
     "metrics/drift": (drift.DRIFT_SCHEMA.fieldNames(), _kinds(drift.DRIFT_SCHEMA)),
     baseline.TABLE: (baseline.BASELINE_SCHEMA.fieldNames(), _kinds(baseline.BASELINE_SCHEMA)),
+    domain.SAMPLE_TABLE: (domain.SAMPLE_SCHEMA.fieldNames(), _kinds(domain.SAMPLE_SCHEMA)),
+    "metrics/multivariate_drift": (domain.RESULT_SCHEMA.fieldNames(),
+                                   _kinds(domain.RESULT_SCHEMA)),
 }
 PARTITIONS = {
     **{name: list(spec.partition_by) for name, spec in SPECS.items()},
     **{name: PARTITION_BY for name in ("state/performance", "state/fairness", "state/profile",
                                        "metrics/performance", "metrics/fairness",
-                                       "metrics/profile", "metrics/drift")},
+                                       "metrics/profile", "metrics/drift",
+                                       "metrics/multivariate_drift")},
     # `metrics.baseline.store` creates the table with these (no constant to import)
     baseline.TABLE: ["model_id", "name"],
+    domain.SAMPLE_TABLE: ["model_id", "name"],
 }
 
 

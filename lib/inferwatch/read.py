@@ -17,7 +17,8 @@ from inferwatch.lake.storage import delta_options, delta_uri, settings_from
 TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
           "metrics/profile", "metrics/drift", "state/performance", "state/fairness",
-          "state/profile", "baselines", "job_runs")
+          "state/profile", "baselines", "baseline_samples", "metrics/multivariate_drift",
+          "job_runs")
 
 # Short names with the columns a person wants first.
 VIEWS = {
@@ -44,6 +45,9 @@ VIEWS["drift"] = ("metrics/drift", [
     "model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
     "comparison", "baseline", "metric", "value", "error_bound", "threshold", "drifted",
     "status", "n"])
+VIEWS["multivariate"] = ("metrics/multivariate_drift", [
+    "model_id", "granularity", "window_start", "baseline", "auc", "threshold", "drifted",
+    "status", "n", "top_features"])
 SORT = ("model_id", "granularity", "window_start", "slice_key", "slice_value", "attribute",
         "group", "column", "comparison", "metric")
 

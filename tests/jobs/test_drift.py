@@ -131,7 +131,7 @@ def test_multivariate_drift_flags_incident_days_and_points_at_their_features(sce
     assert shifting
     for model_id, days in rows.groupby("model_id"):
         first = days[days.window_start == start].iloc[0]  # the baseline's own day
-        assert not first.drifted and first.auc < 0.6, first
+        assert not first.drifted and abs(first.auc - 0.5) < 0.1, first
     for inc in shifting:
         onset = pd.Timestamp(inc["onset"])
         day = rows[(rows.model_id == inc["model_id"])

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from pyspark.sql import functions as F
+
 from inferwatch.config import ConfigError, ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Run
@@ -61,6 +63,7 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
         return
     reference, version = found
     reference = reference.persist()
+    ids = F.broadcast(reference.select("inference_id").where(F.col("inference_id").isNotNull()))
     inferences = ctx.lake.table("inferences")
     days = rollup_windows(hours)["1d"]
     stored = [p for p in inferences.partitions(versions["inferences"])
@@ -69,7 +72,8 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     try:
         for day in days:
             parts = [p for p in stored if truncate(utc(p["hour"]), "1d") == day]
-            window = inferences.read(versions["inferences"], partitions=parts)
+            window = inferences.read(versions["inferences"], partitions=parts).join(
+                ids, on="inference_id", how="left_anti")  # the baseline's rows: not new
             numeric, categorical = domain.features(model, window.columns)
             got = domain.score(reference, window, numeric, categorical, wanted["threshold"])
             rows.append((model.model_id, "1d", day, name, version, got["auc"],

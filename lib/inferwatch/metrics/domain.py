@@ -12,16 +12,21 @@ column's null indicator counted with it) point at where the joint distribution m
 Sizes: the baseline keeps a seeded sample of `SAMPLE_ROWS` rows (`baseline_samples`,
 stored with each baseline version); each window is sampled down to the same size, and
 both sides are cut to the smaller one so the classes are balanced. Below `MIN_ROWS` rows
-on either side the row says `insufficient_data`. With 1,000 rows a side the held-out
+on either side the row says `insufficient_data`. A window that overlaps the baseline is
+scored without the sampled rows themselves: a row in both classes teaches the forest
+to guess against it, and the held-out AUC falls below 0.5 (NannyML's reference chunks
+have the same flaw). With 1,000 rows a side the held-out
 AUC of two samples of one distribution stays within about 0.5 ± 0.03 (its standard
 error is about 0.013), so the default threshold `THRESHOLD` = 0.6 sits more than 7
-standard errors above chance; set `drift: multivariate: {threshold: ...}` per model.
+standard errors above chance; set `drift: multivariate: {threshold: ...}` per model. A
+small window raises the threshold to 0.5 plus 4 standard errors of a null AUC.
 Numeric features enter as they are (null, NaN and infinities as a sentinel plus a null
 indicator), categorical ones as their frequency rank (an unseen or null value gets its
 own rank), so that a feature of 10,000 categories costs one split search, not 10,000.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -50,7 +55,7 @@ SENTINEL = -1.0e30  # below any real value: a tree separates "missing" with one 
 
 SAMPLE_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("model_id", T.StringType()), ("name", T.StringType()), ("version", T.LongType()),
-    ("created_at", T.TimestampType()),
+    ("created_at", T.TimestampType()), ("inference_id", T.StringType()),
     ("numeric", T.MapType(T.StringType(), T.DoubleType())),
     ("categorical", T.MapType(T.StringType(), T.StringType()))]])
 RESULT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
@@ -81,6 +86,8 @@ def store_sample(lake: Lake, model: ModelConfig, name: str, version: int,
         F.lit(model.model_id).alias("model_id"), F.lit(name).alias("name"),
         F.lit(version).cast("long").alias("version"),
         F.lit(datetime.now(timezone.utc)).cast("timestamp").alias("created_at"),
+        (F.col("inference_id") if "inference_id" in rows.columns else F.lit(None))
+        .cast("string").alias("inference_id"),
         _map(numeric, "double").alias("numeric"), _map(categorical, "string").alias("categorical"))
     table = lake.table(SAMPLE_TABLE)
     if not table.exists():
@@ -96,7 +103,8 @@ def _map(columns: Sequence[str], kind: str):
 
 
 def load_sample(lake: Lake, model: ModelConfig, name: str) -> tuple[DataFrame, int] | None:
-    """The stored sample of baseline `name` as flat feature columns, and its version."""
+    """The stored sample of baseline `name` as flat feature columns (and the rows'
+    `inference_id`, null for a training file), and its version."""
     table = lake.table(SAMPLE_TABLE)
     if not table.exists():
         return None
@@ -107,7 +115,7 @@ def load_sample(lake: Lake, model: ModelConfig, name: str) -> tuple[DataFrame, i
     numeric = [c for c in model.numeric]
     categorical = [c for c in model.categorical if c not in model.numeric]
     flat = rows.where(F.col("version") == version).select(
-        *[F.col("numeric")[c].alias(c) for c in numeric],
+        "inference_id", *[F.col("numeric")[c].alias(c) for c in numeric],
         *[F.col("categorical")[c].alias(c) for c in categorical])
     return flat, int(version)
 
@@ -125,6 +133,10 @@ def score(reference: DataFrame, window: DataFrame, numeric: Sequence[str],
            "held_out": None}
     if size < MIN_ROWS or not columns:
         return out
+    # never closer to chance than 4 standard errors of a null AUC (Hanley & McNeil, with
+    # equal classes): 0.6156 at MIN_ROWS rows a side, 0.5516 at 1,000
+    threshold = max(threshold, 0.5 + 4 * math.sqrt((2 * size + 1) / (12 * size * size)))
+    out["threshold"] = threshold
     sides = []
     for frame, label, n in ((reference, 0.0, n_ref), (window, 1.0, n_win)):
         picked = (frame.select(*columns).orderBy(F.rand(SEED)).limit(size) if n > size
