@@ -6,6 +6,7 @@ compare every table it writes with the clean run's: no row lost, none doubled.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -14,7 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 from inferwatch.ingest import ingest_files
-from inferwatch.jobs import join_labels, maintain, partition, performance
+from inferwatch.jobs import join_labels, maintain, partition, performance, rollup
 from inferwatch.lake.faults import InjectedFault, count_commits, fail_after_commit
 from tests.helpers import context, delta_frame, models
 
@@ -62,6 +63,9 @@ JOBS = {  # job → (run it, the tables it writes)
     "performance": (lambda ctx, _: performance.run(ctx),
                     ("state/performance", "metrics/performance", "state/fairness",
                      "metrics/fairness")),
+    "rollup": (lambda ctx, _: rollup.run(dataclasses.replace(
+        ctx, start=T0 - timedelta(days=1), end=T0 + timedelta(days=2))),
+        ("state/performance", "metrics/performance", "state/fairness", "metrics/fairness")),
     # compactions change no row of any table, whenever the job is killed
     "maintain": (lambda ctx, _: maintain.run(ctx, now=NOW),
                  ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
