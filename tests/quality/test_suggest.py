@@ -1,0 +1,54 @@
+"""A suite suggested from the scenario's default baseline passes a clean hour and fails
+the unit change and the stale feature in the hour each starts."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from inferwatch.context import open_context
+from inferwatch.quality.suggest import for_hour, suggest
+from inferwatch.quality.validate import build_suite, validate
+
+
+@pytest.fixture(scope="module")
+def setup(spark, scenario_lake):
+    ctx = open_context("conf/local.yaml", lake=str(scenario_lake),
+                       models_dir=scenario_lake.parent / "input" / "models", spark=spark)
+    manifest = json.loads((scenario_lake.parent / "input" / "manifest.json").read_text())
+    table = ctx.lake.table("baselines")
+    rows = table.read(partitions=[{"model_id": "eta", "name": "default"}])
+    return ctx, manifest, suggest(ctx.models["eta"], rows, "default")
+
+
+def _failed(ctx, specs, hour: datetime) -> set[tuple]:
+    rows = ctx.lake.table("inferences").read(partitions=[{"model_id": "eta", "hour": hour}])
+    got = validate(rows, build_suite("eta", for_hour(specs, hour.hour)), "eta", hour)
+    return {(r[4], r[5]) for r in got if not r[7]}
+
+
+def _onset(manifest, kind: str) -> datetime:
+    inc = next(i for i in manifest["incidents"] if i["kind"] == kind and i["model_id"] == "eta")
+    return datetime.fromisoformat(inc["onset"].replace("Z", "+00:00"))
+
+
+def test_every_expectation_says_where_it_comes_from(setup):
+    _ctx, _manifest, specs = setup
+    assert len(specs) > 20
+    assert all({"baseline", "version", "statistic", "value", "margin"} <= set(s["meta"])
+               for s in specs)
+    kinds = {s["type"] for s in specs}
+    assert {"expect_column_values_to_be_unique", "expect_column_values_to_not_be_null",
+            "expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
+            "expect_column_stdev_to_be_between", "expect_table_row_count_to_be_between",
+            "expect_column_values_to_be_of_type"} <= kinds
+
+
+def test_a_clean_hour_passes_and_incidents_fail_in_their_first_hour(setup):
+    ctx, manifest, specs = setup
+    assert _failed(ctx, specs, datetime(2026, 3, 3, 12, tzinfo=timezone.utc)) == set()
+    unit = _failed(ctx, specs, _onset(manifest, "unit_change"))
+    assert any(column == "distance_km" for _t, column in unit), unit
+    stale = _failed(ctx, specs, _onset(manifest, "stale_feature"))
+    assert ("expect_column_stdev_to_be_between", "courier_load") in stale, stale
