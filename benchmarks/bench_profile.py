@@ -25,7 +25,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,6 +43,7 @@ from inferwatch.metrics.profile import merge_profile, profile_state  # noqa: E40
 from inferwatch.metrics.profile_metrics import profile_metrics  # noqa: E402
 from inferwatch.metrics.windows import ROLLUPS, window_column  # noqa: E402
 from inferwatch.session import get_spark  # noqa: E402
+from workdir import work_folder  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday: 168 hours = one ISO week
 NUMERIC = [f"n{i:02d}" for i in range(20)]
@@ -151,13 +151,7 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=168)
     parser.add_argument("--keep", metavar="DIR", help="write the data in DIR and keep it")
     args = parser.parse_args()
-    if args.keep:
-        work = Path(args.keep).resolve()
-        if work.exists() and any(work.iterdir()):
-            raise SystemExit(f"--keep {work}: the folder must be empty or new")
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        work = Path(tempfile.mkdtemp(prefix="inferwatch-bench-"))
+    work = work_folder(args.keep, "inferwatch-bench-")
     spark: SparkSession | None = None
     try:
         t0 = time.perf_counter()

@@ -24,7 +24,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -38,9 +37,11 @@ import pyarrow  # noqa: E402
 import pyspark  # noqa: E402
 
 import year_lake  # noqa: E402
+from workdir import work_folder  # noqa: E402
 from inferwatch.context import Context, open_context  # noqa: E402
 from inferwatch.ingest import ingest_files  # noqa: E402
 from inferwatch.jobs import join_labels, partition, performance  # noqa: E402
+from inferwatch.jobs import maintain as maintain_job  # noqa: E402
 from inferwatch.jobs.runs import Progress  # noqa: E402
 from inferwatch.lake import Table  # noqa: E402
 
@@ -206,23 +207,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--keep", metavar="DIR", help="build the lakes in DIR and keep them")
     parser.add_argument("--skip-maintain", action="store_true",
-                        help="no maintained copy (the maintain job is not there yet)")
+                        help="no maintained copy (faster: the first maintain of a year takes most of the time)")
     parser.add_argument("--no-dead-files", action="store_true",
                         help="do not leave replaced files on disk (as if vacuumed)")
     args = parser.parse_args()
-    maintain = None
-    if not args.skip_maintain:
-        try:
-            from inferwatch.jobs import maintain
-        except ImportError as err:
-            print(f"no maintain job yet ({err}); measuring without it (--skip-maintain)")
-    if args.keep:
-        work = Path(args.keep).resolve()
-        if work.exists() and any(work.iterdir()):
-            raise SystemExit(f"--keep {work}: the folder must be empty or new")
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        work = Path(tempfile.mkdtemp(prefix="inferwatch-bench-year-"))
+    maintain = None if args.skip_maintain else maintain_job
+    work = work_folder(args.keep, "inferwatch-bench-year-")
     now = datetime.now(timezone.utc)
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -287,7 +277,7 @@ def main() -> None:
         print_facts(columns)
         print_times(results)
         if maintain is None:
-            print("\n(no maintained column: --skip-maintain or no inferwatch.jobs.maintain)")
+            print("\n(no maintained column: --skip-maintain)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
