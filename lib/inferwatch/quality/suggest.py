@@ -4,7 +4,8 @@ Every expectation comes from one statistic of the baseline (`baselines`, whole m
 `scope` = all, and its `1h` rows for volume) and a margin; its `meta` records both, so a
 reviewer sees why each bound is where it is:
 
-- each feature, `prediction` and `inference_id` exists, with its lake type;
+- the features, `prediction` and `inference_id` are all present (one
+  `expect_table_columns_to_match_set`), each with its lake type;
 - `inference_id` is unique within the hour;
 - null-rate ceiling: `mostly` = 1 - max(`NULL_FACTOR` x baseline null rate,
   baseline null rate + `NULL_SLACK`);
@@ -58,7 +59,12 @@ def suggest(model: ModelConfig, baseline: DataFrame, baseline_name: str) -> list
         (F.col("kind") == NUMERIC) & (F.col("n_finite") >= MIN_HOUR_ROWS)).groupBy("column").agg(
         F.min("mean").alias("low"), F.max("mean").alias("high")).collect()}
     source = {"baseline": baseline_name, "version": rows[0]["version"] if rows else None}
-    specs = [_spec("expect_column_values_to_be_unique", {"column": "inference_id"},
+    present = sorted({"inference_id", *[r["column"] for r in rows
+                                        if r["column"] in (*model.features, "prediction")]})
+    specs = [_spec("expect_table_columns_to_match_set",
+                   {"column_set": present, "exact_match": False}, source, "columns present",
+                   present, None),
+             _spec("expect_column_values_to_be_unique", {"column": "inference_id"},
                    source, "inference_id", "1 row per id", None)]
     for row in sorted(rows, key=lambda r: r["column"]):
         specs += _column(model, row, source, means.get(row["column"]))
@@ -77,8 +83,7 @@ def _column(model: ModelConfig, row, source: dict,
     column, kind = row["column"], row["kind"]
     if column == "label" or column not in (*model.features, "prediction"):
         return []  # labels arrive late: their null rate is coverage, not quality
-    out = [_spec("expect_column_to_exist", {"column": column}, source, "present", True, None),
-           _spec("expect_column_values_to_be_of_type",
+    out = [_spec("expect_column_values_to_be_of_type",
                  {"column": column, "type_": LAKE_TYPES[kind]}, source, "kind", kind, None)]
     null_rate = row["num_nulls"] / row["count"] if row["count"] else 0.0
     ceiling = min(1.0, max(NULL_FACTOR * null_rate, null_rate + NULL_SLACK))

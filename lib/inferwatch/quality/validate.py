@@ -68,6 +68,11 @@ def build_suite(name: str, specs: Sequence[dict]):
         except Exception as err:  # noqa: BLE001 - GX raises many kinds; one message
             raise ValueError(f"suite {name}, expectation {i + 1} ({spec.get('type')}): "
                              f"{str(err).splitlines()[0][:200]}") from None
+    if len(suite.expectations) != len(specs):  # GX upserts what it deems the same
+        raise ValueError(f"suite {name}: {len(specs)} expectations collapsed into "
+                         f"{len(suite.expectations)} (GX treats some as one, e.g. "
+                         "expect_column_to_exist of two columns); use one "
+                         "expect_table_columns_to_match_set")
     return suite
 
 
