@@ -52,3 +52,27 @@ def test_too_few_rows_say_so(spark, rng):
     got = score(_frame(spark, rng, 1000, True), _frame(spark, rng, MIN_ROWS - 1, True),
                 NUMERIC, CATEGORICAL)
     assert got["status"] == "insufficient_data" and got["auc"] is None
+
+
+@pytest.mark.parametrize("spec", [{"threshold": 1.5}, {"threshold": "high"}, "yes"])
+def test_a_bad_multivariate_setting_is_one_clear_config_error(spec):
+    import dataclasses
+
+    from inferwatch.config import ConfigError
+    from inferwatch.jobs.multivariate import settings
+    from tests.helpers import models
+
+    model = dataclasses.replace(models()["fraud"], drift={"multivariate": spec})
+    with pytest.raises(ConfigError, match=r"drift\.multivariate.*threshold in \[0\.5, 1\)"):
+        settings(model)
+
+
+def test_multivariate_settings_default_and_off():
+    import dataclasses
+
+    from inferwatch.jobs.multivariate import settings
+    from tests.helpers import models
+
+    model = models()["fraud"]
+    assert settings(dataclasses.replace(model, drift={})) == {"threshold": THRESHOLD}
+    assert settings(dataclasses.replace(model, drift={"multivariate": False})) is None

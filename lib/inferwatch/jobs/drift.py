@@ -90,7 +90,7 @@ def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:
 def reference(ctx: Context, model: ModelConfig, part: Run) -> DataFrame | None:
     """The model's baseline (whole-baseline rows); `default` is built from the model's
     `baseline:` key the first time it is needed."""
-    name = (model.drift or {}).get("baseline", "default")
+    name = bl.reference_name(model)
     rows = bl.load(ctx.lake, model.model_id, name)
     if rows is None and name == "default" and model.baseline:
         versions = {t: ctx.lake.table(t).version() for t in INPUTS}

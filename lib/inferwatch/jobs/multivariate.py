@@ -22,6 +22,7 @@ from inferwatch.config import ConfigError, ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Run
 from inferwatch.jobs.todo import run_per_model
+from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics.windows import replace_windows, rollup_windows, truncate, utc
 
@@ -41,11 +42,11 @@ def settings(model: ModelConfig) -> dict | None:
         return None
     if spec is True or spec is None:
         spec = {}
-    if not isinstance(spec, dict) or not isinstance(spec.get("threshold", 0.6), int | float) \
-            or not 0.5 <= float(spec.get("threshold", 0.6)) < 1.0:
+    threshold = spec.get("threshold", domain.THRESHOLD) if isinstance(spec, dict) else None
+    if not isinstance(threshold, int | float) or not 0.5 <= threshold < 1.0:
         raise ConfigError(model.path, "drift.multivariate",
                           "false, or a mapping with a threshold in [0.5, 1)", spec)
-    return {"threshold": float(spec.get("threshold", domain.THRESHOLD))}
+    return {"threshold": float(threshold)}
 
 
 def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
@@ -54,7 +55,7 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     if wanted is None:
         part.notes.append("multivariate drift turned off (drift.multivariate: false)")
         return
-    name = (model.drift or {}).get("baseline", "default")
+    name = bl.reference_name(model)
     found = domain.load_sample(ctx.lake, model, name)
     if found is None:
         part.notes.append(f"no sample of baseline '{name}' yet (built with the baseline): "

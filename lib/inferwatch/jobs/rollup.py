@@ -36,7 +36,8 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
     hours = hours_of(ctx, now or datetime.now(timezone.utc))
     windows = rollup_windows(hours)
     models = ctx.selected_models()
-    params = {"start": hours[0] if hours else None, "end": ctx.end, "models": sorted(models)}
+    params = {"start": hours[0] if hours else None,
+              "end": hours[-1] + timedelta(hours=1) if hours else None, "models": sorted(models)}
     with track(ctx.lake, JOB, params) as job:
         for model_id, model in sorted(models.items()):
             part = job.for_model(model_id)

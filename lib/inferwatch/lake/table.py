@@ -63,8 +63,9 @@ class Table(Snapshots, Committer):
         if missing:
             raise ValueError(f"{self.name}: partition columns {missing} are not in the schema")
         if not self.exists():
-            DeltaTable.create(self.uri, schema=to_delta(table_schema(schema)), partition_by=list(partition_by),
-                              mode="ignore", storage_options=self.options)
+            DeltaTable.create(self.uri, schema=to_delta(table_schema(schema)),
+                              partition_by=list(partition_by), mode="ignore",
+                              storage_options=self.options)
         return self
 
     # -- reads ---------------------------------------------------------------------

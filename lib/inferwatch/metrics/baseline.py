@@ -136,6 +136,11 @@ def store(lake: Lake, model_id: str, name: str, rows: DataFrame, source: str) ->
     return version
 
 
+def reference_name(model: ModelConfig) -> str:
+    """The baseline a model's windows are compared with: `drift.baseline`, else `default`."""
+    return (model.drift or {}).get("baseline", "default")
+
+
 def load(lake: Lake, model_id: str, name: str) -> DataFrame | None:
     """The whole-baseline rows (`scope` = all) of `name`, or None when there is none."""
     table = lake.table(TABLE)

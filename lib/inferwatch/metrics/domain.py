@@ -112,8 +112,7 @@ def load_sample(lake: Lake, model: ModelConfig, name: str) -> tuple[DataFrame, i
     version = rows.agg(F.max("version")).first()[0]
     if version is None:
         return None
-    numeric = [c for c in model.numeric]
-    categorical = [c for c in model.categorical if c not in model.numeric]
+    numeric, categorical = features(model, model.features)
     flat = rows.where(F.col("version") == version).select(
         "inference_id", *[F.col("numeric")[c].alias(c) for c in numeric],
         *[F.col("categorical")[c].alias(c) for c in categorical])

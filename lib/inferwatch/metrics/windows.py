@@ -132,7 +132,7 @@ def write_rollups(lake: Lake, family: Family, model_id: str,
     and replace them in `state/` and `metrics/` (a window with no hourly state left is
     emptied). Nothing is written for a model with no state."""
     table = lake.table(family.state_table)
-    if not table.exists():
+    if not table.exists() or not any(windows.values()):
         return {}
     weeks = sorted({truncate(w, "1w") for starts in windows.values() for w in starts})
     stored = _stored_hourly(table, model_id, weeks, None)
