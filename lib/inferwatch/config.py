@@ -207,9 +207,39 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         protected=_names(path, data, "protected"),
         baseline=_baseline(path, data),
         drift=_typed(path, data, "drift", dict, {}) or {},
-        quality=_typed(path, data, "quality", dict, {}) or {},
+        quality=_quality(path, data),
         alerts=_typed(path, data, "alerts", dict, {}) or {},
     )
+
+
+QUALITY_KEYS = {"suite": str, "baseline": str, "suggest": bool, "expectations": list,
+                "max_duplicate_rate": (int, float), "max_quarantine_rate": (int, float)}
+
+
+def _quality(path: Path, data: dict) -> dict[str, Any]:
+    """The `quality:` section (inferwatch.quality.suite says what each key does)."""
+    quality = _typed(path, data, "quality", dict, {}) or {}
+    for key, value in quality.items():
+        if key not in QUALITY_KEYS:
+            raise ConfigError(path, f"quality.{key}", f"one of {', '.join(QUALITY_KEYS)}", key)
+        _typed(path, {f"quality.{key}": value}, f"quality.{key}", QUALITY_KEYS[key], None)
+        if key.startswith("max_") and not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(path, f"quality.{key}", "a rate between 0 and 1", value)
+    check_expectations(path, "quality.expectations", quality.get("expectations", []))
+    return dict(quality)
+
+
+def check_expectations(path: Path, key: str, specs: Any) -> list[dict]:
+    """Great Expectations specs as GX writes them: `type: expect_...`, `kwargs: {...}`."""
+    if not isinstance(specs, list):
+        raise ConfigError(path, key, "a list of expectations", specs)
+    for i, spec in enumerate(specs):
+        if not (isinstance(spec, dict) and isinstance(spec.get("type"), str)
+                and spec["type"].startswith("expect_")
+                and isinstance(spec.get("kwargs", {}), dict)):
+            raise ConfigError(path, f"{key}[{i}]", "a mapping with type: expect_... and "
+                              "kwargs: {...}", spec)
+    return [dict(spec) for spec in specs]
 
 
 def _classes(path: Path, data: dict, problem: str) -> tuple[str, ...]:

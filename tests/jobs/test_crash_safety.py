@@ -57,7 +57,7 @@ def _ingest(ctx, files):
 JOBS = {  # job → (run it, the tables it writes)
     "ingest": (_ingest, ("raw/inferences", "raw/labels", "quarantine")),
     "partition": (lambda ctx, _: partition.run(ctx, now=NOW),
-                  ("inferences", "inference_index", "quarantine")),
+                  ("inferences", "inference_index", "quarantine", "state/deliveries")),
     "join-labels": (lambda ctx, _: join_labels.run(ctx, now=NOW),
                     ("labels", "labels_pending", "quarantine")),
     "performance": (lambda ctx, _: performance.run(ctx),
@@ -69,8 +69,8 @@ JOBS = {  # job → (run it, the tables it writes)
     # compactions change no row of any table, whenever the job is killed
     "maintain": (lambda ctx, _: maintain.run(ctx, now=NOW),
                  ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
-                  "labels_pending", "quarantine", "state/performance", "metrics/performance",
-                  "state/fairness", "metrics/fairness")),
+                  "labels_pending", "quarantine", "state/deliveries", "state/performance",
+                  "metrics/performance", "state/fairness", "metrics/fairness")),
 }
 
 

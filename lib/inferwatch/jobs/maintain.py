@@ -36,14 +36,15 @@ from inferwatch.metrics.windows import FILE_SPAN, truncate, utc
 JOB = "maintain"
 SORT_BY = {"inferences": "ts", "labels": "ts", "raw/inferences": "ts",
            "raw/labels": "label_ts", "labels_pending": "inference_id",
-           "quarantine": "quarantined_at", "job_runs": "started_at"}
+           "quarantine": "quarantined_at", "job_runs": "started_at",
+           "state/deliveries": "run_id"}  # partitioned by hour: files merge within the hour
 
 
 def layout(name: str, recent_from: datetime) -> Layout:
     """How table `name` is compacted; `recent_from`: the index's day-by-day tier start."""
     if name == "inference_index":
         return Layout("inference_id", group=lambda f: _index_tier(f, recent_from))
-    if name.startswith(("metrics/", "state/")):
+    if name.startswith(("metrics/", "state/")) and name not in SORT_BY:
         return Layout("window_start", group=_window_span)
     return Layout(SORT_BY.get(name))
 

@@ -10,8 +10,10 @@ rows added since its last run and
    (the earliest ingested copy wins), a duplicate of a stored inference whose `ts` lies
    within `duplicate_lookback_days` of the re-send's (found through the id index: the
    buckets of the batch's ids, only files whose `ts` bounds reach the lookback), or new;
-3. commits quarantine, then `inferences`, then the index, each carrying the raw version
-   as a Delta app transaction, so a re-run after a kill skips what already landed.
+3. commits quarantine, then `state/deliveries` (new, duplicate and quarantined rows per
+   model-hour, for the quality job's rates), then `inferences`, then the index, each
+   carrying the raw version as a Delta app transaction, so a re-run after a kill skips
+   what already landed.
 
 Rows in (from the Delta log's record counts of the raw files read) must equal new +
 duplicates + quarantined, or the run fails.
@@ -29,7 +31,8 @@ from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
 from inferwatch.jobs.runs import Progress, Run, track
-from inferwatch.lake.tables import INFERENCES
+from inferwatch.config import MODEL_ID_PATTERN
+from inferwatch.lake.tables import DELIVERIES, INFERENCES
 
 JOB = "partition"
 SOURCE, TARGET = "raw/inferences", "inferences"
@@ -114,7 +117,11 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                      .select("model_id", "hour").distinct().collect()]
             stored = stored_keys(lake, flagged.where(F.col(STATUS) == "new"), lookback)
             final = mark_stored(flagged, stored, lookback).persist()
-            counts = dict(final.groupBy(STATUS).count().collect())
+            by_hour = final.groupBy(STATUS, "model_id", "hour").agg(
+                F.count(F.lit(1)).alias("n"), F.min(REASON).alias("reason")).collect()
+            counts = {}
+            for r in by_hour:
+                counts[r[STATUS]] = counts.get(r[STATUS], 0) + r["n"]
             job.rows_out = counts.get("new", 0)
             job.rows_duplicate = counts.get("duplicate", 0)
             job.rows_quarantined = counts.get("quarantined", 0)
@@ -124,6 +131,10 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                 bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"), SOURCE, JOB,
                                       job.run_id, originals)
                 job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
+            deliveries = lake.table("state/deliveries")
+            if by_hour and (deliveries.txn_version(txn[0]) or -1) < latest:
+                job.outputs["state/deliveries"] = deliveries.append(
+                    _deliveries(ctx, by_hour, job.run_id), txn=txn)
             rows = _inference_rows(final.where(F.col(STATUS) == "new"))
             # refused if another writer added to these hours meanwhile (no lost duplicate check)
             job.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
@@ -134,6 +145,22 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             if final is not None:
                 final.unpersist()
     return job
+
+
+def _deliveries(ctx: Context, by_hour: list, run_id: str) -> DataFrame:
+    """One row per (model_id, hour) of the batch with its new, duplicate and quarantined
+    counts; rows without a valid model id or timestamp have no model-hour to count in."""
+    merged: dict[tuple, list] = {}
+    for r in by_hour:
+        if r["model_id"] is None or r["hour"] is None or not MODEL_ID_PATTERN.fullmatch(
+                r["model_id"]):
+            continue
+        row = merged.setdefault((r["model_id"], r["hour"]), [0, 0, 0, None])
+        row[("new", "duplicate", "quarantined").index(r[STATUS])] += r["n"]
+        if r[STATUS] == "quarantined":
+            row[3] = (r["reason"] or "")[:300]
+    rows = [(m, h, run_id, *v) for (m, h), v in sorted(merged.items())]
+    return ctx.spark.createDataFrame(rows, DELIVERIES)
 
 
 def _inference_rows(df: DataFrame) -> DataFrame:

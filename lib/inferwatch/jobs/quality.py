@@ -1,12 +1,16 @@
-"""The quality job (issue 9, in progress; not in `hourly` yet): each changed model-hour
-validated with the model's Great Expectations suite, results in `metrics/quality`.
+"""The quality job: each changed model-hour validated with the model's Great Expectations
+suite, plus the signals GX does not see on its own, into `metrics/quality`.
 
-For each model, the hours whose inferences changed since its last run (`jobs.todo`):
-the hour's rows are cached and validated once with every expectation of the suite
-(`quality.validate`), and the flattened results replace that hour in `metrics/quality`.
-The suite is the one suggested from the model's `default` baseline
-(`quality.suggest`), with the row-count bounds of the hour's hour of day; a model with
-no baseline yet owes its hours to a later run.
+For each model, the hours whose `inferences` or `state/deliveries` changed since its
+last run (`jobs.todo`): the hour's rows are cached, reduced to the columns the hour
+really has (`quality.signals.for_validation`), and validated once with every
+expectation of the model's suite (`quality.suite.model_suite`: the reviewed file, else
+the suite suggested from its baseline, plus the description's own expectations; the
+row-count bounds are those of the hour's hour of day). The hour's duplicate and
+quarantine rates are added as rows, and hours of the lake's clock in which the model has
+no row are validated as empty batches (a stopped feed). The rows replace those hours in
+`metrics/quality`. A model with no suite yet (no baseline, no expectations) owes its
+hours to a later run.
 """
 from __future__ import annotations
 
@@ -14,58 +18,85 @@ from datetime import datetime
 
 from inferwatch.config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Run
+from inferwatch.jobs.runs import Progress, Run
 from inferwatch.jobs.todo import run_per_model
-from inferwatch.metrics import baseline as bl
+from inferwatch.lake.tables import INFERENCES
 from inferwatch.metrics.windows import replace_windows
-from inferwatch.quality.suggest import for_hour, suggest
+from inferwatch.quality import signals
+from inferwatch.quality.suggest import for_hour
+from inferwatch.quality.suite import model_suite, rate_limits
 from inferwatch.quality.validate import QUALITY_SCHEMA, build_suite, validate
 
 JOB = "quality"
-INPUTS = ("inferences",)
+INPUTS = ("inferences", "state/deliveries")
 TABLE = "metrics/quality"
+ROW_COUNT = "expect_table_row_count_to_be_between"
+MESSAGE = len(QUALITY_SCHEMA.fields) - 1
 
 
 def run(ctx: Context) -> Run:
-    return run_per_model(ctx, JOB, INPUTS, _model)
-
-
-def suggested(ctx: Context, model: ModelConfig, name: str = "default") -> list[dict] | None:
-    """The suite suggested from baseline `name` of `model`; None without that baseline."""
-    table = ctx.lake.table(bl.TABLE)
-    if not table.exists():
-        return None
-    rows = table.read(partitions=[{"model_id": model.model_id, "name": name}])
-    if rows.isEmpty():
-        return None
-    return suggest(model, rows, name)
+    return run_per_model(ctx, JOB, INPUTS, _model, always=True)
 
 
 def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
            part: Run) -> None:
-    specs = suggested(ctx, model)
-    if specs is None:
-        part.notes.append("no 'default' baseline yet: quality waits for it")
+    since = Progress(ctx.lake, JOB).cursor("inferences", model.model_id)
+    empty = {h for h in signals.empty_hours(ctx.lake, model.model_id, since,
+                                            versions["inferences"])
+             if ctx.in_range(h)} - hours
+    if not hours and not empty:
+        return
+    suite = model_suite(ctx.lake, model)
+    if suite is None:
+        part.notes.append("no baseline and no expectations yet: quality waits for them")
         part.owed = sorted(set(part.owed) | hours)
         return
-    inferences = ctx.lake.table("inferences")
+    name, specs = suite
+    counts = signals.deliveries(ctx.lake, model.model_id, hours | empty)
+    limits = rate_limits(model)
     results: list[tuple] = []
-    failed = 0
-    for hour in sorted(hours):
-        partition = {"model_id": model.model_id, "hour": hour}
-        part.rows_in += sum(f.num_records or 0 for f in inferences.files(
-            versions["inferences"], partitions=[partition], stats=()))
-        rows = inferences.read(versions["inferences"], partitions=[partition]).persist()
-        try:
-            suite = build_suite(f"{model.model_id}.suggested", for_hour(specs, hour.hour))
-            found = validate(rows, suite, model.model_id, hour)
-            part.rows_out += rows.count()
-        finally:
-            rows.unpersist()
-        failed += sum(1 for r in found if not r[7])
-        results += found
-    part.notes.append(f"{len(results)} expectation results, {failed} failed")
+    for hour in sorted(hours | empty):
+        found = (_empty(ctx, model, name, specs, hour) if hour in empty
+                 else _hour(ctx, model, name, specs, hour, versions, part))
+        results += found + signals.delivery_rows(model, hour, counts.get(hour), limits)
+    failed = sum(1 for r in results if not r[7])
+    part.notes.append(f"{len(results)} expectation results, {failed} failed"
+                      + (f", {len(empty)} hours without rows" if empty else ""))
     fresh = ctx.spark.createDataFrame(results, QUALITY_SCHEMA)
     part.outputs[TABLE] = replace_windows(ctx.lake, TABLE, model.model_id,
-                                          {"1h": sorted(hours)}, fresh)
+                                          {"1h": sorted(hours | empty)}, fresh)
     part.check_accounting()
+
+
+def _hour(ctx: Context, model: ModelConfig, name: str, specs: list[dict], hour: datetime,
+          versions: dict[str, int], part: Run) -> list[tuple]:
+    inferences = ctx.lake.table("inferences")
+    partition = {"model_id": model.model_id, "hour": hour}
+    part.rows_in += sum(f.num_records or 0 for f in inferences.files(
+        versions["inferences"], partitions=[partition], stats=()))
+    rows = inferences.read(versions["inferences"], partitions=[partition]).persist()
+    try:
+        n = rows.count()
+        part.rows_out += n
+        if n == 0:  # every row of the hour was quarantined
+            return _empty(ctx, model, name, specs, hour)
+        checked = signals.for_validation(rows, model, specs)
+        return validate(checked, build_suite(name, for_hour(specs, hour.hour)),
+                        model.model_id, hour) if specs else []
+    finally:
+        rows.unpersist()
+
+
+def _empty(ctx: Context, model: ModelConfig, name: str, specs: list[dict],
+           hour: datetime) -> list[tuple]:
+    """An hour with no row: the suite's row-count expectation (at least one row if it has
+    none) on an empty batch."""
+    volume = [s for s in for_hour(specs, hour.hour) if s["type"] == ROW_COUNT] or [
+        {"type": ROW_COUNT, "kwargs": {"min_value": 1},
+         "meta": {"statistic": "freshness", "value": "rows expected in every hour"}}]
+    found = validate(ctx.spark.createDataFrame([], INFERENCES), build_suite(name, volume),
+                     model.model_id, hour)
+    low = volume[0]["kwargs"].get("min_value")
+    why = (f"no rows for model {model.model_id} in this hour while other rows arrived for "
+           f"it (feed stopped?); expected at least {low}")
+    return [r[:MESSAGE] + (None if r[7] else why,) for r in found]

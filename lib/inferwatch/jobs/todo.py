@@ -47,10 +47,11 @@ def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConf
 
 def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
                   compute: Callable[[Context, ModelConfig, set[datetime], dict[str, int], Run],
-                                    None]) -> Run:
+                                    None], always: bool = False) -> Run:
     """The shape every per-model job shares: record the run, find each model's hours to
     do from its own progress, `compute(ctx, model, hours, versions, part)` them, and
-    record a model's failure as a value while the others go on."""
+    record a model's failure as a value while the others go on. With `always`, `compute`
+    runs for a model with no changed hour too (the quality job looks for hours it lacks)."""
     models = ctx.selected_models()
     params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
               "rebuild": ctx.rebuild}
@@ -63,7 +64,7 @@ def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
             part.inputs.update(versions)
             part.owed = sorted(owed)
             try:
-                if hours:
+                if hours or always:
                     compute(ctx, models[model_id], hours, versions, part)
             except Exception as err:  # noqa: BLE001 - failures are values; others go on
                 part.fail(err)

@@ -53,6 +53,12 @@ QUARANTINE = _schema(
     ("row", S), ("reason", S), ("job", S), ("run_id", S), ("quarantined_at", TS),
     ("table", S), ("ingest_date", DT),
 )
+# per (model_id, hour) of each partition run: what arrived for it (quality's duplicate and
+# quarantine rates); `example_reason` is one quarantine reason of the hour
+DELIVERIES = _schema(
+    ("model_id", S), ("hour", TS), ("run_id", S), ("rows_new", L), ("rows_duplicate", L),
+    ("rows_quarantined", L), ("example_reason", S),
+)
 JOB_RUNS = _schema(
     ("run_id", S), ("job", S), ("model_id", S), ("params", S), ("started_at", TS),
     ("ended_at", TS), ("status", S), ("rows_in", L), ("rows_out", L), ("rows_duplicate", L),
@@ -79,6 +85,7 @@ SPECS = {
         TableSpec("inference_index", INFERENCE_INDEX, ("id_bucket",)),
         TableSpec("quarantine", QUARANTINE, ("table", "ingest_date")),
         TableSpec("job_runs", JOB_RUNS),
+        TableSpec("state/deliveries", DELIVERIES, ("model_id", "hour")),
     )
 }
 

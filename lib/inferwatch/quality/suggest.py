@@ -4,9 +4,11 @@ Every expectation comes from one statistic of the baseline (`baselines`, whole m
 `scope` = all, and its `1h` rows for volume) and a margin; its `meta` records both, so a
 reviewer sees why each bound is where it is:
 
-- the features, `prediction` and `inference_id` are all present (one
-  `expect_table_columns_to_match_set`), each with its lake type;
-- `inference_id` is unique within the hour;
+- the hour has exactly the lake's contract columns and the model's features (one
+  `expect_table_columns_to_match_set`, exact; see `quality.signals` for what "has"
+  means), each feature with its lake type;
+- `(model_version, inference_id)` is unique within the hour (shadow and challenger rows
+  share a request id: the identity includes the version);
 - null-rate ceiling: `mostly` = 1 - max(`NULL_FACTOR` x baseline null rate,
   baseline null rate + `NULL_SLACK`);
 - numeric range: the baseline's p0.1 and p99.9 widened by `RANGE_PAD` of their span,
@@ -31,6 +33,7 @@ from pyspark.sql import functions as F
 
 from inferwatch.config import ModelConfig
 from inferwatch.metrics.profile import NUMERIC, OTHER
+from inferwatch.quality.signals import CONTRACT
 
 NULL_FACTOR = 3.0
 NULL_SLACK = 0.02
@@ -59,13 +62,13 @@ def suggest(model: ModelConfig, baseline: DataFrame, baseline_name: str) -> list
         (F.col("kind") == NUMERIC) & (F.col("n_finite") >= MIN_HOUR_ROWS)).groupBy("column").agg(
         F.min("mean").alias("low"), F.max("mean").alias("high")).collect()}
     source = {"baseline": baseline_name, "version": rows[0]["version"] if rows else None}
-    present = sorted({"inference_id", *[r["column"] for r in rows
-                                        if r["column"] in (*model.features, "prediction")]})
+    present = sorted({*CONTRACT, *model.features})
     specs = [_spec("expect_table_columns_to_match_set",
-                   {"column_set": present, "exact_match": False}, source, "columns present",
-                   present, None),
-             _spec("expect_column_values_to_be_unique", {"column": "inference_id"},
-                   source, "inference_id", "1 row per id", None)]
+                   {"column_set": present, "exact_match": True}, source,
+                   "the lake's columns and the model's features", len(present), None),
+             _spec("expect_compound_columns_to_be_unique",
+                   {"column_list": ["model_version", "inference_id"]},
+                   source, "identity", "1 row per (model_version, inference_id)", None)]
     for row in sorted(rows, key=lambda r: r["column"]):
         specs += _column(model, row, source, means.get(row["column"]))
     if hours:
@@ -153,3 +156,16 @@ def for_hour(specs: list[dict], hour: int) -> list[dict]:
                                        "max_value": int(high) + 1}}
         out.append(spec)
     return out
+
+
+def from_baseline(lake, model: ModelConfig, name: str = "default") -> list[dict] | None:
+    """The suite suggested from baseline `name` of `model`; None without that baseline."""
+    from inferwatch.metrics import baseline as bl
+
+    table = lake.table(bl.TABLE)
+    if not table.exists():
+        return None
+    rows = table.read(partitions=[{"model_id": model.model_id, "name": name}])
+    if rows.isEmpty():
+        return None
+    return suggest(model, rows, name)

@@ -28,7 +28,10 @@ QUALITY_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("kwargs", T.StringType()), ("success", T.BooleanType()),
     ("observed_value", T.StringType()), ("element_count", T.LongType()),
     ("unexpected_count", T.LongType()), ("unexpected_percent", T.DoubleType()),
-    ("severity", T.StringType()), ("exception", T.StringType()), ("meta", T.StringType())]])
+    ("severity", T.StringType()), ("exception", T.StringType()), ("meta", T.StringType()),
+    ("message", T.StringType())]])
+# observed values and counts, no unexpected-value lists: those cost a Spark job each
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 
 _CONTEXT: dict[str, Any] = {}
 
@@ -81,7 +84,7 @@ def validate(rows: DataFrame, suite, model_id: str, hour: datetime) -> list[tupl
     `QUALITY_SCHEMA` tuple per expectation."""
     _context, definition = _batch_definition()
     batch = definition.get_batch(batch_parameters={"dataframe": rows})
-    result = batch.validate(suite, result_format="SUMMARY")
+    result = batch.validate(suite, result_format=RESULT_FORMAT)
     return [_row(r.to_json_dict(), suite.name, model_id, hour) for r in result.results]
 
 
@@ -91,15 +94,35 @@ def _row(result: dict, suite: str, model_id: str, hour: datetime) -> tuple:
     found = result.get("result") or {}
     raised, message = _exception(result.get("exception_info") or {})
     observed = found.get("observed_value")
+    mismatched = (found.get("details") or {}).get("mismatched")
+    if mismatched:  # a column set: say what is missing and what is new
+        observed = {"columns": observed, **mismatched}
+    success = bool(result.get("success")) and not raised
     return (model_id, "1h", hour, suite, config.get("type"), kwargs.get("column"),
             json.dumps(kwargs, sort_keys=True, default=str),
-            bool(result.get("success")) and not raised,
+            success,
             None if observed is None else json.dumps(observed, default=str),
             _int(found.get("element_count")), _int(found.get("unexpected_count")),
             _float(found.get("unexpected_percent")),
             str(config.get("severity") or "critical"),
             message,
-            json.dumps(config.get("meta") or {}, sort_keys=True, default=str))
+            json.dumps(config.get("meta") or {}, sort_keys=True, default=str),
+            None if success else message or explain(config.get("type"), kwargs, found,
+                                                    mismatched))
+
+
+def explain(kind: str | None, kwargs: dict, found: dict, mismatched: dict | None) -> str:
+    """One line saying why an expectation failed."""
+    where = f"{kwargs['column']}: " if kwargs.get("column") else ""
+    if mismatched:
+        parts = [f"{k} {', '.join(map(str, v))}" for k, v in sorted(mismatched.items()) if v]
+        return f"schema changed: {'; '.join(parts)}"
+    if found.get("unexpected_percent") is not None:
+        allowed = 100.0 * (1.0 - float(kwargs.get("mostly", 1.0)))
+        return (f"{where}{found['unexpected_percent']:.1f}% of {found.get('element_count')} "
+                f"rows unexpected (allowed {allowed:.1f}%) by {kind}")
+    bounds = f"[{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
+    return f"{where}observed {found.get('observed_value')} outside {bounds} ({kind})"
 
 
 def _exception(info: dict) -> tuple[bool, str | None]:
