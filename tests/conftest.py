@@ -1,12 +1,17 @@
 """One Spark session for the whole suite: JVM start-up costs ~10 s."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from inferwatch.config import EnvConfig, SparkSettings
+
+QUALITY_INCIDENTS = ("null_spike", "unit_change", "stale_feature")
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +48,12 @@ def lake_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def scenario_lake(spark, tmp_path_factory) -> Path:
     """4 days x ~100 rows/hour of both scenario models through the hourly pipeline, with
-    every label ingested; returns the lake root."""
+    every label ingested; returns the lake root. The quality job (GX: seconds per
+    model-hour) runs only on the two hours around each data incident's onset."""
     from inferwatch import scenario
     from inferwatch.ingest import ingest_files
     from inferwatch.context import open_context
-    from inferwatch.jobs.hourly import run as run_hourly
+    from inferwatch.jobs import PIPELINE, run_job
 
     root = tmp_path_factory.mktemp("scenario")
     files = scenario.write(scenario.generate(seed=11, days=4, rows_per_hour=100), root / "input")
@@ -55,5 +61,17 @@ def scenario_lake(spark, tmp_path_factory) -> Path:
                        models_dir=root / "input" / "models", spark=spark)
     ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
     ingest_files(ctx.lake, "labels", files["labels"], ctx.models)
-    run_hourly(ctx)
+    for name in PIPELINE:
+        if name != "quality":
+            run_job(ctx, name)
+    for onset in quality_onsets(root / "input" / "manifest.json"):
+        run_job(dataclasses.replace(ctx, start=onset - timedelta(hours=1),
+                                    end=onset + timedelta(hours=1)), "quality")
     return root / "lake"
+
+
+def quality_onsets(manifest: Path) -> list:
+    """Onsets (UTC hours) of the scenario's data incidents, which quality must catch."""
+    incidents = json.loads(manifest.read_text())["incidents"]
+    return sorted({datetime.fromisoformat(i["onset"].replace("Z", "+00:00"))
+                   for i in incidents if i["kind"] in QUALITY_INCIDENTS})

@@ -17,6 +17,7 @@ from inferwatch.metrics import (baseline, domain, drift, drift_stats, fairness,
 from inferwatch.metrics.families import FAIRNESS_COLUMNS, PERFORMANCE_COLUMNS
 from inferwatch.metrics.profile_metrics import PROFILE_COLUMNS
 from inferwatch.metrics.windows import PARTITION_BY
+from inferwatch.quality.validate import QUALITY_SCHEMA
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
 FEATURES = "<features>"
@@ -85,13 +86,14 @@ CODE = {
     domain.SAMPLE_TABLE: (domain.SAMPLE_SCHEMA.fieldNames(), _kinds(domain.SAMPLE_SCHEMA)),
     "metrics/multivariate_drift": (domain.RESULT_SCHEMA.fieldNames(),
                                    _kinds(domain.RESULT_SCHEMA)),
+    "metrics/quality": (QUALITY_SCHEMA.fieldNames(), _kinds(QUALITY_SCHEMA)),
 }
 PARTITIONS = {
     **{name: list(spec.partition_by) for name, spec in SPECS.items()},
     **{name: PARTITION_BY for name in ("state/performance", "state/fairness", "state/profile",
                                        "metrics/performance", "metrics/fairness",
                                        "metrics/profile", "metrics/drift",
-                                       "metrics/multivariate_drift")},
+                                       "metrics/multivariate_drift", "metrics/quality")},
     # `metrics.baseline.store` creates the table with these (no constant to import)
     baseline.TABLE: ["model_id", "name"],
     domain.SAMPLE_TABLE: ["model_id", "name"],

@@ -138,6 +138,41 @@ def baseline(model: str, source: str | None, start: str | None, end: str | None,
 
 
 @main.command()
+@click.option("--model", required=True, help="The model the suite is for.")
+@click.option("--baseline", "baseline_name", default=None,
+              help="Baseline to suggest from (default: the model's quality.baseline, "
+                   "else the one drift compares with).")
+@click.option("--out", default=None, help="Suite file, .yaml or .json (default: "
+              "suites/<model>.yaml).")
+@_common
+def suggest(model: str, baseline_name: str | None, out: str | None, conf: str,
+            lake: str | None, models_dir: str | None) -> None:
+    """Write a Great Expectations suite suggested from a model's baseline."""
+    from inferwatch.jobs.suites import suggest as write
+
+    click.echo(write(conf, lake, models_dir, model, baseline_name, out))
+
+
+@main.command()
+@click.option("--model", required=True, help="The model whose suite is tuned.")
+@click.option("--start", required=True, help="First hour of clean history (ISO, UTC).")
+@click.option("--end", required=True, help="End of it, exclusive (ISO, UTC).")
+@click.option("--target", default=1.0, show_default=True, type=float,
+              help="False failures allowed per expectation per week of history.")
+@click.option("--out", default=None, help="Where to write the tuned suite (default: the "
+              "model's quality.suite file, else suites/<model>.yaml).")
+@_common
+def tune(model: str, start: str, end: str, target: float, out: str | None, conf: str,
+         lake: str | None, models_dir: str | None) -> None:
+    """Replay a model's suite over past hours and fit its bounds to a false-failure target."""
+    from inferwatch.jobs.suites import tune_suite
+
+    if target < 0:
+        raise click.BadParameter("--target must be >= 0")
+    click.echo(tune_suite(conf, lake, models_dir, model, _hour(start), _hour(end), out, target))
+
+
+@main.command()
 @click.option("--days", default=3, show_default=True, help="Days of inferences to generate.")
 @click.option("--rows-per-hour", default=120, show_default=True, help="Mean rows per model-hour.")
 @click.option("--models", "model_names", default="fraud,eta", show_default=True)

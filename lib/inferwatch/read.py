@@ -18,7 +18,7 @@ TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labe
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
           "metrics/profile", "metrics/drift", "state/performance", "state/fairness",
           "state/profile", "baselines", "baseline_samples", "metrics/multivariate_drift",
-          "job_runs")
+          "metrics/quality", "state/deliveries", "job_runs")
 
 # Short names with the columns a person wants first.
 VIEWS = {
@@ -41,6 +41,9 @@ VIEWS["profile"] = ("metrics/profile", [
     "model_id", "granularity", "window_start", "slice_key", "slice_value", "column", "kind",
     "count", "num_nulls", "avg", "stddev", "min", "max", "quantiles", "distinct_count",
     "frequent_items"])
+VIEWS["quality"] = ("metrics/quality", [
+    "model_id", "window_start", "suite", "expectation_type", "column", "success",
+    "observed_value", "unexpected_percent", "severity", "message"])
 VIEWS["drift"] = ("metrics/drift", [
     "model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
     "comparison", "baseline", "metric", "value", "error_bound", "threshold", "drifted",

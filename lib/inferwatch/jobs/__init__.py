@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from inferwatch.jobs.runs import Run
 
 # Pipeline order; later stages add their names here.
-PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance")
+PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance",
+            "quality")
 # Not part of `hourly`: scheduled daily.
 DAILY = ("rollup", "maintain")
 JOB_NAMES = (*PIPELINE, *DAILY, "hourly")

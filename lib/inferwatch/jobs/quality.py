@@ -14,24 +14,22 @@ hours to a later run.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from inferwatch.config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run
 from inferwatch.jobs.todo import run_per_model
-from inferwatch.lake.tables import INFERENCES
 from inferwatch.metrics.windows import replace_windows
 from inferwatch.quality import signals
-from inferwatch.quality.suggest import for_hour
+from inferwatch.quality.hour import validate_empty, validate_hour
 from inferwatch.quality.suite import model_suite, rate_limits
-from inferwatch.quality.validate import QUALITY_SCHEMA, build_suite, validate
+from inferwatch.quality.validate import QUALITY_SCHEMA
 
 JOB = "quality"
 INPUTS = ("inferences", "state/deliveries")
 TABLE = "metrics/quality"
-ROW_COUNT = "expect_table_row_count_to_be_between"
-MESSAGE = len(QUALITY_SCHEMA.fields) - 1
 
 
 def run(ctx: Context) -> Run:
@@ -56,8 +54,8 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     limits = rate_limits(model)
     results: list[tuple] = []
     for hour in sorted(hours | empty):
-        found = (_empty(ctx, model, name, specs, hour) if hour in empty
-                 else _hour(ctx, model, name, specs, hour, versions, part))
+        found = (validate_empty(ctx.spark, model, name, specs, hour) if hour in empty
+                 else _hour(ctx, model, name, specs, hour, versions["inferences"], part))
         results += found + signals.delivery_rows(model, hour, counts.get(hour), limits)
     failed = sum(1 for r in results if not r[7])
     part.notes.append(f"{len(results)} expectation results, {failed} failed"
@@ -69,34 +67,15 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
 
 
 def _hour(ctx: Context, model: ModelConfig, name: str, specs: list[dict], hour: datetime,
-          versions: dict[str, int], part: Run) -> list[tuple]:
-    inferences = ctx.lake.table("inferences")
-    partition = {"model_id": model.model_id, "hour": hour}
-    part.rows_in += sum(f.num_records or 0 for f in inferences.files(
-        versions["inferences"], partitions=[partition], stats=()))
-    rows = inferences.read(versions["inferences"], partitions=[partition]).persist()
-    try:
-        n = rows.count()
-        part.rows_out += n
-        if n == 0:  # every row of the hour was quarantined
-            return _empty(ctx, model, name, specs, hour)
-        checked = signals.for_validation(rows, model, specs)
-        return validate(checked, build_suite(name, for_hour(specs, hour.hour)),
-                        model.model_id, hour) if specs else []
-    finally:
-        rows.unpersist()
+          version: int, part: Run) -> list[tuple]:
+    part.rows_in += sum(f.num_records or 0 for f in ctx.lake.table("inferences").files(
+        version, partitions=[{"model_id": model.model_id, "hour": hour}], stats=()))
+    found, n = validate_hour(ctx.lake, model, name, specs, hour, version)
+    part.rows_out += n
+    return found
 
 
-def _empty(ctx: Context, model: ModelConfig, name: str, specs: list[dict],
-           hour: datetime) -> list[tuple]:
-    """An hour with no row: the suite's row-count expectation (at least one row if it has
-    none) on an empty batch."""
-    volume = [s for s in for_hour(specs, hour.hour) if s["type"] == ROW_COUNT] or [
-        {"type": ROW_COUNT, "kwargs": {"min_value": 1},
-         "meta": {"statistic": "freshness", "value": "rows expected in every hour"}}]
-    found = validate(ctx.spark.createDataFrame([], INFERENCES), build_suite(name, volume),
-                     model.model_id, hour)
-    low = volume[0]["kwargs"].get("min_value")
-    why = (f"no rows for model {model.model_id} in this hour while other rows arrived for "
-           f"it (feed stopped?); expected at least {low}")
-    return [r[:MESSAGE] + (None if r[7] else why,) for r in found]
+def main(argv: Sequence[str] | None = None) -> None:
+    from inferwatch.cli import run_main
+
+    run_main(JOB, argv)
