@@ -1,6 +1,7 @@
-"""The quality job on a bounded range of the scenario: one row per expectation per
-model-hour in `metrics/quality`, readable without Spark; the unit change fails in its
-onset hour; a re-run changes nothing."""
+"""The quality job on the scenario (the fixture runs it on the two hours around each data
+incident's onset): one row per expectation per model-hour in `metrics/quality`, readable
+without Spark; the hour before the unit change passes, its onset fails; a re-run
+changes nothing."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,29 +12,38 @@ from datetime import datetime, timedelta
 import pandas as pd
 from deltalake import DeltaTable
 
+from inferwatch import read
 from inferwatch.context import open_context
 from inferwatch.jobs import quality
+from inferwatch.quality.suite import model_suite
 
 
-def test_bounded_quality_run_writes_one_row_per_expectation(spark, scenario_lake, tmp_path):
-    shutil.copytree(scenario_lake, tmp_path / "lake")
+def test_quality_rows_per_model_hour(spark, scenario_lake, tmp_path):
     manifest = json.loads((scenario_lake.parent / "input" / "manifest.json").read_text())
     inc = next(i for i in manifest["incidents"] if i["kind"] == "unit_change")
-    onset = datetime.fromisoformat(inc["onset"].replace("Z", "+00:00"))
+    onset = pd.Timestamp(datetime.fromisoformat(inc["onset"].replace("Z", "+00:00")))
+    rows = read.table(str(scenario_lake), "metrics/quality", model="eta")
+    rows["window_start"] = pd.to_datetime(rows["window_start"], utc=True)
+    shutil.copytree(scenario_lake, tmp_path / "lake")
     ctx = open_context("conf/local.yaml", lake=str(tmp_path / "lake"),
                        models_dir=scenario_lake.parent / "input" / "models", spark=spark,
                        model="eta")
-    ctx = dataclasses.replace(ctx, start=onset - timedelta(hours=1), end=onset + timedelta(hours=1))
-    run = quality.run(ctx)
-    assert run.status == "ok", run.notes
-    rows = DeltaTable(str(tmp_path / "lake" / "metrics" / "quality")).to_pandas()
-    rows["window_start"] = pd.to_datetime(rows["window_start"], utc=True)
-    specs = quality.suggested(ctx, ctx.models["eta"])
-    assert len(rows) == 2 * len(specs) and set(rows.granularity) == {"1h"}
-    before = rows[rows.window_start == pd.Timestamp(onset) - pd.Timedelta(hours=1)]
-    at = rows[rows.window_start == pd.Timestamp(onset)]
-    assert before.success.all(), before[~before.success]
-    assert not at[at.column == "distance_km"].success.all()
-    assert quality.run(ctx).status == "ok"  # nothing changed: nothing recomputed
-    again = DeltaTable(str(tmp_path / "lake" / "metrics" / "quality")).to_pandas()
-    assert len(again) == len(rows)
+    name, specs = model_suite(ctx.lake, ctx.models["eta"])
+    before = rows[rows.window_start == onset - pd.Timedelta(hours=1)]
+    at = rows[rows.window_start == onset]
+    # every expectation of the suite, plus the duplicate and quarantine rates
+    assert len(before) == len(at) == len(specs) + 2
+    assert set(before.suite) == {name, "eta.deliveries"} and set(rows.granularity) == {"1h"}
+    assert before.success.all(), before[~before.success][["expectation_type", "message"]]
+    failed = at[~at.success]
+    assert "distance_km" in set(failed.column), failed[["expectation_type", "column"]]
+    assert failed.message.notna().all() and before.message.isna().all()
+    observed = json.loads(at[at.expectation_type == "expect_column_mean_to_be_between"]
+                          .set_index("column").observed_value["distance_km"])
+    assert isinstance(observed, float)
+
+    bounded = dataclasses.replace(ctx, start=onset.to_pydatetime() - timedelta(hours=1),
+                                  end=onset.to_pydatetime() + timedelta(hours=1))
+    version = DeltaTable(str(tmp_path / "lake" / "metrics" / "quality")).version()
+    assert quality.run(bounded).status == "ok"  # nothing changed: nothing recomputed
+    assert DeltaTable(str(tmp_path / "lake" / "metrics" / "quality")).version() == version

@@ -39,9 +39,10 @@ def run(ctx: Context) -> Run:
 def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
            part: Run) -> None:
     since = Progress(ctx.lake, JOB).cursor("inferences", model.model_id)
-    empty = {h for h in signals.empty_hours(ctx.lake, model.model_id, since,
-                                            versions["inferences"])
-             if ctx.in_range(h)} - hours
+    empty = signals.empty_hours(ctx.lake, model.model_id, since,
+                                versions["inferences"]) - hours
+    part.owed = sorted(set(part.owed) | {h for h in empty if not ctx.in_range(h)})
+    empty = {h for h in empty if ctx.in_range(h)}
     if not hours and not empty:
         return
     suite = model_suite(ctx.lake, model)

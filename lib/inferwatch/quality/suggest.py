@@ -133,10 +133,10 @@ def _volume(hours, source: dict) -> dict:
     by_hour: dict[int, list[int]] = {}
     for r in hours:
         by_hour.setdefault(r["window_start"].hour, []).append(r["n"])
-    typical = {h: statistics.median(v) for h, v in by_hour.items()}
+    typical = {str(h): statistics.median(v) for h, v in sorted(by_hour.items())}
     default = statistics.median(typical.values())
-    bounds = {str(h): [VOLUME_LOW * typical.get(h, default), VOLUME_HIGH * typical.get(h, default)]
-              for h in range(24)}
+    bounds = {str(h): [VOLUME_LOW * typical.get(str(h), default),
+                       VOLUME_HIGH * typical.get(str(h), default)] for h in range(24)}
     spec = _spec("expect_table_row_count_to_be_between",
                  {"min_value": int(VOLUME_LOW * default), "max_value": int(VOLUME_HIGH * default)},
                  source, "rows per hour of day (median)", typical,

@@ -5,16 +5,19 @@ job does, `quality.hour`), and each tunable expectation is widened or narrowed s
 at most `target_per_week` x hours / 168 of the replayed hours would fail it (the
 documented default: one false failure per expectation per week of clean data):
 
-- a bounded statistic (mean, stddev, median, distinct count): its bounds move to the
-  order statistics of the hours' observed values that leave that many hours outside,
-  padded by `PAD` x their spread (a lower bound alone: `PAD` x itself), so a value just
-  past the clean extremes still passes;
+- a bounded statistic (mean, stddev, median, distinct count): a clean hour must break
+  its bounds with probability at most target / 168. A few days of history cannot show
+  such a rare tail, so each bound is the wider of the clean extreme (padded by `PAD` x
+  the clean spread) and the median -/+ z x the robust sigma (1.4826 x MAD), z being the
+  normal quantile of that rate, widened by 1 + 1/sqrt(hours) for a short history; a
+  floor alone (stddev) never goes below half the least clean value, so a frozen
+  column still fails;
 - rows per hour: the ratios of observed to the suggested hour-of-day volume are tuned
   the same way, and every hour of day gets the tuned multipliers;
 - a row-wise expectation with `mostly` (nulls, range, value set): `mostly` becomes
   1 - (the tolerated hours' unexpected fraction + `SLACK`).
-Hours that are far out (a statistic more than `OUTLIER_MADS` median absolute deviations
-from the median, a row-wise expectation broken by more than half the rows) are left out
+Hours that are far out (a statistic more than `OUTLIER_MADS` robust sigmas from the
+median, clipped until none is left, a row-wise expectation broken by more than half the rows) are left out
 and counted as incidents, not as history to accept: tuning on a range that holds an
 incident does not teach the suite to pass it. Type, column-set and uniqueness checks are
 not tuned. Each tuned spec's `meta.tuned` records the hours, the target and the
@@ -26,11 +29,13 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
+from statistics import NormalDist
 
 TARGET_PER_WEEK = 1.0
 PAD = 0.1
 SLACK = 0.02
-OUTLIER_MADS = 8.0
+OUTLIER_MADS = 3.5
+MIN_HOURS = 6
 BOUNDED = ("expect_column_mean_to_be_between", "expect_column_stdev_to_be_between",
            "expect_column_median_to_be_between",
            "expect_column_unique_value_count_to_be_between")
@@ -54,7 +59,7 @@ def tune(specs: list[dict], results: Sequence[tuple], n_hours: int,
     for spec in specs:
         found = by_key.get(key(spec["type"], spec.get("kwargs") or {}), [])
         before = sum(1 for r in found if not r[7])
-        new = _tuned(spec, found, allowed)
+        new = _tuned(spec, found, allowed, target_per_week / 168.0)
         after, excluded = (before, 0) if new is None else new[1:]
         if new is not None:
             new = new[0]
@@ -69,7 +74,8 @@ def tune(specs: list[dict], results: Sequence[tuple], n_hours: int,
     return tuned, report
 
 
-def _tuned(spec: dict, found: list[tuple], allowed: int) -> tuple[dict, int, int] | None:
+def _tuned(spec: dict, found: list[tuple], allowed: int,
+           rate: float) -> tuple[dict, int, int] | None:
     kwargs = dict(spec.get("kwargs") or {})
     if not found or any(r[13] for r in found):  # an errored hour: nothing to learn from
         return None
@@ -83,11 +89,11 @@ def _tuned(spec: dict, found: list[tuple], allowed: int) -> tuple[dict, int, int
         after = sum(1 for u in fractions if u > 1.0 - mostly + 1e-12)
         return {**spec, "kwargs": {**kwargs, "mostly": mostly}}, after, len(fractions) - len(kept)
     if spec["type"] == ROW_COUNT and (spec.get("meta") or {}).get("by_hour_of_day"):
-        return _row_count(spec, found, allowed)
+        return _row_count(spec, found, rate)
     if spec["type"] not in BOUNDED:
         return None
     values = [float(json.loads(r[8])) for r in found if r[8] not in (None, "null")]
-    bounds = _fit(values, allowed, "min_value" in kwargs, "max_value" in kwargs)
+    bounds = _fit(values, rate, "min_value" in kwargs, "max_value" in kwargs)
     if bounds is None:
         return None
     (low, high), excluded = bounds
@@ -100,25 +106,34 @@ def _tuned(spec: dict, found: list[tuple], allowed: int) -> tuple[dict, int, int
     return {**spec, "kwargs": kwargs}, after, excluded
 
 
-def _fit(values: list[float], allowed: int, lower: bool, upper: bool
+def _fit(values: list[float], allowed_rate: float, lower: bool, upper: bool
          ) -> tuple[tuple[float | None, float | None], int] | None:
+    """Bounds that a clean hour breaks with probability about `allowed_rate`: the wider
+    of the clean extremes and median -/+ z x robust sigma (z for that rate under a normal
+    tail, widened by 1 + 1/sqrt(n) for a short history), padded."""
     values = [v for v in values if math.isfinite(v)]
-    if len(values) < 3:
+    if len(values) < MIN_HOURS:
         return None
-    med = statistics.median(values)
-    mad = statistics.median(abs(v - med) for v in values)
-    kept = sorted(v for v in values if mad == 0 or abs(v - med) <= OUTLIER_MADS * 1.4826 * mad)
-    below = allowed // 2 if upper else allowed
-    above = allowed - below if lower else allowed
-    lo = kept[min(below, len(kept) - 1)]
-    hi = kept[max(len(kept) - 1 - above, 0)]
-    spread = hi - lo
-    low = (lo - PAD * spread if upper else lo * (1.0 - PAD) if lo > 0 else lo) if lower else None
-    high = hi + PAD * spread if upper else None
+    kept = sorted(values)
+    for _ in range(20):  # clip far hours until none is left to clip
+        med = statistics.median(kept)
+        sigma = 1.4826 * statistics.median(abs(v - med) for v in kept)
+        inside = [v for v in kept if sigma == 0 or abs(v - med) <= OUTLIER_MADS * sigma]
+        if len(inside) == len(kept) or len(inside) < MIN_HOURS:
+            break
+        kept = inside
+    sides = int(lower) + int(upper)
+    z = NormalDist().inv_cdf(1.0 - max(allowed_rate, 1e-6) / sides)
+    reach = z * sigma * (1.0 + 1.0 / math.sqrt(len(kept)))
+    pad = PAD * (kept[-1] - kept[0])
+    low = min(kept[0] - pad, med - reach) if lower else None
+    if lower and not upper and kept[0] > 0:  # a floor (stddev): never below half the least
+        low = max(low, 0.5 * kept[0])
+    high = max(kept[-1] + pad, med + reach) if upper else None
     return (low, high), len(values) - len(kept)
 
 
-def _row_count(spec: dict, found: list[tuple], allowed: int) -> tuple[dict, int, int] | None:
+def _row_count(spec: dict, found: list[tuple], rate: float) -> tuple[dict, int, int] | None:
     typical = spec["meta"]["value"]
     ratios = []
     for r in found:
@@ -126,7 +141,7 @@ def _row_count(spec: dict, found: list[tuple], allowed: int) -> tuple[dict, int,
         observed = json.loads(r[8]) if r[8] not in (None, "null") else None
         if observed is not None and expected:
             ratios.append(float(observed) / float(expected))
-    bounds = _fit(ratios, allowed, True, True)
+    bounds = _fit(ratios, rate, True, True)
     if bounds is None:
         return None
     (low, high), excluded = bounds
