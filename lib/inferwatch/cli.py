@@ -12,10 +12,18 @@ from inferwatch.errors import UserError, one_line
 from inferwatch.jobs import JOB_NAMES
 
 
+def _unset_if_empty(_ctx, _param, value: str | None) -> str | None:
+    return value or None  # "" is "not set" (airflow_dags/ passes the Variables as they are)
+
+
 def _common(func):
-    func = click.option("--models", "models_dir", default=None,
-                        help="Folder of model descriptions (default: from --conf).")(func)
-    func = click.option("--lake", default=None, help="Lake root (default: from --conf).")(func)
+    func = click.option("--models", "models_dir", default=None, callback=_unset_if_empty,
+                        envvar="INFERWATCH_MODELS",
+                        help="Folder of model descriptions (default: $INFERWATCH_MODELS, "
+                             "else from --conf).")(func)
+    func = click.option("--lake", default=None, callback=_unset_if_empty,
+                        envvar="INFERWATCH_LAKE",
+                        help="Lake root (default: $INFERWATCH_LAKE, else from --conf).")(func)
     func = click.option("--conf", default="conf/local.yaml", show_default=True,
                         help="Environment file.")(func)
     return func

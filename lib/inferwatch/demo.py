@@ -10,7 +10,7 @@ from inferwatch import scenario
 from inferwatch.ingest import ingest_files
 from inferwatch.context import open_context
 from inferwatch.jobs.hourly import run as run_hourly
-from inferwatch.summary import first_drift, lake_summary
+from inferwatch.summary import first_drift, first_quality_failures, lake_summary
 
 MARKER = ".inferwatch-demo"
 
@@ -56,6 +56,7 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
     for model_id in models:
         print()
         print(first_drift(str(lake_path), model_id))
+        print(first_quality_failures(str(lake_path), model_id))
     print()
     print(f"demo finished in {time.monotonic() - t0:.0f}s at "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Try:")
@@ -64,5 +65,6 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
     print(f"  inferwatch show estimates --lake {lake_path} --model eta --granularity 1d")
     print(f"  inferwatch show fairness --lake {lake_path} --model fraud --granularity 1d")
     print(f"  inferwatch show drift --lake {lake_path} --model fraud")
+    print(f"  inferwatch show quality --lake {lake_path} --model eta")
     print(f"  python -c \"import deltalake; print(deltalake.DeltaTable('{lake_path}/inferences')"
           ".to_pandas().groupby('model_id').size())\"")

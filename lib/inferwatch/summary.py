@@ -53,6 +53,24 @@ def first_drift(lake_root: str, model: str) -> str:
     return "\n".join(lines)
 
 
+def first_quality_failures(lake_root: str, model: str) -> str:
+    """Per failed expectation (type, column), the first hour it failed and why."""
+    frame = read.view(lake_root, "quality", model=model)
+    if frame.empty:
+        return f"quality of {model}: no rows"
+    hits = frame[~frame["success"].astype(bool)]
+    hours = frame["window_start"].nunique()
+    if hits.empty:
+        return f"quality of {model}: every expectation passed in {hours} hours"
+    lines = [f"quality of {model}: {hits['window_start'].nunique()} of {hours} hours failed "
+             "an expectation (first failed hour per expectation):"]
+    for (kind, column), rows in hits.groupby(["expectation_type", hits["column"].fillna("-")]):
+        first = rows.sort_values("window_start").iloc[0]
+        lines.append(f"  {first['window_start']:%Y-%m-%d %H:%M} {column:<16} "
+                     f"({rows['window_start'].nunique()} hours) {first['message']}"[:160])
+    return "\n".join(sorted(lines[:1]) + sorted(lines[1:]))
+
+
 def lake_summary(lake_root: str) -> str:
     """Row counts of every table, quarantine by reason and the latest job runs."""
     lines = ["tables:"]

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from inferwatch.context import open_context
-from inferwatch.quality.suggest import for_hour, suggest
-from inferwatch.quality.validate import build_suite, validate
+from inferwatch.quality.hour import validate_hour
+from inferwatch.quality.suggest import suggest
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def setup(spark, scenario_lake):
 
 
 def _failed(ctx, specs, hour: datetime) -> set[tuple]:
-    rows = ctx.lake.table("inferences").read(partitions=[{"model_id": "eta", "hour": hour}])
-    got = validate(rows, build_suite("eta", for_hour(specs, hour.hour)), "eta", hour)
+    version = ctx.lake.table("inferences").version()
+    got, _ = validate_hour(ctx.lake, ctx.models["eta"], "eta", specs, hour, version)
     return {(r[4], r[5]) for r in got if not r[7]}
 
 
@@ -39,10 +39,11 @@ def test_every_expectation_says_where_it_comes_from(setup):
     assert all({"baseline", "version", "statistic", "value", "margin"} <= set(s["meta"])
                for s in specs)
     kinds = {s["type"] for s in specs}
-    assert {"expect_column_values_to_be_unique", "expect_column_values_to_not_be_null",
+    assert {"expect_compound_columns_to_be_unique", "expect_column_values_to_not_be_null",
             "expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
             "expect_column_stdev_to_be_between", "expect_table_row_count_to_be_between",
-            "expect_column_values_to_be_of_type"} <= kinds
+            "expect_column_values_to_be_of_type", "expect_table_columns_to_match_set",
+            "expect_column_mean_to_be_between", "expect_column_median_to_be_between"} <= kinds
 
 
 def test_a_clean_hour_passes_and_incidents_fail_in_their_first_hour(setup):

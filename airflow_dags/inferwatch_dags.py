@@ -1,0 +1,93 @@
+"""inferwatch's Airflow 3 DAGs: the hourly pipeline, the daily rollup and maintenance, and a
+backfill, each job a `SparkSubmitOperator` over the checkout's `jobs/<job>.py`.
+
+Drop this folder into Airflow's DAG folder (or point `dags_folder` at it). Everything a
+task needs is read when the task runs, from Airflow Variables with these defaults
+(nothing is read while Airflow parses the file):
+
+    inferwatch_home     the inferwatch checkout whose jobs/ spark-submit runs
+                        (default: the folder above this file's)
+    inferwatch_conf     environment file, relative to inferwatch_home (conf/local.yaml)
+    inferwatch_lake     lake root overriding the environment file ("" = the file's)
+    inferwatch_models   model descriptions folder overriding it ("" = the file's)
+
+and the Spark connection `spark_default` (master, deploy mode, spark-submit binary), as
+for any SparkSubmitOperator.
+
+Schedules:
+- `inferwatch_hourly` runs the pipeline (`inferwatch.jobs.PIPELINE`, the same order as
+  `inferwatch run hourly`) for each hour, every job bounded to the run's data interval
+  (`--start`/`--end`): an hour that changes later (late labels, late raw rows) is owed by
+  the bounded run and done by the daily catch-up. `catchup=False` on purpose: every job
+  is incremental (a run picks up everything new since the last), so a missed hour needs
+  no run of its own, and Airflow starting hundreds of past runs after a pause would only
+  queue Spark applications that find nothing to do; history is rebuilt with the backfill
+  DAG. `max_active_runs=1`: two runs of the pipeline never race for the same tables.
+- `inferwatch_daily` (after midnight UTC): the pipeline once unbounded (the catch-up of
+  owed hours), then `rollup` of the finished day and its week, then `maintain`.
+- `inferwatch_backfill` (triggered by hand with `start` and `end` params): every pipeline
+  job with `--start start --end end --rebuild`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import DAG, Param, chain
+
+# inferwatch.jobs.PIPELINE and DAILY, repeated here so that parsing imports no inferwatch
+# (a test holds the two equal)
+PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance",
+            "quality")
+DAILY = ("rollup", "maintain")
+# spark-submit puts jobs/ first on sys.path: the profile job's file is profiles.py
+SCRIPTS = {"profile": "profiles", "join-labels": "join_labels"}
+HOME = "{{ var.value.get('inferwatch_home', '%s') }}" % Path(__file__).resolve().parents[1]
+CONF = "{{ var.value.get('inferwatch_conf', 'conf/local.yaml') }}"
+LAKE = "{{ var.value.get('inferwatch_lake', '') }}"
+MODELS = "{{ var.value.get('inferwatch_models', '') }}"
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DEFAULTS = {"retries": 3, "retry_delay": timedelta(minutes=2),
+            "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=30)}
+
+
+def script(job: str) -> str:
+    return f"{SCRIPTS.get(job, job)}.py"
+
+
+def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOperator:
+    """`spark-submit <home>/jobs/<job>.py --conf <home>/<conf> args`; the lake and models
+    overrides reach the job as INFERWATCH_LAKE / INFERWATCH_MODELS (empty: the conf's)."""
+    return SparkSubmitOperator(
+        task_id=task_id or job.replace("-", "_"),
+        application=f"{HOME}/jobs/{script(job)}",
+        application_args=["--conf", f"{HOME}/{CONF}", *args],
+        env_vars={"INFERWATCH_LAKE": LAKE, "INFERWATCH_MODELS": MODELS},
+        name=f"inferwatch-{job}",
+        conn_id="spark_default",
+    )
+
+
+INTERVAL = ("--start", "{{ data_interval_start.isoformat() }}",
+            "--end", "{{ data_interval_end.isoformat() }}")
+
+with DAG("inferwatch_hourly", schedule="@hourly", start_date=START, catchup=False,
+         max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"],
+         doc_md=__doc__) as hourly:
+    chain(*[job_task(job, *INTERVAL) for job in PIPELINE])
+
+with DAG("inferwatch_daily", schedule="15 0 * * *", start_date=START, catchup=False,
+         max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"],
+         doc_md=__doc__) as daily:
+    chain(job_task("hourly", task_id="catch_up"), job_task("rollup", *INTERVAL),
+          job_task("maintain"))
+
+with DAG("inferwatch_backfill", schedule=None, start_date=START, catchup=False,
+         max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"], doc_md=__doc__,
+         params={"start": Param("2026-03-02T00:00:00+00:00", type="string",
+                                description="First hour to recompute (ISO, UTC)"),
+                 "end": Param("2026-03-03T00:00:00+00:00", type="string",
+                              description="End of the range, exclusive (ISO, UTC)")}) as backfill:
+    chain(*[job_task(job, "--start", "{{ params.start }}", "--end", "{{ params.end }}",
+                     "--rebuild") for job in PIPELINE])

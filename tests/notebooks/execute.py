@@ -1,0 +1,51 @@
+"""Run a jupytext percent script as a notebook, headless, with injected parameters (as
+papermill does: a cell after the one tagged `parameters`). A failing cell raises
+`nbclient.exceptions.CellExecutionError`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def inject(notebook: nbformat.NotebookNode, parameters: dict) -> nbformat.NotebookNode:
+    """The notebook with a cell assigning `parameters` right after its parameters cell."""
+    tagged = [i for i, cell in enumerate(notebook.cells)
+              if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "a notebook needs exactly one cell tagged `parameters`"
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    notebook.cells.insert(tagged[0] + 1, cell)
+    return notebook
+
+
+def run(name: str, parameters: dict, cwd: Path, timeout: int = 180) -> nbformat.NotebookNode:
+    """Execute notebooks/<name>.py in a fresh python3 kernel in `cwd` (jupyter_client
+    starts the `python3` kernel with this interpreter, so with this venv's packages)."""
+    notebook = inject(jupytext.read(NOTEBOOKS / f"{name}.py"), parameters)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    return client.execute()
+
+
+def text(notebook: nbformat.NotebookNode) -> str:
+    """Everything the cells printed or displayed as text, in order."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append(output["text"])
+            elif "data" in output and "text/plain" in output["data"]:
+                parts.append(output["data"]["text/plain"])
+    return "\n".join(parts)
+
+
+def figures(notebook: nbformat.NotebookNode) -> list[dict]:
+    """The plotly figures the notebook showed (their JSON), in order."""
+    return [output["data"]["application/vnd.plotly.v1+json"]
+            for cell in notebook.cells for output in cell.get("outputs", [])
+            if "application/vnd.plotly.v1+json" in output.get("data", {})]
