@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import DAG, Param, chain
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 
 # inferwatch.jobs.PIPELINE and DAILY, repeated here so that parsing imports no inferwatch
 # (a test holds the two equal)
@@ -72,12 +72,17 @@ def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOpe
 INTERVAL = ("--start", "{{ data_interval_start.isoformat() }}",
             "--end", "{{ data_interval_end.isoformat() }}")
 
-with DAG("inferwatch_hourly", schedule="@hourly", start_date=START, catchup=False,
+# data intervals on purpose: Airflow 3 turns a plain cron string into a trigger timetable
+# whose runs have no interval (start == end), and every job here is bounded by it
+HOURLY = CronDataIntervalTimetable("0 * * * *", timezone="UTC")
+DAILY_AT = CronDataIntervalTimetable("15 0 * * *", timezone="UTC")
+
+with DAG("inferwatch_hourly", schedule=HOURLY, start_date=START, catchup=False,
          max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"],
          doc_md=__doc__) as hourly:
     chain(*[job_task(job, *INTERVAL) for job in PIPELINE])
 
-with DAG("inferwatch_daily", schedule="15 0 * * *", start_date=START, catchup=False,
+with DAG("inferwatch_daily", schedule=DAILY_AT, start_date=START, catchup=False,
          max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"],
          doc_md=__doc__) as daily:
     chain(job_task("hourly", task_id="catch_up"), job_task("rollup", *INTERVAL),

@@ -22,6 +22,17 @@
 # latest window with a drifted feature or a failed expectation), `granularity` (`1h` or
 # `1d`), `lookback` (previous windows the slices are compared with).
 
+# %%
+import duckdb
+import pandas as pd
+from deltalake import DeltaTable
+from IPython.display import display
+
+from inferwatch import read
+from inferwatch.lake.storage import delta_options, delta_uri, settings_from
+from inferwatch.report import data as lake_data
+from inferwatch.report import window as inspect
+
 # %% tags=["parameters"]
 lake = "demo/lake"
 model = "fraud"
@@ -30,12 +41,6 @@ granularity = "1h"
 lookback = 24
 
 # %%
-import pandas as pd
-
-from inferwatch import read
-from inferwatch.report import data as lake_data
-from inferwatch.report import window as inspect
-
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
 
@@ -68,7 +73,7 @@ else:
     print(f"{len(flagged)} of {len(changes)} slices dropped or lost labels: "
           + (", ".join(f"{k}={v}" for k, v in flagged[["slice_key", "slice_value"]]
                        .itertuples(index=False)) or "none"))
-    display(changes.head(20))  # noqa: F821 (IPython's display)
+    display(changes.head(20))
 
 # %% [markdown]
 # ## Which features drifted
@@ -84,7 +89,7 @@ if features.empty:
 else:
     whole = features[features["slice_key"] == "*"]
     print("Drifted (whole model):", ", ".join(sorted(whole["column"].unique())) or "none")
-    display(features.head(30))  # noqa: F821
+    display(features.head(30))
 
 # %% [markdown]
 # ## Which expectations failed
@@ -101,7 +106,7 @@ elif failed.empty:
     print(f"Every expectation passed in the {checked} validated hour(s).")
 else:
     print(f"{len(failed)} expectation(s) failed in {checked} validated hour(s).")
-    display(failed)  # noqa: F821
+    display(failed)
 
 # %% [markdown]
 # ## Alerts
@@ -113,7 +118,7 @@ if data.alerts is None:
 elif fired is None or fired.empty:
     print(f"No alert for {model} in this window.")
 else:
-    display(fired)  # noqa: F821
+    display(fired)
 
 # %% [markdown]
 # ## The same tables from DuckDB
@@ -122,12 +127,6 @@ else:
 # place; filters are pushed down to the Parquet files.
 
 # %%
-import duckdb
-from deltalake import DeltaTable
-
-from inferwatch.lake.storage import delta_options, delta_uri, settings_from
-
-
 def dataset(name: str):
     uri = delta_uri(f"{lake.rstrip('/')}/{name}")
     return DeltaTable(uri, storage_options=delta_options(settings_from(None), uri)
@@ -147,4 +146,4 @@ else:
           AND slice_key = '*' AND drifted
         GROUP BY ALL ORDER BY score DESC""", [model, granularity, when.to_pydatetime()]).df()
     print(f"DuckDB: {len(by_sql)} (column, comparison) pairs drifted on the whole model.")
-    display(by_sql)  # noqa: F821
+    display(by_sql)

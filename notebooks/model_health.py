@@ -23,6 +23,13 @@
 # `granularity` of the time series (`1h`, `1d` or `1w`), `start`/`end` (ISO, UTC; None:
 # the whole history).
 
+# %%
+import pandas as pd
+from IPython.display import display
+
+from inferwatch.report import data as lake_data
+from inferwatch.report import figures, views
+
 # %% tags=["parameters"]
 lake = "demo/lake"
 model = "fraud"
@@ -31,12 +38,6 @@ start = None
 end = None
 
 # %%
-import pandas as pd
-
-from inferwatch import read
-from inferwatch.report import data as lake_data
-from inferwatch.report import figures, views
-
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
 
@@ -67,7 +68,7 @@ summary = views.performance_by_granularity(data.performance)
 if summary.empty:
     print(f"No whole-model performance rows for {model}: run `inferwatch run performance`.")
 else:
-    display(summary)  # noqa: F821 (IPython's display)
+    display(summary)
 for grain in summary.index:
     series = views.performance_over_time(data.performance, grain)
     show(figures.performance(series, views.metric_pairs(series), grain),
@@ -84,7 +85,7 @@ over_time = views.performance_over_time(data.performance, granularity)
 show(figures.coverage(over_time, granularity),
      f"No whole-model performance rows at {granularity} for {model}.")
 if not over_time.empty:
-    display(over_time[["window_start", "n", "n_labeled", "label_coverage", "delay_p50_h",  # noqa: F821
+    display(over_time[["window_start", "n", "n_labeled", "label_coverage", "delay_p50_h",
                        "delay_p90_h"]].tail(12))
 
 # %% [markdown]
@@ -100,7 +101,7 @@ if volume.shape[1] < 2:
     print(f"{model} has one model_version in its inferences ({names}): nothing to compare.")
 else:
     print("Inferences per version:", volume.sum().to_dict())
-    display(volume.div(volume.sum(axis=1), axis=0).tail(12).round(3))  # noqa: F821
+    display(volume.div(volume.sum(axis=1), axis=0).tail(12).round(3))
     by_version = views.versions(data.performance, granularity)
     show(figures.versions(by_version, granularity),
          f"No model_version slice rows at {granularity} for {model}.")
@@ -129,7 +130,7 @@ failures = views.quality_failures(data.quality)
 show(figures.quality(failures, views.quality_by_hour(data.quality)),
      f"No metrics/quality rows for {model}: the quality job has not validated its hours.")
 if not failures.empty:
-    display(failures[["window_start", "expectation_type", "column", "severity",  # noqa: F821
+    display(failures[["window_start", "expectation_type", "column", "severity",
                       "message"]])
 elif not data.quality.empty:
     print(f"All {len(data.quality)} expectation results passed.")

@@ -3,10 +3,12 @@ papermill does: a cell after the one tagged `parameters`). A failing cell raises
 `nbclient.exceptions.CellExecutionError`."""
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import jupytext
 import nbformat
+import numpy as np
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -44,8 +46,22 @@ def text(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+def decode(value):
+    """Plotly JSON with its typed arrays (`{"dtype", "bdata", "shape"}`) as lists."""
+    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return array.tolist()
+    if isinstance(value, dict):
+        return {key: decode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value
+
+
 def figures(notebook: nbformat.NotebookNode) -> list[dict]:
-    """The plotly figures the notebook showed (their JSON), in order."""
-    return [output["data"]["application/vnd.plotly.v1+json"]
+    """The plotly figures the notebook showed (their JSON, arrays decoded), in order."""
+    return [decode(output["data"]["application/vnd.plotly.v1+json"])
             for cell in notebook.cells for output in cell.get("outputs", [])
             if "application/vnd.plotly.v1+json" in output.get("data", {})]

@@ -144,18 +144,23 @@ def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[da
     """Merge `base` (hourly states) into the `windows`' days and weeks and replace the
     `windows` (with `fresh_hours` as the "1h" rows) in both tables, each in one commit."""
     states = [] if fresh_hours is None else [fresh_hours]
+    # weeks merge the merged days (7 states per key, not 168): merges are associative
+    days = family.merge(base, "1d").persist() if any(windows.get(g) for g in ROLLUPS) else None
     for granularity in ROLLUPS:
         if not windows.get(granularity):
             continue
         wanted = lake.spark.createDataFrame([(w,) for w in windows[granularity]],
                                             "window_start timestamp")
-        merged = family.merge(base, granularity).join(wanted, on="window_start",
-                                                      how="left_semi")
-        states.append(merged.withColumn("granularity", F.lit(granularity)))
+        merged = days if granularity == "1d" else family.merge(days, granularity)
+        states.append(merged.join(wanted, on="window_start", how="left_semi")
+                      .withColumn("granularity", F.lit(granularity)))
     fresh = states[0]
     for frame in states[1:]:
         fresh = fresh.unionByName(frame)
     fresh = fresh.persist()
+    if days is not None:
+        fresh.count()  # materialized before the days it was built from are dropped
+        days.unpersist()
     try:
         return {
             family.state_table: replace_windows(lake, family.state_table, model_id, windows,

@@ -140,8 +140,9 @@ def quality(failures: pd.DataFrame, by_hour: pd.DataFrame) -> go.Figure | None:
                 text=part["message"].fillna(part["exception"]).fillna(""),
                 hovertemplate="%{y}<br>%{x}<br>%{text}<extra></extra>"), row=2, col=1)
     fig = _layout(fig, "Data quality", 2)
-    fig.update_layout(height=300 + 22 * max(1, failures.get("expectation_type", pd.Series())
-                                            .nunique()) + 200)
+    kinds = 0 if failures.empty else len(failures[["expectation_type", "column"]]
+                                         .drop_duplicates())
+    fig.update_layout(height=480 + 24 * kinds)
     return fig
 
 

@@ -51,7 +51,10 @@ class Section:
 
 
 def _table(frame: pd.DataFrame, caption: str) -> str:
-    shown = frame.head(TABLE_ROWS)
+    shown = frame.head(TABLE_ROWS).copy()
+    for column in shown.columns:
+        if pd.api.types.is_datetime64_any_dtype(shown[column]):
+            shown[column] = shown[column].dt.strftime("%Y-%m-%d %H:%M")
     more = (f" (first {TABLE_ROWS} of {len(frame)})" if len(frame) > TABLE_ROWS else "")
     head = f"<p class=\"note\">{html.escape(caption)}{more}</p>" if caption else ""
     return head + shown.to_html(index=False, classes="data", na_rep="", border=0,
