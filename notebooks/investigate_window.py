@@ -31,7 +31,7 @@ from IPython.display import display
 from inferwatch import read
 from inferwatch.lake.storage import delta_options, delta_uri, settings_from
 from inferwatch.report import data as lake_data
-from inferwatch.report import window as inspect
+from inferwatch.report import window as zoom
 
 # %% tags=["parameters"]
 lake = "demo/lake"
@@ -47,7 +47,7 @@ pd.set_option("display.max_columns", 30)
 lake = lake_data.locate(lake)
 data = lake_data.load(lake, model)
 when = (lake_data.utc(window) if window is not None
-        else inspect.pick_window(data.drift, data.quality, data.performance, granularity))
+        else zoom.pick_window(data.drift, data.quality, data.performance, granularity))
 if when is None:
     print(f"{model} has no {granularity} window in {lake}.")
 else:
@@ -64,7 +64,7 @@ else:
 # `coverage_fell` when label coverage is 0.25 below its usual level.
 
 # %%
-changes = pd.DataFrame() if when is None else inspect.slice_changes(
+changes = pd.DataFrame() if when is None else zoom.slice_changes(
     data.performance, when, granularity, lookback)
 if changes.empty:
     print(f"No performance rows for {model} at {granularity} in this window.")
@@ -82,7 +82,7 @@ else:
 # the previous window, per slice; `score` is the largest `abs(value) / threshold`.
 
 # %%
-features = pd.DataFrame() if when is None else inspect.drifted_features(
+features = pd.DataFrame() if when is None else zoom.drifted_features(
     data.drift, when, granularity)
 if features.empty:
     print(f"No feature of {model} drifted in this window (or it has no drift rows).")
@@ -97,9 +97,9 @@ else:
 # `metrics/quality` is validated per hour: a day window shows its hours' failures.
 
 # %%
-failed = pd.DataFrame() if when is None else inspect.failed_expectations(
+failed = pd.DataFrame() if when is None else zoom.failed_expectations(
     data.quality, when, granularity)
-checked = 0 if when is None else inspect.validated_hours(data.quality, when, granularity)
+checked = 0 if when is None else zoom.validated_hours(data.quality, when, granularity)
 if checked == 0:
     print(f"No hour of this window was validated (no metrics/quality rows for {model}).")
 elif failed.empty:
@@ -112,7 +112,7 @@ else:
 # ## Alerts
 
 # %%
-fired = None if when is None else inspect.window_alerts(data.alerts, when, granularity)
+fired = None if when is None else zoom.window_alerts(data.alerts, when, granularity)
 if data.alerts is None:
     print("No alerts table in this lake yet: alerts will show here once a job writes them.")
 elif fired is None or fired.empty:

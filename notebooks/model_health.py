@@ -96,9 +96,11 @@ if not over_time.empty:
 
 # %%
 volume = lake_data.version_volume(lake, model, data.start, data.end)
-if volume.shape[1] < 2:
-    names = ", ".join(map(str, volume.columns)) or "none"
-    print(f"{model} has one model_version in its inferences ({names}): nothing to compare.")
+if volume.empty:
+    print(f"No inferences of {model} in this range: no versions to compare.")
+elif volume.shape[1] < 2:
+    print(f"{model} has one model_version in its inferences ({volume.columns[0]}): "
+          "nothing to compare.")
 else:
     print("Inferences per version:", volume.sum().to_dict())
     display(volume.div(volume.sum(axis=1), axis=0).tail(12).round(3))

@@ -181,6 +181,26 @@ def tune(model: str, start: str, end: str, target: float, out: str | None, conf:
 
 
 @main.command()
+@click.option("--model", required=True, help="The model to report on.")
+@click.option("--start", default=None, help="First window (ISO, UTC; default: the first).")
+@click.option("--end", default=None, help="End of the windows, exclusive (ISO, UTC).")
+@click.option("--granularity", default="1h", show_default=True,
+              type=click.Choice(["1h", "1d", "1w"]),
+              help="Windows of the time series and of the drift heatmap.")
+@click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
+@_common
+def report(model: str, start: str | None, end: str | None, granularity: str, out: str,
+           conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Write one model's health (performance realized vs estimated, label coverage, versions,
+    drift, quality, alerts) as one self-contained HTML file. Read with delta-rs, no Spark."""
+    from inferwatch.config import load_env
+    from inferwatch.report import build_report
+
+    env = load_env(conf, lake=lake)
+    click.echo(f"wrote {build_report(env.lake, model, _hour(start), _hour(end), out, granularity)}")
+
+
+@main.command()
 @click.option("--days", default=3, show_default=True, help="Days of inferences to generate.")
 @click.option("--rows-per-hour", default=120, show_default=True, help="Mean rows per model-hour.")
 @click.option("--models", "model_names", default="fraud,eta", show_default=True)

@@ -20,7 +20,7 @@ from inferwatch.errors import UserError
 from inferwatch.report import build_report, figures
 from inferwatch.report.build import sections
 from inferwatch.report.data import load
-from tests.notebooks.test_notebooks import MODELS, rows
+from tests.notebooks.direct import MODELS, rows
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 # INFERWATCH_UPDATE_SCREENSHOT=1 copies the fraud report's screenshot there.
@@ -191,3 +191,19 @@ def test_report_renders_offline_in_chromium(lake, tmp_path, model):
     assert shot.stat().st_size > 30_000, "a blank page compresses to a few KB"
     if model == "fraud" and os.environ.get("INFERWATCH_UPDATE_SCREENSHOT"):
         shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_cli_writes_the_report_and_refuses_an_unknown_model(lake, tmp_path, capsys):
+    from inferwatch.cli import entry
+
+    out = tmp_path / "eta.html"
+    with pytest.raises(SystemExit) as done:
+        entry(["report", "--model", "eta", "--lake", str(lake), "--granularity", "1d",
+               "--start", "2026-03-03T00:00", "--out", str(out)])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"wrote {out}"
+    assert "granularity 1d" in out.read_text() and "[2026-03-03 00:00:00+00:00" in out.read_text()
+    with pytest.raises(SystemExit) as done:
+        entry(["report", "--model", "nope", "--lake", str(lake), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("error: unknown model 'nope'")
+    assert err.count("\n") == 1

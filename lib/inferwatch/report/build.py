@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from inferwatch.errors import UserError
 from inferwatch.report import figures, views
 from inferwatch.report.data import GRANULARITIES, ModelData, load
 from inferwatch.report.html import Section, page
-from inferwatch.errors import UserError
 
 
 def _performance(data: ModelData, granularity: str) -> list[Section]:
@@ -121,7 +121,7 @@ def build_report(lake_root: str, model: str, start: str | datetime | None = None
     data = load(str(lake_root), model, start, end)
     parts = sections(data, granularity)
     path = Path(out)
-    if path.parent and not path.parent.exists():
+    if not path.parent.exists():
         raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
     path.write_text(page(f"inferwatch · {model}", _facts(data, granularity), parts),
                     encoding="utf-8")

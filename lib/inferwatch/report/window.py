@@ -23,14 +23,14 @@ MIN_HISTORY = 3
 COVERAGE_FALL = 0.25
 
 
-def pick_window(data_drift: pd.DataFrame, quality: pd.DataFrame,
+def pick_window(drift: pd.DataFrame, quality: pd.DataFrame,
                 performance: pd.DataFrame, granularity: str) -> pd.Timestamp | None:
     """The latest window with a drifted whole-model feature or a failed expectation,
     else the latest window with performance rows (for a notebook run without a window)."""
     candidates = []
-    if not data_drift.empty:
-        rows = data_drift[(data_drift["granularity"] == granularity)
-                          & (data_drift["slice_key"] == "*") & data_drift["drifted"].fillna(False)]
+    if not drift.empty:
+        rows = drift[(drift["granularity"] == granularity)
+                     & (drift["slice_key"] == "*") & drift["drifted"].fillna(False)]
         candidates += list(rows["window_start"])
     if not quality.empty and granularity == "1h":
         candidates += list(quality.loc[~quality["success"].fillna(False).astype(bool),
