@@ -69,7 +69,7 @@ def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
 
 
 @main.command()
-@click.argument("job", type=click.Choice(JOB_NAMES))
+@click.argument("job", type=click.Choice(JOB_NAMES), metavar="JOB")
 @click.option("--hour", default=None, help="Only this hour (ISO, UTC).")
 @click.option("--start", default=None, help="First hour considered (ISO, UTC).")
 @click.option("--end", default=None, help="Last hour considered, exclusive (ISO, UTC).")
