@@ -158,9 +158,6 @@ def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[da
     for frame in states[1:]:
         fresh = fresh.unionByName(frame)
     fresh = fresh.persist()
-    if days is not None:
-        fresh.count()  # materialized before the days it was built from are dropped
-        days.unpersist()
     try:
         return {
             family.state_table: replace_windows(lake, family.state_table, model_id, windows,
@@ -170,6 +167,8 @@ def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[da
         }
     finally:
         fresh.unpersist()
+        if days is not None:
+            days.unpersist()
 
 
 def _stored_hourly(table, model_id: str, weeks: list[datetime],
