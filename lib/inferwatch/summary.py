@@ -68,7 +68,7 @@ def first_quality_failures(lake_root: str, model: str) -> str:
         first = rows.sort_values("window_start").iloc[0]
         lines.append(f"  {first['window_start']:%Y-%m-%d %H:%M} {column:<16} "
                      f"({rows['window_start'].nunique()} hours) {first['message']}"[:160])
-    return "\n".join(sorted(lines[:1]) + sorted(lines[1:]))
+    return "\n".join([lines[0], *sorted(lines[1:])])
 
 
 def lake_summary(lake_root: str) -> str:
