@@ -46,6 +46,14 @@ def test_overrides_win(tmp_path):
          "baseline.window", "two ISO times"),
         ("model_id: m\nproblem_type: regression\n"
          "baseline: {window: ['2026-03-03', '2026-03-02']}\n", "baseline.window", "start before end"),
+        ("model_id: m\nproblem_type: regression\nquality: {suite_file: a.yaml}\n",
+         "quality.suite_file", "one of suite, baseline"),
+        ("model_id: m\nproblem_type: regression\nquality: {suggest: maybe}\n",
+         "quality.suggest", "a bool"),
+        ("model_id: m\nproblem_type: regression\nquality: {max_duplicate_rate: 5}\n",
+         "quality.max_duplicate_rate", "a rate between 0 and 1"),
+        ("model_id: m\nproblem_type: regression\nquality: {expectations: [{kwargs: {}}]}\n",
+         "quality.expectations[0]", "type: expect_"),
         ("- just a list\n", "<top level>", "a mapping"),
         ("model_id: [unclosed\n", "<file>", "valid YAML"),
     ],
@@ -108,3 +116,13 @@ def test_storage_settings_reach_every_engine(tmp_path):
     assert delta_options(env.storage, env.lake)["AWS_REGION"] == "eu-west-1"
     assert spark_conf(env.storage, env.lake)["spark.hadoop.fs.s3a.path.style.access"] == "true"
     assert (env.target_file_mb, env.vacuum_retention_hours) == (64.0, 24.0)
+
+
+def test_a_bad_suite_file_is_one_config_error(tmp_path):
+    from inferwatch.quality.suite import read_suite
+
+    bad = _write(tmp_path / "suite.yaml", "expectations: [{type: not_an_expectation}]\n")
+    with pytest.raises(ConfigError, match=r"suite.yaml: key 'expectations\[0\]'.*expect_"):
+        read_suite(bad)
+    with pytest.raises(ConfigError, match="an existing suite file"):
+        read_suite(tmp_path / "missing.yaml")
