@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.config import ModelConfig
+from inferwatch.ingest.contract import KINDS, as_text
 from inferwatch.ingest.rules import (
     REASON,
     Rule,
@@ -50,20 +51,7 @@ from inferwatch.ingest.sources import (
 from inferwatch.jobs.runs import Run, track
 from inferwatch.lake.tables import Lake
 
-KINDS = {
-    "inferences": {
-        "table": "raw/inferences",
-        "required": ("inference_id", "model_id", "ts", "prediction"),
-        "types": {"ts": T.TimestampType(), "prediction": T.DoubleType()},
-        "optional": ("model_version", "prediction_label"),
-    },
-    "labels": {
-        "table": "raw/labels",
-        "required": ("inference_id", "label", "label_ts"),
-        "types": {"label_ts": T.TimestampType(), "inference_ts": T.TimestampType()},
-        "optional": ("model_id", "inference_ts"),
-    },
-}
+SPARK_TYPES = {"timestamp": T.TimestampType(), "double": T.DoubleType()}
 
 
 def ingest_files(lake: Lake, kind: str, paths: Sequence[str | Path],
@@ -89,19 +77,13 @@ def ingest_records(lake: Lake, kind: str, records: Iterable[Mapping[str, Any]] |
     check_columns([str(c) for c in pdf.columns], source)
     pdf = pdf.astype(object).where(pdf.notna(), None)
     for column in pdf.columns:
-        pdf[column] = [None if v is None else _as_text(v) for v in pdf[column]]
+        pdf[column] = [as_text(v) for v in pdf[column]]
     schema = T.StructType([T.StructField(str(c), T.StringType(), True) for c in pdf.columns])
     df = _with_model_predictions(lake.spark.createDataFrame(pdf, schema=schema), kind, models)
     _check_required(df, kind, source)
     content = hashlib.sha256(pdf.to_json(orient="split").encode()).hexdigest()[:16]
     return _ingest(lake, kind, [df.withColumn("source", F.lit(source))], models,
                    f"ingest-{kind}-records-{content}", {"records": len(pdf), "source": source})
-
-
-def _as_text(value: Any) -> str:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def _spec(kind: str) -> dict[str, Any]:
@@ -138,7 +120,7 @@ def _check_required(df: DataFrame, kind: str, where: str) -> None:
 def _rules(kind: str, df: DataFrame, models: Mapping[str, ModelConfig]) -> list[Rule]:
     spec = _spec(kind)
     rules = [required(c) for c in spec["required"]]
-    rules += [parses(c, t, _what(t)) for c, t in spec["types"].items()]
+    rules += [parses(c, SPARK_TYPES[t]) for c, t in spec["types"].items()]
     if kind == "inferences":
         rules += [finite("prediction"), *feature_rules(models, df.columns)]
     else:
@@ -151,7 +133,7 @@ def _rules(kind: str, df: DataFrame, models: Mapping[str, ModelConfig]) -> list[
 
 
 def _typed(kind: str, good: DataFrame, models: Mapping[str, ModelConfig]) -> DataFrame:
-    kinds = dict(_spec(kind)["types"])
+    kinds = {c: SPARK_TYPES[t] for c, t in _spec(kind)["types"].items()}
     if kind == "inferences":
         kinds.update({c: T.DoubleType() for m in models.values() for c in m.numeric
                       if c in good.columns})
@@ -196,7 +178,3 @@ def _ingest(lake: Lake, kind: str, frames: list[DataFrame], models: Mapping[str,
         finally:
             checked.unpersist()
     return run
-
-
-def _what(kind: T.DataType) -> str:
-    return {"timestamp": "a timestamp", "double": "a number"}.get(kind.typeName(), kind.typeName())

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.config import MODEL_ID_PATTERN, ModelConfig
+from inferwatch.ingest import contract
 
 REASON = "__iw_reason"  # internal: no producer column is named so
 MAX_ID_LENGTH = 512
@@ -39,15 +40,21 @@ def parsed(column: str, kind: T.DataType) -> Column:
 
 def required(column: str) -> Rule:
     missing = F.col(column).isNull() | (F.trim(F.col(column).cast("string")) == F.lit(""))
-    return Rule(F.coalesce(missing, F.lit(True)), F.lit(f"missing {column}"))
+    return Rule(F.coalesce(missing, F.lit(True)), F.lit(contract.missing(column)))
 
 
-def parses(column: str, kind: T.DataType, what: str) -> Rule:
+def _reason(template: str, value: Column) -> Column:
+    """A reason from its contract wording, with `value` where the template has VALUE."""
+    before, after = contract.split_reason(template)
+    return F.concat(F.lit(before), value, F.lit(after))
+
+
+def parses(column: str, kind: T.DataType) -> Rule:
     """Present but not a valid `kind`: a value we must not silently turn into null."""
     bad = F.col(column).isNotNull() & parsed(column, kind).isNull()
-    text = F.substring(F.col(column).cast("string"), 1, 60)
+    text = F.substring(F.col(column).cast("string"), 1, contract.SHOWN_CHARS)
     return Rule(F.coalesce(bad, F.lit(False)),
-                F.concat(F.lit(f"{column} '"), text, F.lit(f"' is not {what}")))
+                _reason(contract.not_parsed(column, contract.VALUE, kind.typeName()), text))
 
 
 def model_id_is_safe(column: str = "model_id") -> Rule:
@@ -63,8 +70,8 @@ def finite(column: str) -> Rule:
     value = parsed(column, T.DoubleType())
     bad = value.isNotNull() & (F.isnan(value) | (F.abs(value) == float("inf")))
     return Rule(F.coalesce(bad, F.lit(False)),
-                F.concat(F.lit(f"{column} '"), F.col(column).cast("string"),
-                         F.lit("' is not a finite number")))
+                _reason(contract.not_finite(column, contract.VALUE),
+                        F.col(column).cast("string")))
 
 
 def not_longer(column: str, limit: int) -> Rule:
@@ -94,8 +101,8 @@ def inference_rules(now: datetime, future_tolerance_hours: float) -> list[Rule]:
         required("ts"),
         not_longer("inference_id", MAX_ID_LENGTH),
         model_id_is_safe("model_id"),
-        parses("ts", T.TimestampType(), "a timestamp"),
-        parses("prediction", T.DoubleType(), "a number"),
+        parses("ts", T.TimestampType()),
+        parses("prediction", T.DoubleType()),
         finite("prediction"),
         not_after("ts", limit, f"more than {future_tolerance_hours:g}h in the future"),
         not_before("ts", EARLIEST_TS, f"before {EARLIEST_TS[:10]} (an unset clock?)"),
@@ -105,12 +112,10 @@ def inference_rules(now: datetime, future_tolerance_hours: float) -> list[Rule]:
 def feature_rules(models: Mapping[str, ModelConfig], columns: Sequence[str]) -> list[Rule]:
     """Each model's numeric features must parse as numbers, on that model's rows only."""
     rules = []
-    for column in sorted({c for m in models.values() for c in m.numeric if c in columns}):
-        owners = sorted(m.model_id for m in models.values() if column in m.numeric)
-        rule = parses(column, T.DoubleType(), "a number")
+    for column, owners in contract.numeric_owners(models, columns).items():
+        rule = parses(column, T.DoubleType())
         rules.append(Rule(rule.bad & F.coalesce(F.col("model_id").isin(owners), F.lit(False)),
-                          F.concat(rule.reason, F.lit(f" (a numeric feature of "
-                                                      f"{', '.join(owners)})"))))
+                          F.concat(rule.reason, F.lit(contract.numeric_feature(owners)))))
     return rules
 
 

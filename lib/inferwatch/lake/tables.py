@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from inferwatch.ingest.contract import RAW_TABLES
 from inferwatch.lake import Table
 from inferwatch.lake.files import normalize_uri
 from inferwatch.lake.storage import StorageSettings, arrow_filesystem
@@ -21,7 +22,17 @@ def _schema(*fields: tuple[str, T.DataType]) -> T.StructType:
 
 S, D, TS, L, DT = T.StringType(), T.DoubleType(), T.TimestampType(), T.LongType(), T.DateType()
 
-RAW_INFERENCES = _schema(
+_TYPES = {"string": S, "double": D, "timestamp": TS, "date": DT}
+
+
+def _raw(table: str) -> T.StructType:
+    """A raw table's schema from the Spark-free contract the serving-side logger shares."""
+    return _schema(*[(name, _TYPES[kind]) for name, kind in RAW_TABLES[table][0]])
+
+
+RAW_INFERENCES = _raw("raw/inferences")
+RAW_LABELS = _raw("raw/labels")
+INFERENCES = _schema(
     ("inference_id", S), ("model_id", S), ("model_version", S), ("ts", TS),
     ("prediction", D), ("prediction_label", S), ("source", S), ("ingested_at", TS),
     ("ingest_date", DT),
@@ -49,10 +60,7 @@ INFERENCE_INDEX = _schema(
     ("id_bucket", T.IntegerType()),
 )
 INDEX_BUCKETS = 32
-QUARANTINE = _schema(
-    ("row", S), ("reason", S), ("job", S), ("run_id", S), ("quarantined_at", TS),
-    ("table", S), ("ingest_date", DT),
-)
+QUARANTINE = _raw("quarantine")
 # per (model_id, hour) of each partition run: what arrived for it (quality's duplicate and
 # quarantine rates); `example_reason` is one quarantine reason of the hour
 DELIVERIES = _schema(
