@@ -27,7 +27,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.config import ModelConfig
-from inferwatch.ingest.contract import KINDS, as_text
+from inferwatch.ingest.contract import KINDS, text_rows
+from inferwatch.ingest.contract import records as contract_records
 from inferwatch.ingest.rules import (
     REASON,
     Rule,
@@ -73,12 +74,12 @@ def ingest_records(lake: Lake, kind: str, records: Iterable[Mapping[str, Any]] |
     import pandas as pd
 
     _spec(kind)
-    pdf = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
-    check_columns([str(c) for c in pdf.columns], source)
-    pdf = pdf.astype(object).where(pdf.notna(), None)
-    for column in pdf.columns:
-        pdf[column] = [as_text(v) for v in pdf[column]]
-    schema = T.StructType([T.StructField(str(c), T.StringType(), True) for c in pdf.columns])
+    rows = text_rows(contract_records(records))
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    check_columns(columns, source)
+    pdf = pd.DataFrame(rows, columns=columns).astype(object)
+    pdf = pdf.where(pdf.notna(), None)
+    schema = T.StructType([T.StructField(c, T.StringType(), True) for c in columns])
     df = _with_model_predictions(lake.spark.createDataFrame(pdf, schema=schema), kind, models)
     _check_required(df, kind, source)
     content = hashlib.sha256(pdf.to_json(orient="split").encode()).hexdigest()[:16]

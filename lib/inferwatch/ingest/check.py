@@ -3,8 +3,9 @@
 Parsing follows Spark's `try_cast` from a string, which the batch path uses, on what
 producers send: a number is Java's decimal grammar (`1.5`, `-2e3`, `7d`) or one of Spark's
 special literals (`NaN`, `inf`, `-Infinity`, any case); a timestamp is ISO 8601 (`T` or
-space, optional fraction and zone `Z`/`+hh:mm`; `2026-03` and `2026-03-02` are midnight),
-zone-less meaning UTC, in the years 1-9999. `tests/ingest/test_logger_rules.py` checks
+space, optional fraction and zone `Z`/`+hh:mm`/a region after the seconds; `2026-03` and `2026-03-02` are midnight),
+zone-less meaning UTC, in the years 1-9999; a time with no date is not a timestamp (Spark
+would read `10:15` as today: `ingest.rules.parsed` refuses it too). `tests/ingest/test_logger_rules.py` checks
 both against each other on the bad-input corpus.
 """
 from __future__ import annotations
@@ -16,12 +17,13 @@ from datetime import datetime, timedelta, timezone
 
 from inferwatch.ingest import contract as c
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fFdD]?")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fFdD]?", re.ASCII)
 _SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "infinity": math.inf,
             "+infinity": math.inf, "-inf": -math.inf, "-infinity": -math.inf}
-_TIMESTAMP = re.compile(
-    r"([+-]?\d{4,})(?:-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})"
-    r"(?:\.(\d{1,9}))?)?)?)?)?\s*(Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?)?")
+_ZONE = r"Z|UTC|GMT|(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?|[A-Za-z_]+/[A-Za-z_]+"
+_TIMESTAMP = re.compile(  # a zone only after the seconds, as Spark reads it
+    r"([+-]?\d{4,})(?:-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})"
+    rf"(?:\.(\d{{1,9}}))?\s*({_ZONE})?)?)?)?)?)?", re.ASCII)
 
 
 def parse_double(text: str | None) -> float | None:
@@ -48,14 +50,19 @@ def parse_timestamp(text: str | None) -> datetime | None:
         moment = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0),
                           int(minute or 0), int(second or 0),
                           int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone.utc)
-        return moment - _offset(zone)
-    except (ValueError, OverflowError):
+        return moment - _offset(zone, moment)
+    except (ValueError, OverflowError, KeyError):
         return None
 
 
-def _offset(zone: str | None) -> timedelta:
+def _offset(zone: str | None, local: datetime) -> timedelta:
     if not zone or zone in ("Z", "UTC", "GMT"):
         return timedelta(0)
+    if "/" in zone:  # a region: its offset at that local time
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(zone).utcoffset(local.replace(tzinfo=None))
+    zone = zone.removeprefix("UTC").removeprefix("GMT")
     sign = -1 if zone[0] == "-" else 1
     digits = zone[1:].replace(":", "")
     hours, minutes = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "0")

@@ -107,6 +107,21 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
+def records(data: Any) -> list[dict[str, Any]]:
+    """In-process records as dicts: an iterable of mappings, a pandas DataFrame (NaN and
+    None are missing, as pandas means them) or an Arrow table or record batch."""
+    if hasattr(data, "to_pylist"):
+        return data.to_pylist()
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):
+        return data.astype(object).where(data.notna(), None).to_dict("records")
+    return [dict(row) for row in data]
+
+
+def text_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str | None]]:
+    """Rows with every value as the text a file would carry (`as_text`)."""
+    return [{str(k): as_text(v) for k, v in row.items()} for row in rows]
+
+
 def delta_schema_json(table: str, extra: Iterable[tuple[str, str]] = ()) -> str:
     """A raw table's schema as Delta's schemaString (Spark's StructType JSON)."""
     columns, _ = RAW_TABLES[table]

@@ -30,11 +30,13 @@ class Rule:
 def parsed(column: str, kind: T.DataType) -> Column:
     """The column cast to `kind`, null where it does not parse (never an exception).
 
-    A timestamp must fall in the years 1-9999: Spark parses '+10000-01-01', which Python
-    and so the lake's file statistics cannot hold."""
+    A timestamp must fall in the years 1-9999 (Spark parses '+10000-01-01', which Python
+    and so the lake's file statistics cannot hold) and start with its date (Spark reads
+    '10:15:00' as today at 10:15)."""
     value = F.expr(f"try_cast(`{column}` as {kind.simpleString()})")
     if isinstance(kind, T.TimestampType):
-        value = F.when(F.year(value).between(1, 9999), value)
+        dated = F.col(column).cast("string").rlike(r"^\s*[+-]?[0-9]{4}")
+        value = F.when(F.year(value).between(1, 9999) & dated, value)
     return value
 
 

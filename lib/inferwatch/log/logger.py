@@ -16,12 +16,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from inferwatch.ingest.contract import as_text
+from inferwatch.ingest.contract import records as as_records
+from inferwatch.ingest.contract import text_rows
 from inferwatch.log.spill import Spill
 from inferwatch.log.writer import LakeWriter
 
@@ -86,7 +87,7 @@ class InferenceLogger:
         """Buffer many inferences: dicts (a `features` mapping is flattened), a pandas
         DataFrame (NaN = missing, as `inferwatch ingest` reads records) or an Arrow table."""
         try:
-            self._put("inferences", [self._flat(r) for r in _records(records)])
+            self._put("inferences", [self._flat(r) for r in as_records(records)])
         except Exception:  # noqa: BLE001
             self._counts["errors"] += 1
 
@@ -180,7 +181,7 @@ class InferenceLogger:
             self._buffers = {k: ([] if k in taken else b) for k, b in self._buffers.items()}
         for kind, rows in taken.items():
             self._seq += 1
-            texts = [{str(k): as_text(v) for k, v in row.items()} for row in rows]
+            texts = text_rows(rows)
             if self._spill.pending() or not self._commit(kind, texts, self._seq, None):
                 if self._spill.put(kind, self._seq, texts):
                     self._counts["spilled"] += len(texts)
@@ -207,15 +208,6 @@ class InferenceLogger:
         self._counts["quarantined"] += quarantined
         self._counts["commits"] += 1
         return True
-
-
-def _records(records: Any) -> Iterable[Mapping[str, Any]]:
-    if hasattr(records, "to_pylist"):  # a pyarrow Table or RecordBatch
-        return records.to_pylist()
-    if hasattr(records, "to_dict") and hasattr(records, "columns"):  # a pandas DataFrame
-        frame = records.astype(object).where(records.notna(), None)
-        return frame.to_dict("records")
-    return list(records)
 
 
 def _models(models_dir: str | Path | None) -> dict:
