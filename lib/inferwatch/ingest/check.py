@@ -3,10 +3,11 @@
 Parsing follows Spark's `try_cast` from a string, which the batch path uses, on what
 producers send: a number is Java's decimal grammar (`1.5`, `-2e3`, `7d`) or one of Spark's
 special literals (`NaN`, `inf`, `-Infinity`, any case); a timestamp is ISO 8601 (`T` or
-space, optional fraction and zone `Z`/`+hh:mm`/a region after the seconds; `2026-03` and `2026-03-02` are midnight),
-zone-less meaning UTC, in the years 1-9999; a time with no date is not a timestamp (Spark
-would read `10:15` as today: `ingest.rules.parsed` refuses it too). `tests/ingest/test_logger_rules.py` checks
-both against each other on the bad-input corpus.
+space, optional fraction, a zone `Z`/`+hh:mm`/region only after the seconds; `2026-03`
+and `2026-03-02` are midnight), zone-less meaning UTC, in the years 1-9999; a time with no
+date is not a timestamp (Spark reads `10:15` as today: `ingest.rules.parsed` refuses it
+too). Python numbers and datetimes skip the text round trip with the same result.
+`tests/ingest/test_logger_rules.py` checks both paths against each other on the corpus.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from inferwatch.ingest import contract as c
 
@@ -72,43 +74,61 @@ def _offset(zone: str | None, local: datetime) -> timedelta:
 PARSERS = {"timestamp": parse_timestamp, "double": parse_double}
 
 
-def _blank(text: str | None) -> bool:
-    return text is None or text.strip(" ") == ""
+def as_double(value: Any) -> float | None:
+    """`parse_double(as_text(value))`, without the text for a Python number."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return parse_double(value if isinstance(value, str) or value is None else c.as_text(value))
 
 
-def reasons(kind: str, row: Mapping[str, str | None],
-            owners: Mapping[str, Sequence[str]]) -> str | None:
-    """Every rule the text row breaks, joined by '; ' in the batch path's order; None when
-    it breaks none. `owners`: numeric feature -> the models declaring it (`numeric_owners`)."""
+def as_timestamp(value: Any) -> datetime | None:
+    """`parse_timestamp(as_text(value))`, without the text for a Python datetime."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return aware.astimezone(timezone.utc)
+    return parse_timestamp(value if isinstance(value, str) or value is None
+                           else c.as_text(value))
+
+
+TYPED = {"timestamp": as_timestamp, "double": as_double}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip(" ") == "")
+
+
+def check_row(kind: str, row: Mapping[str, Any], owners: Mapping[str, Sequence[str]]
+              ) -> tuple[dict[str, Any] | None, str | None]:
+    """(typed row, None) for a row that breaks no rule, else (None, every reason joined by
+    '; ' in the batch path's order). Values are what a file would carry as `as_text` of
+    them; `owners`: numeric feature -> the models declaring it (`numeric_owners`)."""
     spec = c.KINDS[kind]
     found = [c.missing(col) for col in spec["required"] if _blank(row.get(col))]
+    typed = spec["types"].keys() | owners.keys() | {"prediction", "label"}
+    out = {k: v if v is None or type(v) is str or k in typed else c.as_text(v)
+           for k, v in row.items()}  # the typed ones are parsed below
     for col, type_name in spec["types"].items():
-        text = row.get(col)
-        if text is not None and PARSERS[type_name](text) is None:
-            found.append(c.not_parsed(col, text, type_name))
-    for col in ("prediction",) if kind == "inferences" else ("label",):
-        value = parse_double(row.get(col))
-        if value is not None and not math.isfinite(value):
-            found.append(c.not_finite(col, row[col]))
-    if kind == "inferences":
+        value = row.get(col)
+        out[col] = parsed = TYPED[type_name](value)
+        if value is not None and parsed is None:
+            found.append(c.not_parsed(col, c.as_text(value), type_name))
+    number = as_double(row.get("prediction" if kind == "inferences" else "label"))
+    if number is not None and not math.isfinite(number):
+        col = "prediction" if kind == "inferences" else "label"
+        found.append(c.not_finite(col, c.as_text(row[col])))
+    if kind == "labels":
+        text = c.as_text(row.get("label"))
+        out["label_class"] = None if number is not None or text is None else text.strip(" ")
+        out["label"] = number
+    else:
+        out["prediction"] = number
         model = row.get("model_id")
         for col, models in owners.items():
-            text = row.get(col)
-            if text is not None and model in models and parse_double(text) is None:
-                found.append(c.not_parsed(col, text, "double") + c.numeric_feature(models))
-    return "; ".join(found) or None
-
-
-def typed(kind: str, row: Mapping[str, str | None], numeric: set[str]) -> dict:
-    """A valid text row with its typed columns parsed (numeric features as floats)."""
-    out = dict(row)
-    for col, type_name in c.KINDS[kind]["types"].items():
-        out[col] = PARSERS[type_name](row.get(col))
-    if kind == "inferences":
-        for col in numeric:
-            out[col] = parse_double(row.get(col))
-    else:
-        number = parse_double(row.get("label"))
-        out["label"] = number
-        out["label_class"] = row["label"].strip(" ") if number is None else None
-    return out
+            value = row.get(col)
+            out[col] = parsed = as_double(value)
+            if value is not None and parsed is None and model in models:
+                found.append(c.not_parsed(col, c.as_text(value), "double")
+                             + c.numeric_feature(models))
+    return (None, "; ".join(found)) if found else (out, None)

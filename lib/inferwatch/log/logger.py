@@ -181,12 +181,11 @@ class InferenceLogger:
             self._buffers = {k: ([] if k in taken else b) for k, b in self._buffers.items()}
         for kind, rows in taken.items():
             self._seq += 1
-            texts = text_rows(rows)
-            if self._spill.pending() or not self._commit(kind, texts, self._seq, None):
-                if self._spill.put(kind, self._seq, texts):
-                    self._counts["spilled"] += len(texts)
+            if self._spill.pending() or not self._commit(kind, rows, self._seq, None):
+                if self._spill.put(kind, self._seq, text_rows(rows)):
+                    self._counts["spilled"] += len(rows)
                 else:
-                    self._counts["dropped"] += len(texts)
+                    self._counts["dropped"] += len(rows)
         self._drain()
 
     def _drain(self) -> None:

@@ -23,6 +23,7 @@ from deltalake.transaction import Transaction
 
 from inferwatch.ingest import check
 from inferwatch.ingest import contract as c
+from inferwatch.ingest.contract import text_rows
 from inferwatch.lake.storage import StorageSettings, delta_options, delta_uri
 
 ARROW = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us", "UTC"),
@@ -42,20 +43,21 @@ class LakeWriter:
         self.storage = storage or StorageSettings({})
         self._open: dict[str, DeltaTable] = {}
 
-    def commit(self, kind: str, rows: Sequence[Mapping[str, str | None]], seq: int,
+    def commit(self, kind: str, rows: Sequence[Mapping[str, Any]], seq: int,
                app_id: str | None = None) -> tuple[int, int]:
-        """Commit one flush of text rows; (rows appended, rows quarantined). Raises on a
+        """Commit one flush of rows (values as logged, or their text from a spill file);
+        (rows appended, rows quarantined). Raises on a
         storage error, after which the same call (same `seq`) is safe to repeat."""
         app = app_id or self.app_id
         columns = sorted({k for row in rows for k in row})
         owners = c.numeric_owners(self.models, columns)
         good, bad = [], []
         for row in rows:
-            why = check.reasons(kind, row, owners)
+            typed, why = check.check_row(kind, row, owners)
             if why:
                 bad.append((row, why))
             else:
-                good.append(check.typed(kind, row, set(owners)))
+                good.append(typed)
         now = datetime.now(timezone.utc)
         spec = c.KINDS[kind]
         if bad:
@@ -72,7 +74,8 @@ class LakeWriter:
     def _quarantine(self, bad: list[tuple[Mapping, str]], table: str, app: str,
                     now: datetime) -> pa.Table:
         data = {
-            "row": [json.dumps({k: v for k, v in {**row, "source": self.source}.items()
+            "row": [json.dumps({k: v for k, v in {**text_rows([row])[0],
+                                                     "source": self.source}.items()
                                 if v is not None}) for row, _ in bad],
             "reason": [why for _, why in bad], "job": ["logger"] * len(bad),
             "run_id": [app] * len(bad), "quarantined_at": [now] * len(bad),
@@ -88,17 +91,19 @@ class LakeWriter:
         features = sorted({k for row in rows for k in row} - set(types))
         for name in features:
             types[name] = "double" if name in numeric else have.get(name, "string")
+        retyped = [n for n in features if n not in numeric and types[n] != "string"]
+        for name in retyped:  # a column the lake holds typed: parsed, null where it does
+            parse = check.TYPED.get(types[name])  # not (as the batch path stores it)
+            for row in rows:
+                row[name] = parse(row.get(name)) if parse else None
         fixed = {"source": self.source, "ingested_at": now, "ingest_date": now.date()}
-        arrays = {}
-        for name, kind in types.items():
-            values = [fixed[name] for _ in rows] if name in fixed else [r.get(name) for r in rows]
-            if name in features and name not in numeric and kind != "string":
-                # a column the lake holds typed: parsed, null where it does not parse (as
-                # the batch path stores another model's value of a numeric feature)
-                parse = check.PARSERS.get(kind)
-                values = [parse(v) if parse and isinstance(v, str) else None for v in values]
-            arrays[name] = pa.array(values, ARROW.get(kind, pa.string()))
-        return pa.table(arrays)
+        schema = pa.schema([(n, ARROW.get(t, pa.string())) for n, t in types.items()
+                            if n not in fixed])
+        data = pa.Table.from_pylist(rows, schema=schema)
+        for name, value in fixed.items():
+            data = data.append_column(pa.field(name, ARROW[types[name]]),
+                                      pa.array([value] * len(rows), ARROW[types[name]]))
+        return data.select(list(types))
 
     # -- Delta -------------------------------------------------------------------------
     def _uri(self, table: str) -> str:
