@@ -217,12 +217,21 @@ def demo(days: int, rows_per_hour: int, model_names: str, seed: int, conf: str,
              models=[m.strip() for m in model_names.split(",") if m.strip()], seed=seed)
 
 
+SPARK_MODULES = ("pyspark", "py4j", "delta", "scipy", "great_expectations")
+
+
 def entry(argv: Sequence[str] | None = None) -> None:
     """The `inferwatch` command: a user mistake is one line on stderr and exit code 2."""
     try:
         main(args=None if argv is None else list(argv), standalone_mode=True)
     except UserError as err:
         click.echo(f"error: {one_line(str(err))}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in SPARK_MODULES:
+            raise
+        click.echo(f"error: this command runs Spark jobs and needs module '{err.name}': "
+                   "pip install 'inferwatch[spark]'", err=True)
         sys.exit(2)
 
 

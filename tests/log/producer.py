@@ -1,7 +1,7 @@
 """A serving process for the logger tests: `python -m tests.log.producer LAKE NAME ROWS
 THREADS SPILL`. Each thread logs ROWS inferences (ids NAME-thread-i, in two hours) over
-about 15 s, and a label for every tenth; the process refuses to import pyspark, py4j or GX (so it has no
-JVM), and prints its logger's counters as JSON."""
+about 15 s, and a label for every tenth; the process cannot import pyspark, py4j or GX, as if they were not
+installed (so it has no JVM), and prints its logger's counters as JSON."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
 class _Refuse:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is not allowed in a serving process")
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
         return None
 
 

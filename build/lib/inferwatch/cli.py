@@ -1,0 +1,244 @@
+"""The `inferwatch` command line."""
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from inferwatch.errors import UserError, one_line
+from inferwatch.jobs import JOB_NAMES
+
+
+def _unset_if_empty(_ctx, _param, value: str | None) -> str | None:
+    return value or None  # "" is "not set" (airflow_dags/ passes the Variables as they are)
+
+
+def _common(func):
+    func = click.option("--models", "models_dir", default=None, callback=_unset_if_empty,
+                        envvar="INFERWATCH_MODELS",
+                        help="Folder of model descriptions (default: $INFERWATCH_MODELS, "
+                             "else from --conf).")(func)
+    func = click.option("--lake", default=None, callback=_unset_if_empty,
+                        envvar="INFERWATCH_LAKE",
+                        help="Lake root (default: $INFERWATCH_LAKE, else from --conf).")(func)
+    func = click.option("--conf", default="conf/local.yaml", show_default=True,
+                        help="Environment file.")(func)
+    return func
+
+
+def _hour(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise click.BadParameter(
+            f"'{value}' is not an ISO timestamp like 2026-03-02T10:00") from err
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+@click.group(context_settings={"terminal_width": 120, "max_content_width": 120})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """Monitor ML models in production from the raw log of their inferences."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["inferences", "labels"]))
+@click.argument("paths", nargs=-1, required=True)
+@_common
+def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
+           models_dir: str | None) -> None:
+    """Ingest Parquet, CSV or JSON-lines files into raw/inferences or raw/labels."""
+    from inferwatch.context import open_context
+    from inferwatch.ingest import ingest_files
+
+    from inferwatch.ingest.sources import check_source
+
+    for path in paths:  # refused before a JVM starts
+        check_source(path)
+    ctx = open_context(conf, lake, models_dir)
+    run = ingest_files(ctx.lake, kind, list(paths), ctx.models)
+    click.echo(run.summary() + (f" ({'; '.join(run.notes)})" if run.notes else ""))
+
+
+@main.command()
+@click.argument("job", type=click.Choice(JOB_NAMES), metavar="JOB")
+@click.option("--hour", default=None, help="Only this hour (ISO, UTC).")
+@click.option("--start", default=None, help="First hour considered (ISO, UTC).")
+@click.option("--end", default=None, help="Last hour considered, exclusive (ISO, UTC).")
+@click.option("--model", default=None, help="Only this model.")
+@click.option("--rebuild", is_flag=True,
+              help="Recompute the range whether or not its input changed (after new slices, "
+                   "thresholds or a new baseline).")
+@_common
+def run(job: str, hour: str | None, start: str | None, end: str | None, model: str | None,
+        rebuild: bool, conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Run one job (or `hourly`: all of them in order) incrementally."""
+    from inferwatch.context import open_context
+    from inferwatch.jobs import run_job
+    from inferwatch.jobs.hourly import run as run_hourly
+
+    if hour and (start or end):
+        raise click.UsageError("give either --hour or --start/--end, not both")
+    bounds = _hour(hour or start), _hour(end)
+    if hour:
+        bounds = bounds[0], bounds[0] + timedelta(hours=1)
+    ctx = open_context(conf, lake, models_dir, model=model)
+    ctx.start, ctx.end, ctx.rebuild = *bounds, rebuild
+    runs = run_hourly(ctx) if job == "hourly" else [run_job(ctx, job)]
+    failed = [r for r in runs if r.status != "ok"]
+    if failed:
+        click.echo("; ".join(f"{r.job} {r.status}: {r.summary()}" for r in failed), err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("table")
+@click.option("--model", default=None, help="Only rows of this model.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--granularity", default=None, type=click.Choice(["1h", "1d", "1w"]))
+@click.option("--window", default=None, help="drift: only this window start (ISO, UTC).")
+@_common
+def show(table: str, model: str | None, limit: int, granularity: str | None,
+         window: str | None, conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Print a lake table, or a view: performance, estimates, fairness, profile, drift
+    (what drifted, ranked; needs --model). Read with delta-rs, no Spark."""
+    from inferwatch.config import load_env
+    from inferwatch.summary import drifted
+    from inferwatch.summary import show as show_view
+
+    env = load_env(conf, lake=lake)
+    if table == "drift" and model is not None:
+        start = _hour(window)
+        click.echo(drifted(env.lake, model, None if start is None else start.isoformat(),
+                           granularity or "1h", limit))
+        return
+    click.echo(show_view(env.lake, table, model=model, limit=limit, granularity=granularity))
+
+
+@main.command()
+@click.option("--model", required=True, help="The model the baseline is for.")
+@click.option("--source", default=None, help="A training set: Parquet or CSV file.")
+@click.option("--start", default=None, help="First hour of a window of inferences (ISO).")
+@click.option("--end", default=None, help="End of that window, exclusive (ISO).")
+@click.option("--name", default="default", show_default=True,
+              help="Baseline name; drift compares with `default` unless the model says.")
+@_common
+def baseline(model: str, source: str | None, start: str | None, end: str | None, name: str,
+             conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Store a named baseline for a model, from a file or a window of the lake."""
+    from inferwatch.jobs.baseline import create
+
+    if (source is None) == (start is None or end is None):
+        raise click.UsageError("give either --source FILE or --start S --end E")
+    if source is not None:
+        from inferwatch.ingest.sources import check_source
+
+        check_source(source)
+    click.echo(create(conf, lake, models_dir, model, name, source, _hour(start), _hour(end)))
+
+
+@main.command()
+@click.option("--model", required=True, help="The model the suite is for.")
+@click.option("--baseline", "baseline_name", default=None,
+              help="Baseline to suggest from (default: the model's quality.baseline, "
+                   "else the one drift compares with).")
+@click.option("--out", default=None, help="Suite file, .yaml or .json (default: "
+              "suites/<model>.yaml).")
+@_common
+def suggest(model: str, baseline_name: str | None, out: str | None, conf: str,
+            lake: str | None, models_dir: str | None) -> None:
+    """Write a Great Expectations suite suggested from a model's baseline."""
+    from inferwatch.jobs.suites import suggest as write
+
+    click.echo(write(conf, lake, models_dir, model, baseline_name, out))
+
+
+@main.command()
+@click.option("--model", required=True, help="The model whose suite is tuned.")
+@click.option("--start", required=True, help="First hour of clean history (ISO, UTC).")
+@click.option("--end", required=True, help="End of it, exclusive (ISO, UTC).")
+@click.option("--target", default=1.0, show_default=True, type=float,
+              help="False failures allowed per expectation per week of history.")
+@click.option("--out", default=None, help="Where to write the tuned suite (default: the "
+              "model's quality.suite file, else suites/<model>.yaml).")
+@_common
+def tune(model: str, start: str, end: str, target: float, out: str | None, conf: str,
+         lake: str | None, models_dir: str | None) -> None:
+    """Replay a model's suite over past hours and fit its bounds to a false-failure target."""
+    from inferwatch.jobs.suites import tune_suite
+
+    if target < 0:
+        raise click.BadParameter("--target must be >= 0")
+    click.echo(tune_suite(conf, lake, models_dir, model, _hour(start), _hour(end), out, target))
+
+
+@main.command()
+@click.option("--model", required=True, help="The model to report on.")
+@click.option("--start", default=None, help="First window (ISO, UTC; default: the first).")
+@click.option("--end", default=None, help="End of the windows, exclusive (ISO, UTC).")
+@click.option("--granularity", default="1h", show_default=True,
+              type=click.Choice(["1h", "1d", "1w"]),
+              help="Windows of the time series and of the drift heatmap.")
+@click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
+@_common
+def report(model: str, start: str | None, end: str | None, granularity: str, out: str,
+           conf: str, lake: str | None, models_dir: str | None) -> None:
+    """Write one model's health (performance realized vs estimated, label coverage, versions,
+    drift, quality, alerts) as one self-contained HTML file. Read with delta-rs, no Spark."""
+    from inferwatch.config import load_env
+    from inferwatch.report import build_report
+
+    env = load_env(conf, lake=lake)
+    click.echo(f"wrote {build_report(env.lake, model, _hour(start), _hour(end), out, granularity)}")
+
+
+@main.command()
+@click.option("--days", default=3, show_default=True, help="Days of inferences to generate.")
+@click.option("--rows-per-hour", default=120, show_default=True, help="Mean rows per model-hour.")
+@click.option("--models", "model_names", default="fraud,eta", show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--conf", default="conf/local.yaml", show_default=True)
+@click.option("--lake", default="demo/lake", show_default=True,
+              help="Lake root for the demo (recreated on every demo run).")
+def demo(days: int, rows_per_hour: int, model_names: str, seed: int, conf: str,
+         lake: str) -> None:
+    """Generate a scenario, ingest it, run every job and print what happened."""
+    from inferwatch.demo import run_demo
+
+    run_demo(conf=conf, lake=lake, days=days, rows_per_hour=rows_per_hour,
+             models=[m.strip() for m in model_names.split(",") if m.strip()], seed=seed)
+
+
+SPARK_MODULES = ("pyspark", "py4j", "delta", "scipy", "great_expectations")
+
+
+def entry(argv: Sequence[str] | None = None) -> None:
+    """The `inferwatch` command: a user mistake is one line on stderr and exit code 2."""
+    try:
+        main(args=None if argv is None else list(argv), standalone_mode=True)
+    except UserError as err:
+        click.echo(f"error: {one_line(str(err))}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in SPARK_MODULES:
+            raise
+        click.echo(f"error: this command runs Spark jobs and needs module '{err.name}': "
+                   "pip install 'inferwatch[spark]'", err=True)
+        sys.exit(2)
+
+
+def run_main(job: str, argv: Sequence[str] | None = None) -> None:
+    """`spark-submit jobs/<job>.py [options]`: `inferwatch run <job> [options]`."""
+    entry(["run", job, *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    entry()

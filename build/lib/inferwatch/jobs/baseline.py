@@ -1,0 +1,53 @@
+"""`inferwatch baseline`: store a named baseline of a model (`metrics.baseline`), from a
+training file (Parquet, CSV or JSON lines, read like ingest reads) or from a window of
+`inferences` (with their labels). Each store is a new version of that name."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from inferwatch.context import open_context
+from inferwatch.errors import UserError
+from inferwatch.ingest.sources import read_source
+from inferwatch.jobs.runs import track
+from inferwatch.metrics import baseline as bl
+from inferwatch.metrics import domain
+from inferwatch.metrics.joined import joined_rows
+
+
+def create(conf: str | Path, lake: str | None, models_dir: str | Path | None, model_id: str,
+           name: str, source: str | None = None, start: datetime | None = None,
+           end: datetime | None = None) -> str:
+    """Build and store the baseline; returns the line the CLI prints."""
+    ctx = open_context(conf, lake, models_dir, model=model_id)
+    model = ctx.models[model_id]
+    with track(ctx.lake, "baseline", {"model": model_id, "name": name, "source": source,
+                                      "start": start, "end": end}) as run:
+        if source is not None:
+            rows = read_source(ctx.spark, source)  # strings: numbers as the lake has them
+            rows = rows.withColumns({c: F.col(c).try_cast("double") for c in
+                                     (*model.numeric, "prediction", "label")
+                                     if c in rows.columns})
+            if "model_id" in rows.columns:  # a shared log: this model's rows only
+                rows = rows.where(F.col("model_id") == model_id)
+            described = f"file {source}"
+        else:
+            inferences = ctx.lake.table("inferences")
+            parts = [p for p in inferences.partitions()
+                     if p["model_id"] == model_id and start <= p["hour"] < end]
+            if not parts:
+                raise UserError(f"no inferences of model {model_id} between {start.isoformat()} "
+                                f"and {end.isoformat()}")
+            versions = {t: ctx.lake.table(t).version() for t in ("inferences", "labels")}
+            rows = joined_rows(ctx.lake, parts, versions)
+            described = f"window {start.isoformat()} .. {end.isoformat()}"
+        run.rows_in = run.rows_out = rows.count()
+        built = bl.build(model, rows, run.notes)
+        version = bl.store(ctx.lake, model_id, name, built, described)
+        run.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
+        run.outputs[domain.SAMPLE_TABLE] = domain.store_sample(ctx.lake, model, name, version,
+                                                               rows)
+    return (f"baseline '{name}' version {version} of {model_id}: {run.rows_in} rows from "
+            f"{described}; {'; '.join(run.notes)}")

@@ -1,0 +1,68 @@
+"""`inferwatch suggest` and `inferwatch tune`: write a model's quality suite to a file the
+user reviews and commits (referenced from the model description as `quality.suite`)."""
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from inferwatch.context import open_context
+from inferwatch.errors import UserError
+from inferwatch.metrics.windows import utc
+from inferwatch.quality.hour import validate_hour
+from inferwatch.quality.suggest import from_baseline
+from inferwatch.quality.suite import model_suite, suggest_from, suite_path, write_suite
+from inferwatch.quality.tune import TARGET_PER_WEEK, format_report, tune
+
+
+def default_path(model_id: str) -> Path:
+    return Path("suites") / f"{model_id}.yaml"
+
+
+def suggest(conf: str | Path, lake: str | None, models_dir: str | Path | None, model_id: str,
+            baseline: str | None, out: str | None) -> str:
+    """Write the suite suggested from a baseline; returns the line the CLI prints."""
+    ctx = open_context(conf, lake, models_dir, model=model_id)
+    model = ctx.models[model_id]
+    name = baseline or suggest_from(model) or "default"
+    specs = from_baseline(ctx.lake, model, name)
+    if specs is None:
+        raise UserError(f"model {model_id} has no baseline '{name}': store one with "
+                        f"`inferwatch baseline --model {model_id} ...` first")
+    path = Path(out) if out else default_path(model_id)
+    write_suite(path, f"{model_id}.suggested", specs)
+    return (f"{len(specs)} expectations suggested from baseline '{name}' written to {path}; "
+            f"review it and set `quality: {{suite: {path}}}` in {model.path.name} "
+            "(a relative path is read from the model description's folder)")
+
+
+def tune_suite(conf: str | Path, lake: str | None, models_dir: str | Path | None,
+               model_id: str, start: datetime, end: datetime, out: str | None,
+               target_per_week: float = TARGET_PER_WEEK) -> str:
+    """Replay the model's suite over [start, end), tune it, write it; returns the report."""
+    ctx = open_context(conf, lake, models_dir, model=model_id)
+    model = ctx.models[model_id]
+    suite = model_suite(ctx.lake, model)
+    if suite is None:
+        raise UserError(f"model {model_id} has no suite yet: no baseline to suggest from "
+                        "and no quality.expectations")
+    name, specs = suite
+    table = ctx.lake.table("inferences")
+    version = table.version()
+    hours = sorted(utc(p["hour"]) for p in table.partitions(version)
+                   if p["model_id"] == model_id and start <= utc(p["hour"]) < end)
+    if not hours:
+        raise UserError(f"no inferences of model {model_id} between {start.isoformat()} and "
+                        f"{end.isoformat()}")
+    results, t0 = [], time.monotonic()
+    for i, hour in enumerate(hours, 1):
+        results += validate_hour(ctx.lake, model, name, specs, hour, version)[0]
+        print(f"\r[tune] replayed {i}/{len(hours)} hours ({time.monotonic() - t0:.0f}s)",
+              end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    tuned, report = tune(specs, results, len(hours), target_per_week)
+    path = Path(out) if out else (suite_path(model) or default_path(model_id))
+    write_suite(path, name, tuned)
+    return (f"{format_report(report)}\ntuned on {len(hours)} hours (target: at most "
+            f"{target_per_week:g} failure per expectation per week); written to {path}")

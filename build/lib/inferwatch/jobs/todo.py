@@ -1,0 +1,78 @@
+"""Which hours a per-model job must recompute, from each model's own progress.
+
+For a model: the hours an earlier bounded run owes it, plus every (model_id, hour)
+partition of the inputs that changed since the versions its last ok run recorded (all
+of them for a model never run: a model described after its data arrived gets its whole
+history). Hours inside `--start/--end` are done now; the rest are owed, recorded with
+the run, and done by a later run whose range holds them. `--rebuild` adds every stored
+hour of the model, changed or not.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from inferwatch.config import ModelConfig
+from inferwatch.context import Context
+from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.metrics.windows import utc
+
+
+def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConfig],
+                inputs: Sequence[str], versions: Mapping[str, int]
+                ) -> dict[str, tuple[set[datetime], set[datetime]]]:
+    """{model_id: (hours to recompute now, hours owed to a later run)}."""
+    changed_since: dict[tuple[str, int | None], list[dict]] = {}  # one file diff per cursor
+
+    def changed(table: str, since: int | None) -> list[dict]:
+        if (table, since) not in changed_since:
+            changed_since[(table, since)] = ctx.lake.table(table).changed_partitions(
+                since, versions[table])
+        return changed_since[(table, since)]
+
+    todo = {}
+    for model_id in models:
+        hours = set(progress.owed(model_id))
+        for table in inputs:
+            hours |= {utc(p["hour"]) for p in changed(table, progress.cursor(table, model_id))
+                      if p["model_id"] == model_id}
+        now = {h for h in hours if ctx.in_range(h)}
+        owed = hours - now
+        if ctx.rebuild:  # every stored hour of the range, changed or not; none owed for it
+            now |= {utc(p["hour"]) for p in changed("inferences", None)
+                    if p["model_id"] == model_id and ctx.in_range(utc(p["hour"]))}
+        todo[model_id] = (now, owed)
+    return todo
+
+
+def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
+                  compute: Callable[[Context, ModelConfig, set[datetime], dict[str, int], Run],
+                                    None], always: bool = False) -> Run:
+    """The shape every per-model job shares: record the run, find each model's hours to
+    do from its own progress, `compute(ctx, model, hours, versions, part)` them, and
+    record a model's failure as a value while the others go on. With `always`, `compute`
+    runs for a model with no changed hour too (the quality job looks for hours it lacks)."""
+    models = ctx.selected_models()
+    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
+              "rebuild": ctx.rebuild}
+    with track(ctx.lake, job_name, params) as job:
+        versions = {name: ctx.lake.table(name).version() for name in inputs}
+        job.inputs.update(versions)
+        todo = hours_to_do(ctx, Progress(ctx.lake, job_name), models, inputs, versions)
+        for model_id, (hours, owed) in sorted(todo.items()):
+            part = job.for_model(model_id)
+            part.inputs.update(versions)
+            part.owed = sorted(owed)
+            try:
+                if hours or always:
+                    compute(ctx, models[model_id], hours, versions, part)
+            except Exception as err:  # noqa: BLE001 - failures are values; others go on
+                part.fail(err)
+                job.notes.append(f"{model_id}: failed: {part.error[:200]}")
+                continue
+            finally:
+                job.notes += [f"{model_id}: {note}" for note in part.notes]
+            job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
+                             + (f", {len(owed)} owed to a later run" if owed else ""))
+        job.add_totals()
+    return job

@@ -1,0 +1,106 @@
+"""Schema handling of the lake layer: Spark ⇄ Delta schemas and evolution rules."""
+from __future__ import annotations
+
+import json
+
+from deltalake import Field as DeltaField
+from deltalake import Schema as DeltaSchema
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+
+class SchemaMismatchError(ValueError):
+    """Data whose columns cannot be stored in a table without losing information."""
+
+
+# (from, to) pairs a write may widen implicitly: no value changes.
+SAFE_WIDENING = {
+    ("byte", "short"), ("byte", "integer"), ("byte", "long"),
+    ("short", "integer"), ("short", "long"), ("integer", "long"),
+    ("float", "double"), ("byte", "double"), ("short", "double"), ("integer", "double"),
+    ("date", "timestamp"), ("void", "*"),
+}
+
+
+def to_delta(schema: T.StructType) -> DeltaSchema:
+    # Delta's schemaString is Spark's StructType JSON, so the two convert losslessly.
+    return DeltaSchema.from_json(schema.json())
+
+
+def loosened(data_type: T.DataType) -> T.DataType:
+    """`data_type` with every nested element, value and field nullable. Tables are created
+    with it: whether Spark proves an array free of nulls depends on the plan (a union, a
+    `when`), so the same column written by two plans would otherwise not fit one table."""
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(loosened(data_type.elementType), True)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(data_type.keyType, loosened(data_type.valueType), True)
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, loosened(f.dataType), True, f.metadata)
+                             for f in data_type.fields])
+    return data_type
+
+
+def table_schema(schema: T.StructType) -> T.StructType:
+    """The schema a new table gets: top-level nullability kept, nested made nullable."""
+    return T.StructType([T.StructField(f.name, loosened(f.dataType), f.nullable, f.metadata)
+                         for f in schema.fields])
+
+
+def to_spark(schema: DeltaSchema) -> T.StructType:
+    return T.StructType.fromJson(json.loads(schema.to_json()))
+
+
+def delta_field(field: T.StructField) -> DeltaField:
+    return DeltaField.from_json(field.json())
+
+
+def _type_name(data_type: T.DataType) -> str:
+    return data_type.typeName()
+
+
+def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, list[T.StructField]]:
+    """Conform `df` to a table's schema; return it and the new columns to add to the table.
+
+    Missing columns become typed nulls, narrower types are widened, new nullable columns
+    are appended (schema merge); any other difference raises SchemaMismatchError naming
+    the table and the column.
+    """
+    incoming = {f.name: f for f in df.schema.fields}
+    columns: list[Column] = []
+    for field in table.fields:
+        got = incoming.get(field.name)
+        if got is None:
+            if not field.nullable:
+                raise SchemaMismatchError(
+                    f"{where}: column '{field.name}' ({field.dataType.simpleString()}, NOT NULL) "
+                    "is missing from the data being written"
+                )
+            columns.append(F.lit(None).cast(field.dataType).alias(field.name))
+        elif got.dataType == field.dataType:
+            columns.append(F.col(field.name))
+        elif _widens(got.dataType, field.dataType) or loosened(got.dataType) == field.dataType:
+            columns.append(F.col(field.name).cast(field.dataType).alias(field.name))
+        else:
+            raise SchemaMismatchError(
+                f"{where}: column '{field.name}' is {field.dataType.simpleString()} in the table "
+                f"but {got.dataType.simpleString()} in the data; incompatible type changes are "
+                "refused (cast the column, or write a new table)"
+            )
+    known = {f.name for f in table.fields}
+    added = [f for f in df.schema.fields if f.name not in known]
+    for field in added:
+        if isinstance(field.dataType, T.TimestampNTZType):
+            raise SchemaMismatchError(
+                f"{where}: new column '{field.name}' is timestamp_ntz; store UTC timestamps"
+            )
+        columns.append(F.col(field.name))
+    nullable_added = [T.StructField(f.name, loosened(f.dataType), True, f.metadata)
+                      for f in added]
+    return df.select(*columns), nullable_added
+
+
+def _widens(source: T.DataType, target: T.DataType) -> bool:
+    pair = (_type_name(source), _type_name(target))
+    return pair in SAFE_WIDENING or (pair[0] == "void")

@@ -1,0 +1,1 @@
+"""Mergeable metric states, their merges and the compact metrics a user reads."""

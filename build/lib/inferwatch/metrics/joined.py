@@ -1,0 +1,46 @@
+"""Labelled inference rows: the hours a job recomputes, and a model's baseline."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from inferwatch.config import ConfigError, ModelConfig, baseline_window
+from inferwatch.lake.tables import Lake
+
+
+def joined_rows(lake: Lake, parts: list[dict], versions: dict[str, int]) -> DataFrame:
+    """Inferences of `parts` ((model_id, hour) partitions) with their labels, if any.
+
+    A label is stored per (model_id, hour, inference_id), so it applies to every version
+    of the model that scored that id (champion and challenger alike).
+    """
+    inferences = lake.table("inferences").read(version=versions["inferences"], partitions=parts)
+    labels = (lake.table("labels").read(version=versions["labels"], partitions=parts)
+              .select("model_id", "hour", "inference_id", "label", "label_class", "delay_s"))
+    return inferences.join(labels, on=["model_id", "hour", "inference_id"], how="left")
+
+
+def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> DataFrame | None:
+    """The model's labelled baseline: its `window` of the lake, or its `source` Parquet."""
+    spec = model.baseline
+    if "source" in spec:
+        try:
+            frame = lake.spark.read.parquet(str(spec["source"]))
+            columns = frame.columns
+        except Exception as err:  # noqa: BLE001 - Spark's AnalysisException and kin
+            raise ConfigError(model.path, "baseline.source", "a readable Parquet file",
+                              f"{spec['source']} ({str(err).splitlines()[0][:160]})") from None
+        missing = [c for c in ("prediction", "label") if c not in columns]
+        if missing:
+            raise ConfigError(model.path, "baseline.source",
+                              "a Parquet file with prediction and label columns",
+                              f"{spec['source']} lacks {missing}")
+        if "model_version" not in columns:
+            frame = frame.withColumn("model_version", F.lit(None).cast("string"))
+        return frame
+    if "window" not in spec:
+        return None
+    start, end = baseline_window(model)
+    parts = [p for p in lake.table("inferences").partitions(versions["inferences"])
+             if p["model_id"] == model.model_id and start <= p["hour"] < end]
+    return joined_rows(lake, parts, versions) if parts else None

@@ -1,0 +1,26 @@
+"""Maps of counts in state columns: summed key by key when states merge."""
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+COUNTS = T.MapType(T.StringType(), T.LongType())
+
+
+def sum_maps(maps: Column, kind: T.MapType = COUNTS) -> Column:
+    """Aggregate: key-wise sum of maps of numbers; null when all are null."""
+    empty = F.create_map().cast(kind)
+    total = F.aggregate(
+        F.collect_list(maps), empty,
+        lambda acc, m: F.map_zip_with(
+            acc, m, lambda _k, a, b: F.coalesce(a, F.lit(0).cast(kind.valueType))
+            + F.coalesce(b, F.lit(0).cast(kind.valueType))
+        ),
+    )
+    return F.when(F.count(maps) > 0, sorted_map(total))
+
+
+def sorted_map(counts: Column) -> Column:
+    """Entries in key order, so that equal states are equal byte for byte."""
+    return F.map_from_entries(F.array_sort(F.map_entries(counts)))

@@ -1,0 +1,181 @@
+"""Reference performance per bucket, learned from a model's labelled baseline.
+
+The *reference* estimator (importance weighting, see `.estimation`): the baseline's
+labelled rows give per-bucket performance; a live row takes its bucket's value. Buckets:
+binary, `REF_BINS` equal-width score bins, split at the threshold and merged with
+neighbours on the same side until each holds `MIN_BUCKET_ROWS` labelled rows (value: the
+positive rate); multiclass, the predicted class (value: the share predicted correctly);
+regression, up to `REG_BUCKETS` prediction quantiles (mean error, squared and absolute
+error, APE, share of non-zero labels). Buckets are kept per `model_version` when the
+version has `MIN_BUCKET_ROWS` rows in them, else the pooled baseline's bucket is used.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from inferwatch.metrics.performance import (
+    BINARY,
+    MULTICLASS,
+    REGRESSION,
+    class_name,
+    is_positive,
+    predicted_class,
+)
+
+REF_BINS = 100
+MIN_BUCKET_ROWS = 50
+REG_BUCKETS = 20
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Per-bucket baseline performance: `table` rows (model_version or '*', _bucket, stats)."""
+
+    problem_type: str
+    table: pd.DataFrame
+    edges: tuple[float, ...] = ()  # regression: bucket b holds edges[b-1] <= prediction < edges[b]
+    threshold: float = 0.5  # binary: buckets never straddle it
+    classes: tuple[str, ...] = ()  # multiclass: names of class indices
+    rows: int = 0
+
+
+def build_reference(rows: DataFrame, problem_type: str, threshold: float | None = None,
+                    classes: Sequence[str] = ()) -> Reference | None:
+    """The reference of `rows` (`model_version`, `prediction`, `label`, for multiclass
+    optionally `prediction_label`), None if too few labelled rows.
+
+    Two small Spark jobs at most; the per-bucket table is a few hundred rows.
+    """
+    present = rows.where(_present("prediction") & _present("label"))
+    version = F.coalesce(F.col("model_version").cast("string"), F.lit("null"))
+    if problem_type == MULTICLASS:
+        return _multiclass_reference(present, version, tuple(classes))
+    labeled = present.select(
+        version.alias("model_version"),
+        F.col("prediction").cast("double").alias("p"), F.col("label").cast("double").alias("y"))
+    if problem_type == BINARY:
+        return _binary_reference(labeled, float(threshold))
+    return _regression_reference(labeled)
+
+
+def _present(name: str) -> Column:
+    c = F.col(name).cast("double")
+    return c.isNotNull() & ~F.isnan(c)
+
+
+def _binary_reference(labeled: DataFrame, threshold: float) -> Reference | None:
+    side = F.when(F.col("p") >= threshold, "+").otherwise("-")
+    counts = (labeled.groupBy("model_version", _score_bin(F.col("p")).alias("bin"), side.alias("side"))
+              .agg(F.count(F.lit(1)).alias("n"), F.count_if(is_positive(F.col("y"))).alias("pos"))
+              .toPandas())
+    if counts.empty:
+        return None
+    pooled = (counts.groupby(["bin", "side"], as_index=False)[["n", "pos"]].sum()
+              .assign(model_version="*"))
+    out = []
+    for version, group in pd.concat([counts, pooled]).groupby("model_version"):
+        if group["n"].sum() < MIN_BUCKET_ROWS:
+            continue
+        for sign, bins in (("-", range(REF_BINS)), ("+", range(REF_BINS))):
+            cells = group[group["side"] == sign].set_index("bin")
+            n = cells["n"].reindex(bins, fill_value=0).to_numpy()
+            pos = cells["pos"].reindex(bins, fill_value=0).to_numpy()
+            for merged in _merge_sparse(n):
+                rate = pos[merged].sum() / n[merged].sum() if n[merged].sum() else None
+                out += [(version, f"{b}{sign}", rate) for b in merged]
+    if not out:
+        return None
+    table = pd.DataFrame(out, columns=["model_version", "_bucket", "_q"]).dropna()
+    return Reference(BINARY, table, threshold=threshold, rows=int(counts["n"].sum()))
+
+
+def _multiclass_reference(rows: DataFrame, version: Column, classes: tuple[str, ...]
+                          ) -> Reference | None:
+    predicted = predicted_class(rows, classes)
+    correct = class_name(F.col("label").cast("double"), classes) == predicted
+    stats = (rows.groupBy(version.alias("model_version"), predicted.alias("_bucket"))
+             .agg(F.count(F.lit(1)).alias("n"), F.count_if(correct).alias("correct"))
+             .where(F.col("_bucket").isNotNull()).toPandas())
+    if stats.empty:
+        return None
+    pooled = stats.groupby("_bucket", as_index=False)[["n", "correct"]].sum().assign(
+        model_version="*")
+    table = pd.concat([stats[stats["n"] >= MIN_BUCKET_ROWS], pooled], ignore_index=True)
+    table = pd.DataFrame({"model_version": table["model_version"], "_bucket": table["_bucket"],
+                          "_q": table["correct"] / table["n"]})
+    return Reference(MULTICLASS, table, classes=classes, rows=int(stats["n"].sum()))
+
+
+def _score_bin(p: Column) -> Column:
+    return F.least(F.greatest(F.floor(p * REF_BINS), F.lit(0)), F.lit(REF_BINS - 1)).cast("int")
+
+
+def _merge_sparse(n) -> list[list[int]]:
+    """Consecutive bins grouped so every group holds at least MIN_BUCKET_ROWS rows."""
+    groups, current, filled = [], [], 0
+    for b, count in enumerate(n):
+        current.append(b)
+        filled += count
+        if filled >= MIN_BUCKET_ROWS:
+            groups.append(current)
+            current, filled = [], 0
+    if current:
+        if groups:
+            groups[-1] += current
+        else:
+            groups.append(current)
+    return groups
+
+
+def _regression_reference(labeled: DataFrame) -> Reference | None:
+    first = labeled.agg(F.count(F.lit(1)).alias("n")).first()["n"]
+    buckets = min(REG_BUCKETS, first // MIN_BUCKET_ROWS)
+    if buckets < 1:
+        return None
+    ranks = [i / buckets for i in range(1, buckets)]
+    edges: tuple[float, ...] = ()
+    if ranks:
+        quantiles = labeled.agg(F.percentile_approx("p", ranks, 10_000).alias("q")).first()["q"]
+        edges = tuple(sorted(set(quantiles)))
+    keyed = labeled.withColumn("_bucket", _bucket_of(F.col("p"), edges))
+    err = F.col("p") - F.col("y")
+    nonzero = F.col("y") != 0
+    stats = (keyed.groupBy("model_version", "_bucket").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(err).alias("err"), F.sum(err * err).alias("sq"),
+        F.sum(F.abs(err)).alias("abs"), F.count_if(nonzero).alias("nz"),
+        F.sum(F.when(nonzero, F.abs(err) / F.abs(F.col("y"))).otherwise(0.0)).alias("ape"),
+    ).toPandas())
+    sums = ["n", "err", "sq", "abs", "nz", "ape"]
+    pooled = stats.groupby("_bucket", as_index=False)[sums].sum().assign(model_version="*")
+    table = pd.concat([stats[stats["n"] >= MIN_BUCKET_ROWS], pooled], ignore_index=True)
+    table = pd.DataFrame({
+        "model_version": table["model_version"], "_bucket": table["_bucket"],
+        "_e_err": table["err"] / table["n"], "_e_sq": table["sq"] / table["n"],
+        "_e_abs": table["abs"] / table["n"],
+        "_e_ape": (table["ape"] / table["nz"].where(table["nz"] > 0)).fillna(0.0),
+        "_e_nz": table["nz"] / table["n"],
+    })
+    return Reference(REGRESSION, table, edges, rows=int(first))
+
+
+def bucket(rows: DataFrame, reference: Reference) -> Column:
+    p = F.col("prediction")
+    if reference.problem_type == BINARY:
+        side = F.when(p >= reference.threshold, "+").otherwise("-")
+        return F.concat(_score_bin(p).cast("string"), side)
+    if reference.problem_type == MULTICLASS:
+        return predicted_class(rows, reference.classes or None)
+    return _bucket_of(p, reference.edges)
+
+
+def _bucket_of(p: Column, edges: tuple[float, ...]) -> Column:
+    """Index of the quantile bucket (number of edges <= p), as a string; null for null p."""
+    index = F.lit(0)
+    for edge in edges:
+        index = index + F.when(p >= edge, 1).otherwise(0)
+    return F.when(p.isNotNull() & ~F.isnan(p), index.cast("string"))

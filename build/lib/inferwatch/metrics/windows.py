@@ -1,0 +1,275 @@
+"""Time windows and the one way every metric family stores them.
+
+A metric family (performance, fairness; later profile, drift, quality) is a `Family`:
+a mergeable hourly *state*, a `merge` that adds states up into day and week windows, and
+a `metrics` function that turns any state into the compact rows a user reads. The job
+hands `write_windows` the fresh hourly state of the hours that changed; it
+
+1. re-merges the days and weeks those hours fall in from the stored hourly state
+   (`state/<family>`, the changed hours swapped for the fresh ones): never a rescan;
+2. replaces those hours', days' and weeks' rows of `state/<family>` in one commit;
+3. replaces the same windows of `metrics/<family>` in one commit.
+
+Both tables are partitioned by (model_id, granularity); rows are filed by the day (1h),
+week (1d) or month (1w) of their window, and a replace rewrites only the files whose
+`window_start` bounds (from the Delta log's stats) overlap the windows replaced, so the
+cost follows the windows touched, not the history. A kill between the two commits leaves
+metrics behind state for those windows; the model's progress has not advanced, so the
+next run recomputes and replaces both.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from inferwatch.lake.files import DataFile
+from inferwatch.lake.tables import Lake
+
+# granularity → the unit its windows are truncated to (Spark's date_trunc names)
+GRANULARITIES = {"1h": "hour", "1d": "day", "1w": "week"}
+ROLLUPS = ("1d", "1w")
+# rows of a granularity are filed by this span, so replacing a window rewrites one span
+FILE_SPAN = {"1h": "day", "1d": "week", "1w": "month"}
+PARTITION_BY = ["model_id", "granularity"]
+
+
+def check_granularity(granularity: str, allowed: Iterable[str] = ROLLUPS) -> str:
+    allowed = tuple(allowed)
+    if granularity not in allowed:
+        raise ValueError(f"granularity must be one of {list(allowed)}, got {granularity!r}")
+    return granularity
+
+
+def truncate(moment: datetime, unit: str) -> datetime:
+    """The start of the hour/day/ISO week (Monday)/month holding `moment`, in Python;
+    `window_column` is the same rule in Spark (tests hold the two equal)."""
+    unit = GRANULARITIES.get(unit, unit)
+    if unit == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if unit == "month" else day
+
+
+def window_column(column: str | Column, unit: str) -> Column:
+    """`truncate` as a Spark column (date_trunc's weeks start on Monday too)."""
+    return F.date_trunc(GRANULARITIES.get(unit, unit), column)
+
+
+def window_end(start: datetime, granularity: str) -> datetime:
+    unit = GRANULARITIES.get(granularity, granularity)
+    if unit == "month":
+        return truncate(start + timedelta(days=32), "month")
+    return start + {"hour": timedelta(hours=1), "day": timedelta(days=1),
+                    "week": timedelta(days=7)}[unit]
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def conform(states: DataFrame, schema: T.StructType) -> DataFrame:
+    """Select `schema`'s columns in order, cast; columns `states` lacks are null."""
+    return states.select(*[
+        (F.col(f.name) if f.name in states.columns else F.lit(None)).cast(f.dataType)
+        .alias(f.name) for f in schema.fields
+    ])
+
+
+@dataclass(frozen=True)
+class Family:
+    """A metric family: `state/<name>` and `metrics/<name>` and how one becomes the other.
+
+    `merge(states, granularity)` adds states up into "1d" or "1w" windows (associative);
+    `metrics(states)` turns states (with a `granularity` column) into the compact rows.
+    """
+
+    name: str
+    merge: Callable[[DataFrame, str], DataFrame]
+    metrics: Callable[[DataFrame], DataFrame]
+
+    @property
+    def state_table(self) -> str:
+        return f"state/{self.name}"
+
+    @property
+    def metrics_table(self) -> str:
+        return f"metrics/{self.name}"
+
+
+def write_windows(lake: Lake, family: Family, model_id: str, changed: Iterable[datetime],
+                  hourly: DataFrame) -> dict[str, int]:
+    """Replace the changed hours and their days and weeks in `state/` and `metrics/`.
+
+    `hourly` is the fresh state of exactly the `changed` hours. Returns the two tables'
+    new versions.
+    """
+    hours = sorted({utc(h) for h in changed})
+    windows = {"1h": hours, **rollup_windows(hours)}
+    stale = hourly.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
+    stored = _stored_hourly(lake.table(family.state_table), model_id, windows["1w"],
+                            hourly.columns)
+    base = hourly if stored is None else stored.join(
+        F.broadcast(stale), on="window_start", how="left_anti").unionByName(hourly)
+    return _write(lake, family, model_id, windows, base,
+                  hourly.withColumn("granularity", F.lit("1h")))
+
+
+def rollup_windows(hours: Iterable[datetime]) -> dict[str, list[datetime]]:
+    """{"1d": the days, "1w": the ISO weeks} that `hours` fall in."""
+    return {g: sorted({truncate(utc(h), g) for h in hours}) for g in ROLLUPS}
+
+
+def write_rollups(lake: Lake, family: Family, model_id: str,
+                  windows: dict[str, list[datetime]]) -> dict[str, int]:
+    """Merge the day and week `windows` again from the stored hourly state of `model_id`
+    and replace them in `state/` and `metrics/` (a window with no hourly state left is
+    emptied). Nothing is written for a model with no state."""
+    table = lake.table(family.state_table)
+    if not table.exists() or not any(windows.values()):
+        return {}
+    weeks = sorted({truncate(w, "1w") for starts in windows.values() for w in starts})
+    stored = _stored_hourly(table, model_id, weeks, None)
+    return _write(lake, family, model_id, windows, stored, None)
+
+
+def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[datetime]],
+           base: DataFrame, fresh_hours: DataFrame | None) -> dict[str, int]:
+    """Merge `base` (hourly states) into the `windows`' days and weeks and replace the
+    `windows` (with `fresh_hours` as the "1h" rows) in both tables, each in one commit."""
+    states = [] if fresh_hours is None else [fresh_hours]
+    # weeks merge the merged days (7 states per key, not 168): merges are associative
+    days = family.merge(base, "1d").persist() if any(windows.get(g) for g in ROLLUPS) else None
+    for granularity in ROLLUPS:
+        if not windows.get(granularity):
+            continue
+        wanted = lake.spark.createDataFrame([(w,) for w in windows[granularity]],
+                                            "window_start timestamp")
+        merged = days if granularity == "1d" else family.merge(days, granularity)
+        states.append(merged.join(wanted, on="window_start", how="left_semi")
+                      .withColumn("granularity", F.lit(granularity)))
+    fresh = states[0]
+    for frame in states[1:]:
+        fresh = fresh.unionByName(frame)
+    fresh = fresh.persist()
+    try:
+        return {
+            family.state_table: replace_windows(lake, family.state_table, model_id, windows,
+                                                fresh),
+            family.metrics_table: replace_windows(lake, family.metrics_table, model_id,
+                                                  windows, family.metrics(fresh)),
+        }
+    finally:
+        fresh.unpersist()
+        if days is not None:
+            days.unpersist()
+
+
+def _stored_hourly(table, model_id: str, weeks: list[datetime],
+                   columns: list[str] | None) -> DataFrame | None:
+    """The stored hourly states of `model_id` in the ISO `weeks` (files pruned by their
+    `window_start` bounds); None when the table does not exist."""
+    if not table.exists():
+        return None
+    version = table.version()
+    hourly = table.files(version, partitions=[{"model_id": model_id, "granularity": "1h"}],
+                         stats=("window_start",))
+    spans = [(w, window_end(w, "1w")) for w in weeks]
+    files = [f for f in hourly if overlaps(f, spans)]
+    stored = table.read_files(files, version)
+    if columns is None:
+        columns = [c for c in stored.columns if c != "granularity"]
+    return stored.where(F.col("window_start") >= F.lit(min(weeks))).select(*columns)
+
+
+def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, list[datetime]],
+                    fresh: DataFrame) -> int:
+    """Make the (model_id, granularity, window_start) windows of table `name` hold exactly
+    the rows of `fresh` (which has a `granularity` column), in one commit.
+
+    Only the files whose `window_start` bounds overlap the windows are rewritten.
+    """
+    table = lake.table(name)
+    if not table.exists():
+        table.create(fresh.schema, PARTITION_BY)
+    read_version = table.version()
+    parts = [{"model_id": model_id, "granularity": g} for g in windows]
+    # one listing for every granularity
+    listed = table.files(read_version, partitions=parts, stats=("window_start",))
+    doomed, spans = [], set()
+    for granularity, starts in windows.items():
+        points = [(w, w + timedelta(microseconds=1)) for w in starts]
+        hit = [f for f in listed
+               if f.partition["granularity"] == granularity and overlaps(f, points)]
+        doomed += hit
+        spans |= _file_spans(granularity, starts, hit)
+    stale = lake.spark.createDataFrame(
+        [(g, w) for g, starts in windows.items() for w in starts],
+        "granularity string, window_start timestamp")
+    kept = (table.read_files(doomed, read_version)
+            .join(F.broadcast(stale), on=["granularity", "window_start"], how="left_anti"))
+    span = F.col("granularity")
+    cluster = F.when(span == "1h", window_column("window_start", FILE_SPAN["1h"]))
+    for granularity in ("1d", "1w"):
+        cluster = cluster.when(span == granularity,
+                               window_column("window_start", FILE_SPAN[granularity]))
+    return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed, parts,
+                               read_version=read_version, cluster=(cluster, len(spans)))
+
+
+def _file_spans(granularity: str, starts: list[datetime], hit: list[DataFile]) -> set:
+    """(granularity, span start) of every file span the rewritten rows fall in."""
+    unit = FILE_SPAN[granularity]
+    spans = {(granularity, truncate(w, unit)) for w in starts}
+    for f in hit:
+        low, high = f.bounds.get("window_start", (None, None))
+        if low is None or high is None:
+            continue
+        step = truncate(utc(low), unit)
+        while step <= utc(high):
+            spans.add((granularity, step))
+            step = window_end(step, unit)
+    return spans
+
+
+def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]],
+             column: str = "window_start") -> bool:
+    """Whether the file's `column` bounds (Delta stats) reach into any [start, end) span."""
+    low, high = data_file.bounds.get(column, (None, None))
+    if low is None or high is None:
+        return True  # no stats: the file may hold any window
+    low, high = utc(low), utc(high)
+    return any(low < end and high >= start for start, end in spans)
+
+
+def window_start_before(start: datetime, granularity: str) -> datetime:
+    """The start of the window of `granularity` that precedes the one at `start`."""
+    unit = GRANULARITIES[granularity]
+    return truncate(start - timedelta(microseconds=1), unit)
+
+
+def read_windows(lake: Lake, name: str, model_id: str,
+                 windows: dict[str, list[datetime]]) -> DataFrame | None:
+    """The stored rows of table `name` for exactly these (granularity, window_start)
+    windows of one model, reading only files whose `window_start` bounds reach them;
+    None when the table does not exist yet."""
+    table = lake.table(name)
+    if not table.exists():
+        return None
+    version = table.version()
+    parts = [{"model_id": model_id, "granularity": g} for g in windows if windows[g]]
+    listed = table.files(version, partitions=parts, stats=("window_start",))
+    wanted = [(g, w) for g, starts in windows.items() for w in starts]
+    files = [f for f in listed if overlaps(
+        f, [(w, w + timedelta(microseconds=1)) for g, w in wanted
+            if g == f.partition["granularity"]])]
+    keys = lake.spark.createDataFrame(wanted, "granularity string, window_start timestamp")
+    return table.read_files(files, version).join(F.broadcast(keys),
+                                                 on=["granularity", "window_start"],
+                                                 how="left_semi")

@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites validated per model-hour (issue in progress)."""

@@ -1,0 +1,102 @@
+"""Quality signals Great Expectations does not see on its own in one model-hour's rows.
+
+- Schema: the `inferences` table holds the union of every model's columns, so what a
+  model-hour "has" is its non-null columns. `for_validation` hands GX the contract
+  columns, the model's features, and any other column set in the hour; a feature null in
+  every row of the hour (while the suite allows it at most `MISSING_IF_NULL_UP_TO` nulls)
+  is left out, so `expect_table_columns_to_match_set` reports it missing and a renamed
+  feature shows as one missing and one unexpected column.
+- Deliveries: the partition job's per-model-hour counts (`state/deliveries`) give the
+  hour's duplicate and quarantine rates; each is a row with the `inferwatch_` prefix
+  (not a GX type) against the model's `quality.max_duplicate_rate` /
+  `max_quarantine_rate`, with one quarantine reason of the hour in its message.
+- Freshness: an hour of the lake's clock (some model's rows arrived for it) in which a
+  live model has no row at all is validated, with GX, as an empty batch against the
+  suite's row-count expectation, so a stopped feed fails in the hours it should have
+  had rows, before the model sends anything again.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from inferwatch.config import ModelConfig
+from inferwatch.lake.tables import INFERENCES
+from inferwatch.metrics.windows import utc
+
+CONTRACT = tuple(f.name for f in INFERENCES.fields)
+MISSING_IF_NULL_UP_TO = 0.5
+DELIVERY_SUITE = "deliveries"
+
+
+def allowed_null_rate(specs: Iterable[dict], column: str) -> float:
+    for spec in specs:
+        kwargs = spec.get("kwargs") or {}
+        if spec["type"] == "expect_column_values_to_not_be_null" and kwargs.get("column") == column:
+            return 1.0 - float(kwargs.get("mostly", 1.0))
+    return 1.0
+
+
+def for_validation(rows: DataFrame, model: ModelConfig, specs: list[dict]) -> DataFrame:
+    """The hour's rows with the columns it really has (one aggregation counts them)."""
+    others = [c for c in rows.columns if c not in CONTRACT]
+    counts = rows.agg(*[F.count(F.col(f"`{c}`")).alias(c) for c in others]).first()
+    keep = [c for c in others
+            if counts[c] > 0 or (c in model.features
+                                 and allowed_null_rate(specs, c) > MISSING_IF_NULL_UP_TO)]
+    return rows.select(*CONTRACT, *[F.col(f"`{c}`") for c in keep])
+
+
+def delivery_rows(model: ModelConfig, hour: datetime, counts: dict | None,
+                  limits: dict[str, float]) -> list[tuple]:
+    """Duplicate and quarantine rate rows (QUALITY_SCHEMA) of one model-hour."""
+    if not counts:
+        return []
+    delivered = counts["rows_new"] + counts["rows_duplicate"] + counts["rows_quarantined"]
+    out = []
+    for kind, key, limit in (("duplicate", "rows_duplicate", limits["max_duplicate_rate"]),
+                             ("quarantine", "rows_quarantined", limits["max_quarantine_rate"])):
+        n = counts[key]
+        rate = n / delivered if delivered else 0.0
+        ok = rate <= limit
+        why = None if ok else (
+            f"{rate:.1%} of {delivered} rows delivered for the hour were {kind}s "
+            f"(allowed {limit:.1%})"
+            + (f", e.g. {counts['example_reason']}" if kind == "quarantine"
+               and counts.get("example_reason") else ""))
+        out.append((model.model_id, "1h", hour, f"{model.model_id}.{DELIVERY_SUITE}",
+                    f"inferwatch_{kind}_rate_to_be_below", None,
+                    json.dumps({"max_value": limit}), ok, json.dumps(rate), delivered, n,
+                    100.0 * rate, "critical", None,
+                    json.dumps({"source": "state/deliveries", "statistic": f"{kind} rate"}),
+                    why))
+    return out
+
+
+def deliveries(lake, model_id: str, hours: Iterable[datetime]) -> dict[datetime, dict]:
+    """Per hour, the delivery counts summed over every partition run."""
+    table = lake.table("state/deliveries")
+    hours = sorted(hours)
+    if not hours:
+        return {}
+    rows = (table.read(partitions=[{"model_id": model_id, "hour": h} for h in hours])
+            .groupBy("hour").agg(*[F.sum(c).alias(c) for c in
+                                   ("rows_new", "rows_duplicate", "rows_quarantined")],
+                                 F.max("example_reason").alias("example_reason")).collect())
+    return {utc(r["hour"]): r.asDict() for r in rows}
+
+
+def empty_hours(lake, model_id: str, since: int | None, version: int) -> set[datetime]:
+    """Hours some model's rows arrived for since version `since` in which `model_id`,
+    live since its first hour, has no row."""
+    table = lake.table("inferences")
+    mine = {utc(p["hour"]) for p in table.partitions(version) if p["model_id"] == model_id}
+    if not mine:
+        return set()
+    first = min(mine)
+    arrived = {utc(p["hour"]) for p in table.changed_partitions(since, version)}
+    return {h for h in arrived if h > first and h not in mine}

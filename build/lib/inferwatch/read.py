@@ -1,0 +1,120 @@
+"""`inferwatch.read`: the lake's tables as pandas frames, for notebooks; no Spark, no JVM.
+
+    >>> from inferwatch import read
+    >>> read.table("lake", "metrics/performance", model="fraud", granularity="1d")
+    >>> read.view("lake", "estimates", model="eta")
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from deltalake import DeltaTable
+
+from inferwatch.errors import UnknownNameError
+from inferwatch.lake.storage import delta_options, delta_uri, settings_from
+
+TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
+          "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
+          "metrics/profile", "metrics/drift", "state/performance", "state/fairness",
+          "state/profile", "baselines", "baseline_samples", "metrics/multivariate_drift",
+          "metrics/quality", "state/deliveries", "job_runs")
+
+# Short names with the columns a person wants first.
+VIEWS = {
+    "performance": ("metrics/performance", [
+        "model_id", "granularity", "window_start", "slice_key", "slice_value", "n", "n_labeled",
+        "label_coverage", "accuracy", "precision", "recall", "f1", "auc", "log_loss", "brier",
+        "f1_macro", "f1_weighted", "rmse", "mae", "mape", "r2", "delay_p50", "delay_p90"]),
+    "estimates": ("metrics/performance", [
+        "model_id", "granularity", "window_start", "slice_key", "slice_value", "n",
+        "label_coverage", "accuracy", "estimated_accuracy", "estimated_accuracy_std",
+        "accuracy_estimate_error", "auc", "estimated_auc", "auc_estimate_error", "f1",
+        "estimated_f1", "rmse", "estimated_rmse", "rmse_estimate_error", "mae", "estimated_mae",
+        "mae_estimate_error"]),
+    "fairness": ("metrics/fairness", [
+        "model_id", "granularity", "window_start", "attribute", "group", "n", "n_labeled",
+        "selection_rate", "tpr", "fpr", "parity_difference", "disparate_impact",
+        "statistical_parity_difference", "disparate_impact_ratio", "equalized_odds_difference"]),
+}
+VIEWS["profile"] = ("metrics/profile", [
+    "model_id", "granularity", "window_start", "slice_key", "slice_value", "column", "kind",
+    "count", "num_nulls", "avg", "stddev", "min", "max", "quantiles", "distinct_count",
+    "frequent_items"])
+VIEWS["quality"] = ("metrics/quality", [
+    "model_id", "window_start", "suite", "expectation_type", "column", "success",
+    "observed_value", "unexpected_percent", "severity", "message"])
+VIEWS["drift"] = ("metrics/drift", [
+    "model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
+    "comparison", "baseline", "metric", "value", "error_bound", "threshold", "drifted",
+    "status", "n"])
+VIEWS["multivariate"] = ("metrics/multivariate_drift", [
+    "model_id", "granularity", "window_start", "baseline", "auc", "threshold", "drifted",
+    "status", "n", "top_features"])
+SORT = ("model_id", "granularity", "window_start", "slice_key", "slice_value", "attribute",
+        "group", "column", "comparison", "metric")
+
+
+def _location(lake_root: str, name: str) -> tuple[str, dict[str, str] | None]:
+    """delta-rs URI and storage options of a table; object-store credentials come from
+    the environment variables docs/storage.md names."""
+    uri = delta_uri(f"{lake_root.rstrip('/')}/{name}")
+    return uri, delta_options(settings_from(None), uri)
+
+
+def _delta(lake_root: str, name: str) -> DeltaTable:
+    uri, options = _location(lake_root, name)
+    return DeltaTable(uri, storage_options=options)
+
+
+def exists(lake_root: str, name: str) -> bool:
+    return DeltaTable.is_deltatable(*_location(lake_root, name))
+
+
+def table(lake_root: str, name: str, model: str | None = None, granularity: str | None = None,
+          start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+    """A lake table as pandas, filtered by model, granularity and [start, end) of
+    `window_start` (metric tables) where the table has those columns."""
+    if name not in TABLES:
+        raise UnknownNameError("table", name, TABLES)
+    if not exists(lake_root, name):
+        return pd.DataFrame()
+    delta = _delta(lake_root, name)
+    columns = {f.name for f in delta.schema().fields}
+    filters = []
+    if model is not None and "model_id" in columns:
+        filters.append(("model_id", "=", model))
+    if granularity is not None and "granularity" in columns:
+        filters.append(("granularity", "=", granularity))
+    frame = delta.to_pandas(filters=filters or None)
+    if "window_start" in frame.columns:
+        if start is not None:
+            frame = frame[frame["window_start"] >= pd.Timestamp(start)]
+        if end is not None:
+            frame = frame[frame["window_start"] < pd.Timestamp(end)]
+    return frame.reset_index(drop=True)
+
+
+def view(lake_root: str, name: str, model: str | None = None,
+         granularity: str | None = None) -> pd.DataFrame:
+    """A view (performance, estimates, fairness) or a table, sorted, its key columns first."""
+    if name not in VIEWS and name not in TABLES:
+        raise UnknownNameError("table or view", name, [*VIEWS, *TABLES])
+    source, columns = VIEWS.get(name, (name, None))
+    frame = table(lake_root, source, model=model, granularity=granularity)
+    if model is not None and frame.empty and exists(lake_root, source):
+        delta = _delta(lake_root, source)
+        if "model_id" in {f.name for f in delta.schema().fields}:
+            known = set(delta.to_pyarrow_table(columns=["model_id"])["model_id"].to_pylist())
+            if model not in known:
+                raise UnknownNameError("model", model, sorted(m for m in known if m), source)
+    if columns is not None and not frame.empty:
+        frame = frame[[c for c in columns if c in frame.columns]].dropna(axis=1, how="all")
+        frame = frame.sort_values([c for c in SORT if c in frame.columns])
+    return frame.reset_index(drop=True)
+
+
+def count_rows(lake_root: str, name: str) -> int | None:
+    if not exists(lake_root, name):
+        return None
+    return int(_delta(lake_root, name).count())
