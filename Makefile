@@ -28,6 +28,7 @@ bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_labels.py
 	$(BIN)/python benchmarks/bench_profile.py
 	$(BIN)/python benchmarks/bench_quality.py
+	$(BIN)/python benchmarks/bench_logger.py
 
 # A spark-submit entry point without activating the venv, e.g.
 #   make submit JOB=partition ARGS="--conf conf/local.yaml"
