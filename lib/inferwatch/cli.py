@@ -181,6 +181,30 @@ def tune(model: str, start: str, end: str, target: float, out: str | None, conf:
 
 
 @main.command()
+@click.option("--model", required=True, help="The model to explain.")
+@click.option("--window", required=True, help="A moment in the window (ISO, UTC).")
+@click.option("--granularity", default="1h", show_default=True,
+              type=click.Choice(["1h", "1d", "1w"]))
+@click.option("--metric", default=None, help="Metric to rank slices by (default: the "
+              "model's main one, e.g. auc).")
+@_common
+def explain(model: str, window: str, granularity: str, metric: str | None, conf: str,
+            lake: str | None, models_dir: str | None) -> None:
+    """Root-cause hints for a window: slices that dropped, features that drifted,
+    expectations that failed, label coverage; and the alerts covering it."""
+    from inferwatch.alerts.explain import explain as explain_window
+    from inferwatch.config import load_env, load_models
+
+    env = load_env(conf, lake=lake, models_dir=models_dir)
+    models = load_models(env.models_dir)
+    if model not in models:
+        from inferwatch.errors import UnknownNameError
+
+        raise UnknownNameError("model", model, sorted(models))
+    click.echo(explain_window(env.lake, models[model], _hour(window), granularity, metric))
+
+
+@main.command()
 @click.option("--model", required=True, help="The model to report on.")
 @click.option("--start", default=None, help="First window (ISO, UTC; default: the first).")
 @click.option("--end", default=None, help="End of the windows, exclusive (ISO, UTC).")

@@ -5,6 +5,7 @@ key and what was expected, so a typo never surfaces as a stack trace deep in a j
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -52,6 +53,8 @@ class EnvConfig:
     # maintain: compaction target and how long unreferenced files stay (time travel)
     target_file_mb: float = 128.0
     vacuum_retention_hours: float = 168.0
+    # alerts: Slack-compatible webhook (`alerts.webhook_url`, or INFERWATCH_WEBHOOK_URL)
+    webhook_url: str | None = None
     # object storage (docs/storage.md): the file's `storage:` keys over the environment's
     storage: StorageSettings = field(default_factory=lambda: StorageSettings({}))
 
@@ -142,6 +145,11 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     if isinstance(target, bool) or target <= 0:
         raise ConfigError(path, "maintain.target_file_mb", "a number > 0", target)
     lake = str(lake or _typed(path, data, "lake", str, "lake"))
+    alerts = _typed(path, data, "alerts", dict, {}) or {}
+    webhook = os.environ.get("INFERWATCH_WEBHOOK_URL") or _typed(path, alerts, "webhook_url",
+                                                                  str, None)
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(path, "alerts.webhook_url", "an http:// or https:// URL", webhook)
     return EnvConfig(
         path=path,
         lake=lake,
@@ -157,6 +165,7 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
         pending_expiry_days=float(expiry),
         target_file_mb=float(target),
         vacuum_retention_hours=float(retention),
+        webhook_url=webhook or None,
         storage=_storage(path, data, lake),
     )
 

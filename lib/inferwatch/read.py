@@ -18,7 +18,7 @@ TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labe
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
           "metrics/profile", "metrics/drift", "state/performance", "state/fairness",
           "state/profile", "baselines", "baseline_samples", "metrics/multivariate_drift",
-          "metrics/quality", "state/deliveries", "job_runs")
+          "metrics/quality", "state/deliveries", "alerts", "alerts_outbox", "job_runs")
 
 # Short names with the columns a person wants first.
 VIEWS = {
@@ -48,6 +48,9 @@ VIEWS["drift"] = ("metrics/drift", [
     "model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
     "comparison", "baseline", "metric", "value", "error_bound", "threshold", "drifted",
     "status", "n"])
+VIEWS["alerts"] = ("alerts", [
+    "model_id", "status", "severity", "kind", "slice_key", "slice_value", "column", "metric",
+    "first_window", "last_window", "resolved_window", "peak_value", "threshold", "message"])
 VIEWS["multivariate"] = ("metrics/multivariate_drift", [
     "model_id", "granularity", "window_start", "baseline", "auc", "threshold", "drifted",
     "status", "n", "top_features"])

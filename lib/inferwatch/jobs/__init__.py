@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Pipeline order; later stages add their names here.
 PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance",
-            "quality")
+            "quality", "alerts")
 # Not part of `hourly`: scheduled daily.
 DAILY = ("rollup", "maintain")
 JOB_NAMES = (*PIPELINE, *DAILY, "hourly")

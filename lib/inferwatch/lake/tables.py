@@ -67,6 +67,18 @@ DELIVERIES = _schema(
     ("model_id", S), ("hour", TS), ("run_id", S), ("rows_new", L), ("rows_duplicate", L),
     ("rows_quarantined", L), ("example_reason", S),
 )
+# one row per alert (an incident of one model, kind and slice); see inferwatch.alerts
+ALERTS = _schema(
+    ("alert_id", S), ("model_id", S), ("kind", S), ("metric", S), ("column", S),
+    ("slice_key", S), ("slice_value", S), ("granularity", S), ("status", S), ("severity", S),
+    ("first_window", TS), ("last_window", TS), ("resolved_window", TS), ("peak_value", D),
+    ("threshold", D), ("score", D), ("message", S), ("causes", S), ("hints", S),
+    ("opened_at", TS), ("updated_at", TS), ("run_id", S),
+)
+ALERTS_OUTBOX = _schema(
+    ("event_id", S), ("alert_id", S), ("model_id", S), ("record", S), ("event", S),
+    ("payload", S), ("at", TS), ("delivered", T.BooleanType()), ("error", S),
+)
 JOB_RUNS = _schema(
     ("run_id", S), ("job", S), ("model_id", S), ("params", S), ("started_at", TS),
     ("ended_at", TS), ("status", S), ("rows_in", L), ("rows_out", L), ("rows_duplicate", L),
@@ -94,6 +106,8 @@ SPECS = {
         TableSpec("quarantine", QUARANTINE, ("table", "ingest_date")),
         TableSpec("job_runs", JOB_RUNS),
         TableSpec("state/deliveries", DELIVERIES, ("model_id", "hour")),
+        TableSpec("alerts", ALERTS, ("model_id",)),
+        TableSpec("alerts_outbox", ALERTS_OUTBOX, ("model_id",)),
     )
 }
 

@@ -1,0 +1,86 @@
+"""Alerts scored against a scenario's incident manifest (the demo's last word).
+
+An alert matches an incident of its model when it covers a window at or after the onset
+(and before the end, if the incident ends) and is about it: one of its causes is the
+incident's column (drift, quality), or, for an incident without a column (concept drift,
+labels that stop), it is a performance alert. Per incident: detected or not, and hours
+from onset to the first window of the first matching alert; then the alerts that match
+no incident, per model per simulated week.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+LABEL_BOUND = {"concept_drift", "label_stop"}  # seen only once labels arrive (or do not)
+
+
+def score(alerts: pd.DataFrame, manifest: dict) -> dict:
+    incidents = manifest["incidents"]
+    matched_ids: set[str] = set()
+    rows = []
+    for inc in incidents:
+        onset = _time(inc["onset"])
+        end = _time(inc["end"]) if inc.get("end") else None
+        hits = [a for a in _records(alerts) if a["model_id"] == inc["model_id"]
+                and _covers(a, onset, end) and _about(a, inc)]
+        matched_ids |= {a["alert_id"] for a in hits}
+        first = min((max(a["first_window"], onset) for a in hits), default=None)
+        rows.append({"model_id": inc["model_id"], "kind": inc["kind"],
+                     "column": inc.get("column"), "slice": inc.get("slice"),
+                     "onset": onset, "detected": first is not None,
+                     "hours_to_alert": None if first is None else
+                     (first - onset) / timedelta(hours=1),
+                     "needs_labels": inc["kind"] in LABEL_BOUND})
+    weeks = (_time(manifest["end"]) - _time(manifest["start"])) / timedelta(days=7)
+    unmatched = [a for a in _records(alerts) if a["alert_id"] not in matched_ids]
+    models = max(len({i["model_id"] for i in incidents}), 1)
+    return {"incidents": rows, "unmatched": len(unmatched),
+            "unmatched_per_model_week": len(unmatched) / models / max(weeks, 1e-9),
+            "unmatched_alerts": [a["message"] for a in unmatched]}
+
+
+def text(card: dict) -> list[str]:
+    lines = ["scorecard (alerts vs the scenario's incidents):"]
+    for r in card["incidents"]:
+        what = f"{r['model_id']} {r['kind']}" + (f" {r['column']}" if r["column"] else "") \
+            + (f" [{r['slice']}]" if r["slice"] else "")
+        if r["detected"]:
+            verdict = f"detected {r['hours_to_alert']:.0f} h after onset"
+        else:
+            verdict = "NOT detected" + (" (shows only through labels)" if r["needs_labels"]
+                                        else "")
+        lines.append(f"  {what:<45} {verdict}")
+    lines.append(f"  alerts matching no incident: {card['unmatched']} "
+                 f"({card['unmatched_per_model_week']:.2f} per model per week)")
+    return lines
+
+
+def _records(alerts: pd.DataFrame) -> list[dict]:
+    if alerts is None or alerts.empty:
+        return []
+    out = []
+    for r in alerts.to_dict("records"):
+        r["first_window"] = pd.Timestamp(r["first_window"]).to_pydatetime()
+        last = r["resolved_window"] if pd.notna(r["resolved_window"]) else r["last_window"]
+        r["until"] = pd.Timestamp(last).to_pydatetime()
+        r["columns"] = {c.get("column") for c in json.loads(r["causes"] or "[]")}
+        out.append(r)
+    return out
+
+
+def _covers(alert: dict, onset: datetime, end: datetime | None) -> bool:
+    return alert["until"] >= onset and (end is None or alert["first_window"] < end)
+
+
+def _about(alert: dict, incident: dict) -> bool:
+    column = incident.get("column")
+    if column:
+        return column in alert["columns"]
+    return alert["kind"] == "performance"
+
+
+def _time(text: str) -> datetime:
+    return pd.Timestamp(text).to_pydatetime()

@@ -1,0 +1,64 @@
+"""A model's `alerts:` section, checked, with the defaults a model without one gets.
+
+    alerts:
+      floors: {auc: 0.75, estimated_auc: 0.75}   # realized or estimated; rmse-like: ceilings
+      min_windows: {drift: 2, quality: 1}        # consecutive windows before opening
+      clear_windows: 3                           # quiet windows before resolving
+      anomaly: {metrics: [auc], granularity: 1d, z: 4.0, history: 14, min_labeled: 100}
+      enabled: false                             # no alerts for this model
+
+Without a section a model gets drift, quality and multivariate alerts and anomaly alerts
+on its main realized and estimated metric per day.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from inferwatch.config import ConfigError, ModelConfig
+
+KEYS = {"floors": dict, "min_windows": dict, "clear_windows": int, "anomaly": dict,
+        "enabled": bool}
+ANOMALY_KEYS = {"metrics": list, "granularity": str, "z": (int, float), "history": int,
+                "min_labeled": int}
+KINDS = ("drift", "quality", "multivariate", "performance")
+MIN_WINDOWS = {"drift": 2, "quality": 1, "multivariate": 1, "performance": 1}
+CLEAR_WINDOWS = 3
+MAIN_METRICS = {"binary": ["auc", "estimated_auc"], "multiclass": ["accuracy",
+                                                                   "estimated_accuracy"],
+                "regression": ["mae", "estimated_mae"]}
+
+
+def settings(model: ModelConfig) -> dict[str, Any]:
+    spec = model.alerts or {}
+    path = model.path
+    for key, value in spec.items():
+        if key not in KEYS:
+            raise ConfigError(path, f"alerts.{key}", f"one of {', '.join(KEYS)}", key)
+        if not isinstance(value, KEYS[key]) or isinstance(value, bool) != (KEYS[key] is bool):
+            raise ConfigError(path, f"alerts.{key}", f"a {KEYS[key].__name__}", value)
+    floors = spec.get("floors", {})
+    for metric, floor in floors.items():
+        if not isinstance(floor, int | float) or isinstance(floor, bool):
+            raise ConfigError(path, f"alerts.floors.{metric}", "a number", floor)
+    windows = {**MIN_WINDOWS, **spec.get("min_windows", {})}
+    for kind, n in windows.items():
+        if kind not in KINDS or not isinstance(n, int) or n < 1:
+            raise ConfigError(path, f"alerts.min_windows.{kind}",
+                              f"an integer >= 1 for one of {', '.join(KINDS)}", n)
+    clear = spec.get("clear_windows", CLEAR_WINDOWS)
+    if clear < 1:
+        raise ConfigError(path, "alerts.clear_windows", "an integer >= 1", clear)
+    anomaly = {"metrics": MAIN_METRICS.get(model.problem_type, []), "granularity": "1d",
+               "z": 4.0, "history": 14, "min_labeled": 100}
+    for key, value in spec.get("anomaly", {}).items():
+        if key not in ANOMALY_KEYS or not isinstance(value, ANOMALY_KEYS[key]):
+            raise ConfigError(path, f"alerts.anomaly.{key}",
+                              f"one of {', '.join(ANOMALY_KEYS)} with a value of its type",
+                              value)
+        anomaly[key] = value
+    if anomaly["granularity"] not in ("1h", "1d", "1w"):
+        raise ConfigError(path, "alerts.anomaly.granularity", "1h, 1d or 1w",
+                          anomaly["granularity"])
+    return {"enabled": spec.get("enabled", True), "floors": {k: float(v) for k, v in
+                                                              floors.items()},
+            "min_windows": windows, "clear_windows": clear, "anomaly": anomaly}

@@ -1,0 +1,62 @@
+"""Alert lifecycle on hand-made signals: grouping, persistence, resolution, stable ids."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from inferwatch.alerts import lifecycle, signals
+
+T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+HOURS = [T0 + timedelta(hours=i) for i in range(24)]
+
+
+def _signal(hour: int, column: str, kind: str = "drift", score: float = 2.0) -> tuple:
+    return ("fraud", "1h", HOURS[hour], kind, "*", "*", column, "psi", score * 0.2, 0.2,
+            score, f"{column}: psi {score * 0.2:.2f} > 0.2")
+
+
+def _alerts(rows, min_windows=None, clear=3):
+    frame = pd.DataFrame(rows, columns=signals.COLUMNS)
+    return lifecycle.alerts(frame, HOURS, min_windows or {"drift": 2}, clear)
+
+
+def test_columns_drifting_together_are_one_incident_with_their_causes():
+    rows = [_signal(h, c, score=s) for h in (5, 6, 7) for c, s in
+            (("amount", 3.0), ("country", 1.5), ("device", 1.2))]
+    [alert] = _alerts(rows)
+    record = alert.record()
+    assert (record["first_window"], record["last_window"]) == (HOURS[5], HOURS[7])
+    assert record["column"] == "amount" and record["score"] == 3.0
+    assert [c["cause"] for c in json.loads(record["causes"])] == ["amount", "country",
+                                                                  "device"]
+    assert "(+2 more)" in record["message"]
+
+
+def test_a_single_noisy_window_opens_nothing_when_two_are_needed():
+    assert _alerts([_signal(3, "amount"), _signal(9, "amount")]) == []
+    assert len(_alerts([_signal(3, "amount")], min_windows={"drift": 1})) == 1
+
+
+def test_quiet_windows_resolve_and_a_return_is_a_new_alert():
+    rows = [_signal(h, "amount") for h in (2, 3, 4)] + [_signal(h, "amount")
+                                                         for h in (12, 13)]
+    first, second = _alerts(rows, clear=3)
+    assert first.resolved_window == HOURS[4 + 3] and first.record()["status"] == "resolved"
+    assert second.first_window == HOURS[12] and second.resolved_window == HOURS[16]
+    assert first.alert_id != second.alert_id
+    # a gap shorter than the clear windows keeps the alert open through it
+    [one] = _alerts([_signal(h, "amount") for h in (2, 3, 5, 6)], clear=3)
+    assert (one.first_window, one.last_window) == (HOURS[2], HOURS[6])
+
+
+def test_an_alert_still_firing_at_the_end_stays_open_and_ids_are_stable():
+    rows = [_signal(h, "amount") for h in (20, 21, 22, 23)]
+    [alert] = _alerts(rows)
+    assert alert.resolved_window is None and alert.record()["status"] == "open"
+    assert [a.alert_id for a in _alerts(rows)] == [alert.alert_id]
+    # more history before the incident does not change it
+    assert [a.alert_id for a in _alerts(rows + [_signal(1, "other", kind="quality")],
+                                        min_windows={"drift": 2, "quality": 1})
+            if a.kind == "drift"] == [alert.alert_id]
