@@ -10,6 +10,8 @@ from inferwatch import scenario
 from inferwatch.ingest import ingest_files
 from inferwatch.context import open_context
 from inferwatch.jobs.hourly import run as run_hourly
+from inferwatch import read
+from inferwatch.alerts import scorecard
 from inferwatch.summary import first_drift, first_quality_failures, lake_summary
 
 MARKER = ".inferwatch-demo"
@@ -58,6 +60,9 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
         print(first_drift(str(lake_path), model_id))
         print(first_quality_failures(str(lake_path), model_id))
     print()
+    card = scorecard.score(read.table(str(lake_path), "alerts"), generated.manifest)
+    print("\n".join(scorecard.text(card)))
+    print()
     print(f"demo finished in {time.monotonic() - t0:.0f}s at "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Try:")
     print(f"  inferwatch show inferences --lake {lake_path} --limit 5")
@@ -66,5 +71,7 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
     print(f"  inferwatch show fairness --lake {lake_path} --model fraud --granularity 1d")
     print(f"  inferwatch show drift --lake {lake_path} --model fraud")
     print(f"  inferwatch show quality --lake {lake_path} --model eta")
+    print(f"  inferwatch show alerts --lake {lake_path} --model fraud")
+    print(f"  inferwatch explain --lake {lake_path} --model eta --window <an alert's first_window>")
     print(f"  python -c \"import deltalake; print(deltalake.DeltaTable('{lake_path}/inferences')"
           ".to_pandas().groupby('model_id').size())\"")

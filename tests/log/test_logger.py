@@ -54,7 +54,9 @@ def test_processes_and_threads_log_while_hourly_runs(spark, tmp_path):
     for s in stats:
         assert s["pyspark"] is False  # no pyspark, so no JVM, in a serving process
         assert s["logged"] == THREADS * ROWS * 11 // 10 == s["flushed"], s
-        assert s["dropped"] == s["quarantined"] == s["errors"] == 0, s
+        # a commit that lost a race (two first flushes adding the feature columns at once:
+        # "Metadata changed") is an error counted, spilled and committed on the next pass
+        assert s["dropped"] == s["quarantined"] == s["spill_pending"] == 0, s
         assert s["commits"] > 10, s  # many small commits raced the other process
     partition.run(ctx)
     expected = {f"{p}-{t}-{i}" for p in ("p1", "p2") for t in range(THREADS)

@@ -87,9 +87,10 @@ def cdf_at(points: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     out = np.where(right > 0, probs[below], 0.0)
     between = (left == right) & (right > 0) & (right < q.size)
     above = np.minimum(right, q.size - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # only `between` is used
         frac = (x - q[below]) / (q[above] - q[below])
-    return np.where(between, probs[below] + (probs[above] - probs[below]) * frac, out)
+        inside = probs[below] + (probs[above] - probs[below]) * frac
+    return np.where(between, inside, out)
 
 
 def score(row: Mapping[str, Any], thresholds: Mapping[str, float]) -> Iterable[tuple]:

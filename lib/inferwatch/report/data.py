@@ -16,7 +16,6 @@ from inferwatch import read
 from inferwatch.errors import UserError
 
 GRANULARITIES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(days=7)}
-# The table alerts will be written to; read.table refuses a name outside read.TABLES.
 ALERTS_TABLE = "alerts"
 
 
@@ -77,9 +76,18 @@ def _range(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
 def alerts(lake: str, model: str, start: pd.Timestamp | None = None,
            end: pd.Timestamp | None = None) -> pd.DataFrame | None:
     """The model's alerts, or None while there is no alerts table to read."""
-    if ALERTS_TABLE not in read.TABLES or not read.exists(lake, ALERTS_TABLE):
+    if not read.exists(lake, ALERTS_TABLE):
         return None
-    return read.table(lake, ALERTS_TABLE, model=model, start=start, end=end)
+    found = read.table(lake, ALERTS_TABLE, model=model)
+    if found.empty:
+        return found
+    until = found["resolved_window"].fillna(found["last_window"])
+    keep = pd.Series(True, index=found.index)
+    if start is not None:
+        keep &= until >= pd.Timestamp(start)
+    if end is not None:
+        keep &= found["first_window"] < pd.Timestamp(end)
+    return found[keep].reset_index(drop=True)
 
 
 def load(lake: str, model: str, start: str | datetime | None = None,

@@ -147,15 +147,11 @@ def quality(failures: pd.DataFrame, by_hour: pd.DataFrame) -> go.Figure | None:
 
 
 def alerts(frame: pd.DataFrame | None) -> go.Figure | None:
-    """Alerts over time, one marker per alert (by rule or severity when the table says)."""
+    """Alerts over time, one marker per alert at its first window, by kind."""
     if frame is None or frame.empty:
         return None
-    x = next((c for c in ("window_start", "fired_at", "ts", "created_at") if c in frame), None)
-    y = next((c for c in ("rule", "kind", "metric", "severity") if c in frame), None)
-    if x is None:
-        return None
     fig = go.Figure(go.Scatter(
-        x=frame[x], y=frame[y] if y else ["alert"] * len(frame), mode="markers",
+        x=frame["first_window"], y=frame["kind"], mode="markers",
         marker={"size": 10, "color": "#d62728"},
         text=frame["message"] if "message" in frame else None,
         hovertemplate="%{y}<br>%{x}<br>%{text}<extra></extra>"))

@@ -138,13 +138,10 @@ def validated_hours(quality: pd.DataFrame, window: pd.Timestamp, granularity: st
 
 def window_alerts(alerts: pd.DataFrame | None, window: pd.Timestamp,
                   granularity: str) -> pd.DataFrame | None:
-    """The alerts of the window (by whichever time column the table has), None when
-    there is no alerts table."""
+    """The alerts that cover the window (open in it), None when there is no alerts table."""
     if alerts is None or alerts.empty:
         return alerts
-    column = next((c for c in ("window_start", "fired_at", "ts", "created_at")
-                   if c in alerts.columns), None)
-    if column is None:
-        return alerts
     end = window_end(window, granularity)
-    return alerts[(alerts[column] >= window) & (alerts[column] < end)].reset_index(drop=True)
+    until = alerts["resolved_window"].fillna(alerts["last_window"])
+    inside = (alerts["first_window"] < end) & (until >= window)
+    return alerts[inside].reset_index(drop=True)
