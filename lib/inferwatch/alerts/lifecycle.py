@@ -3,7 +3,8 @@
 An alert is one incident of one (model, kind, slice): the columns or expectations that
 fire together in it are its causes, not alerts of their own. It opens at the first window
 of a run of `min_windows` consecutive evaluated windows in which it fires (its
-`first_window`: "since when"), stays open while it keeps firing, and is resolved by
+`first_window`: "since when"; `opened_window`: the last of them, at whose end it is
+raised), stays open while it keeps firing, and is resolved by
 `clear_windows` consecutive evaluated windows without firing (`resolved_window`: the last
 of them). Everything is a function of the signals: the same metric tables give the same
 alerts with the same ids (a hash of the key and the first window), so a re-run never
@@ -20,8 +21,8 @@ from datetime import datetime
 import pandas as pd
 
 KEY = ("model_id", "kind", "slice_key", "slice_value")
-SEVERITY = {"quality": "critical", "performance": "critical", "drift": "warning",
-            "multivariate": "warning"}
+SEVERITY = {"quality": "critical", "performance": "critical", "coverage": "critical",
+            "drift": "warning", "multivariate": "warning"}
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Alert:
     first_window: datetime
     last_window: datetime
     resolved_window: datetime | None = None
+    opened_window: datetime | None = None  # the window at whose end it was raised
     causes: dict[str, dict] = field(default_factory=dict)  # column or metric -> its worst
 
     @property
@@ -56,7 +58,8 @@ class Alert:
             "slice_value": self.slice_value, "granularity": self.granularity,
             "status": "resolved" if self.resolved_window else "open",
             "severity": SEVERITY.get(self.kind, "warning"),
-            "first_window": self.first_window, "last_window": self.last_window,
+            "first_window": self.first_window, "opened_window": self.opened_window,
+            "last_window": self.last_window,
             "resolved_window": self.resolved_window, "peak_value": top["value"],
             "threshold": top["threshold"], "score": top["score"],
             "message": f"{self.model_id}{where}: {self.kind}: {top['detail']}{more}",
@@ -74,6 +77,7 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
         return out
     for key, part in signals.groupby(list(KEY), dropna=False, sort=True):
         fired = sorted({position[w] for w in part["window_start"] if w in position})
+        part = part[part["window_start"].isin(windows)]
         by_window = {w: g for w, g in part.groupby("window_start")}
         need = min_windows.get(key[1], 1)
         current: Alert | None = None
@@ -91,7 +95,8 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
                 if i - run_start + 1 < need:
                     continue
                 current = Alert(*key[:2], key[2], key[3], part["granularity"].iloc[0],
-                                first_window=windows[run_start], last_window=windows[i])
+                                first_window=windows[run_start], last_window=windows[i],
+                                opened_window=windows[i])
                 for j in range(run_start, i + 1):
                     _add(current, by_window.get(windows[j]))
                 continue
@@ -109,7 +114,8 @@ def _add(alert: Alert, rows: pd.DataFrame | None) -> None:
     if rows is None:
         return
     for r in rows.itertuples():
-        cause = r.column if isinstance(r.column, str) and r.column else r.metric
+        cause = getattr(r, "cause", None) or (r.column if isinstance(r.column, str)
+                                              and r.column else r.metric)
         best = alert.causes.get(cause)
         if best is None or (_num(r.score) or 0.0) > (best["score"] or 0.0):
             alert.causes[cause] = {"cause": cause, "column": r.column if isinstance(

@@ -14,7 +14,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,16 +30,14 @@ TIMEOUT_SECONDS = 3.0
 BUDGET_SECONDS = 10.0
 
 
-def events(before: Mapping[str, dict], after: Iterable[dict]) -> list[dict]:
-    """`opened` for each alert new in `after`, `resolved` for each that became resolved."""
+def events(alerts: Iterable[dict]) -> list[dict]:
+    """Every event the alerts call for: `opened` for each, `resolved` for each resolved.
+    The outbox queues the ones it has not queued yet (`queued_rows`), so the events follow
+    from the alerts alone and a run killed before or after queueing converges."""
     out = []
-    for alert in after:
-        old = before.get(alert["alert_id"])
-        if old is None:
-            out.append(_event(alert, "opened"))
-            if alert["status"] == "resolved":
-                out.append(_event(alert, "resolved"))
-        elif alert["status"] == "resolved" and old["status"] != "resolved":
+    for alert in alerts:
+        out.append(_event(alert, "opened"))
+        if alert["status"] == "resolved":
             out.append(_event(alert, "resolved"))
     return out
 

@@ -5,6 +5,9 @@
       min_windows: {drift: 2, quality: 1}        # consecutive windows before opening
       clear_windows: 3                           # quiet windows before resolving
       anomaly: {metrics: [auc], granularity: 1d, z: 4.0, history: 14, min_labeled: 100}
+      webhook: https://hooks.example/T0/B0       # this model's notifications (default: the
+                                                 # environment's alerts.webhook_url)
+      min_severity: warning                      # notify alerts at or above it
       enabled: false                             # no alerts for this model
 
 Without a section a model gets drift, quality and multivariate alerts and anomaly alerts
@@ -17,14 +20,16 @@ from typing import Any
 from inferwatch.config import ConfigError, ModelConfig
 
 KEYS = {"floors": dict, "min_windows": dict, "clear_windows": int, "anomaly": dict,
-        "enabled": bool}
+        "enabled": bool, "webhook": str, "min_severity": str}
+SEVERITIES = ("info", "warning", "critical")
 ANOMALY_KEYS = {"metrics": list, "granularity": str, "z": (int, float), "history": int,
                 "min_labeled": int}
-KINDS = ("drift", "quality", "multivariate", "performance")
-MIN_WINDOWS = {"drift": 2, "quality": 1, "multivariate": 1, "performance": 1}
+KINDS = ("drift", "quality", "multivariate", "performance", "coverage")
+MIN_WINDOWS = {"drift": 2, "quality": 2, "multivariate": 1, "performance": 1, "coverage": 1}
 CLEAR_WINDOWS = 3
-MAIN_METRICS = {"binary": ["auc", "estimated_auc"], "multiclass": ["accuracy",
-                                                                   "estimated_accuracy"],
+MAIN_METRICS = {"binary_classification": ["auc", "accuracy", "estimated_auc",
+                                          "estimated_accuracy"],
+                "multiclass_classification": ["accuracy", "estimated_accuracy"],
                 "regression": ["mae", "estimated_mae"]}
 
 
@@ -34,6 +39,8 @@ def settings(model: ModelConfig) -> dict[str, Any]:
     for key, value in spec.items():
         if key not in KEYS:
             raise ConfigError(path, f"alerts.{key}", f"one of {', '.join(KEYS)}", key)
+        if value is None and key == "webhook":
+            continue
         if not isinstance(value, KEYS[key]) or isinstance(value, bool) != (KEYS[key] is bool):
             raise ConfigError(path, f"alerts.{key}", f"a {KEYS[key].__name__}", value)
     floors = spec.get("floors", {})
@@ -50,6 +57,7 @@ def settings(model: ModelConfig) -> dict[str, Any]:
         raise ConfigError(path, "alerts.clear_windows", "an integer >= 1", clear)
     anomaly = {"metrics": MAIN_METRICS.get(model.problem_type, []), "granularity": "1d",
                "z": 4.0, "history": 14, "min_labeled": 100}
+    coverage = {"granularity": "1d", "min_rows": 50, "drop": 0.5}
     for key, value in spec.get("anomaly", {}).items():
         if key not in ANOMALY_KEYS or not isinstance(value, ANOMALY_KEYS[key]):
             raise ConfigError(path, f"alerts.anomaly.{key}",
@@ -59,6 +67,15 @@ def settings(model: ModelConfig) -> dict[str, Any]:
     if anomaly["granularity"] not in ("1h", "1d", "1w"):
         raise ConfigError(path, "alerts.anomaly.granularity", "1h, 1d or 1w",
                           anomaly["granularity"])
-    return {"enabled": spec.get("enabled", True), "floors": {k: float(v) for k, v in
+    webhook = spec.get("webhook")
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(path, "alerts.webhook", "an http:// or https:// URL", webhook)
+    severity = spec.get("min_severity", "warning")
+    if severity not in SEVERITIES:
+        raise ConfigError(path, "alerts.min_severity", f"one of {', '.join(SEVERITIES)}",
+                          severity)
+    return {"enabled": spec.get("enabled", True), "webhook": webhook or None,
+            "min_severity": severity, "floors": {k: float(v) for k, v in
                                                               floors.items()},
-            "min_windows": windows, "clear_windows": clear, "anomaly": anomaly}
+            "min_windows": windows, "clear_windows": clear, "anomaly": anomaly,
+            "coverage": coverage}

@@ -11,7 +11,9 @@ rows. Each signal says what moved, where, by how much and against what:
   change, a bound broken);
 - `multivariate`: a day the domain classifier tells from the baseline;
 - `performance`: a realized or estimated metric of a slice below its floor (the model's
-  `alerts.floors`), or far below its own recent history (`anomalies`).
+  `alerts.floors`), or far below its own recent history (`anomalies`);
+- `coverage`: label coverage of a slice collapsed against the whole model's in the same
+  window (`coverage`).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import pandas as pd
 COLUMNS = ["model_id", "granularity", "window_start", "kind", "slice_key", "slice_value",
            "column", "metric", "value", "threshold", "score", "detail"]
 MIN_METRICS = 2
+SMALL_N = 20  # rows of an hour below which not even a large shift is judged
+MIN_COVERAGE = 0.3  # below it, the whole model's labels are too few to compare slices with
 HIGHER_IS_WORSE = {"log_loss", "brier", "rmse", "mae", "mape", "estimated_log_loss",
                    "estimated_brier", "estimated_rmse", "estimated_mae", "estimated_mape"}
 
@@ -36,8 +40,9 @@ def empty() -> pd.DataFrame:
 def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     if frame is None or frame.empty:
         return empty()
-    hits = frame[(frame["granularity"] == "1h") & (frame["comparison"] == "baseline")
-                 & (frame["status"] == "ok") & frame["drifted"].fillna(False).astype(bool)]
+    base = frame[(frame["granularity"] == "1h") & (frame["comparison"] == "baseline")]
+    hits = base[(base["status"] == "ok") & base["drifted"].fillna(False).astype(bool)]
+    hits = pd.concat([hits, small_windows(base)])
     if hits.empty:
         return empty()
     hits = hits.assign(score=hits["value"].abs() / hits["threshold"])
@@ -54,6 +59,22 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
                    zip(top["column"], top["metric"], top["value"], top["threshold"],
                        top["flagged"])],
     })[COLUMNS]
+
+
+def small_windows(base: pd.DataFrame) -> pd.DataFrame:
+    """Rows of hours with fewer rows than the drift job judges (`insufficient_data`) but at
+    least `SMALL_N`, whose KS statistic, less its sketch bound, passes the two-sample KS
+    critical value at 99% for those counts, 1.63 sqrt(1/n + 1/n_ref): a shift too large to
+    be chance even on few rows. Kept as `ks` and `psi` rows so that it counts as two."""
+    small = base[(base["status"] == "insufficient_data") & (base["n"] >= SMALL_N)]
+    ks = small[small["metric"] == "ks"]
+    critical = 1.63 * np.sqrt(1 / ks["n"] + 1 / ks["n_reference"].clip(lower=1))
+    strong = ks[(ks["value"] - ks["error_bound"].fillna(0)) > critical]
+    keys = ["window_start", "slice_key", "slice_value", "column"]
+    chosen = small.merge(strong[keys], on=keys)
+    chosen = chosen[chosen["metric"].isin(["ks", "psi"]) & chosen["threshold"].notna()
+                    & (chosen["value"].abs() > chosen["threshold"])]
+    return chosen.assign(status="ok", drifted=True)
 
 
 def quality(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,21 +96,20 @@ def quality(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def multivariate(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per leading feature (up to 3) of each drifted day: the causes to match."""
     if frame is None or frame.empty:
         return empty()
     hit = frame[frame["drifted"].fillna(False).astype(bool)]
-    if hit.empty:
-        return empty()
-    leads = [", ".join(f["feature"] for f in list(t)[:3]) if t is not None else ""
-             for t in hit["top_features"]]
-    return pd.DataFrame({
-        "model_id": hit["model_id"], "granularity": hit["granularity"],
-        "window_start": hit["window_start"], "kind": "multivariate", "slice_key": "*",
-        "slice_value": "*", "column": None, "metric": "auc", "value": hit["auc"],
-        "threshold": hit["threshold"], "score": hit["auc"] / hit["threshold"],
-        "detail": [f"domain classifier AUC {a:.3f} > {t:.3g}; led by {lead}"
-                   for a, t, lead in zip(hit["auc"], hit["threshold"], leads)],
-    })[COLUMNS]
+    out = []
+    for r in hit.itertuples():
+        leads = [f["feature"] for f in list(r.top_features if r.top_features is not None
+                                            else [])[:3]] or [None]
+        for feature in leads:
+            out.append((r.model_id, r.granularity, r.window_start, "multivariate", "*", "*",
+                        feature, "auc", r.auc, r.threshold, r.auc / r.threshold,
+                        f"domain classifier AUC {r.auc:.3f} > {r.threshold:.3g}; led by "
+                        f"{', '.join(str(x) for x in leads)}"))
+    return pd.DataFrame(out, columns=COLUMNS) if out else empty()
 
 
 def performance(frame: pd.DataFrame, floors: Mapping[str, float], granularity: str,
@@ -119,10 +139,11 @@ def performance(frame: pd.DataFrame, floors: Mapping[str, float], granularity: s
 
 def anomalies(frame: pd.DataFrame, metrics: list[str], granularity: str, min_labeled: int,
               history: int, z: float) -> pd.DataFrame:
-    """Windows whose metric is more than `z` robust standard deviations worse than the
-    median of the slice's previous `history` windows (MAD scaled by 1.4826; at least a
-    third of `history` windows with support, and a floor on the MAD so a metric that
-    never moved does not turn every wobble into an alert)."""
+    """Windows whose metric is more than `z` standard errors worse than the median of the
+    slice's previous `history` windows (at least one). The scale is the larger of the
+    history's robust spread (MAD x 1.4826, once 5 windows exist) and the window's own
+    sampling error (`sampling_error`), so a short or very steady history does not turn
+    every wobble of a small window into an alert."""
     if frame is None or frame.empty:
         return empty()
     rows = frame[frame["granularity"] == granularity].sort_values("window_start")
@@ -134,19 +155,63 @@ def anomalies(frame: pd.DataFrame, metrics: list[str], granularity: str, min_lab
                 continue
             support = part["n"] if metric.startswith("estimated_") else part["n_labeled"]
             series = part[metric].where(support >= min_labeled)
-            past = series.shift(1).rolling(history, min_periods=max(3, history // 3))
+            past = series.shift(1).rolling(history, min_periods=1)
             median = past.median()
             mad = past.apply(lambda w: np.nanmedian(np.abs(w - np.nanmedian(w))), raw=True)
-            scale = np.maximum(1.4826 * mad, 0.01 * median.abs() + 1e-9)
+            spread = (1.4826 * mad).where(past.count() >= 5, 0.0)
+            scale = np.maximum(spread, sampling_error(part, metric)).replace(0.0, np.nan)
             sign = 1.0 if metric in HIGHER_IS_WORSE else -1.0
             score = sign * (series - median) / scale
-            for i in np.flatnonzero((score > z).to_numpy()):
+            for i in np.flatnonzero((score > z).fillna(False).to_numpy()):
                 r = part.iloc[i]
                 out.append((r["model_id"], granularity, r["window_start"], "performance",
                             slice_key, slice_value, None, metric, r[metric], median.iloc[i],
                             float(score.iloc[i]),
-                            f"{metric} {r[metric]:.3f} vs its recent median "
-                            f"{median.iloc[i]:.3f} ({score.iloc[i]:.1f} robust sd worse)"))
+                            f"{metric} {r[metric]:.3f} vs {median.iloc[i]:.3f} before "
+                            f"({score.iloc[i]:.1f} standard errors worse)"))
+    return pd.DataFrame(out, columns=COLUMNS) if out else empty()
+
+
+def sampling_error(rows: pd.DataFrame, metric: str) -> pd.Series:
+    """One standard error of the metric in each window: Hanley-McNeil for AUC (from the
+    labelled positives and negatives), binomial for rates, the stored estimate's own for
+    `estimated_accuracy`; 0 where unknown (the history's spread then decides)."""
+    name = metric.removeprefix("estimated_")
+    value = rows[metric].astype(float)
+    if metric == "estimated_accuracy" and "estimated_accuracy_std" in rows:
+        return rows["estimated_accuracy_std"].astype(float).fillna(0.0)
+    if name == "auc" and {"n_pos", "n_neg"} <= set(rows.columns):
+        pos, neg = rows["n_pos"].astype(float), rows["n_neg"].astype(float)
+        q1, q2 = value / (2 - value), 2 * value ** 2 / (1 + value)
+        var = (value * (1 - value) + (pos - 1) * (q1 - value ** 2)
+               + (neg - 1) * (q2 - value ** 2)) / (pos * neg)
+        return np.sqrt(var.clip(lower=0)).fillna(0.0)
+    if name in ("accuracy", "precision", "recall", "f1", "label_coverage"):
+        n = rows["n" if metric.startswith("estimated_") or name == "label_coverage"
+                 else "n_labeled"].astype(float)
+        return np.sqrt((value * (1 - value) / n).clip(lower=0)).fillna(0.0)
+    return pd.Series(0.0, index=rows.index)
+
+
+def coverage(frame: pd.DataFrame, granularity: str, min_rows: int, drop: float
+             ) -> pd.DataFrame:
+    """Windows in which a slice's label coverage is below `drop` x the whole model's in
+    the same window. Comparing within a window compares labels of the same age, so
+    "labels have not arrived yet" (every slice low together, as the model's usual delay
+    says) reads as nothing, while labels that stopped for one slice stand out."""
+    if frame is None or frame.empty or "label_coverage" not in frame:
+        return empty()
+    rows = frame[frame["granularity"] == granularity]
+    whole = rows[rows["slice_key"] == "*"].set_index("window_start")["label_coverage"]
+    parts = rows[(rows["slice_key"] != "*") & (rows["n"] >= min_rows)]
+    usual = parts["window_start"].map(whole)
+    low = parts[(usual >= MIN_COVERAGE) & (parts["label_coverage"] < drop * usual)]
+    out = [(r.model_id, granularity, r.window_start, "coverage", r.slice_key, r.slice_value,
+            None, "label_coverage", r.label_coverage, drop * u,
+            u / max(r.label_coverage, 1e-9),
+            f"label coverage {r.label_coverage:.0%} vs {u:.0%} for the whole model in the "
+            f"same window ({int(r.n)} rows): labels stopped for the slice?")
+           for r, u in zip(low.itertuples(), usual[low.index])]
     return pd.DataFrame(out, columns=COLUMNS) if out else empty()
 
 

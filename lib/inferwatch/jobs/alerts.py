@@ -21,7 +21,7 @@ import pandas as pd
 
 from inferwatch import read
 from inferwatch.alerts import explain, lifecycle, notify, signals
-from inferwatch.alerts.settings import settings
+from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Run, track
@@ -67,10 +67,12 @@ def evaluate(model: ModelConfig, found: dict[str, pd.DataFrame]) -> list[dict]:
                             anomaly["min_labeled"]),
         signals.anomalies(perf, anomaly["metrics"], anomaly["granularity"],
                           anomaly["min_labeled"], anomaly["history"], anomaly["z"]),
+        signals.coverage(perf, **wanted["coverage"]),
     ], ignore_index=True)
     records = []
-    for granularity, part in fired.groupby("granularity"):
-        windows = _windows(found, granularity)
+    fired = fold_slices(fired)
+    for (kind, granularity), part in fired.groupby(["kind", "granularity"]):
+        windows = _windows(found[SOURCE[kind]], granularity)
         for alert in lifecycle.alerts(part, windows, wanted["min_windows"],
                                       wanted["clear_windows"]):
             record = alert.record()
@@ -81,13 +83,36 @@ def evaluate(model: ModelConfig, found: dict[str, pd.DataFrame]) -> list[dict]:
     return records
 
 
-def _windows(found: dict[str, pd.DataFrame], granularity: str) -> list[datetime]:
-    """The windows a model has data for at `granularity` (evaluated ones: a window with
-    no metric row is neither firing nor clear)."""
-    seen = set()
-    for frame in found.values():
-        if not frame.empty and "granularity" in frame:
-            seen |= set(frame.loc[frame["granularity"] == granularity, "window_start"])
+def fold_slices(fired: pd.DataFrame) -> pd.DataFrame:
+    """A slice's signal for what also fires for the whole model in the same window (same
+    kind and column, or metric) becomes a cause of the whole model's alert, named with its
+    slice: one incident, not one alert per slice it shows in."""
+    fired = fired.assign(cause=fired["column"].where(fired["column"].notna(), fired["metric"]))
+    whole = set(zip(*[fired.loc[fired["slice_key"] == "*", k]
+                      for k in ("window_start", "kind", "cause")]))
+    inside = [(w, k, c) in whole and s != "*" for w, k, c, s in
+              zip(fired["window_start"], fired["kind"], fired["cause"], fired["slice_key"])]
+    named = fired["cause"] + " [" + fired["slice_key"] + "=" + fired["slice_value"].astype(
+        str) + "]"
+    fired.loc[inside, "cause"] = named[inside]
+    fired.loc[inside, ["slice_key", "slice_value"]] = "*"
+    return fired
+
+
+SOURCE = {"drift": "metrics/drift", "quality": "metrics/quality",
+          "multivariate": "metrics/multivariate_drift", "performance": "metrics/performance",
+          "coverage": "metrics/performance"}
+
+
+def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
+    """The windows the kind's table has rows for at `granularity`: the evaluated ones (a
+    window the table has nothing for, or drift rows of fewer than 20 rows, is neither
+    firing nor clear: the alert's run of windows goes on through it)."""
+    if frame.empty or "granularity" not in frame:
+        return []
+    if "status" in frame:  # drift: an hour with too few rows to judge is not evaluated
+        frame = frame[(frame["status"] == "ok") | (frame["n"] >= signals.SMALL_N)]
+    seen = set(frame.loc[frame["granularity"] == granularity, "window_start"])
     return sorted(pd.Timestamp(w).to_pydatetime() for w in seen)
 
 
@@ -100,19 +125,20 @@ def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
         read.table(ctx.lake.root, TABLE, model=model.model_id))}
     now = datetime.now(timezone.utc)
     for r in records:
-        old = before.get(r["alert_id"], {})
+        old = before.get(r["alert_id"])
         r.setdefault("hints", None)
-        r["opened_at"] = old.get("opened_at", now)
-        changed = {k: v for k, v in r.items() if k not in ("opened_at", "updated_at",
-                                                           "run_id")} != \
-            {k: old.get(k) for k in r if k not in ("opened_at", "updated_at", "run_id")}
-        r["updated_at"] = now if changed or not old else old.get("updated_at", now)
-        r["run_id"] = part.run_id if changed or not old else old.get("run_id")
+        changed = old is None or any(str(r[k]) != str(old.get(k)) for k in TRACKED)
+        r["opened_at"] = now if old is None else _moment(old["opened_at"])
+        r["updated_at"] = now if changed else _moment(old["updated_at"])
+        r["run_id"] = part.run_id if changed else old["run_id"]
     outbox = ctx.lake.table(notify.OUTBOX)
     known = {r["event_id"] for r in notify.as_dicts(
         read.table(ctx.lake.root, notify.OUTBOX, model=model.model_id))
         if r["record"] == "queued"}
-    queued = notify.queued_rows(notify.events(records), known)
+    wanted = settings(model)
+    rank = SEVERITIES.index(wanted["min_severity"])
+    told = [r for r in records if SEVERITIES.index(r["severity"]) >= rank]
+    queued = notify.queued_rows(notify.events(told), known)
     if queued:  # before the alerts: a kill in between re-queues nothing twice
         part.outputs[notify.OUTBOX] = outbox.append_arrow(notify.table(queued))
     df = ctx.spark.createDataFrame(
@@ -124,18 +150,35 @@ def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
     part.notes.append(f"{len(records)} alerts ({opened} open), {len(queued)} events queued")
 
 
+TRACKED = ("status", "last_window", "resolved_window", "message", "causes")
+
+
+def _moment(value) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
 def _deliver(ctx: Context, job: Run) -> None:
-    url = ctx.env.webhook_url
-    if not url:
-        return
+    """Deliver the waiting events of every model to its webhook (the model's
+    `alerts.webhook`, else the environment's), within each webhook's time budget."""
+    urls = {}
+    for model_id, model in ctx.selected_models().items():
+        try:
+            urls[model_id] = settings(model)["webhook"] or ctx.env.webhook_url
+        except Exception:  # noqa: BLE001 - its own part already failed on it
+            continue
     waiting = notify.pending(notify.as_dicts(read.table(ctx.lake.root, notify.OUTBOX)))
-    attempts = notify.deliver(url, waiting)
+    attempts = []
+    for url in sorted({u for u in urls.values() if u}):
+        mine = [e for e in waiting if urls.get(e["model_id"]) == url]
+        tried = notify.deliver(url, mine)
+        attempts += tried
+        if mine:
+            delivered = sum(bool(a["delivered"]) for a in tried)
+            failed = [a["error"] for a in tried if not a["delivered"]]
+            job.notes.append(f"webhook: {delivered} of {len(mine)} waiting events delivered"
+                             + (f" ({failed[-1]})" if failed else ""))
     if attempts:
         ctx.lake.table(notify.OUTBOX).append_arrow(notify.table(attempts))
-    delivered = sum(bool(a["delivered"]) for a in attempts)
-    job.notes.append(f"webhook: {delivered} of {len(waiting)} waiting events delivered"
-                     + (f" ({attempts[-1]['error']})" if attempts and
-                        not attempts[-1]["delivered"] else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -71,7 +71,8 @@ DELIVERIES = _schema(
 ALERTS = _schema(
     ("alert_id", S), ("model_id", S), ("kind", S), ("metric", S), ("column", S),
     ("slice_key", S), ("slice_value", S), ("granularity", S), ("status", S), ("severity", S),
-    ("first_window", TS), ("last_window", TS), ("resolved_window", TS), ("peak_value", D),
+    ("first_window", TS), ("opened_window", TS), ("last_window", TS), ("resolved_window", TS),
+    ("peak_value", D),
     ("threshold", D), ("score", D), ("message", S), ("causes", S), ("hints", S),
     ("opened_at", TS), ("updated_at", TS), ("run_id", S),
 )
