@@ -12,7 +12,8 @@ from deltalake import DeltaTable
 from inferwatch import scenario
 from inferwatch.context import open_context
 from inferwatch.ingest import ingest_files
-from inferwatch.jobs import drift, partition, profile
+from inferwatch.jobs import drift, partition, profile, run_job
+from tests.alerts.test_alerts_job import assert_alert_scorecard
 
 FEATURE_INCIDENTS = {"covariate_drift", "unit_change", "stale_feature", "null_spike"}
 # hourly comparisons with the baseline, per metric, on clean columns of clean hours
@@ -88,6 +89,11 @@ def test_other_seeds_flag_every_feature_incident(spark, tmp_path, seed):
     assert again.status == "ok" and not again.outputs
     after = _drift(tmp_path / "lake")
     assert len(after) == len(before)
+    # the rest of the pipeline, then the alerts scored against the manifest
+    ingest_files(ctx.lake, "labels", files["labels"], ctx.models)
+    for job in ("join-labels", "multivariate", "performance", "alerts"):
+        assert run_job(ctx, job).status == "ok", job
+    assert_alert_scorecard(tmp_path / "lake", manifest)
 
 
 def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_lake, tmp_path):

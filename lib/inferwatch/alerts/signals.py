@@ -3,10 +3,11 @@
 Read from the compact metric tables (pandas frames from `inferwatch.read`), never from
 rows. Each signal says what moved, where, by how much and against what:
 
-- `drift`: a column of a slice whose hourly comparison with the baseline flags at least
-  `min_metrics` (2) of its statistics (one flagged statistic out of five is the noise a
-  clean column shows in ~3% of hours; a real shift moves PSI, KS and Wasserstein
-  together, tests/metrics/test_drift.py);
+- `drift`: a column whose hourly comparison with the baseline flags at least
+  `min_metrics` (2) of its statistics, 3 for a slice (one flagged statistic out of five
+  is the noise a clean column shows in ~3% of hours; a real shift moves PSI, KS and
+  Wasserstein together, tests/metrics/test_drift.py; slices are smaller and many); a
+  flagged `null_rate_delta` counts as 2 (exact counts: a null spike moves nothing else);
 - `quality`: a failed expectation of severity `critical` (a stopped feed, a schema
   change, a bound broken);
 - `multivariate`: a day the domain classifier tells from the baseline;
@@ -45,10 +46,12 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     hits = pd.concat([hits, small_windows(base)])
     if hits.empty:
         return empty()
-    hits = hits.assign(score=hits["value"].abs() / hits["threshold"])
+    hits = hits.assign(score=hits["value"].abs() / hits["threshold"],
+                       weight=np.where(hits["metric"] == "null_rate_delta", min_metrics, 1))
     keys = ["model_id", "granularity", "window_start", "slice_key", "slice_value", "column"]
-    counted = hits.groupby(keys, dropna=False)["metric"].transform("count")
-    top = (hits[counted >= min_metrics].sort_values("score", ascending=False)
+    counted = hits.groupby(keys, dropna=False)["weight"].transform("sum")
+    need = np.where(hits["slice_key"] == "*", min_metrics, min_metrics + 1)
+    top = (hits[counted >= need].sort_values("score", ascending=False)
            .drop_duplicates(keys))
     metrics = hits.groupby(keys, dropna=False)["metric"].apply(lambda m: ", ".join(sorted(m)))
     top = top.join(metrics.rename("flagged"), on=keys)
