@@ -1,0 +1,33 @@
+"""A model's `alerts:` section: defaults without one, one-line errors for mistakes."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from inferwatch.alerts.settings import settings
+from inferwatch.config import ConfigError
+from tests.helpers import models
+
+
+def test_a_model_without_a_section_gets_the_defaults():
+    fraud = dataclasses.replace(models()["fraud"], alerts={})
+    got = settings(fraud)
+    assert got["enabled"] and got["webhook"] is None and got["min_severity"] == "warning"
+    assert got["anomaly"]["metrics"][:2] == ["auc", "accuracy"]
+    assert got["min_windows"]["drift"] == 2 and got["clear_windows"] == 3
+
+
+@pytest.mark.parametrize("section,key", [
+    ({"florrs": {}}, "alerts.florrs"),
+    ({"floors": {"auc": "high"}}, "alerts.floors.auc"),
+    ({"min_windows": {"drift": 0}}, "alerts.min_windows.drift"),
+    ({"webhook": "hooks.example"}, "alerts.webhook"),
+    ({"min_severity": "loud"}, "alerts.min_severity"),
+    ({"anomaly": {"granularity": "5m"}}, "alerts.anomaly.granularity"),
+])
+def test_a_mistake_is_one_line_naming_the_key(section, key):
+    fraud = dataclasses.replace(models()["fraud"], alerts=section)
+    with pytest.raises(ConfigError) as err:
+        settings(fraud)
+    assert key in str(err.value) and "\n" not in str(err.value)
