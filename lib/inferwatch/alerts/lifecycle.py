@@ -68,9 +68,11 @@ class Alert:
 
 
 def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict[str, int],
-           clear_windows: int) -> list[Alert]:
+           clear_windows: int, strong: dict[str, float] | None = None) -> list[Alert]:
     """The alerts of one model's signals over its evaluated `windows` (sorted, of the
-    signals' granularity; a window without data is not evaluated)."""
+    signals' granularity; a window without data is not evaluated). A window whose
+    strongest signal scores at least `strong[kind]` opens a whole-model alert at once
+    (slices are small and many: they always need `min_windows`)."""
     position = {w: i for i, w in enumerate(windows)}
     out = []
     if signals.empty:
@@ -80,6 +82,9 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
         part = part[part["window_start"].isin(windows)]
         by_window = {w: g for w, g in part.groupby("window_start")}
         need = min_windows.get(key[1], 1)
+        loud = (strong or {}).get(key[1], float("inf")) if key[2] == "*" else float("inf")
+        peak = part.groupby("window_start")["score"].max()
+        peak = {position[w]: v for w, v in peak.items() if w in position}
         current: Alert | None = None
         run_start, previous = None, None
         for i in fired:
@@ -92,7 +97,7 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
                     out.append(current)
                     current = None
             if current is None:
-                if i - run_start + 1 < need:
+                if i - run_start + 1 < need and not peak.get(i, 0.0) >= loud:
                     continue
                 current = Alert(*key[:2], key[2], key[3], part["granularity"].iloc[0],
                                 first_window=windows[run_start], last_window=windows[i],

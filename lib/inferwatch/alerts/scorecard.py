@@ -52,7 +52,8 @@ def score(alerts: pd.DataFrame, manifest: dict) -> dict:
                      "needs_labels": inc["kind"] in LABEL_BOUND})
     weeks = (_time(manifest["end"]) - _time(manifest["start"])) / timedelta(days=7)
     unmatched = [a for a in _records(alerts) if a["alert_id"] not in matched_ids]
-    models = max(len({i["model_id"] for i in incidents}), 1)
+    models = max(len(manifest.get("models") or {i["model_id"] for i in incidents
+                                                if i["model_id"]}), 1)
     return {"incidents": rows, "unmatched": len(unmatched),
             "unmatched_per_model_week": len(unmatched) / models / max(weeks, 1e-9),
             "unmatched_alerts": [a["message"] for a in unmatched]}

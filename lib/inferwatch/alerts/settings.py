@@ -27,6 +27,9 @@ ANOMALY_KEYS = {"metrics": list, "granularity": str, "z": (int, float), "history
 KINDS = ("drift", "quality", "multivariate", "performance", "coverage")
 MIN_WINDOWS = {"drift": 2, "quality": 2, "multivariate": 1, "performance": 1, "coverage": 1}
 CLEAR_WINDOWS = 3
+# a window whose strongest signal is this far past its threshold opens at once: a clean
+# column's noise flags 2-3% of hours at 1x, and almost never at 2x with 2 statistics
+STRONG = {"drift": 2.0}
 MAIN_METRICS = {"binary_classification": ["auc", "accuracy", "estimated_auc",
                                           "estimated_accuracy"],
                 "multiclass_classification": ["accuracy", "estimated_accuracy"],
@@ -78,4 +81,4 @@ def settings(model: ModelConfig) -> dict[str, Any]:
             "min_severity": severity, "floors": {k: float(v) for k, v in
                                                               floors.items()},
             "min_windows": windows, "clear_windows": clear, "anomaly": anomaly,
-            "coverage": coverage}
+            "coverage": coverage, "strong": STRONG}

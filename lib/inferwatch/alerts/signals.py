@@ -8,6 +8,7 @@ rows. Each signal says what moved, where, by how much and against what:
   is the noise a clean column shows in ~3% of hours; a real shift moves PSI, KS and
   Wasserstein together, tests/metrics/test_drift.py; slices are smaller and many); a
   flagged `null_rate_delta` counts as 2 (exact counts: a null spike moves nothing else);
+  a numeric column needs one statistic that is not on the bins (`UNBINNED`);
 - `quality`: a failed expectation of severity `critical` (a stopped feed, a schema
   change, a bound broken);
 - `multivariate`: a day the domain classifier tells from the baseline;
@@ -28,6 +29,10 @@ import pandas as pd
 COLUMNS = ["model_id", "granularity", "window_start", "kind", "slice_key", "slice_value",
            "column", "metric", "value", "threshold", "score", "detail"]
 MIN_METRICS = 2
+# a numeric column needs one of these among its flagged statistics: PSI, JS and Hellinger
+# on the frozen decile bins over-react to a discrete column (counts, ratings) whose few
+# values sit on the bin edges
+UNBINNED = {"ks", "wasserstein", "mean_delta", "null_rate_delta"}
 SMALL_N = 20  # rows of an hour below which not even a large shift is judged
 MIN_COVERAGE = 0.3  # below it, the whole model's labels are too few to compare slices with
 HIGHER_IS_WORSE = {"log_loss", "brier", "rmse", "mae", "mape", "estimated_log_loss",
@@ -51,7 +56,9 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     keys = ["model_id", "granularity", "window_start", "slice_key", "slice_value", "column"]
     counted = hits.groupby(keys, dropna=False)["weight"].transform("sum")
     need = np.where(hits["slice_key"] == "*", min_metrics, min_metrics + 1)
-    top = (hits[counted >= need].sort_values("score", ascending=False)
+    unbinned = hits["metric"].isin(UNBINNED) | (hits["kind"] != "numeric")
+    anchored = unbinned.groupby([hits[k] for k in keys], dropna=False).transform("any")
+    top = (hits[(counted >= need) & anchored].sort_values("score", ascending=False)
            .drop_duplicates(keys))
     metrics = hits.groupby(keys, dropna=False)["metric"].apply(lambda m: ", ".join(sorted(m)))
     top = top.join(metrics.rename("flagged"), on=keys)

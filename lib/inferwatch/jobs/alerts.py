@@ -72,9 +72,10 @@ def evaluate(model: ModelConfig, found: dict[str, pd.DataFrame]) -> list[dict]:
     records = []
     fired = fold_slices(fired)
     for (kind, granularity), part in fired.groupby(["kind", "granularity"]):
-        windows = _windows(found[SOURCE[kind]], granularity)
+        windows = sorted(set(_windows(found[SOURCE[kind]], granularity))
+                         | {pd.Timestamp(w).to_pydatetime() for w in part["window_start"]})
         for alert in lifecycle.alerts(part, windows, wanted["min_windows"],
-                                      wanted["clear_windows"]):
+                                      wanted["clear_windows"], wanted["strong"]):
             record = alert.record()
             if alert.kind == "performance":
                 record["hints"] = json.dumps(explain.hints(
@@ -106,12 +107,13 @@ SOURCE = {"drift": "metrics/drift", "quality": "metrics/quality",
 
 def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
     """The windows the kind's table has rows for at `granularity`: the evaluated ones (a
-    window the table has nothing for, or drift rows of fewer than 20 rows, is neither
-    firing nor clear: the alert's run of windows goes on through it)."""
+    window the table has nothing for, or only `insufficient_data` drift rows, is neither
+    firing nor clear: the alert's run of windows goes on through it; `evaluate` adds the
+    windows that fire, such as a small hour with a shift too large to be chance)."""
     if frame.empty or "granularity" not in frame:
         return []
     if "status" in frame:  # drift: an hour with too few rows to judge is not evaluated
-        frame = frame[(frame["status"] == "ok") | (frame["n"] >= signals.SMALL_N)]
+        frame = frame[frame["status"] == "ok"]
     seen = set(frame.loc[frame["granularity"] == granularity, "window_start"])
     return sorted(pd.Timestamp(w).to_pydatetime() for w in seen)
 
@@ -127,7 +129,7 @@ def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
     for r in records:
         old = before.get(r["alert_id"])
         r.setdefault("hints", None)
-        changed = old is None or any(str(r[k]) != str(old.get(k)) for k in TRACKED)
+        changed = old is None or any(_text(r[k]) != _text(old.get(k)) for k in TRACKED)
         r["opened_at"] = now if old is None else _moment(old["opened_at"])
         r["updated_at"] = now if changed else _moment(old["updated_at"])
         r["run_id"] = part.run_id if changed else old["run_id"]
@@ -151,6 +153,12 @@ def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
 
 
 TRACKED = ("status", "last_window", "resolved_window", "message", "causes")
+
+
+def _text(value) -> str:
+    """A stored value and a fresh one compared alike (NaT, NaN and None are all null)."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) \
+        else str(pd.Timestamp(value) if isinstance(value, datetime) else value)
 
 
 def _moment(value) -> datetime:
