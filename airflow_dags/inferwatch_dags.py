@@ -39,7 +39,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 # inferwatch.jobs.PIPELINE and DAILY, repeated here so that parsing imports no inferwatch
 # (a test holds the two equal)
 PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance",
-            "quality")
+            "quality", "alerts")
 DAILY = ("rollup", "maintain")
 # spark-submit puts jobs/ first on sys.path: the profile job's file is profiles.py
 SCRIPTS = {"profile": "profiles", "join-labels": "join_labels"}

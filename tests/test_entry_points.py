@@ -118,7 +118,7 @@ def test_bad_config_is_one_error_line_without_traceback(shipped, tmp_path, elsew
                                          ("drift", "drift"), ("multivariate", "multivariate"),
                                          ("performance", "performance"),
                                          ("maintain", "maintain"), ("rollup", "rollup"),
-                                         ("quality", "quality"),
+                                         ("quality", "quality"), ("alerts", "alerts"),
                                          ("hourly", "hourly")])
 def test_every_job_script_runs_its_job_with_the_command_line(script, job, monkeypatch):
     """Each `jobs/<script>.py` (in-process, no Spark) hands its arguments to `inferwatch run
