@@ -47,6 +47,11 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     if frame is None or frame.empty:
         return empty()
     base = frame[(frame["granularity"] == "1h") & (frame["comparison"] == "baseline")]
+    keys = ["window_start", "column", "metric"]
+    whole = base.loc[base["slice_key"] == "*", keys + ["n"]].rename(columns={"n": "n_all"})
+    base = base.merge(whole, on=keys, how="left")
+    # a slice holding every row of the window (one model_version) is the whole model again
+    base = base[(base["slice_key"] == "*") | (base["n"] != base["n_all"])]
     hits = base[(base["status"] == "ok") & base["drifted"].fillna(False).astype(bool)]
     hits = pd.concat([hits, small_windows(base)])
     if hits.empty:

@@ -60,7 +60,7 @@ def evaluate(model: ModelConfig, found: dict[str, pd.DataFrame]) -> list[dict]:
         return []
     anomaly = wanted["anomaly"]
     perf = found["metrics/performance"]
-    fired = pd.concat([
+    fired = pd.concat([part for part in [
         signals.drift(found["metrics/drift"]), signals.quality(found["metrics/quality"]),
         signals.multivariate(found["metrics/multivariate_drift"]),
         signals.performance(perf, wanted["floors"], anomaly["granularity"],
@@ -68,7 +68,7 @@ def evaluate(model: ModelConfig, found: dict[str, pd.DataFrame]) -> list[dict]:
         signals.anomalies(perf, anomaly["metrics"], anomaly["granularity"],
                           anomaly["min_labeled"], anomaly["history"], anomaly["z"]),
         signals.coverage(perf, **wanted["coverage"]),
-    ], ignore_index=True)
+    ] if not part.empty] or [signals.empty()], ignore_index=True)
     records = []
     fired = fold_slices(fired)
     for (kind, granularity), part in fired.groupby(["kind", "granularity"]):
