@@ -60,3 +60,11 @@ def test_an_alert_still_firing_at_the_end_stays_open_and_ids_are_stable():
     assert [a.alert_id for a in _alerts(rows + [_signal(1, "other", kind="quality")],
                                         min_windows={"drift": 2, "quality": 1})
             if a.kind == "drift"] == [alert.alert_id]
+
+
+def test_a_null_slice_value_is_stored_as_null():
+    rows = [("fraud", "1h", HOURS[h], "drift", "country", float("nan"), "amount", "psi", 0.5,
+             0.2, 2.5, "amount: psi 0.5 > 0.2") for h in (3, 4)]
+    [alert] = _alerts(rows)
+    record = alert.record()
+    assert record["slice_value"] is None and "[country=None]" in record["message"]

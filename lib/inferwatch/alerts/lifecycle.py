@@ -49,13 +49,14 @@ class Alert:
 
     def record(self) -> dict:
         top = self.top()
+        slice_value = self.slice_value if isinstance(self.slice_value, str) else None
         ranked = sorted(self.causes.values(), key=lambda c: (-(c["score"] or 0.0), c["cause"]))
-        where = "" if self.slice_key == "*" else f" [{self.slice_key}={self.slice_value}]"
+        where = "" if self.slice_key == "*" else f" [{self.slice_key}={slice_value}]"
         more = f" (+{len(ranked) - 1} more)" if len(ranked) > 1 else ""
         return {
             "alert_id": self.alert_id, "model_id": self.model_id, "kind": self.kind,
             "metric": top["metric"], "column": top["column"], "slice_key": self.slice_key,
-            "slice_value": self.slice_value, "granularity": self.granularity,
+            "slice_value": slice_value, "granularity": self.granularity,
             "status": "resolved" if self.resolved_window else "open",
             "severity": SEVERITY.get(self.kind, "warning"),
             "first_window": self.first_window, "opened_window": self.opened_window,
