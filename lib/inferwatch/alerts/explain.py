@@ -1,7 +1,7 @@
 """Root-cause hints for one model and window, from the metric tables alone.
 
-Ranked, each with its numbers: the slices whose main metric fell most below the whole
-model's in the window (with enough labelled rows), the features that drifted most in the
+Ranked, each with its numbers: the slices that contribute most to the window's shortfall
+(how far their metric is below the whole model's, times their labelled rows; at least 30), the features that drifted most in the
 window (by how far past its threshold the strongest statistic is), the expectations that
 failed in it, and the label coverage and feedback delay of the window against the
 model's usual (median of its other windows), so "labels have not arrived yet" reads
@@ -37,18 +37,23 @@ def explain(lake: str, model, window: datetime, granularity: str,
     from inferwatch import read
     from inferwatch.alerts.settings import MAIN_METRICS
 
-    metric = metric or (MAIN_METRICS.get(model.problem_type) or ["accuracy"])[0]
     names = ("metrics/performance", "metrics/drift", "metrics/quality")
     found = {n: read.table(lake, n, model=model.model_id) for n in names}
     start = truncate(window, granularity)
-    lines = [f"{model.model_id}, {granularity} window {start:%Y-%m-%d %H:%M} UTC, "
-             f"ranked by {metric}:"]
-    lines += text(hints(found, metric, start, granularity))
     stored = read.table(lake, "alerts", model=model.model_id)
+    covering = stored
     if not stored.empty:
         at = pd.Timestamp(start)
         last = stored["resolved_window"].fillna(stored["last_window"])
         covering = stored[(stored["first_window"] <= at) & (last >= at)]
+    if metric is None:  # the metric of a performance alert covering the window, if any
+        alerted = covering[covering["kind"] == "performance"] if len(covering) else covering
+        metric = alerted["metric"].iloc[0] if len(alerted) else \
+            (MAIN_METRICS.get(model.problem_type) or ["accuracy"])[0]
+    lines = [f"{model.model_id}, {granularity} window {start:%Y-%m-%d %H:%M} UTC, "
+             f"ranked by {metric}:"]
+    lines += text(hints(found, metric, start, granularity))
+    if not stored.empty:
         lines.append("alerts:" + ("" if len(covering) else " none cover this window"))
         lines += [f"  - {r.status}: {r.message}" for r in covering.itertuples()]
     return "\n".join(lines)
@@ -80,7 +85,9 @@ def _slices(perf: pd.DataFrame, metric: str) -> list[dict]:
     parts = perf[(perf["slice_key"] != "*") & (support >= MIN_SLICE_LABELED)
                  & perf[metric].notna()].copy()
     parts["gap"] = sign * (overall - parts[metric])
-    parts = parts[parts["gap"] > 0].sort_values("gap", ascending=False).head(TOP)
+    # contribution to the model's shortfall: the gap weighted by the slice's labelled rows
+    parts["weight"] = parts["gap"] * support[parts.index]
+    parts = parts[parts["gap"] > 0].sort_values("weight", ascending=False).head(TOP)
     return [{"slice_key": r.slice_key, "slice_value": r.slice_value, "value": r[metric],
              "overall": overall, "hint": f"{r.slice_key}={r.slice_value}: {metric} "
              f"{r[metric]:.3f} vs {overall:.3f} overall ({int(r['n_labeled'])} labelled)"}

@@ -65,8 +65,10 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     anchored = unbinned.groupby([hits[k] for k in keys], dropna=False).transform("any")
     top = (hits[(counted >= need) & anchored].sort_values("score", ascending=False)
            .drop_duplicates(keys))
-    metrics = hits.groupby(keys, dropna=False)["metric"].apply(lambda m: ", ".join(sorted(m)))
+    metrics = hits.groupby(keys, dropna=False)["metric"].apply(lambda m: sorted(set(m)))
     top = top.join(metrics.rename("flagged"), on=keys)
+    top["flagged"] = [", ".join(x for x in f if x != m) or "alone"
+                      for f, m in zip(top["flagged"], top["metric"])]
     return pd.DataFrame({
         **{k: top[k] for k in keys}, "kind": "drift", "metric": top["metric"],
         "value": top["value"], "threshold": top["threshold"], "score": top["score"],
