@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from inferwatch.ingest import ingest_records
@@ -35,6 +36,9 @@ def _corpus() -> list[dict]:
     rows += [{"inference_id": "typed-1", "model_id": "fraud", "prediction": 0.25, "amount": 3,
               "ts": datetime(2026, 3, 2, 10, 15, tzinfo=timezone.utc), "flag": True,
               "ctx": {"device": "ios"}}]
+    rows += [{"inference_id": "numpy-1", "model_id": "fraud", "ts": np.datetime64(
+        "2026-03-02T10:15"), "prediction": np.float64(0.75), "amount": np.int64(12),
+        "flag": np.bool_(False), "note": np.str_("np")}]  # as pandas hands out values
     return rows
 
 

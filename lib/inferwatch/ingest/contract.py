@@ -92,6 +92,10 @@ def as_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if hasattr(value, "dtype") and hasattr(value, "item"):  # a numpy scalar: its Python
+        value = value.item()                                 # value (repr is np.float64(..))
+        if value is None:
+            return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
