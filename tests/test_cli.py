@@ -110,7 +110,7 @@ def test_a_config_file_that_is_not_utf8_is_one_line(files, tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["run", "nope"], "'nope' is not one of 'partition', 'join-labels', 'profile', 'drift', 'multivariate', 'performance', 'quality', 'rollup'"),
+    (["run", "nope"], "'nope' is not one of 'partition', 'join-labels', 'profile', 'drift', 'multivariate', 'performance', 'quality', 'alerts', 'rollup'"),
     (["run", "partition", "--hour", "yesterday"], "'yesterday' is not an ISO timestamp"),
     (["run", "partition", "--hour", "2026-03-02T10", "--start", "2026-03-02"],
      "either --hour or --start/--end"),

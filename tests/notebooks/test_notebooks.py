@@ -102,7 +102,17 @@ def test_investigate_window(lake, incidents, tmp_path, model):
         assert "Every expectation passed in the 1 validated hour(s)." in text
     else:
         assert f"{(~hour['success']).sum()} expectation(s) failed in 1 validated hour(s)." in text
-    assert "No alerts table in this lake yet" in text
+    alerts = rows(lake, "alerts", model)
+    if alerts.empty:
+        assert "No alerts table in this lake yet" in text or "No alert for" in text
+    else:
+        until = alerts["resolved_window"].fillna(alerts["last_window"])
+        covering = alerts[(alerts["first_window"] < window + pd.Timedelta(hours=1))
+                          & (until >= window)]
+        if covering.empty:
+            assert f"No alert for {model} in this window." in text
+        else:
+            assert all(m[:40] in text for m in covering["message"]) or "alert_id" in text
 
 
 def test_day_window_without_a_window_given(lake, tmp_path):

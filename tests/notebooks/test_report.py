@@ -42,7 +42,7 @@ def expected_figures(lake, model: str) -> dict[str, bool]:
                                        & (drift["comparison"] == "baseline")
                                        & (drift["slice_key"] == "*")).any(),
         "data-quality": not rows(lake, "metrics/quality", model).empty,
-        "alerts": False,
+        "alerts": not rows(lake, "alerts", model).empty,
     }
 
 
@@ -67,7 +67,10 @@ def test_sections_hold_the_lake(lake, model):
     assert len(heatmap.x) == baseline["window_start"].nunique()
     hot = {y for y, row in zip(heatmap.y, heatmap.z) if (row > 1).any()}
     assert hot == set(baseline.loc[baseline["drifted"], "column"])
-    assert parts["alerts"].empty.startswith("No alerts table in this lake yet")
+    alerts = rows(lake, "alerts", model)
+    if not alerts.empty:
+        timeline = parts["alerts"].figure.data[0]
+        assert len(timeline.x) == len(alerts) and set(timeline.y) == set(alerts["kind"])
 
 
 def test_report_file_is_self_contained(lake, tmp_path):
@@ -107,8 +110,8 @@ def test_user_mistakes_are_one_line(lake, tmp_path):
 
 
 def test_alerts_timeline_draws_an_alert_table():
-    frame = pd.DataFrame({"window_start": pd.to_datetime(["2026-03-03 09:00"] * 2, utc=True),
-                          "rule": ["drift", "quality"], "message": ["amount drifted", "x"]})
+    frame = pd.DataFrame({"first_window": pd.to_datetime(["2026-03-03 09:00"] * 2, utc=True),
+                          "kind": ["drift", "quality"], "message": ["amount drifted", "x"]})
     trace = figures.alerts(frame).data[0]
     assert list(trace.y) == ["drift", "quality"] and list(trace.text) == list(frame["message"])
     assert figures.alerts(frame.iloc[:0]) is None and figures.alerts(None) is None
