@@ -1,1 +1,0 @@
-"""Mergeable metric states, their merges and the compact metrics a user reads."""

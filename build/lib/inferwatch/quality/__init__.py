@@ -1,1 +1,0 @@
-"""Data quality: Great Expectations suites validated per model-hour (issue in progress)."""
