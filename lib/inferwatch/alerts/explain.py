@@ -24,10 +24,9 @@ def hints(frames: dict[str, pd.DataFrame], metric: str, window: datetime,
           granularity: str) -> dict[str, list[dict]]:
     start = pd.Timestamp(truncate(window, granularity))
     perf = _at(frames.get("metrics/performance"), granularity, start)
-    hourly = [pd.Timestamp(truncate(window, "1h"))] if granularity == "1h" else None
     return {"slices": _slices(perf, metric), "drift": _drift(frames.get("metrics/drift"),
                                                              granularity, start),
-            "quality": _quality(frames.get("metrics/quality"), start, granularity, hourly),
+            "quality": _quality(frames.get("metrics/quality"), start, granularity),
             "labels": _labels(frames.get("metrics/performance"), granularity, start)}
 
 
@@ -107,8 +106,8 @@ def _drift(frame: pd.DataFrame | None, granularity: str, start: pd.Timestamp) ->
             for r in best.itertuples()]
 
 
-def _quality(frame: pd.DataFrame | None, start: pd.Timestamp, granularity: str,
-             hours: list | None) -> list[dict]:
+def _quality(frame: pd.DataFrame | None, start: pd.Timestamp, granularity: str
+             ) -> list[dict]:
     if frame is None or frame.empty:
         return []
     end = start + pd.Timedelta({"1h": "1h", "1d": "1D", "1w": "7D"}[granularity])

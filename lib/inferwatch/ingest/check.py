@@ -71,9 +71,6 @@ def _offset(zone: str | None, local: datetime) -> timedelta:
     return sign * timedelta(hours=int(hours), minutes=int(minutes))
 
 
-PARSERS = {"timestamp": parse_timestamp, "double": parse_double}
-
-
 def as_double(value: Any) -> float | None:
     """`parse_double(as_text(value))`, without the text for a Python number."""
     if isinstance(value, float):
@@ -114,16 +111,15 @@ def check_row(kind: str, row: Mapping[str, Any], owners: Mapping[str, Sequence[s
         out[col] = parsed = TYPED[type_name](value)
         if value is not None and parsed is None:
             found.append(c.not_parsed(col, c.as_text(value), type_name))
-    number = as_double(row.get("prediction" if kind == "inferences" else "label"))
+    finite = "prediction" if kind == "inferences" else "label"
+    number = out[finite] if finite in spec["types"] else as_double(row.get(finite))
     if number is not None and not math.isfinite(number):
-        col = "prediction" if kind == "inferences" else "label"
-        found.append(c.not_finite(col, c.as_text(row[col])))
+        found.append(c.not_finite(finite, c.as_text(row[finite])))
     if kind == "labels":
         text = c.as_text(row.get("label"))
         out["label_class"] = None if number is not None or text is None else text.strip(" ")
         out["label"] = number
     else:
-        out["prediction"] = number
         model = row.get("model_id")
         for col, models in owners.items():
             value = row.get(col)

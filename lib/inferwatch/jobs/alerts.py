@@ -53,9 +53,9 @@ def frames(root: str, model_id: str) -> dict[str, pd.DataFrame]:
     return {name: read.table(root, name, model=model_id) for name in INPUTS}
 
 
-def evaluate(model: ModelConfig, found: dict[str, pd.DataFrame]) -> list[dict]:
-    """The model's alert records from its metric frames (no Spark, no writes)."""
-    wanted = settings(model)
+def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
+    """The model's alert records from its settings (`alerts.settings`) and metric frames
+    (no Spark, no writes)."""
     if not wanted["enabled"]:
         return []
     anomaly = wanted["anomaly"]
@@ -120,7 +120,8 @@ def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
 
 def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
     found = frames(ctx.lake.root, model.model_id)
-    records = evaluate(model, found)
+    wanted = settings(model)
+    records = evaluate(wanted, found)
     table = ctx.lake.table(TABLE)
     version = table.version()
     before = {r["alert_id"]: r for r in notify.as_dicts(
@@ -137,7 +138,6 @@ def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
     known = {r["event_id"] for r in notify.as_dicts(
         read.table(ctx.lake.root, notify.OUTBOX, model=model.model_id))
         if r["record"] == "queued"}
-    wanted = settings(model)
     rank = SEVERITIES.index(wanted["min_severity"])
     told = [r for r in records if SEVERITIES.index(r["severity"]) >= rank]
     queued = notify.queued_rows(notify.events(told), known)

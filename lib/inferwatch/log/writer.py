@@ -12,7 +12,7 @@ transaction version stand for all flushes up to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -61,10 +61,11 @@ class LakeWriter:
         now = datetime.now(timezone.utc)
         spec = c.KINDS[kind]
         if bad:
-            self._append("quarantine", self._quarantine(bad, spec["table"], app, now), app, seq)
+            self._append("quarantine", app, seq,
+                         lambda _have: self._quarantine(bad, spec["table"], app, now))
         if good:
-            self._append(spec["table"], self._raw(spec["table"], good, set(owners), now),
-                         app, seq)
+            self._append(spec["table"], app, seq,
+                         lambda have: self._raw(spec["table"], good, set(owners), now, have))
         return len(good), len(bad)
 
     def close(self) -> None:
@@ -84,10 +85,11 @@ class LakeWriter:
         columns, _ = c.RAW_TABLES["quarantine"]
         return pa.table({n: pa.array(data[n], ARROW[t]) for n, t in columns})
 
-    def _raw(self, table: str, rows: list[dict], numeric: set[str], now: datetime) -> pa.Table:
+    def _raw(self, table: str, rows: list[dict], numeric: set[str], now: datetime,
+             have: dict[str, str]) -> pa.Table:
+        """The Arrow table of typed rows; `have`: the table's column types now."""
         columns, _ = c.RAW_TABLES[table]
         types = dict(columns)
-        have = self._types(table)
         features = sorted({k for row in rows for k in row} - set(types))
         for name in features:
             types[name] = "double" if name in numeric else have.get(name, "string")
@@ -126,16 +128,17 @@ class LakeWriter:
         dt = self._open[table] = DeltaTable(uri, storage_options=options)
         return dt
 
-    def _types(self, table: str) -> dict[str, str]:
-        fields = json.loads(self._table(table).schema().to_json())["fields"]
-        return {f["name"]: f["type"] if isinstance(f["type"], str) else "nested" for f in fields}
-
-    def _append(self, table: str, data: pa.Table, app: str, seq: int) -> None:
+    def _append(self, table: str, app: str, seq: int,
+                build: Callable[[dict[str, str]], pa.Table]) -> None:
+        """Append `build(the table's column types)` as flush `seq` of `app`, from one
+        refreshed snapshot; nothing when that flush is already in the table."""
         try:
             dt = self._table(table)
             if (dt.transaction_version(app) or -1) >= seq:
                 return  # this flush landed before (a retry after an unknown outcome)
-            new = set(data.column_names) - set(self._types(table))
+            have = _types(dt)
+            data = build(have)
+            new = set(data.column_names) - set(have)
             write_deltalake(
                 dt, data, mode="append", schema_mode="merge" if new else None,
                 partition_by=list(c.RAW_TABLES[table][1]),
@@ -147,3 +150,9 @@ class LakeWriter:
         except BaseException:
             self._open.pop(table, None)  # reopen next time: the snapshot may be stale
             raise
+
+
+def _types(dt: DeltaTable) -> dict[str, str]:
+    """Column -> Delta type name ("nested" for a struct, array or map)."""
+    fields = json.loads(dt.schema().to_json())["fields"]
+    return {f["name"]: f["type"] if isinstance(f["type"], str) else "nested" for f in fields}
