@@ -22,6 +22,7 @@ import pandas as pd
 
 KEY = ("model_id", "kind", "slice_key", "slice_value")
 SEVERITY = {"quality": "critical", "performance": "critical", "coverage": "critical",
+            "volume": "critical",
             "drift": "warning", "multivariate": "warning"}
 
 

@@ -2,6 +2,9 @@
 
     alerts:
       floors: {auc: 0.75, estimated_auc: 0.75}   # realized or estimated; rmse-like: ceilings
+      ceilings:                                  # any column of metrics/performance
+        delay_p90: 172800                        # feedback delay (s), alerts kind coverage
+        n: {value: 20000, granularity: 1h}       # rows per hour, alerts kind volume
       min_windows: {drift: 2, quality: 1}        # consecutive windows before opening
       clear_windows: 3                           # quiet windows before resolving
       anomaly: {metrics: [auc], granularity: 1d, z: 4.0, history: 14, min_labeled: 100}
@@ -17,15 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferwatch.alerts.signals import HIGHER_IS_WORSE
 from inferwatch.config import ConfigError, ModelConfig
 
-KEYS = {"floors": dict, "min_windows": dict, "clear_windows": int, "anomaly": dict,
+KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int, "anomaly": dict,
         "enabled": bool, "webhook": str, "min_severity": str}
 SEVERITIES = ("info", "warning", "critical")
 ANOMALY_KEYS = {"metrics": list, "granularity": str, "z": (int, float), "history": int,
                 "min_labeled": int}
-KINDS = ("drift", "quality", "multivariate", "performance", "coverage")
-MIN_WINDOWS = {"drift": 2, "quality": 2, "multivariate": 1, "performance": 1, "coverage": 1}
+KINDS = ("drift", "quality", "multivariate", "performance", "coverage", "volume")
+MIN_WINDOWS = {"drift": 2, "quality": 2, "multivariate": 1, "performance": 1, "coverage": 1,
+               "volume": 1}
+GRANULARITIES = ("1h", "1d", "1w")
 CLEAR_WINDOWS = 3
 # a window whose strongest signal is this far past its threshold opens at once: a clean
 # column's noise flags 2-3% of hours at 1x, and almost never at 2x with 2 statistics
@@ -46,10 +52,6 @@ def settings(model: ModelConfig) -> dict[str, Any]:
             continue
         if not isinstance(value, KEYS[key]) or isinstance(value, bool) != (KEYS[key] is bool):
             raise ConfigError(path, f"alerts.{key}", f"a {KEYS[key].__name__}", value)
-    floors = spec.get("floors", {})
-    for metric, floor in floors.items():
-        if not isinstance(floor, int | float) or isinstance(floor, bool):
-            raise ConfigError(path, f"alerts.floors.{metric}", "a number", floor)
     windows = {**MIN_WINDOWS, **spec.get("min_windows", {})}
     for kind, n in windows.items():
         if kind not in KINDS or not isinstance(n, int) or n < 1:
@@ -67,7 +69,7 @@ def settings(model: ModelConfig) -> dict[str, Any]:
                               f"one of {', '.join(ANOMALY_KEYS)} with a value of its type",
                               value)
         anomaly[key] = value
-    if anomaly["granularity"] not in ("1h", "1d", "1w"):
+    if anomaly["granularity"] not in GRANULARITIES:
         raise ConfigError(path, "alerts.anomaly.granularity", "1h, 1d or 1w",
                           anomaly["granularity"])
     webhook = spec.get("webhook")
@@ -78,7 +80,30 @@ def settings(model: ModelConfig) -> dict[str, Any]:
         raise ConfigError(path, "alerts.min_severity", f"one of {', '.join(SEVERITIES)}",
                           severity)
     return {"enabled": spec.get("enabled", True), "webhook": webhook or None,
-            "min_severity": severity, "floors": {k: float(v) for k, v in
-                                                              floors.items()},
+            "min_severity": severity, "rules": rules(spec, path, anomaly["granularity"]),
             "min_windows": windows, "clear_windows": clear, "anomaly": anomaly,
             "coverage": coverage, "strong": STRONG}
+
+
+def rules(spec: dict, path, granularity: str) -> list[dict]:
+    """`floors` and `ceilings` as rules: {metric, bound, ceiling, granularity}. A bound is
+    a number (at the anomaly granularity, `1d` by default) or `{value, granularity}`; a
+    floor on a metric where higher is worse (`rmse`, `log_loss`) is its ceiling."""
+    out = []
+    for key in ("floors", "ceilings"):
+        for metric, bound in spec.get(key, {}).items():
+            where = f"alerts.{key}.{metric}"
+            if isinstance(bound, dict):
+                extra = set(bound) - {"value", "granularity"}
+                if extra or "value" not in bound:
+                    raise ConfigError(path, where, "a number or {value, granularity}", bound)
+                value, at = bound["value"], bound.get("granularity", granularity)
+            else:
+                value, at = bound, granularity
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(path, where, "a number", value)
+            if at not in GRANULARITIES:
+                raise ConfigError(path, f"{where}.granularity", "1h, 1d or 1w", at)
+            out.append({"metric": metric, "bound": float(value), "granularity": at,
+                        "ceiling": key == "ceilings" or metric in HIGHER_IS_WORSE})
+    return out

@@ -12,8 +12,10 @@ rows. Each signal says what moved, where, by how much and against what:
 - `quality`: a failed expectation of severity `critical` (a stopped feed, a schema
   change, a bound broken);
 - `multivariate`: a day the domain classifier tells from the baseline;
-- `performance`: a realized or estimated metric of a slice below its floor (the model's
-  `alerts.floors`), or far below its own recent history (`anomalies`);
+- `performance`: a realized or estimated metric of a slice past its floor or ceiling
+  (the model's `alerts.floors` / `alerts.ceilings`), or far below its own recent history
+  (`anomalies`); the same rules on `n` are `volume`, on `label_coverage` and `delay_p*`
+  are `coverage`;
 - `coverage`: label coverage of a slice collapsed against the whole model's in the same
   window (`coverage`).
 """
@@ -35,6 +37,8 @@ MIN_METRICS = 2
 UNBINNED = {"ks", "wasserstein", "mean_delta", "null_rate_delta"}
 SMALL_N = 20  # rows of an hour below which not even a large shift is judged
 MIN_COVERAGE = 0.3  # below it, the whole model's labels are too few to compare slices with
+# rules on these are about the feed, not the model: the support they need and their kind
+SUPPORT = {"n": None, "label_coverage": "n"}
 HIGHER_IS_WORSE = {"log_loss", "brier", "rmse", "mae", "mape", "estimated_log_loss",
                    "estimated_brier", "estimated_rmse", "estimated_mae", "estimated_mape"}
 
@@ -129,29 +133,42 @@ def multivariate(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=COLUMNS) if out else empty()
 
 
-def performance(frame: pd.DataFrame, floors: Mapping[str, float], granularity: str,
-                min_labeled: int) -> pd.DataFrame:
-    """Metrics of `granularity` windows past their floor (`{metric: floor}`; a metric
-    where higher is worse, like `rmse`, has a ceiling instead), with enough support."""
-    if frame is None or frame.empty or not floors:
+def performance(frame: pd.DataFrame, rules: list[dict], min_labeled: int) -> pd.DataFrame:
+    """Windows whose metric is past a rule of the model's `alerts.floors` / `ceilings`
+    (`settings.Rule`: metric, bound, ceiling or not, granularity), with enough support:
+    labelled rows for a realized metric or a feedback delay, rows for an estimate or a
+    label coverage, none for the row count `n` itself. Kinds: `volume` for `n`, `coverage`
+    for label coverage and delays, `performance` for the rest."""
+    if frame is None or frame.empty or not rules:
         return empty()
-    rows = frame[frame["granularity"] == granularity]
     out = []
-    for metric, floor in floors.items():
-        if metric not in rows:
+    for rule in rules:
+        metric, bound, ceiling = rule["metric"], rule["bound"], rule["ceiling"]
+        rows = frame[frame["granularity"] == rule["granularity"]]
+        if metric not in rows or rows.empty:
             continue
-        estimated = metric.startswith("estimated_")
-        support = rows["n"] if estimated else rows["n_labeled"]
-        worse = rows[metric] > floor if metric in HIGHER_IS_WORSE else rows[metric] < floor
-        hit = rows[worse.fillna(False) & (support >= min_labeled)]
+        support = SUPPORT.get(metric, "n" if metric.startswith("estimated_") else "n_labeled")
+        enough = rows[support] >= min_labeled if support else True
+        worse = rows[metric] > bound if ceiling else rows[metric] < bound
+        hit = rows[worse.fillna(False) & enough]
+        kind = rule_kind(metric)
+        side = "above its ceiling" if ceiling else "below its floor"
         for r in hit.itertuples():
-            value = getattr(r, metric)
-            out.append((r.model_id, r.granularity, r.window_start, "performance",
-                        r.slice_key, r.slice_value, None, metric, value, floor,
-                        _ratio(value, floor, metric),
-                        f"{metric} {value:.3f} {'above its ceiling' if metric in HIGHER_IS_WORSE else 'below its floor'} {floor:g} "
-                        f"on {int(getattr(r, 'n_labeled' if not estimated else 'n'))} rows"))
+            value = float(getattr(r, metric))
+            score = (value / bound if bound else math.inf) if ceiling else \
+                (bound / value if value else math.inf)
+            out.append((r.model_id, r.granularity, r.window_start, kind, r.slice_key,
+                        r.slice_value, None, metric, value, bound, score,
+                        f"{metric} {value:.4g} {side} {bound:g} on "
+                        f"{int(getattr(r, support or 'n'))} {'labelled ' if support == 'n_labeled' else ''}rows"))
     return pd.DataFrame(out, columns=COLUMNS) if out else empty()
+
+
+def rule_kind(metric: str) -> str:
+    if metric == "n":
+        return "volume"
+    return "coverage" if metric == "label_coverage" or metric.startswith("delay_") \
+        else "performance"
 
 
 def anomalies(frame: pd.DataFrame, metrics: list[str], granularity: str, min_labeled: int,
@@ -239,9 +256,3 @@ def _observed(text: str | None) -> float:
         return math.nan
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
         else math.nan
-
-
-def _ratio(value: float, floor: float, metric: str) -> float:
-    if metric in HIGHER_IS_WORSE:
-        return value / floor if floor else math.inf
-    return floor / value if value else math.inf

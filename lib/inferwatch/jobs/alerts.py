@@ -2,7 +2,8 @@
 
 For each model (its `alerts:` section, `alerts.settings`; a model without one gets the
 defaults), the signals of every window (`alerts.signals`: drift, failed critical
-expectations, multivariate drift, performance floors and anomalies) become alerts
+expectations, multivariate drift, floors and ceilings on any performance column,
+anomalies) become alerts
 (`alerts.lifecycle`: grouped per kind and slice, opened, resolved), each performance
 alert with its root-cause hints (`alerts.explain`). The model's alerts are a function of
 its metric tables, so the job recomputes them and replaces the model's partition of
@@ -63,8 +64,7 @@ def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
     fired = pd.concat([part for part in [
         signals.drift(found["metrics/drift"]), signals.quality(found["metrics/quality"]),
         signals.multivariate(found["metrics/multivariate_drift"]),
-        signals.performance(perf, wanted["floors"], anomaly["granularity"],
-                            anomaly["min_labeled"]),
+        signals.performance(perf, wanted["rules"], anomaly["min_labeled"]),
         signals.anomalies(perf, anomaly["metrics"], anomaly["granularity"],
                           anomaly["min_labeled"], anomaly["history"], anomaly["z"]),
         signals.coverage(perf, **wanted["coverage"]),
@@ -102,7 +102,7 @@ def fold_slices(fired: pd.DataFrame) -> pd.DataFrame:
 
 SOURCE = {"drift": "metrics/drift", "quality": "metrics/quality",
           "multivariate": "metrics/multivariate_drift", "performance": "metrics/performance",
-          "coverage": "metrics/performance"}
+          "coverage": "metrics/performance", "volume": "metrics/performance"}
 
 
 def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:

@@ -6,15 +6,20 @@ the `BINS` - 1 interior quantile edges of every numeric column (ties removed), a
 category counts, so every later hour, day or week is compared on the same bins.
 
 When the baseline spans at least `MIN_CALIBRATION_WINDOWS` hours it also calibrates the
-hourly thresholds: each hour is held out, scored against the baseline without it, and
-each (slice, column, metric) threshold becomes `CALIBRATION_MARGIN` times the largest
-held-out score (never below the default's `FLOOR_SHARE`), so the normal variation of
-hours (daily cycle, small samples) is not flagged. Rows, in table `baselines`
+hourly thresholds: each hour is held out and scored against the baseline without it;
+each score is divided by its chance scale for the two sample sizes
+(`drift.null_scale`: a 40-row night hour moves three times as much by chance as a
+150-row day hour), and each (slice, column, metric) gets `{metric}/scale` =
+`CALIBRATION_MARGIN` times the largest scaled held-out score. An hour is then judged by
+that times its own scale, never below `FLOOR_SHARE` of the default (stored as
+`{metric}`): the normal variation of hours (daily cycle, small samples) is not flagged,
+and a large hour is not judged by the noise of the smallest one. Rows, in table `baselines`
 (partitioned by `model_id`, `name`): `scope` `all` (the whole baseline, with `edges`
 and `thresholds`) and `1h` (its hours, kept for calibration).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -78,7 +83,8 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str]) -> DataFrame:
 
 
 def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
-    """(slice, column) → {metric: threshold} from hours held out of the baseline."""
+    """(slice, column) → {metric: floor, metric/scale: threshold per unit of chance
+    scale} from hours held out of the baseline."""
     held = hourly.select(F.col("window_start").alias("held")).distinct()
     rest = (hourly.join(F.broadcast(held), F.col("window_start") != F.col("held"))
             .withColumn("window_start", F.col("held")).drop("held"))
@@ -88,18 +94,25 @@ def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
     for row in drift.summaries(pairs).toLocalIterator():
         row = row.asDict()
         for metric, value, _bound, _t, _d, status in drift.score(row, {}):
-            if status != "ok" or value is None:
+            scale = drift.row_scale(metric, row)
+            if status != "ok" or value is None or not scale > 0:
                 continue
             at = (row["slice_key"], row["slice_value"], row["column"], row["kind"])
             scores.setdefault(at, {})
-            scores[at][metric] = max(scores[at].get(metric, 0.0), abs(value))
-    rows = [(k[0], k[1], k[2], {m: max(CALIBRATION_MARGIN * v,
-                                       FLOOR_SHARE * drift.DEFAULT_THRESHOLDS[k[3]][m])
-                                for m, v in found.items()})
-            for k, found in scores.items()]
+            scores[at][metric] = max(scores[at].get(metric, 0.0), abs(value) / scale)
+    rows = [(k[0], k[1], k[2], _limits(k[3], found)) for k, found in scores.items()]
     schema = "slice_key string, slice_value string, column string, " \
              "thresholds map<string, double>"
     return hourly.sparkSession.createDataFrame(rows, schema)
+
+
+def _limits(kind: str, scaled: dict[str, float]) -> dict[str, float]:
+    out = {}
+    for metric, value in scaled.items():
+        out[metric] = FLOOR_SHARE * drift.DEFAULT_THRESHOLDS[kind][metric]
+        if math.isfinite(out[metric]):  # chi2 has no threshold: it stays infinite
+            out[metric + drift.PER_SCALE] = CALIBRATION_MARGIN * value
+    return out
 
 
 def with_edges(pairs: DataFrame, whole: DataFrame) -> DataFrame:

@@ -43,6 +43,10 @@ DEFAULT_THRESHOLDS = {
                     "new_category_share": 0.05, "null_rate_delta": 0.1},
 }
 METRICS = sorted({m for kind in DEFAULT_THRESHOLDS.values() for m in kind})
+# divergences (PSI, chi-square) shrink like 1/n + 1/m when nothing moved; distances (KS,
+# JS, Hellinger, Wasserstein, mean and rate deltas, L-inf, Cramér's V) like its root
+DIVERGENCES = {"psi", "chi2"}
+PER_SCALE = "/scale"  # `{metric}/scale` in a calibrated map: threshold per unit of `null_scale`
 
 DRIFT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("model_id", T.StringType()), ("granularity", T.StringType()),
@@ -93,6 +97,35 @@ def cdf_at(points: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     return np.where(between, inside, out)
 
 
+def null_scale(metric: str, n: float | None, m: float | None) -> float:
+    """How far `metric` moves by chance between samples of `n` and `m` values, up to a
+    constant: 1/n + 1/m for a divergence, its square root for a distance (KS, mean
+    delta in std); nan without both sides."""
+    if not n or not m:
+        return math.nan
+    spread = 1.0 / n + 1.0 / m
+    return spread if metric in DIVERGENCES else math.sqrt(spread)
+
+
+def row_scale(metric: str, row: Mapping[str, Any]) -> float:
+    """`null_scale` of a summary row's two sides (rows for a null rate, else values)."""
+    size = "count" if metric == "null_rate_delta" else "n_finite"
+    return null_scale(metric, row[f"w_{size}"], row[f"r_{size}"])
+
+
+def threshold_of(metric: str, kind: str, thresholds: Mapping[str, float],
+                 row: Mapping[str, Any]) -> float:
+    """The threshold `metric` is judged by in `row`: a calibrated `{metric}/scale` times
+    the row's `null_scale` (never below the map's `metric` floor), else `metric`'s fixed
+    value, else the default."""
+    fixed = thresholds.get(metric, DEFAULT_THRESHOLDS[kind].get(metric, math.inf))
+    per_scale = thresholds.get(metric + PER_SCALE)
+    if per_scale is None:
+        return fixed
+    scale = row_scale(metric, row)
+    return max(fixed, per_scale * scale) if math.isfinite(scale) else fixed
+
+
 def score(row: Mapping[str, Any], thresholds: Mapping[str, float]) -> Iterable[tuple]:
     """(metric, value, error_bound, threshold, drifted, status) of one summary row."""
     kind = row["kind"]
@@ -103,7 +136,7 @@ def score(row: Mapping[str, Any], thresholds: Mapping[str, float]) -> Iterable[t
     rate_r = (row["r_num_nulls"] or 0) / row["r_count"] if row["r_count"] else math.nan
     values["null_rate_delta"] = (ds.null_rate_delta(rate_w, rate_r), 0.0)
     for metric, (value, bound) in sorted(values.items()):
-        threshold = thresholds.get(metric, DEFAULT_THRESHOLDS[kind].get(metric, math.inf))
+        threshold = threshold_of(metric, kind, thresholds, row)
         ok = rows_enough if metric == "null_rate_delta" else enough
         finite = value is not None and math.isfinite(value)
         yield (metric, value if finite else None, bound if bound is None or

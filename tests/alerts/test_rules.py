@@ -1,0 +1,75 @@
+"""Floors and ceilings from a model's `alerts:` on any column of `metrics/performance`:
+volume per hour, label coverage, feedback delay, realized and estimated metrics."""
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from inferwatch.alerts import signals
+from inferwatch.alerts.settings import settings
+from inferwatch.config import ConfigError
+from inferwatch.jobs.alerts import evaluate
+from tests.helpers import models
+
+HOURS = pd.date_range("2026-03-02", periods=6, freq="h", tz="UTC")
+
+
+def _performance() -> pd.DataFrame:
+    rows = []
+    for i, hour in enumerate(HOURS):
+        n = 5 if i == 3 else 120  # the feed collapses in hour 3
+        labelled = 0 if i == 4 else 100  # labels stop in hour 4
+        rows.append({"model_id": "fraud", "granularity": "1h", "window_start": hour,
+                     "slice_key": "*", "slice_value": "*", "n": n, "n_labeled": labelled,
+                     "label_coverage": labelled / n if n else None, "auc": 0.9,
+                     "delay_p90": 7200.0 if i != 5 else 400000.0})
+    return pd.DataFrame(rows)
+
+
+def _wanted(section: dict) -> dict:
+    return settings(dataclasses.replace(models()["fraud"], alerts=section))
+
+
+def test_volume_coverage_and_delay_rules_fire_in_their_windows_with_their_kinds():
+    wanted = _wanted({"floors": {"n": {"value": 50, "granularity": "1h"},
+                                 "label_coverage": {"value": 0.3, "granularity": "1h"}},
+                      "ceilings": {"delay_p90": {"value": 172800, "granularity": "1h"}}})
+    fired = signals.performance(_performance(), wanted["rules"], min_labeled=20)
+    got = {(r.kind, r.metric, r.window_start) for r in fired.itertuples()}
+    assert got == {("volume", "n", HOURS[3]), ("coverage", "label_coverage", HOURS[4]),
+                   ("coverage", "delay_p90", HOURS[5])}, fired
+    delay = fired[fired.metric == "delay_p90"].iloc[0]
+    assert delay.score == pytest.approx(400000 / 172800)
+    assert "above its ceiling 172800" in delay.detail
+    # hour 3 has 5 rows: its coverage (100/5) is not judged on so few rows
+    assert "label_coverage" not in set(fired[fired.window_start == HOURS[3]].metric)
+
+
+def test_rules_become_alerts_of_their_kind():
+    wanted = _wanted({"floors": {"n": {"value": 50, "granularity": "1h"}}})
+    found = {name: pd.DataFrame() for name in ("metrics/drift", "metrics/quality",
+                                               "metrics/multivariate_drift")}
+    found["metrics/performance"] = _performance()
+    records = evaluate(wanted, found)
+    volume = [r for r in records if r["kind"] == "volume"]
+    assert len(volume) == 1 and volume[0]["severity"] == "critical", records
+    assert volume[0]["first_window"] == HOURS[3] and volume[0]["status"] == "open"
+
+
+def test_a_floor_on_a_higher_is_worse_metric_is_a_ceiling_and_numbers_default_to_1d():
+    rules = _wanted({"floors": {"rmse": 3.0, "auc": 0.7}})["rules"]
+    assert {(r["metric"], r["ceiling"], r["granularity"]) for r in rules} == {
+        ("rmse", True, "1d"), ("auc", False, "1d")}
+
+
+@pytest.mark.parametrize("section,key", [
+    ({"ceilings": {"n": {"value": 10, "granularity": "5m"}}}, "alerts.ceilings.n.granularity"),
+    ({"ceilings": {"n": {"bound": 10}}}, "alerts.ceilings.n"),
+    ({"floors": {"n": True}}, "alerts.floors.n"),
+])
+def test_a_rule_mistake_is_one_line_naming_the_key(section, key):
+    with pytest.raises(ConfigError) as err:
+        _wanted(section)
+    assert key in str(err.value) and "\n" not in str(err.value)
