@@ -73,3 +73,19 @@ def test_a_rule_mistake_is_one_line_naming_the_key(section, key):
     with pytest.raises(ConfigError) as err:
         _wanted(section)
     assert key in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_seasonal_volume_anomaly_compares_an_hour_with_the_same_hour_of_past_days():
+    hours = pd.date_range("2026-03-02", periods=24 * 8, freq="h", tz="UTC")
+    cycle = [20 if h.hour < 6 else 200 for h in hours]  # quiet nights, busy days
+    cycle[-24 + 14] = 60  # the last day's 14:00 collapses to a night's volume
+    frame = pd.DataFrame({"model_id": "eta", "granularity": "1h", "window_start": hours,
+                          "slice_key": "*", "slice_value": "*", "n": cycle,
+                          "n_labeled": 0})
+    frame["n"] = frame["n"] + (frame.index % 5)  # a little noise so the MAD is not 0
+    seasonal = signals.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0, seasonal=True)
+    assert list(seasonal.window_start) == [hours[-24 + 14]], seasonal
+    assert set(seasonal.kind) == {"volume"} and "standard errors off" in seasonal.detail.iloc[0]
+    # without seasons, every morning's rise and evening's fall is an anomaly
+    plain = signals.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0)
+    assert len(plain) > 7, plain

@@ -14,7 +14,7 @@ def test_a_model_without_a_section_gets_the_defaults():
     fraud = dataclasses.replace(models()["fraud"], alerts={})
     got = settings(fraud)
     assert got["enabled"] and got["webhook"] is None and got["min_severity"] == "warning"
-    assert got["anomaly"]["metrics"][:2] == ["auc", "accuracy"]
+    assert got["anomalies"][0]["metrics"][:2] == ["auc", "accuracy"]
     assert got["min_windows"]["drift"] == 2 and got["clear_windows"] == 3
 
 
@@ -25,6 +25,8 @@ def test_a_model_without_a_section_gets_the_defaults():
     ({"webhook": "hooks.example"}, "alerts.webhook"),
     ({"min_severity": "loud"}, "alerts.min_severity"),
     ({"anomaly": {"granularity": "5m"}}, "alerts.anomaly.granularity"),
+    ({"anomaly": [{"metrics": ["n"]}, {"seasonal": "yes"}]}, "alerts.anomaly[1].seasonal"),
+    ({"anomaly": "auc"}, "alerts.anomaly"),
 ])
 def test_a_mistake_is_one_line_naming_the_key(section, key):
     fraud = dataclasses.replace(models()["fraud"], alerts=section)

@@ -7,7 +7,10 @@
         n: {value: 20000, granularity: 1h}       # rows per hour, alerts kind volume
       min_windows: {drift: 2, quality: 1}        # consecutive windows before opening
       clear_windows: 3                           # quiet windows before resolving
-      anomaly: {metrics: [auc], granularity: 1d, z: 4.0, history: 14, min_labeled: 100}
+      anomaly:                                   # one mapping, or a list of them
+        - {metrics: [auc], granularity: 1d, z: 4.0, history: 14, min_labeled: 100}
+        - {metrics: [n], granularity: 1h, seasonal: true, history: 7}  # rows per hour,
+                                                 # against the same hour of past days
       webhook: https://hooks.example/T0/B0       # this model's notifications (default: the
                                                  # environment's alerts.webhook_url)
       min_severity: warning                      # notify alerts at or above it
@@ -23,15 +26,17 @@ from typing import Any
 from inferwatch.alerts.signals import HIGHER_IS_WORSE
 from inferwatch.config import ConfigError, ModelConfig
 
-KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int, "anomaly": dict,
+KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int,
+        "anomaly": (dict, list),
         "enabled": bool, "webhook": str, "min_severity": str}
 SEVERITIES = ("info", "warning", "critical")
 ANOMALY_KEYS = {"metrics": list, "granularity": str, "z": (int, float), "history": int,
-                "min_labeled": int}
+                "min_labeled": int, "seasonal": bool}
 KINDS = ("drift", "quality", "multivariate", "performance", "coverage", "volume")
 MIN_WINDOWS = {"drift": 2, "quality": 2, "multivariate": 1, "performance": 1, "coverage": 1,
                "volume": 1}
 GRANULARITIES = ("1h", "1d", "1w")
+MIN_LABELED = 100  # labelled rows (rows, for estimates) a window needs to be judged
 CLEAR_WINDOWS = 3
 # a window whose strongest signal is this far past its threshold opens at once: a clean
 # column's noise flags 2-3% of hours at 1x, and almost never at 2x with 2 statistics
@@ -51,7 +56,9 @@ def settings(model: ModelConfig) -> dict[str, Any]:
         if value is None and key == "webhook":
             continue
         if not isinstance(value, KEYS[key]) or isinstance(value, bool) != (KEYS[key] is bool):
-            raise ConfigError(path, f"alerts.{key}", f"a {KEYS[key].__name__}", value)
+            kinds = KEYS[key] if isinstance(KEYS[key], tuple) else (KEYS[key],)
+            raise ConfigError(path, f"alerts.{key}",
+                              f"a {' or a '.join(k.__name__ for k in kinds)}", value)
     windows = {**MIN_WINDOWS, **spec.get("min_windows", {})}
     for kind, n in windows.items():
         if kind not in KINDS or not isinstance(n, int) or n < 1:
@@ -60,18 +67,8 @@ def settings(model: ModelConfig) -> dict[str, Any]:
     clear = spec.get("clear_windows", CLEAR_WINDOWS)
     if clear < 1:
         raise ConfigError(path, "alerts.clear_windows", "an integer >= 1", clear)
-    anomaly = {"metrics": MAIN_METRICS.get(model.problem_type, []), "granularity": "1d",
-               "z": 4.0, "history": 14, "min_labeled": 100}
+    anomalies = _anomalies(spec.get("anomaly", {}), model, path)
     coverage = {"granularity": "1d", "min_rows": 50, "drop": 0.5}
-    for key, value in spec.get("anomaly", {}).items():
-        if key not in ANOMALY_KEYS or not isinstance(value, ANOMALY_KEYS[key]):
-            raise ConfigError(path, f"alerts.anomaly.{key}",
-                              f"one of {', '.join(ANOMALY_KEYS)} with a value of its type",
-                              value)
-        anomaly[key] = value
-    if anomaly["granularity"] not in GRANULARITIES:
-        raise ConfigError(path, "alerts.anomaly.granularity", "1h, 1d or 1w",
-                          anomaly["granularity"])
     webhook = spec.get("webhook")
     if webhook and not webhook.startswith(("http://", "https://")):
         raise ConfigError(path, "alerts.webhook", "an http:// or https:// URL", webhook)
@@ -80,9 +77,35 @@ def settings(model: ModelConfig) -> dict[str, Any]:
         raise ConfigError(path, "alerts.min_severity", f"one of {', '.join(SEVERITIES)}",
                           severity)
     return {"enabled": spec.get("enabled", True), "webhook": webhook or None,
-            "min_severity": severity, "rules": rules(spec, path, anomaly["granularity"]),
-            "min_windows": windows, "clear_windows": clear, "anomaly": anomaly,
+            "min_severity": severity, "rules": rules(spec, path, anomalies[0]["granularity"] if anomalies else "1d"),
+            "min_labeled": anomalies[0]["min_labeled"] if anomalies else MIN_LABELED,
+            "min_windows": windows, "clear_windows": clear, "anomalies": anomalies,
             "coverage": coverage, "strong": STRONG}
+
+
+def _anomalies(given: dict | list, model: ModelConfig, path) -> list[dict]:
+    """`alerts.anomaly`: one spec or a list of them (say AUC per day and rows per hour of
+    day), each filled in from the defaults."""
+    out = []
+    for at, spec in enumerate(given if isinstance(given, list) else [given]):
+        where = "alerts.anomaly" + (f"[{at}]" if isinstance(given, list) else "")
+        if not isinstance(spec, dict):
+            raise ConfigError(path, where, "a mapping of anomaly settings", spec)
+        anomaly = {"metrics": MAIN_METRICS.get(model.problem_type, []), "granularity": "1d",
+                   "z": 4.0, "history": 14, "min_labeled": MIN_LABELED,
+                   "seasonal": False}
+        for key, value in spec.items():
+            if key not in ANOMALY_KEYS or not isinstance(value, ANOMALY_KEYS[key]) \
+                    or isinstance(value, bool) != (ANOMALY_KEYS[key] is bool):
+                raise ConfigError(path, f"{where}.{key}",
+                                  f"one of {', '.join(ANOMALY_KEYS)} with a value of its type",
+                                  value)
+            anomaly[key] = value
+        if anomaly["granularity"] not in GRANULARITIES:
+            raise ConfigError(path, f"{where}.granularity", "1h, 1d or 1w",
+                              anomaly["granularity"])
+        out.append(anomaly)
+    return out
 
 
 def rules(spec: dict, path, granularity: str) -> list[dict]:

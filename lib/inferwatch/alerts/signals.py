@@ -40,7 +40,9 @@ MIN_COVERAGE = 0.3  # below it, the whole model's labels are too few to compare 
 # rules on these are about the feed, not the model: the support they need and their kind
 SUPPORT = {"n": None, "label_coverage": "n"}
 HIGHER_IS_WORSE = {"log_loss", "brier", "rmse", "mae", "mape", "estimated_log_loss",
-                   "estimated_brier", "estimated_rmse", "estimated_mae", "estimated_mape"}
+                   "estimated_brier", "estimated_rmse", "estimated_mae", "estimated_mape",
+                   "delay_p50", "delay_p90", "delay_p99"}
+SEASON = {"1h": "hour", "1d": "dayofweek"}
 
 
 def empty() -> pd.DataFrame:
@@ -172,37 +174,48 @@ def rule_kind(metric: str) -> str:
 
 
 def anomalies(frame: pd.DataFrame, metrics: list[str], granularity: str, min_labeled: int,
-              history: int, z: float) -> pd.DataFrame:
+              history: int, z: float, seasonal: bool = False) -> pd.DataFrame:
     """Windows whose metric is more than `z` standard errors worse than the median of the
-    slice's previous `history` windows (at least one). The scale is the larger of the
-    history's robust spread (MAD x 1.4826, once 5 windows exist) and the window's own
-    sampling error (`sampling_error`), so a short or very steady history does not turn
-    every wobble of a small window into an alert."""
+    slice's previous `history` windows (at least one); `seasonal`: of the previous windows
+    in the same season (hour of day for `1h`, day of week for `1d`), so a night hour is
+    compared with nights. The scale is the larger of the history's robust spread (MAD x
+    1.4826, once 5 windows exist) and the window's own sampling error (`sampling_error`),
+    so a short or very steady history does not turn every wobble of a small window into
+    an alert. Worse is lower, higher for `HIGHER_IS_WORSE` (losses, errors, delays),
+    either way for the row count `n` (kind `volume`; delays and coverage: `coverage`)."""
     if frame is None or frame.empty:
         return empty()
     rows = frame[frame["granularity"] == granularity].sort_values("window_start")
+    keys = [rows["slice_key"], rows["slice_value"]]
+    if seasonal and granularity in SEASON:
+        keys.append(getattr(pd.to_datetime(rows["window_start"]).dt, SEASON[granularity]))
     out = []
-    for (slice_key, slice_value), part in rows.groupby(["slice_key", "slice_value"],
-                                                       dropna=False):
+    for key, part in rows.groupby(keys, dropna=False):
+        slice_key, slice_value = key[:2]
         for metric in metrics:
             if metric not in part:
                 continue
-            support = part["n"] if metric.startswith("estimated_") else part["n_labeled"]
-            series = part[metric].where(support >= min_labeled)
+            support = SUPPORT.get(metric, "n" if metric.startswith("estimated_")
+                                  else "n_labeled")
+            series = part[metric].astype(float)
+            if support:
+                series = series.where(part[support] >= min_labeled)
             past = series.shift(1).rolling(history, min_periods=1)
             median = past.median()
             mad = past.apply(lambda w: np.nanmedian(np.abs(w - np.nanmedian(w))), raw=True)
             spread = (1.4826 * mad).where(past.count() >= 5, 0.0)
             scale = np.maximum(spread, sampling_error(part, metric)).replace(0.0, np.nan)
-            sign = 1.0 if metric in HIGHER_IS_WORSE else -1.0
-            score = sign * (series - median) / scale
+            delta = (series - median) / scale
+            score = delta.abs() if metric == "n" else delta if metric in HIGHER_IS_WORSE \
+                else -delta
             for i in np.flatnonzero((score > z).fillna(False).to_numpy()):
                 r = part.iloc[i]
-                out.append((r["model_id"], granularity, r["window_start"], "performance",
+                out.append((r["model_id"], granularity, r["window_start"], rule_kind(metric),
                             slice_key, slice_value, None, metric, r[metric], median.iloc[i],
                             float(score.iloc[i]),
-                            f"{metric} {r[metric]:.3f} vs {median.iloc[i]:.3f} before "
-                            f"({score.iloc[i]:.1f} standard errors worse)"))
+                            f"{metric} {r[metric]:.4g} vs {median.iloc[i]:.4g} before "
+                            f"({score.iloc[i]:.1f} standard errors "
+                            f"{'off' if metric == 'n' else 'worse'})"))
     return pd.DataFrame(out, columns=COLUMNS) if out else empty()
 
 
@@ -220,6 +233,8 @@ def sampling_error(rows: pd.DataFrame, metric: str) -> pd.Series:
         var = (value * (1 - value) + (pos - 1) * (q1 - value ** 2)
                + (neg - 1) * (q2 - value ** 2)) / (pos * neg)
         return np.sqrt(var.clip(lower=0)).fillna(0.0)
+    if metric == "n":  # Poisson counts
+        return np.sqrt(value.clip(lower=0)).fillna(0.0)
     if name in ("accuracy", "precision", "recall", "f1", "label_coverage"):
         n = rows["n" if metric.startswith("estimated_") or name == "label_coverage"
                  else "n_labeled"].astype(float)

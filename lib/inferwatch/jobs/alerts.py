@@ -59,14 +59,14 @@ def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
     (no Spark, no writes)."""
     if not wanted["enabled"]:
         return []
-    anomaly = wanted["anomaly"]
     perf = found["metrics/performance"]
     fired = pd.concat([part for part in [
         signals.drift(found["metrics/drift"]), signals.quality(found["metrics/quality"]),
         signals.multivariate(found["metrics/multivariate_drift"]),
-        signals.performance(perf, wanted["rules"], anomaly["min_labeled"]),
-        signals.anomalies(perf, anomaly["metrics"], anomaly["granularity"],
-                          anomaly["min_labeled"], anomaly["history"], anomaly["z"]),
+        signals.performance(perf, wanted["rules"], wanted["min_labeled"]),
+        *[signals.anomalies(perf, a["metrics"], a["granularity"], a["min_labeled"],
+                            a["history"], a["z"], a["seasonal"])
+          for a in wanted["anomalies"]],
         signals.coverage(perf, **wanted["coverage"]),
     ] if not part.empty] or [signals.empty()], ignore_index=True)
     records = []
