@@ -68,3 +68,21 @@ def test_a_null_slice_value_is_stored_as_null():
     [alert] = _alerts(rows)
     record = alert.record()
     assert record["slice_value"] is None and "[country=None]" in record["message"]
+
+
+def test_a_column_that_starts_later_is_a_new_alert_while_slices_and_output_stay():
+    rows = [_signal(h, "account_age_days") for h in range(2, 12)]
+    rows += [_signal(h, "amount") for h in (8, 9, 10, 11)]  # a second shift, 6 h later
+    rows += [_signal(h, "account_age_days [country=US]") for h in (5, 6)]
+    rows += [_signal(h, "prediction") for h in (9, 10)]  # the model's output follows
+    rows += [_signal(3, "gender")]  # within the first alert's first windows: grouped
+    first, second = _alerts(rows)
+    assert first.first_window == HOURS[2] and second.first_window == HOURS[8]
+    assert set(first.causes) == {"account_age_days", "account_age_days [country=US]",
+                                 "gender", "prediction"}
+    assert set(second.causes) == {"amount"} and second.opened_window == HOURS[9]
+    # the first resolves on its own causes' quiet windows, the second stays open
+    rows = [_signal(h, "account_age_days") for h in (2, 3, 4)] + \
+        [_signal(h, "amount") for h in range(8, 24)]
+    first, second = _alerts(rows, clear=3)
+    assert first.resolved_window == HOURS[7] and second.resolved_window is None

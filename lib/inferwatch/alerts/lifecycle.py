@@ -1,12 +1,14 @@
 """From signals per window to alerts: open, grouped, and resolved.
 
 An alert is one incident of one (model, kind, slice): the columns or expectations that
-fire together in it are its causes, not alerts of their own. It opens at the first window
+fire together in it (starting within `GROUP_WINDOWS` of its first window) are its causes,
+not alerts of their own; a cause that starts later is a new incident and a new alert,
+even while the first is open. It opens at the first window
 of a run of `min_windows` consecutive evaluated windows in which it fires (its
 `first_window`: "since when"; `opened_window`: the last of them, at whose end it is
 raised), stays open while it keeps firing, and is resolved by
-`clear_windows` consecutive evaluated windows without firing (`resolved_window`: the last
-of them). Everything is a function of the signals: the same metric tables give the same
+`clear_windows` consecutive evaluated windows in which none of its causes fire
+(`resolved_window`: the last of them). Everything is a function of the signals: the same metric tables give the same
 alerts with the same ids (a hash of the key and the first window), so a re-run never
 duplicates one.
 """
@@ -21,6 +23,8 @@ from datetime import datetime
 import pandas as pd
 
 KEY = ("model_id", "kind", "slice_key", "slice_value")
+SYMPTOMS = {"prediction", "label", "prediction_label"}
+GROUP_WINDOWS = 3  # causes starting this close to an alert's first window join it
 SEVERITY = {"quality": "critical", "performance": "critical", "coverage": "critical",
             "volume": "critical",
             "drift": "warning", "multivariate": "warning"}
@@ -74,55 +78,85 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
     """The alerts of one model's signals over its evaluated `windows` (sorted, of the
     signals' granularity; a window without data is not evaluated). A window whose
     strongest signal scores at least `strong[kind]` opens a whole-model alert at once
-    (slices are small and many: they always need `min_windows`)."""
+    (slices are small and many: they always need `min_windows`). An open alert owns its
+    causes; a cause that starts firing later than `GROUP_WINDOWS` after the alert's first
+    window is a new incident (a second column shifting hours later is news), opened by
+    the same rules as the first."""
     position = {w: i for i, w in enumerate(windows)}
-    out = []
+    out: list[Alert] = []
     if signals.empty:
         return out
+    causes = [_cause(r) for r in signals.itertuples()]
+    signals = signals.assign(cause=causes, subject=[c.split(" [")[0] for c in causes])
     for key, part in signals.groupby(list(KEY), dropna=False, sort=True):
-        fired = sorted({position[w] for w in part["window_start"] if w in position})
         part = part[part["window_start"].isin(windows)]
-        by_window = {w: g for w, g in part.groupby("window_start")}
+        by_window = {position[w]: g for w, g in part.groupby("window_start")}
         need = min_windows.get(key[1], 1)
         loud = (strong or {}).get(key[1], float("inf")) if key[2] == "*" else float("inf")
-        peak = part.groupby("window_start")["score"].max()
-        peak = {position[w]: v for w, v in peak.items() if w in position}
-        current: Alert | None = None
-        run_start, previous = None, None
-        for i in fired:
+        active: list[Alert] = []
+        run_start, previous = None, None  # the current run of windows with unowned causes
+        for i in sorted(by_window):
+            for alert in list(active):
+                last = position[alert.last_window]
+                if i - last > clear_windows:
+                    alert.resolved_window = windows[last + clear_windows]
+                    out.append(alert)
+                    active.remove(alert)
+            rows = by_window[i]
+            for alert in active:
+                young = i - position[alert.first_window] < GROUP_WINDOWS
+                mine = rows[rows["subject"].isin(_owned(active, only=alert))] if not young \
+                    else rows[~rows["subject"].isin(_owned(active, but=alert))]
+                if not mine.empty:
+                    alert.last_window = windows[i]
+                    _add(alert, mine)
+            new = rows[~rows["subject"].isin(_owned(active))]
+            if new.empty:
+                continue
             run_start = i if previous is None or i != previous + 1 else run_start
             previous = i
-            if current is not None and current.resolved_window is None:
-                if i - position[current.last_window] > clear_windows:
-                    current.resolved_window = windows[position[current.last_window]
-                                                      + clear_windows]
-                    out.append(current)
-                    current = None
-            if current is None:
-                if i - run_start + 1 < need and not peak.get(i, 0.0) >= loud:
-                    continue
-                current = Alert(*key[:2], key[2], key[3], part["granularity"].iloc[0],
-                                first_window=windows[run_start], last_window=windows[i],
-                                opened_window=windows[i])
-                for j in range(run_start, i + 1):
-                    _add(current, by_window.get(windows[j]))
+            if i - run_start + 1 < need and not new["score"].max() >= loud:
                 continue
-            current.last_window = windows[i]
-            _add(current, by_window.get(windows[i]))
-        if current is not None:
-            last = position[current.last_window]
+            alert = Alert(*key[:2], key[2], key[3], part["granularity"].iloc[0],
+                          first_window=windows[run_start], last_window=windows[i],
+                          opened_window=windows[i])
+            owned = _owned(active)
+            for j in range(run_start, i + 1):
+                earlier = by_window.get(j)
+                if earlier is not None:
+                    _add(alert, earlier[~earlier["subject"].isin(owned)])
+            active.append(alert)
+            run_start, previous = None, None
+        for alert in active:
+            last = position[alert.last_window]
             if last + clear_windows < len(windows):
-                current.resolved_window = windows[last + clear_windows]
-            out.append(current)
-    return out
+                alert.resolved_window = windows[last + clear_windows]
+            out.append(alert)
+    return sorted(out, key=lambda a: (a.model_id, a.kind, str(a.slice_key),
+                                      str(a.slice_value), a.first_window))
+
+
+def _cause(row) -> str:
+    given = getattr(row, "cause", None)
+    if isinstance(given, str) and given:
+        return given
+    return row.column if isinstance(row.column, str) and row.column else row.metric
+
+
+def _owned(active: list[Alert], but: Alert | None = None, only: Alert | None = None
+           ) -> set[str]:
+    """The subjects (a cause without its slice) the active alerts own; the model's own
+    output (`SYMPTOMS`) is owned by any open alert: it moves with every incident."""
+    mine = [a for a in active if a is not but and (only is None or a is only)]
+    found = {c["cause"].split(" [")[0] for a in mine for c in a.causes.values()}
+    return found | SYMPTOMS if mine else found
 
 
 def _add(alert: Alert, rows: pd.DataFrame | None) -> None:
     if rows is None:
         return
     for r in rows.itertuples():
-        cause = getattr(r, "cause", None) or (r.column if isinstance(r.column, str)
-                                              and r.column else r.metric)
+        cause = _cause(r)
         best = alert.causes.get(cause)
         if best is None or (_num(r.score) or 0.0) > (best["score"] or 0.0):
             alert.causes[cause] = {"cause": cause, "column": r.column if isinstance(
