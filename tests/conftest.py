@@ -49,8 +49,8 @@ def lake_dir(tmp_path) -> Path:
 def scenario_lake(spark, tmp_path_factory) -> Path:
     """4 days x ~100 rows/hour of both scenario models through the hourly pipeline, with
     every label ingested; returns the lake root. The quality job (GX: seconds per
-    model-hour) runs only on the two hours around each data incident's onset; alerts
-    run last."""
+    model-hour) runs only on the hour before each data incident's onset, the onset hour and
+    the next (a quality alert needs two failing hours); alerts run last."""
     from inferwatch import scenario
     from inferwatch.ingest import ingest_files
     from inferwatch.context import open_context
@@ -67,7 +67,7 @@ def scenario_lake(spark, tmp_path_factory) -> Path:
             run_job(ctx, name)
     for onset in quality_onsets(root / "input" / "manifest.json"):
         run_job(dataclasses.replace(ctx, start=onset - timedelta(hours=1),
-                                    end=onset + timedelta(hours=1)), "quality")
+                                    end=onset + timedelta(hours=2)), "quality")
     run_job(ctx, "alerts")
     return root / "lake"
 

@@ -1,4 +1,4 @@
-"""The quality job on the scenario (the fixture runs it on the two hours around each data
+"""The quality job on the scenario (the fixture runs it on the three hours around each data
 incident's onset): one row per expectation per model-hour in `metrics/quality`, readable
 without Spark; the hour before the unit change passes, its onset fails; a re-run
 changes nothing."""

@@ -77,7 +77,8 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
            clear_windows: int, strong: dict[str, float] | None = None) -> list[Alert]:
     """The alerts of one model's signals over its evaluated `windows` (sorted, of the
     signals' granularity; a window without data is not evaluated). A window whose
-    strongest signal scores at least `strong[kind]` opens a whole-model alert at once
+    strongest signal scores at least `strong[kind]` (drift: on two statistics) opens a
+    whole-model alert at once
     (slices are small and many: they always need `min_windows`). An open alert owns its
     causes; a cause that starts firing later than `GROUP_WINDOWS` after the alert's first
     window is a new incident (a second column shifting hours later is news), opened by
@@ -115,7 +116,7 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
                 continue
             run_start = i if previous is None or i != previous + 1 else run_start
             previous = i
-            if i - run_start + 1 < need and not new["score"].max() >= loud:
+            if i - run_start + 1 < need and not _strength(new) >= loud:
                 continue
             alert = Alert(*key[:2], key[2], key[3], part["granularity"].iloc[0],
                           first_window=windows[run_start], last_window=windows[i],
@@ -134,6 +135,13 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
             out.append(alert)
     return sorted(out, key=lambda a: (a.model_id, a.kind, str(a.slice_key),
                                       str(a.slice_value), a.first_window))
+
+
+def _strength(rows: pd.DataFrame) -> float:
+    """The window's strongest signal, confirmed (drift: by a second statistic)."""
+    if "confirm" in rows:
+        return float(rows["confirm"].fillna(rows["score"]).max())
+    return float(rows["score"].max())
 
 
 def _cause(row) -> str:

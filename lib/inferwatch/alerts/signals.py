@@ -73,6 +73,15 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
            .drop_duplicates(keys))
     metrics = hits.groupby(keys, dropna=False)["metric"].apply(lambda m: sorted(set(m)))
     top = top.join(metrics.rename("flagged"), on=keys)
+    # how far past its threshold the column is on two statistics (its second-best score;
+    # a null-rate delta, exact counts, confirms itself): one noisy statistic on a small
+    # hour (a rare category, an emptied bin) must not open an alert at once
+    second = hits.assign(score=np.where(hits["metric"] == "null_rate_delta", np.inf,
+                                        hits["score"])).groupby(keys, dropna=False)[
+        "score"].apply(lambda v: np.inf if np.isinf(v).any() else
+                       sorted(v)[-2] if len(v) > 1 else 0.0)
+    top = top.join(second.rename("confirm"), on=keys)
+    top["confirm"] = np.minimum(top["confirm"], top["score"])
     top["flagged"] = [", ".join(x for x in f if x != m) or "alone"
                       for f, m in zip(top["flagged"], top["metric"])]
     return pd.DataFrame({
@@ -81,7 +90,8 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
         "detail": [f"{c}: {m} {v:.3g} > {t:.3g} (also {f})" for c, m, v, t, f in
                    zip(top["column"], top["metric"], top["value"], top["threshold"],
                        top["flagged"])],
-    })[COLUMNS]
+        "confirm": top["confirm"],
+    })[COLUMNS + ["confirm"]]
 
 
 def small_windows(base: pd.DataFrame) -> pd.DataFrame:
