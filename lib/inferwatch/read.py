@@ -75,27 +75,33 @@ def exists(lake_root: str, name: str) -> bool:
 
 
 def table(lake_root: str, name: str, model: str | None = None, granularity: str | None = None,
-          start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+          start: datetime | None = None, end: datetime | None = None,
+          columns: list[str] | None = None) -> pd.DataFrame:
     """A lake table as pandas, filtered by model, granularity and [start, end) of
-    `window_start` (metric tables) where the table has those columns."""
+    `window_start` (metric tables) where the table has those columns (delta-rs skips
+    the files whose statistics rule them out); `columns`: only these."""
     if name not in TABLES:
         raise UnknownNameError("table", name, TABLES)
     if not exists(lake_root, name):
         return pd.DataFrame()
     delta = _delta(lake_root, name)
-    columns = {f.name for f in delta.schema().fields}
+    present = {f.name for f in delta.schema().fields}
     filters = []
-    if model is not None and "model_id" in columns:
+    if model is not None and "model_id" in present:
         filters.append(("model_id", "=", model))
-    if granularity is not None and "granularity" in columns:
+    if granularity is not None and "granularity" in present:
         filters.append(("granularity", "=", granularity))
-    frame = delta.to_pandas(filters=filters or None)
-    if "window_start" in frame.columns:
-        if start is not None:
-            frame = frame[frame["window_start"] >= pd.Timestamp(start)]
-        if end is not None:
-            frame = frame[frame["window_start"] < pd.Timestamp(end)]
-    return frame.reset_index(drop=True)
+    if "window_start" in present:
+        filters += [("window_start", op, _utc(t)) for op, t in ((">=", start), ("<", end))
+                    if t is not None]
+    return delta.to_pandas(filters=filters or None, columns=columns).reset_index(drop=True)
+
+
+def _utc(moment: datetime | str) -> datetime:
+    """A time as the tables store it (UTC; a naive time is read as UTC)."""
+    stamp = pd.Timestamp(moment)
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            ).to_pydatetime()
 
 
 def view(lake_root: str, name: str, model: str | None = None,

@@ -5,7 +5,8 @@ defaults), the signals of every window (`alerts.signals`: drift, failed critical
 expectations, multivariate drift, floors and ceilings on any performance column,
 anomalies) become alerts
 (`alerts.lifecycle`: grouped per kind and slice, opened, resolved), each performance
-alert with its root-cause hints (`alerts.explain`). The model's alerts are a function of
+alert with its root-cause hints (`alerts.explain`), from the metric rows of a trailing
+range (`alerts.history`: the anomaly histories, at least 28 days). The model's alerts are a function of
 its metric tables, so the job recomputes them and replaces the model's partition of
 `alerts` in one commit (a re-run writes the same rows; `opened_at` is kept from the
 first run that saw an alert). Opened and resolved alerts queue events in
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from inferwatch import read
-from inferwatch.alerts import explain, lifecycle, notify, signals
+from inferwatch.alerts import explain, history, lifecycle, notify, signals
 from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.config import ModelConfig
 from inferwatch.context import Context
@@ -50,8 +51,9 @@ def run(ctx: Context) -> Run:
     return job
 
 
-def frames(root: str, model_id: str) -> dict[str, pd.DataFrame]:
-    return {name: read.table(root, name, model=model_id) for name in INPUTS}
+def frames(root: str, model_id: str, start: datetime | None = None
+           ) -> dict[str, pd.DataFrame]:
+    return {name: read.table(root, name, model=model_id, start=start) for name in INPUTS}
 
 
 def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
@@ -119,13 +121,14 @@ def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
 
 
 def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
-    found = frames(ctx.lake.root, model.model_id)
     wanted = settings(model)
-    records = evaluate(wanted, found)
+    since = history.start(ctx.lake.root, model.model_id, history.lookback(wanted))
     table = ctx.lake.table(TABLE)
     version = table.version()
-    before = {r["alert_id"]: r for r in notify.as_dicts(
-        read.table(ctx.lake.root, TABLE, model=model.model_id))}
+    stored = notify.as_dicts(read.table(ctx.lake.root, TABLE, model=model.model_id))
+    fresh = evaluate(wanted, frames(ctx.lake.root, model.model_id, since))
+    records = history.continued(stored, fresh, since, wanted["clear_windows"])
+    before = {r["alert_id"]: r for r in stored}
     now = datetime.now(timezone.utc)
     for r in records:
         old = before.get(r["alert_id"])
