@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
