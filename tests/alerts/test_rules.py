@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from inferwatch.alerts import signals
+from inferwatch.alerts import performance
 from inferwatch.alerts.settings import settings
 from inferwatch.config import ConfigError
 from inferwatch.jobs.alerts import evaluate
@@ -36,7 +36,7 @@ def test_volume_coverage_and_delay_rules_fire_in_their_windows_with_their_kinds(
     wanted = _wanted({"floors": {"n": {"value": 50, "granularity": "1h"},
                                  "label_coverage": {"value": 0.3, "granularity": "1h"}},
                       "ceilings": {"delay_p90": {"value": 172800, "granularity": "1h"}}})
-    fired = signals.performance(_performance(), wanted["rules"], min_labeled=20)
+    fired = performance.performance(_performance(), wanted["rules"], min_labeled=20)
     got = {(r.kind, r.metric, r.window_start) for r in fired.itertuples()}
     assert got == {("volume", "n", HOURS[3]), ("coverage", "label_coverage", HOURS[4]),
                    ("coverage", "delay_p90", HOURS[5])}, fired
@@ -83,9 +83,9 @@ def test_a_seasonal_volume_anomaly_compares_an_hour_with_the_same_hour_of_past_d
                           "slice_key": "*", "slice_value": "*", "n": cycle,
                           "n_labeled": 0})
     frame["n"] = frame["n"] + (frame.index % 5)  # a little noise so the MAD is not 0
-    seasonal = signals.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0, seasonal=True)
+    seasonal = performance.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0, seasonal=True)
     assert list(seasonal.window_start) == [hours[-24 + 14]], seasonal
     assert set(seasonal.kind) == {"volume"} and "standard errors off" in seasonal.detail.iloc[0]
     # without seasons, every morning's rise and evening's fall is an anomaly
-    plain = signals.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0)
+    plain = performance.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0)
     assert len(plain) > 7, plain

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from inferwatch.alerts.signals import HIGHER_IS_WORSE
+from inferwatch.alerts.performance import HIGHER_IS_WORSE
 from inferwatch.metrics.windows import truncate
 
 TOP = 5

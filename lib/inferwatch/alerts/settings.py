@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferwatch.alerts.signals import HIGHER_IS_WORSE
+from inferwatch.alerts.performance import HIGHER_IS_WORSE
 from inferwatch.config import ConfigError, ModelConfig
 
 KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int,

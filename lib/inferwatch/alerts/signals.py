@@ -12,12 +12,7 @@ rows. Each signal says what moved, where, by how much and against what:
 - `quality`: a failed expectation of severity `critical` (a stopped feed, a schema
   change, a bound broken);
 - `multivariate`: a day the domain classifier tells from the baseline;
-- `performance`: a realized or estimated metric of a slice past its floor or ceiling
-  (the model's `alerts.floors` / `alerts.ceilings`), or far below its own recent history
-  (`anomalies`); the same rules on `n` are `volume`, on `label_coverage` and `delay_p*`
-  are `coverage`;
-- `coverage`: label coverage of a slice collapsed against the whole model's in the same
-  window (`coverage`).
+- performance, label feedback and volume: `alerts.performance`.
 """
 from __future__ import annotations
 
@@ -35,13 +30,6 @@ MIN_METRICS = 2
 # values sit on the bin edges
 UNBINNED = {"ks", "wasserstein", "mean_delta", "null_rate_delta"}
 SMALL_N = 20  # rows of an hour below which not even a large shift is judged
-MIN_COVERAGE = 0.3  # below it, the whole model's labels are too few to compare slices with
-# rules on these are about the feed, not the model: the support they need and their kind
-SUPPORT = {"n": None, "label_coverage": "n"}
-HIGHER_IS_WORSE = {"log_loss", "brier", "rmse", "mae", "mape", "estimated_log_loss",
-                   "estimated_brier", "estimated_rmse", "estimated_mae", "estimated_mape",
-                   "delay_p50", "delay_p90", "delay_p99"}
-SEASON = {"1h": "hour", "1d": "dayofweek"}
 
 
 def empty() -> pd.DataFrame:
@@ -141,135 +129,6 @@ def multivariate(frame: pd.DataFrame) -> pd.DataFrame:
                         feature, "auc", r.auc, r.threshold, r.auc / r.threshold,
                         f"domain classifier AUC {r.auc:.3f} > {r.threshold:.3g}; led by "
                         f"{', '.join(str(x) for x in leads)}"))
-    return pd.DataFrame(out, columns=COLUMNS) if out else empty()
-
-
-def performance(frame: pd.DataFrame, rules: list[dict], min_labeled: int) -> pd.DataFrame:
-    """Windows whose metric is past a rule of the model's `alerts.floors` / `ceilings`
-    (`settings.Rule`: metric, bound, ceiling or not, granularity), with enough support:
-    labelled rows for a realized metric or a feedback delay, rows for an estimate or a
-    label coverage, none for the row count `n` itself. Kinds: `volume` for `n`, `coverage`
-    for label coverage and delays, `performance` for the rest."""
-    if frame is None or frame.empty or not rules:
-        return empty()
-    out = []
-    for rule in rules:
-        metric, bound, ceiling = rule["metric"], rule["bound"], rule["ceiling"]
-        rows = frame[frame["granularity"] == rule["granularity"]]
-        if metric not in rows or rows.empty:
-            continue
-        support = SUPPORT.get(metric, "n" if metric.startswith("estimated_") else "n_labeled")
-        enough = rows[support] >= min_labeled if support else True
-        worse = rows[metric] > bound if ceiling else rows[metric] < bound
-        hit = rows[worse.fillna(False) & enough]
-        kind = rule_kind(metric)
-        side = "above its ceiling" if ceiling else "below its floor"
-        for r in hit.itertuples():
-            value = float(getattr(r, metric))
-            score = (value / bound if bound else math.inf) if ceiling else \
-                (bound / value if value else math.inf)
-            out.append((r.model_id, r.granularity, r.window_start, kind, r.slice_key,
-                        r.slice_value, None, metric, value, bound, score,
-                        f"{metric} {value:.4g} {side} {bound:g} on "
-                        f"{int(getattr(r, support or 'n'))} {'labelled ' if support == 'n_labeled' else ''}rows"))
-    return pd.DataFrame(out, columns=COLUMNS) if out else empty()
-
-
-def rule_kind(metric: str) -> str:
-    if metric == "n":
-        return "volume"
-    return "coverage" if metric == "label_coverage" or metric.startswith("delay_") \
-        else "performance"
-
-
-def anomalies(frame: pd.DataFrame, metrics: list[str], granularity: str, min_labeled: int,
-              history: int, z: float, seasonal: bool = False) -> pd.DataFrame:
-    """Windows whose metric is more than `z` standard errors worse than the median of the
-    slice's previous `history` windows (at least one); `seasonal`: of the previous windows
-    in the same season (hour of day for `1h`, day of week for `1d`), so a night hour is
-    compared with nights. The scale is the larger of the history's robust spread (MAD x
-    1.4826, once 5 windows exist) and the window's own sampling error (`sampling_error`),
-    so a short or very steady history does not turn every wobble of a small window into
-    an alert. Worse is lower, higher for `HIGHER_IS_WORSE` (losses, errors, delays),
-    either way for the row count `n` (kind `volume`; delays and coverage: `coverage`)."""
-    if frame is None or frame.empty:
-        return empty()
-    rows = frame[frame["granularity"] == granularity].sort_values("window_start")
-    keys = [rows["slice_key"], rows["slice_value"]]
-    if seasonal and granularity in SEASON:
-        keys.append(getattr(pd.to_datetime(rows["window_start"]).dt, SEASON[granularity]))
-    out = []
-    for key, part in rows.groupby(keys, dropna=False):
-        slice_key, slice_value = key[:2]
-        for metric in metrics:
-            if metric not in part:
-                continue
-            support = SUPPORT.get(metric, "n" if metric.startswith("estimated_")
-                                  else "n_labeled")
-            series = part[metric].astype(float)
-            if support:
-                series = series.where(part[support] >= min_labeled)
-            past = series.shift(1).rolling(history, min_periods=1)
-            median = past.median()
-            mad = past.apply(lambda w: np.nanmedian(np.abs(w - np.nanmedian(w))), raw=True)
-            spread = (1.4826 * mad).where(past.count() >= 5, 0.0)
-            scale = np.maximum(spread, sampling_error(part, metric)).replace(0.0, np.nan)
-            delta = (series - median) / scale
-            score = delta.abs() if metric == "n" else delta if metric in HIGHER_IS_WORSE \
-                else -delta
-            for i in np.flatnonzero((score > z).fillna(False).to_numpy()):
-                r = part.iloc[i]
-                out.append((r["model_id"], granularity, r["window_start"], rule_kind(metric),
-                            slice_key, slice_value, None, metric, r[metric], median.iloc[i],
-                            float(score.iloc[i]),
-                            f"{metric} {r[metric]:.4g} vs {median.iloc[i]:.4g} before "
-                            f"({score.iloc[i]:.1f} standard errors "
-                            f"{'off' if metric == 'n' else 'worse'})"))
-    return pd.DataFrame(out, columns=COLUMNS) if out else empty()
-
-
-def sampling_error(rows: pd.DataFrame, metric: str) -> pd.Series:
-    """One standard error of the metric in each window: Hanley-McNeil for AUC (from the
-    labelled positives and negatives), binomial for rates, the stored estimate's own for
-    `estimated_accuracy`; 0 where unknown (the history's spread then decides)."""
-    name = metric.removeprefix("estimated_")
-    value = rows[metric].astype(float)
-    if metric == "estimated_accuracy" and "estimated_accuracy_std" in rows:
-        return rows["estimated_accuracy_std"].astype(float).fillna(0.0)
-    if name == "auc" and {"n_pos", "n_neg"} <= set(rows.columns):
-        pos, neg = rows["n_pos"].astype(float), rows["n_neg"].astype(float)
-        q1, q2 = value / (2 - value), 2 * value ** 2 / (1 + value)
-        var = (value * (1 - value) + (pos - 1) * (q1 - value ** 2)
-               + (neg - 1) * (q2 - value ** 2)) / (pos * neg)
-        return np.sqrt(var.clip(lower=0)).fillna(0.0)
-    if metric == "n":  # Poisson counts
-        return np.sqrt(value.clip(lower=0)).fillna(0.0)
-    if name in ("accuracy", "precision", "recall", "f1", "label_coverage"):
-        n = rows["n" if metric.startswith("estimated_") or name == "label_coverage"
-                 else "n_labeled"].astype(float)
-        return np.sqrt((value * (1 - value) / n).clip(lower=0)).fillna(0.0)
-    return pd.Series(0.0, index=rows.index)
-
-
-def coverage(frame: pd.DataFrame, granularity: str, min_rows: int, drop: float
-             ) -> pd.DataFrame:
-    """Windows in which a slice's label coverage is below `drop` x the whole model's in
-    the same window. Comparing within a window compares labels of the same age, so
-    "labels have not arrived yet" (every slice low together, as the model's usual delay
-    says) reads as nothing, while labels that stopped for one slice stand out."""
-    if frame is None or frame.empty or "label_coverage" not in frame:
-        return empty()
-    rows = frame[frame["granularity"] == granularity]
-    whole = rows[rows["slice_key"] == "*"].set_index("window_start")["label_coverage"]
-    parts = rows[(rows["slice_key"] != "*") & (rows["n"] >= min_rows)]
-    usual = parts["window_start"].map(whole)
-    low = parts[(usual >= MIN_COVERAGE) & (parts["label_coverage"] < drop * usual)]
-    out = [(r.model_id, granularity, r.window_start, "coverage", r.slice_key, r.slice_value,
-            None, "label_coverage", r.label_coverage, drop * u,
-            u / max(r.label_coverage, 1e-9),
-            f"label coverage {r.label_coverage:.0%} vs {u:.0%} for the whole model in the "
-            f"same window ({int(r.n)} rows): labels stopped for the slice?")
-           for r, u in zip(low.itertuples(), usual[low.index])]
     return pd.DataFrame(out, columns=COLUMNS) if out else empty()
 
 

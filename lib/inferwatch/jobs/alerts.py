@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from inferwatch import read
-from inferwatch.alerts import explain, history, lifecycle, notify, signals
+from inferwatch.alerts import explain, history, lifecycle, notify, performance, signals
 from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.config import ModelConfig
 from inferwatch.context import Context
@@ -65,11 +65,11 @@ def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
     fired = pd.concat([part for part in [
         signals.drift(found["metrics/drift"]), signals.quality(found["metrics/quality"]),
         signals.multivariate(found["metrics/multivariate_drift"]),
-        signals.performance(perf, wanted["rules"], wanted["min_labeled"]),
-        *[signals.anomalies(perf, a["metrics"], a["granularity"], a["min_labeled"],
+        performance.performance(perf, wanted["rules"], wanted["min_labeled"]),
+        *[performance.anomalies(perf, a["metrics"], a["granularity"], a["min_labeled"],
                             a["history"], a["z"], a["seasonal"])
           for a in wanted["anomalies"]],
-        signals.coverage(perf, **wanted["coverage"]),
+        performance.coverage(perf, **wanted["coverage"]),
     ] if not part.empty] or [signals.empty()], ignore_index=True)
     records = []
     fired = fold_slices(fired)
