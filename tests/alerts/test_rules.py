@@ -89,3 +89,19 @@ def test_a_seasonal_volume_anomaly_compares_an_hour_with_the_same_hour_of_past_d
     # without seasons, every morning's rise and evening's fall is an anomaly
     plain = performance.anomalies(frame, ["n"], "1h", 100, history=7, z=4.0)
     assert len(plain) > 7, plain
+
+
+def test_a_slice_whose_labels_stopped_stands_out_even_while_few_labels_arrived():
+    day = HOURS[0]
+    rows = [("*", "*", 3000, 0.25), ("country", "BR", 350, 0.06),  # stopped
+            ("country", "FR", 350, 0.20),  # a little behind: not half the model's
+            ("country", "MX", 60, 0.10)]  # half, but 6 of 60 is chance (p ~ 3e-3)
+    frame = pd.DataFrame([{"model_id": "fraud", "granularity": "1d", "window_start": day,
+                           "slice_key": k, "slice_value": v, "n": n,
+                           "label_coverage": c} for k, v, n, c in rows])
+    fired = performance.coverage(frame, "1d", min_rows=50, drop=0.5)
+    assert list(fired.slice_value) == ["BR"], fired
+    assert "chance" in fired.detail.iloc[0] and fired.kind.iloc[0] == "coverage"
+    # nobody's labels have arrived yet: nothing to compare
+    quiet = frame.assign(label_coverage=[0.01, 0.0, 0.0, 0.0])
+    assert performance.coverage(quiet, "1d", min_rows=50, drop=0.5).empty

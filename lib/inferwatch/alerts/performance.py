@@ -14,10 +14,12 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from inferwatch.alerts.signals import COLUMNS, empty
 
-MIN_COVERAGE = 0.3  # below it, the whole model's labels are too few to compare slices with
+MIN_COVERAGE = 0.05  # below it, the whole model's labels are too few to compare slices
+ALPHA = 1e-6  # a slice's labelled rows this unlikely at the model's coverage: stopped
 # rules on these are about the feed, not the model: the support they need and their kind
 SUPPORT = {"n": None, "label_coverage": "n"}
 HIGHER_IS_WORSE = {"log_loss", "brier", "rmse", "mae", "mape", "estimated_log_loss",
@@ -136,20 +138,27 @@ def sampling_error(rows: pd.DataFrame, metric: str) -> pd.Series:
 def coverage(frame: pd.DataFrame, granularity: str, min_rows: int, drop: float
              ) -> pd.DataFrame:
     """Windows in which a slice's label coverage is below `drop` x the whole model's in
-    the same window. Comparing within a window compares labels of the same age, so
-    "labels have not arrived yet" (every slice low together, as the model's usual delay
-    says) reads as nothing, while labels that stopped for one slice stand out."""
+    the same window, and too far below to be chance: fewer labelled rows than a binomial
+    draw of the slice's rows at the model's coverage gives with probability `ALPHA`.
+    Comparing within a window compares labels of the same age, so "labels have not
+    arrived yet" (every slice low together, as the model's usual delay says) reads as
+    nothing, while labels that stopped for one slice stand out, even while few labels
+    of anyone have arrived (coverage 25%: 21 of 350 labelled is p ~ 1e-20)."""
     if frame is None or frame.empty or "label_coverage" not in frame:
         return empty()
     rows = frame[frame["granularity"] == granularity]
     whole = rows[rows["slice_key"] == "*"].set_index("window_start")["label_coverage"]
     parts = rows[(rows["slice_key"] != "*") & (rows["n"] >= min_rows)]
     usual = parts["window_start"].map(whole)
-    low = parts[(usual >= MIN_COVERAGE) & (parts["label_coverage"] < drop * usual)]
+    labelled = (parts["label_coverage"] * parts["n"]).round()
+    chance = pd.Series(stats.binom.cdf(labelled, parts["n"], usual.clip(0, 1).fillna(0)),
+                       index=parts.index)
+    low = parts[(usual >= MIN_COVERAGE) & (parts["label_coverage"] < drop * usual)
+                & (chance < ALPHA)]
     out = [(r.model_id, granularity, r.window_start, "coverage", r.slice_key, r.slice_value,
             None, "label_coverage", r.label_coverage, drop * u,
             u / max(r.label_coverage, 1e-9),
             f"label coverage {r.label_coverage:.0%} vs {u:.0%} for the whole model in the "
-            f"same window ({int(r.n)} rows): labels stopped for the slice?")
-           for r, u in zip(low.itertuples(), usual[low.index])]
+            f"same window ({int(r.n)} rows; chance {p:.1g}): labels stopped for the slice?")
+           for r, u, p in zip(low.itertuples(), usual[low.index], chance[low.index])]
     return pd.DataFrame(out, columns=COLUMNS) if out else empty()
