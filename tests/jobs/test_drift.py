@@ -68,7 +68,10 @@ def test_the_scenario_drift_is_flagged_at_onset_and_clean_columns_stay_quiet(sce
     assert set(rows.status) == {"ok", "insufficient_data"}
     thin = rows[rows.n < 50]
     assert (thin.status == "insufficient_data").all() and not thin.drifted.any()
-    assert rows.threshold.notna().all() or set(rows[rows.threshold.isna()].metric) == {"chi2"}
+    unjudged = rows[rows.threshold.isna()]
+    assert set(unjudged.metric) <= {"chi2", "null_rate_delta"}, set(unjudged.metric)
+    assert set(unjudged[unjudged.metric == "null_rate_delta"].column) <= {"label"}
+    assert not rows[(rows.column == "label") & (rows.metric == "null_rate_delta")].drifted.any()
 
 
 @pytest.mark.parametrize("seed", [5, 23])

@@ -46,7 +46,8 @@ METRICS = sorted({m for kind in DEFAULT_THRESHOLDS.values() for m in kind})
 # divergences (PSI, chi-square) shrink like 1/n + 1/m when nothing moved; distances (KS,
 # JS, Hellinger, Wasserstein, mean and rate deltas, L-inf, Cramér's V) like its root
 DIVERGENCES = {"psi", "chi2"}
-PER_SCALE = "/scale"  # `{metric}/scale` in a calibrated map: threshold per unit of `null_scale`
+PER_SCALE = "/scale"
+UNJUDGED_NULLS = "label"  # its nulls are rows whose label has not arrived (yet)  # `{metric}/scale` in a calibrated map: threshold per unit of `null_scale`
 
 DRIFT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("model_id", T.StringType()), ("granularity", T.StringType()),
@@ -137,6 +138,8 @@ def score(row: Mapping[str, Any], thresholds: Mapping[str, float]) -> Iterable[t
     values["null_rate_delta"] = (ds.null_rate_delta(rate_w, rate_r), 0.0)
     for metric, (value, bound) in sorted(values.items()):
         threshold = threshold_of(metric, kind, thresholds, row)
+        if metric == "null_rate_delta" and row.get("column") == UNJUDGED_NULLS:
+            threshold = math.inf  # rows not labelled yet: label coverage, not drift
         ok = rows_enough if metric == "null_rate_delta" else enough
         finite = value is not None and math.isfinite(value)
         yield (metric, value if finite else None, bound if bound is None or
