@@ -119,7 +119,7 @@ def multivariate(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per leading feature (up to 3) of each drifted day: the causes to match."""
     if frame is None or frame.empty:
         return empty()
-    hit = frame[frame["drifted"].fillna(False).astype(bool)]
+    hit = frame[frame["drifted"].eq(True)]
     out = []
     for r in hit.itertuples():
         leads = [f["feature"] for f in list(r.top_features if r.top_features is not None
