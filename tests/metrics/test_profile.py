@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from inferwatch.metrics.profile import (CATEGORY_CAP, OTHER, QUANTILES, TABLE_ROW,
-                                        merge_profile, profile_state)
+from inferwatch.metrics.profile import CATEGORY_CAP, OTHER, QUANTILES, TABLE_ROW, profile_state
+from inferwatch.metrics.profile_merge import merge_profile
 from inferwatch.metrics.profile_metrics import profile_metrics
 
 UTC = timezone.utc

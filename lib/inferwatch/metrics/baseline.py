@@ -30,8 +30,8 @@ from pyspark.sql import types as T
 from inferwatch.config import ModelConfig
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics import drift
-from inferwatch.metrics.profile import (NUMERIC, STATE_SCHEMA, merge_keyed, profile_state,
-                                        profiled_columns)
+from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, profile_state, profiled_columns
+from inferwatch.metrics.profile_merge import merge_keyed
 from inferwatch.metrics.slices import sliced
 
 TABLE = "baselines"

@@ -12,7 +12,7 @@ from inferwatch.metrics import fairness as fair
 from inferwatch.metrics import performance_state as perf
 from inferwatch.metrics.estimation import ESTIMATE_COLUMNS, with_estimates
 from inferwatch.metrics.performance import COUNT_COLUMNS, METRIC_COLUMNS, metrics
-from inferwatch.metrics.profile import merge_profile
+from inferwatch.metrics.profile_merge import merge_profile
 from inferwatch.metrics.profile_metrics import profile_metrics
 from inferwatch.metrics.windows import Family
 
