@@ -47,9 +47,6 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
                     # sketch aggregates (KLL, HLL) fall back to sorting past this many
                     # groups per task (default 128): a day of hourly slices exceeds it
                     "spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "1024",
-                    # an aggregation of many columns side by side (profiles) is compiled
-                    # to one loop only up to this many fields (default 100): 2x faster
-                    "spark.sql.codegen.maxFields": "1000",
                     **spark_conf(env.storage, env.lake), **env.spark.conf}
         submitted = _launched_by_spark_submit()
         builder = SparkSession.builder
