@@ -17,7 +17,9 @@ infinities) and 5 categorical ones (cardinalities 5 to 10,000, zipf-like frequen
    `metrics/profile` rows (`profile_metrics`), the way `write_windows` does; beside that
    the same windows are profiled again from the raw rows (`profile_state` with
    `window_start` truncated to the day and the week) and turned into the same metrics.
-   Prints both times and the speed-up (goal: 10x).
+   Each twice, the best run counts. Prints both times and the speed-up (goal: 10x). The
+   rollup's cost follows the state rows (windows x slices x columns), not the raw rows:
+   it is mostly Spark's fixed cost per job, so the speed-up grows with the rows per hour.
 """
 from __future__ import annotations
 
@@ -220,14 +222,22 @@ def main() -> None:
                         .write.parquet(str(state_dir)))
         stored = spark.read.parquet(str(state_dir))
         state_rows = stored.count()
-        t0 = time.perf_counter()
-        merged = rollups(stored)
-        rollup_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        rescanned = windows_and_metrics([
-            (g, profile_state(rows.withColumn("window_start", window_column("window_start", g)),
-                              NUMERIC, CATEGORICAL)) for g in ROLLUPS])
-        rescan_s = time.perf_counter() - t0
+        # each twice, the best run counts (as for the profile)
+        rollup_runs, rescan_runs = [], []
+        for attempt in range(2):
+            t0 = time.perf_counter()
+            merged = rollups(stored)
+            rollup_runs.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            rescanned = windows_and_metrics([
+                (g, profile_state(rows.withColumn("window_start",
+                                                  window_column("window_start", g)),
+                                  NUMERIC, CATEGORICAL)) for g in ROLLUPS])
+            rescan_runs.append(time.perf_counter() - t0)
+            if attempt == 0:
+                merged.unpersist()
+                rescanned.unpersist()
+        rollup_s, rescan_s = min(rollup_runs), min(rescan_runs)
         same = summary(merged) == summary(rescanned)
         windows = merged.select("granularity", "window_start").distinct().count()
         merged.unpersist()
@@ -255,8 +265,10 @@ def main() -> None:
               f"ratio {profile_cpu / scan_cpu:.1f}x  (goal <= 2x)")
         print(f"hourly state written to Parquet:          {write_s:8.2f} s")
         print(f"rollup 1d+1w from stored state + metrics: {rollup_s:8.2f} s  "
-              f"({windows} windows from {state_rows:,} state rows)")
-        print(f"rescan 1d+1w from raw rows + metrics:     {rescan_s:8.2f} s")
+              f"({windows} windows from {state_rows:,} state rows; runs: "
+              f"{', '.join(f'{r:.2f}' for r in rollup_runs)} s)")
+        print(f"rescan 1d+1w from raw rows + metrics:     {rescan_s:8.2f} s  "
+              f"(runs: {', '.join(f'{r:.2f}' for r in rescan_runs)} s)")
         print(f"speed-up rescan / rollup:                 {rescan_s / rollup_s:8.1f}x  "
               f"(goal >= 10x); counts, min, max equal: {same}")
         if args.keep:
