@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from inferwatch.errors import UnknownNameError
@@ -95,6 +97,26 @@ def table(lake_root: str, name: str, model: str | None = None, granularity: str 
         filters += [("window_start", op, _utc(t)) for op, t in ((">=", start), ("<", end))
                     if t is not None]
     return delta.to_pandas(filters=filters or None, columns=columns).reset_index(drop=True)
+
+
+def newest(lake_root: str, name: str, model: str, column: str = "window_start"):
+    """The largest `column` value of `model`'s rows (a pandas Timestamp for times), from
+    the Delta log's file statistics: no data file is read unless a file has no statistics
+    for it. None when the model has no rows."""
+    if not exists(lake_root, name):
+        return None
+    delta = _delta(lake_root, name)
+    actions = pa.table(delta.get_add_actions(flatten=True))
+    field = f"max.{column}"
+    if "partition.model_id" in actions.column_names:
+        actions = actions.filter(pc.equal(actions["partition.model_id"], model))
+        if not actions.num_rows:
+            return None
+        if field in actions.column_names and actions[field].null_count == 0:
+            value = pc.max(actions[field]).as_py()
+            return pd.Timestamp(value) if isinstance(value, datetime) else value
+    rows = table(lake_root, name, model=model, columns=[column])
+    return None if rows.empty else rows[column].max()
 
 
 def _utc(moment: datetime | str) -> datetime:

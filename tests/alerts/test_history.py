@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from inferwatch import read
 from inferwatch.alerts import history, scorecard
 from inferwatch.alerts.settings import settings
 from inferwatch.config import load_models
@@ -59,5 +60,10 @@ def test_the_start_is_the_newest_window_less_the_lookback(scenario_lake):
     newest = pd.Timestamp(manifest["end"]) - pd.Timedelta(hours=1)
     assert pd.Timestamp(since) == (newest - pd.Timedelta(days=1)).floor("D")
     assert history.start(str(scenario_lake), "no-such-model", timedelta(days=1)) is None
+    # the newest window comes from the log's statistics: it is the newest row's
+    for name in ("metrics/performance", "metrics/drift", "metrics/profile"):
+        rows = read.table(str(scenario_lake), name, model="eta", columns=["window_start"])
+        assert read.newest(str(scenario_lake), name, "eta") == rows["window_start"].max()
+    assert read.newest(str(scenario_lake), "metrics/drift", "no-such-model") is None
     card = scorecard.score(pd.DataFrame(_alerts(scenario_lake, "fraud")), manifest)
     assert card["incidents"]

@@ -33,10 +33,9 @@ def start(root: str, model_id: str, span: timedelta) -> datetime | None:
     """The newest window of the model's `metrics/performance` (else `metrics/drift`)
     less `span`, at the start of its day; None when there is nothing yet."""
     for name in ("metrics/performance", "metrics/drift"):
-        windows = read.table(root, name, model=model_id, columns=["window_start"])
-        if not windows.empty:
-            newest = pd.Timestamp(windows["window_start"].max())
-            return (newest - span).floor("D").to_pydatetime()  # whole day windows
+        newest = read.newest(root, name, model_id)  # from the log's file statistics
+        if newest is not None:
+            return (pd.Timestamp(newest) - span).floor("D").to_pydatetime()  # whole days
     return None
 
 
