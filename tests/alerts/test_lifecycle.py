@@ -86,3 +86,35 @@ def test_a_column_that_starts_later_is_a_new_alert_while_slices_and_output_stay(
         [_signal(h, "amount") for h in range(8, 24)]
     first, second = _alerts(rows, clear=3)
     assert first.resolved_window == HOURS[7] and second.resolved_window is None
+
+
+def test_a_column_still_near_its_thresholds_holds_its_alert_open():
+    fired = [_signal(h, "amount") for h in (2, 3, 4)]
+    held = [(*_signal(h, "amount", score=0.8), True) for h in range(5, 12)]
+    frame = pd.DataFrame([(*r, False) for r in fired] + held,
+                         columns=[*signals.COLUMNS, "hold"])
+    [alert] = lifecycle.alerts(frame, HOURS, {"drift": 2}, 3)
+    # held through hour 11, clear from 12: resolved at the third clear window, 14
+    assert alert.resolved_window == HOURS[14] and alert.last_window == HOURS[4]
+    assert list(alert.causes) == ["amount"] and alert.top()["score"] == 2.0
+    # a hold opens nothing, and holds of another column keep nothing open
+    assert lifecycle.alerts(frame[frame["hold"]], HOURS, {"drift": 1}, 3) == []
+    other = frame.assign(column=["amount"] * 3 + ["device"] * 7)
+    [alert] = lifecycle.alerts(other, HOURS, {"drift": 2}, 3)
+    assert alert.resolved_window == HOURS[7]
+
+
+def test_drift_signals_hold_columns_near_their_thresholds():
+    rows = []
+    for hour, ratios in ((0, (1.5, 1.4)), (1, (0.8, 0.7)), (2, (0.8, 0.3)), (3, (0.3, 0.2))):
+        for metric, ratio in zip(("psi", "ks"), ratios, strict=True):
+            rows.append({"model_id": "fraud", "granularity": "1h", "window_start": HOURS[hour],
+                         "comparison": "baseline", "slice_key": "*", "slice_value": "*",
+                         "column": "amount", "kind": "numeric", "metric": metric,
+                         "value": ratio * 0.2, "threshold": 0.2, "drifted": ratio > 1,
+                         "status": "ok", "n": 500, "n_reference": 5000, "error_bound": 0.01})
+    got = signals.drift(pd.DataFrame(rows)).set_index("window_start")
+    # fired at hour 0; held at hour 1 (both statistics past 1/1.5 of their thresholds);
+    # hour 2 has one statistic near (two are needed), hour 3 none
+    assert list(got.index) == [HOURS[0], HOURS[1]]
+    assert list(got["hold"]) == [False, True]

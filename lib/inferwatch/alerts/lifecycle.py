@@ -8,7 +8,9 @@ of a run of `min_windows` consecutive evaluated windows in which it fires (its
 `first_window`: "since when"; `opened_window`: the last of them, at whose end it is
 raised), stays open while it keeps firing, and is resolved by
 `clear_windows` consecutive evaluated windows in which none of its causes fire
-(`resolved_window`: the last of them). Everything is a function of the signals: the same metric tables give the same
+(`resolved_window`: the last of them); a `hold` signal of an owned cause (drift: the
+column still near its thresholds) counts as not clear, but never opens an alert or
+becomes a cause. Everything is a function of the signals: the same metric tables give the same
 alerts with the same ids (a hash of the key and the first window), so a re-run never
 duplicates one.
 """
@@ -41,6 +43,7 @@ class Alert:
     last_window: datetime
     resolved_window: datetime | None = None
     opened_window: datetime | None = None  # the window at whose end it was raised
+    held_window: datetime | None = None  # the last window a `hold` signal kept it open
     causes: dict[str, dict] = field(default_factory=dict)  # column or metric -> its worst
 
     @property
@@ -88,7 +91,10 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
     if signals.empty:
         return out
     causes = [_cause(r) for r in signals.itertuples()]
-    signals = signals.assign(cause=causes, subject=[c.split(" [")[0] for c in causes])
+    hold = signals["hold"].astype("boolean").fillna(False).astype(bool) \
+        if "hold" in signals else False
+    signals = signals.assign(cause=causes, subject=[c.split(" [")[0] for c in causes],
+                             hold=hold)
     for key, part in signals.groupby(list(KEY), dropna=False, sort=True):
         part = part[part["window_start"].isin(windows)]
         by_window = {position[w]: g for w, g in part.groupby("window_start")}
@@ -98,18 +104,24 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
         run_start, previous = None, None  # the current run of windows with unowned causes
         for i in sorted(by_window):
             for alert in list(active):
-                last = position[alert.last_window]
+                last = _last(alert, position)
                 if i - last > clear_windows:
                     alert.resolved_window = windows[last + clear_windows]
                     out.append(alert)
                     active.remove(alert)
             rows = by_window[i]
+            held, rows = rows[rows["hold"]], rows[~rows["hold"]]
             for alert in active:
+                if held["subject"].isin(_subjects(alert)).any():
+                    alert.held_window = windows[i]
                 young = i - position[alert.first_window] < GROUP_WINDOWS
                 mine = rows[rows["subject"].isin(_owned(active, only=alert))] if not young \
                     else rows[~rows["subject"].isin(_owned(active, but=alert))]
                 if not mine.empty:
-                    alert.last_window = windows[i]
+                    # the model's output moves with any incident: it joins an open alert
+                    # but does not keep it open (a later incident's would, for days)
+                    if not mine["subject"].isin(SYMPTOMS).all():
+                        alert.last_window = windows[i]
                     _add(alert, mine)
             new = rows[~rows["subject"].isin(_owned(active))]
             if new.empty:
@@ -129,12 +141,22 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
             active.append(alert)
             run_start, previous = None, None
         for alert in active:
-            last = position[alert.last_window]
+            last = _last(alert, position)
             if last + clear_windows < len(windows):
                 alert.resolved_window = windows[last + clear_windows]
             out.append(alert)
     return sorted(out, key=lambda a: (a.model_id, a.kind, str(a.slice_key),
                                       str(a.slice_value), a.first_window))
+
+
+def _subjects(alert: Alert) -> set[str]:
+    return {c["cause"].split(" [")[0] for c in alert.causes.values()}
+
+
+def _last(alert: Alert, position: dict[datetime, int]) -> int:
+    """The position of the alert's last window that was not clear (fired or held)."""
+    held = position[alert.held_window] if alert.held_window is not None else -1
+    return max(position[alert.last_window], held)
 
 
 def _strength(rows: pd.DataFrame) -> float:
@@ -156,7 +178,7 @@ def _owned(active: list[Alert], but: Alert | None = None, only: Alert | None = N
     """The subjects (a cause without its slice) the active alerts own; the model's own
     output (`SYMPTOMS`) is owned by any open alert: it moves with every incident."""
     mine = [a for a in active if a is not but and (only is None or a is only)]
-    found = {c["cause"].split(" [")[0] for a in mine for c in a.causes.values()}
+    found = set().union(*[_subjects(a) for a in mine])
     return found | SYMPTOMS if mine else found
 
 

@@ -8,7 +8,8 @@ rows. Each signal says what moved, where, by how much and against what:
   is the noise a clean column shows in ~3% of hours; a real shift moves PSI, KS and
   Wasserstein together, tests/metrics/test_drift.py; slices are smaller and many); a
   flagged `null_rate_delta` counts as 2 (exact counts: a null spike moves nothing else);
-  a numeric column needs one statistic that is not on the bins (`UNBINNED`);
+  a numeric column needs one statistic that is not on the bins (`UNBINNED`); a column
+  near its thresholds (`HOLD`) is a `hold` row, which only keeps its open alert open;
 - `quality`: a failed expectation of severity `critical` (a stopped feed, a schema
   change, a bound broken);
 - `multivariate`: a day the domain classifier tells from the baseline;
@@ -30,6 +31,11 @@ MIN_METRICS = 2
 # values sit on the bin edges
 UNBINNED = {"ks", "wasserstein", "mean_delta", "null_rate_delta"}
 SMALL_N = 20  # rows of an hour below which not even a large shift is judged
+# An open drift alert stays open while its column's statistics pass this share of their
+# thresholds (by the same counting rules as firing): a calibrated threshold is 1.5x the
+# largest score of the baseline's clean held-out hours, so 1/1.5 is above anything clean
+# showed. Without it a long shift flapped: quiet on small night hours, resolved, re-opened.
+HOLD = 1 / 1.5
 
 
 def empty() -> pd.DataFrame:
@@ -37,6 +43,9 @@ def empty() -> pd.DataFrame:
 
 
 def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
+    """Columns that fire (`hold` False), and columns that do not fire but whose statistics
+    pass `HOLD` x their thresholds by the same counting rules (`hold` True): these only keep
+    an open alert of the column from resolving (`alerts.lifecycle`)."""
     if frame is None or frame.empty:
         return empty()
     base = frame[(frame["granularity"] == "1h") & (frame["comparison"] == "baseline")]
@@ -45,8 +54,22 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     base = base.merge(whole, on=keys, how="left")
     # a slice holding every row of the window (one model_version) is the whole model again
     base = base[(base["slice_key"] == "*") | (base["n"] != base["n_all"])]
-    hits = base[(base["status"] == "ok") & base["drifted"].fillna(False).astype(bool)]
-    hits = pd.concat([hits, small_windows(base)])
+    judged = base[base["status"] == "ok"]
+    hits = judged[judged["drifted"].fillna(False).astype(bool)]
+    fired = _columns(pd.concat([hits, small_windows(base)]), min_metrics)
+    near = judged[judged["value"].abs() >= HOLD * judged["threshold"]]
+    held = _columns(near, min_metrics)
+    if not fired.empty and not held.empty:
+        at = ["window_start", "slice_key", "slice_value", "column"]
+        both = held[at].merge(fired[at].drop_duplicates(), how="left", indicator=True)
+        held = held[(both["_merge"] == "left_only").to_numpy()]
+    parts = [p for p in (fired.assign(hold=False), held.assign(hold=True)) if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else empty()
+
+
+def _columns(hits: pd.DataFrame, min_metrics: int) -> pd.DataFrame:
+    """One signal per (window, slice, column) whose flagged statistics (`hits`) count at
+    least `min_metrics` (a slice one more), one of them unbinned for a numeric column."""
     if hits.empty:
         return empty()
     hits = hits.assign(score=hits["value"].abs() / hits["threshold"],
@@ -58,6 +81,8 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     anchored = unbinned.groupby([hits[k] for k in keys], dropna=False).transform("any")
     top = (hits[(counted >= need) & anchored].sort_values("score", ascending=False)
            .drop_duplicates(keys))
+    if top.empty:
+        return empty()
     metrics = hits.groupby(keys, dropna=False)["metric"].apply(lambda m: sorted(set(m)))
     top = top.join(metrics.rename("flagged"), on=keys)
     # how far past its threshold the column is on two statistics (its second-best score;
