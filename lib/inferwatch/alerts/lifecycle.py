@@ -24,6 +24,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from inferwatch.alerts.signals import held as hold_rows
+
 KEY = ("model_id", "kind", "slice_key", "slice_value")
 SYMPTOMS = {"prediction", "label", "prediction_label"}
 GROUP_WINDOWS = 3  # causes starting this close to an alert's first window join it
@@ -91,10 +93,8 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
     if signals.empty:
         return out
     causes = [_cause(r) for r in signals.itertuples()]
-    hold = signals["hold"].astype("boolean").fillna(False).astype(bool) \
-        if "hold" in signals else False
     signals = signals.assign(cause=causes, subject=[c.split(" [")[0] for c in causes],
-                             hold=hold)
+                             hold=hold_rows(signals))
     for key, part in signals.groupby(list(KEY), dropna=False, sort=True):
         part = part[part["window_start"].isin(windows)]
         by_window = {position[w]: g for w, g in part.groupby("window_start")}

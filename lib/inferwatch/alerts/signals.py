@@ -42,6 +42,13 @@ def empty() -> pd.DataFrame:
     return pd.DataFrame(columns=COLUMNS)
 
 
+def held(signals: pd.DataFrame) -> pd.Series:
+    """Which rows are `hold` rows (`drift`); signals of other kinds have none."""
+    if "hold" not in signals:
+        return pd.Series(False, index=signals.index)
+    return signals["hold"].astype("boolean").fillna(False).astype(bool)
+
+
 def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     """Columns that fire (`hold` False), and columns that do not fire but whose statistics
     pass `HOLD` x their thresholds by the same counting rules (`hold` True): these only keep

@@ -91,9 +91,7 @@ def fold_slices(fired: pd.DataFrame) -> pd.DataFrame:
     kind and column, or metric) becomes a cause of the whole model's alert, named with its
     slice: one incident, not one alert per slice it shows in."""
     fired = fired.assign(cause=fired["column"].where(fired["column"].notna(), fired["metric"]))
-    held = fired["hold"].astype("boolean").fillna(False).astype(bool) if "hold" in fired \
-        else pd.Series(False, index=fired.index)
-    firing = fired["slice_key"].eq("*") & ~held
+    firing = fired["slice_key"].eq("*") & ~signals.held(fired)
     whole = set(zip(*[fired.loc[firing, k] for k in ("window_start", "kind", "cause")]))
     inside = [(w, k, c) in whole and s != "*" for w, k, c, s in
               zip(fired["window_start"], fired["kind"], fired["cause"], fired["slice_key"])]
