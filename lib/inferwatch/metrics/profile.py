@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from inferwatch.metrics.maps import COUNTS
@@ -62,12 +61,6 @@ def profiled_columns(model, columns: Sequence[str]) -> tuple[list[str], list[str
     return list(dict.fromkeys(numeric)), list(dict.fromkeys(categorical))
 
 
-def _melt(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
-    pairs = F.explode(F.array(*[
-        F.struct(F.lit(c).alias("column"), F.col(c).cast(_S).alias("x")) for c in columns]))
-    return rows.select(*KEY, pairs.alias("_p")).select(*KEY, "_p.column", "_p.x")
-
-
 def profile_state(rows: DataFrame, numeric: Sequence[str],
                   categorical: Sequence[str]) -> DataFrame:
     """Hourly profile state of sliced rows (`KEY` columns plus the profiled columns)."""
@@ -75,7 +68,7 @@ def profile_state(rows: DataFrame, numeric: Sequence[str],
     if numeric:
         parts.append(_numeric_state(rows, numeric))
     if categorical:
-        parts.append(_categorical_state(_melt(rows, categorical)))
+        parts.append(_categorical_state(rows, categorical))
     if not parts:
         return rows.sparkSession.createDataFrame([], STATE_SCHEMA)
     out = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1], allowMissingColumns=True)
@@ -95,7 +88,7 @@ def _numeric_aggregates(column: str) -> list[str]:
     cast of every value cost more than all other aggregates together); the hash of null is
     the seed, not null, so only finite values are hashed.
     """
-    x = f"CAST({_ident(column)} AS DOUBLE)"
+    x = f"CAST({sql_ident(column)} AS DOUBLE)"
     finite = f"abs({x}) < double('inf')"
     value = f"CASE WHEN {finite} THEN {x} END"
     return [
@@ -113,7 +106,7 @@ def _numeric_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
 
     Written as one SQL statement: built column by column with the DataFrame API, the
     ~300 expressions took ~14,000 calls into the JVM, 2-3 s before any row was read."""
-    keys = ", ".join(_ident(k) for k in KEY)
+    keys = ", ".join(sql_ident(k) for k in KEY)
     aggregates = ", ".join(["count(1) AS _rows"] + [
         f"{sql} AS _{i}_{field}" for i, column in enumerate(columns)
         for sql, field in zip(_numeric_aggregates(column), _NUMERIC_FIELDS, strict=True)])
@@ -127,7 +120,7 @@ def _numeric_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
     return rows.sparkSession.sql(query, rows=rows)
 
 
-def _ident(name: str) -> str:
+def sql_ident(name: str) -> str:
     """`name` as a quoted SQL identifier."""
     return "`" + name.replace("`", "``") + "`"
 
@@ -137,32 +130,49 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _categorical_state(melted: DataFrame) -> DataFrame:
-    per_value = melted.groupBy(*KEY, "column", "x").agg(F.count(F.lit(1)).alias("n"))
-    value = F.col("x")
-    entry = F.when(value.isNotNull(), F.struct((-F.col("n")).alias("o"), value.alias("v")))
-    return per_value.groupBy(*KEY, "column").agg(
-        F.lit(CATEGORICAL).alias("kind"),
-        F.sum("n").alias("count"),
-        F.sum(F.when(value.isNull(), F.col("n")).otherwise(0)).alias("num_nulls"),
-        F.sum(F.when(value.isNotNull(), F.col("n")).otherwise(0)).alias("n_finite"),
-        _capped(F.collect_list(entry)).alias("categories"),
-        F.hll_sketch_agg(value, HLL_LG_K).alias("hll"),
-        F.sum(F.length(value) * F.col("n")).alias("length_sum"),
-        F.min(F.length(value)).alias("length_min"),
-        F.max(F.length(value)).alias("length_max"),
-    )
+def _categorical_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Categorical columns melted into (column, value) pairs, counted per value, then per
+    column: totals, the capped category map (`capped_categories`), HLL, string lengths."""
+    keys = ", ".join(sql_ident(k) for k in KEY)
+    pairs = ", ".join(f"named_struct('column', {sql_string(c)}, 'x', CAST({sql_ident(c)} AS STRING))"
+                      for c in columns)
+    query = f"""
+SELECT {keys}, `column`, '{CATEGORICAL}' AS kind, sum(n) AS `count`,
+  sum(CASE WHEN x IS NULL THEN n ELSE 0 END) AS num_nulls,
+  sum(CASE WHEN x IS NOT NULL THEN n ELSE 0 END) AS n_finite,
+  map_from_entries(collect_list(CASE WHEN x IS NOT NULL THEN struct(x, n) END)) AS _summed,
+  hll_sketch_agg(x, {HLL_LG_K}) AS hll, sum(length(x) * n) AS length_sum,
+  min(length(x)) AS length_min, max(length(x)) AS length_max
+FROM (SELECT {keys}, `column`, x, count(1) AS n
+      FROM (SELECT {keys}, inline(array({pairs})) FROM __rows__)
+      GROUP BY {keys}, `column`, x)
+GROUP BY {keys}, `column`"""
+    query = query.replace("{", "{{").replace("}", "}}").replace("__rows__", "{rows}")
+    counted = rows.sparkSession.sql(query, rows=rows)
+    return capped_categories(counted).drop("_summed")
 
 
-def _capped(entries: Column) -> Column:
-    """Map of the `CATEGORY_CAP` largest counts (ties by value) plus `OTHER` for the rest,
-    from an array of (o = -count, v = value) structs: their natural order is the ranking
-    (a lambda comparator sorted three times slower)."""
-    ordered = F.array_sort(entries)
-    kept = F.slice(ordered, 1, CATEGORY_CAP)
-    rest = F.aggregate(F.slice(ordered, CATEGORY_CAP + 1, 1 << 30), F.lit(0).cast(_L),
-                       lambda acc, e: acc - e["o"])
-    top = F.map_from_entries(F.transform(kept, lambda e: F.struct(e["v"], -e["o"])))
-    other = F.when(F.size(ordered) > CATEGORY_CAP,
-                   F.create_map(F.lit(OTHER), rest)).otherwise(F.create_map().cast(COUNTS))
-    return F.map_from_entries(F.array_sort(F.map_entries(F.map_concat(top, other))))
+_OTHER = sql_string(OTHER)
+# values ranked by (-count, value): their natural order as structs (a lambda comparator
+# sorted three times slower)
+_RANKED = f"""array_sort(transform(
+    filter(map_entries(_summed), e -> e.key != {_OTHER}),
+    e -> named_struct('o', -e.value, 'v', e.key)))"""
+# the `CATEGORY_CAP` first, the rest added to the `OTHER` count already there
+_CAPPED = f"""map_concat(
+    map_from_entries(transform(slice(_ranked, 1, {CATEGORY_CAP}), e -> struct(e.v, -e.o))),
+    map({_OTHER}, coalesce(element_at(_summed, {_OTHER}), 0L)
+        + aggregate(slice(_ranked, {CATEGORY_CAP + 1}, 1073741824), 0L, (acc, e) -> acc - e.o)))"""
+# sorted by value; `OTHER` only when it counts something
+_SORTED = f"""map_from_entries(array_sort(map_entries(
+    map_filter(_capped, (k, v) -> k != {_OTHER} OR v > 0))))"""
+
+
+def capped_categories(frame: DataFrame) -> DataFrame:
+    """`frame` with `categories`: its `_summed` map of value counts (null for a numeric
+    column) capped to the `CATEGORY_CAP` largest counts (ties by value), the rest summed
+    under `OTHER`. One definition for the hourly state and every merge."""
+    return (frame.selectExpr("*", f"{_RANKED} AS _ranked")
+            .selectExpr("*", f"{_CAPPED} AS _capped")
+            .selectExpr("*", f"CASE WHEN _summed IS NOT NULL THEN {_SORTED} END AS categories")
+            .drop("_ranked", "_capped"))

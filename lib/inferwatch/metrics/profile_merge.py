@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from inferwatch.metrics.profile import (CATEGORY_CAP, KLL_K, NUMERIC, OTHER, STATE_SCHEMA,
-                                        sql_string)
+from inferwatch.metrics.profile import (KLL_K, NUMERIC, STATE_SCHEMA, sql_ident,
+                                        capped_categories)
 from inferwatch.metrics.windows import check_granularity, conform, window_column
 
 _GROUP = ("model_id", "window_start", "slice_key", "slice_value", "column", "kind")
 _SUMS = ("count", "num_nulls", "num_nan", "num_inf", "num_zeros", "length_sum")
 _EMPTY = "CAST(map() AS map<string, bigint>)"
-_OTHER = sql_string(OTHER)
 
 # Chan et al.: (n, mean, m2) of two parts; `acc` and `e` are structs of the three
 _ADD = """named_struct(
@@ -32,7 +31,7 @@ _ADD = """named_struct(
 
 _MERGE = f"""
 SELECT {", ".join(_GROUP)},
-  {", ".join(f"sum(`{c}`) AS `{c}`" for c in _SUMS)},
+  {", ".join(f"sum({sql_ident(c)}) AS {sql_ident(c)}" for c in _SUMS)},
   aggregate(
     collect_list(CASE WHEN n_finite > 0 THEN named_struct(
       'n', CAST(n_finite AS DOUBLE), 'mean', mean, 'm2', coalesce(m2, 0D)) END),
@@ -48,20 +47,7 @@ SELECT {", ".join(_GROUP)},
 FROM {{states}}
 GROUP BY {", ".join(_GROUP)}"""
 
-# values ranked by (-count, value), their natural order as structs
-_RANKED = f"""array_sort(transform(
-    filter(map_entries(_summed), e -> e.key != {_OTHER}),
-    e -> named_struct('o', -e.value, 'v', e.key))) AS _ranked"""
-
-_CAPPED = f"""CASE WHEN _summed IS NOT NULL THEN map_concat(
-    map_from_entries(transform(slice(_ranked, 1, {CATEGORY_CAP}), e -> struct(e.v, -e.o))),
-    map({_OTHER}, coalesce(element_at(_summed, {_OTHER}), 0L)
-        + aggregate(slice(_ranked, {CATEGORY_CAP + 1}, 1073741824), 0L, (acc, e) -> acc - e.o)))
-  END AS _capped"""
-
 _FINAL = (
-    f"""CASE WHEN _capped IS NOT NULL THEN map_from_entries(array_sort(map_entries(
-      map_filter(_capped, (k, v) -> k != {_OTHER} OR v > 0)))) END AS categories""",
     f"CASE WHEN kind = '{NUMERIC}' THEN sketch END AS sketch",
     f"CASE WHEN kind = '{NUMERIC}' AND n_finite > 0 THEN _m.mean END AS mean",
     f"CASE WHEN kind = '{NUMERIC}' AND n_finite > 0 THEN _m.m2 END AS m2")
@@ -78,7 +64,7 @@ def merge_keyed(states: DataFrame) -> DataFrame:
     """Merge the states that share (model_id, window_start, slice, column): the caller
     sets `window_start` to the window each state belongs to."""
     merged = states.sparkSession.sql(_MERGE, states=states)
-    merged = merged.selectExpr("*", _RANKED).selectExpr("*", _CAPPED)
-    merged = merged.selectExpr(*[f"`{c}`" for c in merged.columns if c not in (
-        "sketch", "_m", "_summed", "_ranked", "_capped")], *_FINAL)
+    merged = capped_categories(merged)
+    merged = merged.selectExpr(*[sql_ident(c) for c in merged.columns if c not in (
+        "sketch", "_m", "_summed")], *_FINAL)
     return conform(merged, STATE_SCHEMA)
