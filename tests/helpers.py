@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 from deltalake import DeltaTable
 
-from inferwatch.config import load_models
+from inferwatch.model_config import load_models
 
 
 def models():

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from inferwatch.config import ConfigError, load_env, load_models
+from inferwatch.config import ConfigError, load_env
+from inferwatch.model_config import load_models
 
 
 def _write(path, text):

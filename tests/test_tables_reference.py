@@ -9,7 +9,7 @@ import pytest
 from deltalake import DeltaTable
 
 from inferwatch import read
-from inferwatch.config import load_models
+from inferwatch.model_config import load_models
 from inferwatch.lake.schema import to_spark
 from inferwatch.lake.tables import SPECS
 from inferwatch.metrics import (baseline, domain, drift, drift_stats, fairness,

@@ -193,7 +193,8 @@ def explain(model: str, window: str, granularity: str, metric: str | None, conf:
     """Root-cause hints for a window: slices that dropped, features that drifted,
     expectations that failed, label coverage; and the alerts covering it."""
     from inferwatch.alerts.explain import explain as explain_window
-    from inferwatch.config import load_env, load_models
+    from inferwatch.config import load_env
+    from inferwatch.model_config import load_models
 
     env = load_env(conf, lake=lake, models_dir=models_dir)
     models = load_models(env.models_dir)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from inferwatch.config import EnvConfig, ModelConfig, load_env, load_models
+from inferwatch.config import EnvConfig, load_env
+from inferwatch.model_config import ModelConfig, load_models
 from inferwatch.errors import UnknownNameError
 from inferwatch.lake.tables import Lake
 

@@ -7,7 +7,7 @@ import json
 from inferwatch import read
 from inferwatch.alerts import scorecard
 from inferwatch.alerts.explain import explain
-from inferwatch.config import load_models
+from inferwatch.model_config import load_models
 from inferwatch.jobs import alerts as alerts_job
 from tests.helpers import context
 

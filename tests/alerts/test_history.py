@@ -10,7 +10,7 @@ import pandas as pd
 from inferwatch import read
 from inferwatch.alerts import history, scorecard
 from inferwatch.alerts.settings import settings
-from inferwatch.config import load_models
+from inferwatch.model_config import load_models
 from inferwatch.jobs.alerts import evaluate, frames
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from inferwatch import read
 from inferwatch.alerts import notify
-from inferwatch.config import load_models
+from inferwatch.model_config import load_models
 from inferwatch.jobs import alerts as alerts_job
 from tests.helpers import context
 

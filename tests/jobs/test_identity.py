@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from inferwatch.config import parse_model
+from inferwatch.model_config import parse_model
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, partition, performance
 from tests.helpers import context, delta_frame, models

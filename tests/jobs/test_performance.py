@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from inferwatch.config import parse_model
+from inferwatch.model_config import parse_model
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels
 from inferwatch.jobs import partition

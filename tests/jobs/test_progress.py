@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from inferwatch.config import parse_model
+from inferwatch.model_config import parse_model
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, partition, performance
 from inferwatch.jobs.runs import runs

@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from inferwatch.alerts.performance import HIGHER_IS_WORSE
-from inferwatch.config import ConfigError, ModelConfig
+from inferwatch.config import ConfigError
+from inferwatch.model_config import ModelConfig
 
 KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int,
         "anomaly": (dict, list),

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.ingest.contract import KINDS, text_rows
 from inferwatch.ingest.contract import records as contract_records
 from inferwatch.ingest.rules import (

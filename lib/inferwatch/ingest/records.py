@@ -24,7 +24,8 @@ def log_labels(records: Iterable[Mapping[str, Any]] | Any, conf: str = "conf/loc
 
 
 def _log(kind: str, records, conf: str, lake_root: str | None) -> Run:
-    from inferwatch.config import load_env, load_models
+    from inferwatch.config import load_env
+    from inferwatch.model_config import load_models
     from inferwatch.lake.tables import Lake
     from inferwatch.session import get_spark
 

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.config import MODEL_ID_PATTERN, ModelConfig
+from inferwatch.model_config import MODEL_ID_PATTERN, ModelConfig
 from inferwatch.ingest import contract
 
 REASON = "__iw_reason"  # internal: no producer column is named so

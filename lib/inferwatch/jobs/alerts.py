@@ -24,7 +24,7 @@ import pandas as pd
 from inferwatch import read
 from inferwatch.alerts import explain, history, lifecycle, notify, performance, signals
 from inferwatch.alerts.settings import SEVERITIES, settings
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Run, track
 from inferwatch.lake.tables import ALERTS

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ConfigError, ModelConfig
+from inferwatch.config import ConfigError
+from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.jobs.todo import hours_to_do

@@ -31,7 +31,7 @@ from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
 from inferwatch.jobs.runs import Progress, Run, track
-from inferwatch.config import MODEL_ID_PATTERN
+from inferwatch.model_config import MODEL_ID_PATTERN
 from inferwatch.lake.tables import DELIVERIES, INFERENCES
 
 JOB = "partition"

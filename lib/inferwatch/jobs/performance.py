@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pyspark.sql import functions as F
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.metrics.estimation import build_reference, with_expectations
 from inferwatch.metrics.fairness import fairness_state

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pyspark.sql import functions as F
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Run
 from inferwatch.jobs.todo import run_per_model

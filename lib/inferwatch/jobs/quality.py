@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run
 from inferwatch.jobs.todo import run_per_model

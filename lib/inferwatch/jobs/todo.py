@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.metrics.windows import utc

@@ -211,7 +211,7 @@ class InferenceLogger:
 
 def _models(models_dir: str | Path | None) -> dict:
     """The model descriptions (to type numeric features as the batch path does)."""
-    from inferwatch.config import load_models
+    from inferwatch.model_config import load_models
 
     folder = models_dir or os.environ.get("INFERWATCH_MODELS") or "conf/models"
     return load_models(folder) if Path(folder).is_dir() else {}

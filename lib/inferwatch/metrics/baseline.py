@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics import drift
 from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, profile_state, profiled_columns

@@ -39,7 +39,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
 
 SAMPLE_TABLE = "baseline_samples"

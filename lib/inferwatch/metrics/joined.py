@@ -4,7 +4,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ConfigError, ModelConfig, baseline_window
+from inferwatch.config import ConfigError
+from inferwatch.model_config import ModelConfig, baseline_window
 from inferwatch.lake.tables import Lake
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import PROBLEM_TYPES
+from inferwatch.model_config import PROBLEM_TYPES
 
 BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classification", "regression"
 METRIC_COLUMNS = (

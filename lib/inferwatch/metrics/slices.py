@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 
 
 def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str]) -> list[tuple[str, Column]]:

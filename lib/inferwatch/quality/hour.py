@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pyspark.sql import SparkSession
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import INFERENCES
 from inferwatch.quality import signals
 from inferwatch.quality.suggest import for_hour

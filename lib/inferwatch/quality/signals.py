@@ -24,7 +24,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import INFERENCES
 from inferwatch.metrics.windows import utc
 

@@ -31,7 +31,7 @@ import statistics
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ModelConfig
+from inferwatch.model_config import ModelConfig
 from inferwatch.metrics.profile import NUMERIC, OTHER
 from inferwatch.quality.signals import CONTRACT
 

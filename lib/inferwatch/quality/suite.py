@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from inferwatch.config import ConfigError, ModelConfig, check_expectations
+from inferwatch.config import ConfigError
+from inferwatch.model_config import ModelConfig, check_expectations
 
 DEFAULT_RATES = {"max_duplicate_rate": 0.05, "max_quarantine_rate": 0.05}
 
