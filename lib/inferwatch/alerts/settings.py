@@ -51,15 +51,8 @@ MAIN_METRICS = {"binary_classification": ["auc", "accuracy", "estimated_auc",
 def settings(model: ModelConfig) -> dict[str, Any]:
     spec = model.alerts or {}
     path = model.path
-    for key, value in spec.items():
-        if key not in KEYS:
-            raise ConfigError(path, f"alerts.{key}", f"one of {', '.join(KEYS)}", key)
-        if value is None and key == "webhook":
-            continue
-        if not isinstance(value, KEYS[key]) or isinstance(value, bool) != (KEYS[key] is bool):
-            kinds = KEYS[key] if isinstance(KEYS[key], tuple) else (KEYS[key],)
-            raise ConfigError(path, f"alerts.{key}",
-                              f"a {' or a '.join(k.__name__ for k in kinds)}", value)
+    _check_keys(path, "alerts", {k: v for k, v in spec.items()
+                                 if not (k == "webhook" and v is None)}, KEYS)
     windows = {**MIN_WINDOWS, **spec.get("min_windows", {})}
     for kind, n in windows.items():
         if kind not in KINDS or not isinstance(n, int) or n < 1:
@@ -95,16 +88,9 @@ def _anomalies(given: dict | list, model: ModelConfig, path) -> list[dict]:
         anomaly = {"metrics": MAIN_METRICS.get(model.problem_type, []), "granularity": "1d",
                    "z": 4.0, "history": 14, "min_labeled": MIN_LABELED,
                    "seasonal": False}
-        for key, value in spec.items():
-            if key not in ANOMALY_KEYS or not isinstance(value, ANOMALY_KEYS[key]) \
-                    or isinstance(value, bool) != (ANOMALY_KEYS[key] is bool):
-                raise ConfigError(path, f"{where}.{key}",
-                                  f"one of {', '.join(ANOMALY_KEYS)} with a value of its type",
-                                  value)
-            anomaly[key] = value
-        if anomaly["granularity"] not in GRANULARITIES:
-            raise ConfigError(path, f"{where}.granularity", "1h, 1d or 1w",
-                              anomaly["granularity"])
+        _check_keys(path, where, spec, ANOMALY_KEYS)
+        anomaly.update(spec)
+        _check_granularity(path, f"{where}.granularity", anomaly["granularity"])
         out.append(anomaly)
     return out
 
@@ -126,8 +112,24 @@ def rules(spec: dict, path, granularity: str) -> list[dict]:
                 value, at = bound, granularity
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ConfigError(path, where, "a number", value)
-            if at not in GRANULARITIES:
-                raise ConfigError(path, f"{where}.granularity", "1h, 1d or 1w", at)
+            _check_granularity(path, f"{where}.granularity", at)
             out.append({"metric": metric, "bound": float(value), "granularity": at,
                         "ceiling": key == "ceilings" or metric in HIGHER_IS_WORSE})
     return out
+
+
+def _check_keys(path, where: str, spec: dict, kinds: dict) -> None:
+    """Each key of `spec` one of `kinds`, its value of that key's type (a bool is no number)."""
+    for key, value in spec.items():
+        if key not in kinds:
+            raise ConfigError(path, f"{where}.{key}", f"one of {', '.join(kinds)}", key)
+        expected = kinds[key] if isinstance(kinds[key], tuple) else (kinds[key],)
+        if not isinstance(value, expected) or isinstance(value, bool) != (bool in expected):
+            raise ConfigError(path, f"{where}.{key}",
+                              f"a {' or a '.join(k.__name__ for k in expected)}", value)
+
+
+def _check_granularity(path, where: str, value: Any) -> None:
+    if value not in GRANULARITIES:
+        raise ConfigError(path, where, ", ".join(GRANULARITIES[:-1]) + f" or {GRANULARITIES[-1]}",
+                          value)
