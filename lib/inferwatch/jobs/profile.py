@@ -20,7 +20,7 @@ from inferwatch.jobs.runs import Run
 from inferwatch.jobs.todo import run_per_model
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
-from inferwatch.metrics.profile import profile_state, profiled_columns
+from inferwatch.metrics.profile import computed_state, profiled_columns
 from inferwatch.metrics.slices import sliced
 from inferwatch.metrics.windows import write_windows
 
@@ -43,8 +43,8 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     missing = sorted(set(model.features) - set(numeric) - set(categorical))
     if missing:
         part.notes.append(f"features {missing} are not in the inferences")
-    state = profile_state(sliced(rows, model, part.notes, extra=[*numeric, *categorical]),
-                          numeric, categorical).persist()
+    state = computed_state(sliced(rows, model, part.notes, extra=[*numeric, *categorical]),
+                           numeric, categorical)
     try:
         whole = (state.where((F.col("slice_key") == "*"))
                  .groupBy("window_start").agg(F.max("count").alias("n"))

@@ -30,7 +30,7 @@ from pyspark.sql import types as T
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics import drift
-from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, profile_state, profiled_columns
+from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, computed_state, profiled_columns
 from inferwatch.metrics.profile_merge import merge_keyed
 from inferwatch.metrics.slices import sliced
 
@@ -60,8 +60,8 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str]) -> DataFrame:
     if "model_version" not in rows.columns:
         rows = rows.withColumn("model_version", F.lit(None).cast("string"))
     numeric, categorical = profiled_columns(model, rows.columns)
-    hourly = profile_state(sliced(rows, model, notes, extra=[*numeric, *categorical]),
-                           numeric, categorical).persist()
+    hourly = computed_state(sliced(rows, model, notes, extra=[*numeric, *categorical]),
+                            numeric, categorical)
     whole = merge_keyed(hourly.withColumn("window_start", F.lit(EPOCH).cast("timestamp")))
     deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
     edges = F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),

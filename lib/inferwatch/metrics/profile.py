@@ -101,23 +101,59 @@ def _numeric_aggregates(column: str) -> list[str]:
 
 
 def _numeric_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
-    """One aggregation over all numeric columns side by side (a melt to (column, value)
-    pairs multiplied the rows by the column count), unpivoted to a row per column.
+    """Two aggregations over all numeric columns side by side (a melt to (column, value)
+    pairs multiplied the rows by the column count), joined and unpivoted to a row per
+    column: the plain aggregates (counts, moments, min, max), which Spark compiles under
+    `computed_state`, and the sketches, which it never compiles (in one aggregation
+    with the sketches, the plain ones were evaluated expression by expression too, at
+    twice the cost of a second read of the columns).
 
-    Written as one SQL statement: built column by column with the DataFrame API, the
-    ~300 expressions took ~14,000 calls into the JVM, 2-3 s before any row was read."""
+    Written as SQL: built column by column with the DataFrame API, the ~300 expressions
+    took ~14,000 calls into the JVM, 2-3 s before any row was read."""
     keys = ", ".join(sql_ident(k) for k in KEY)
-    aggregates = ", ".join(["count(1) AS _rows"] + [
-        f"{sql} AS _{i}_{field}" for i, column in enumerate(columns)
-        for sql, field in zip(_numeric_aggregates(column), _NUMERIC_FIELDS, strict=True)])
+    plain = ["count(1) AS _rows"]
+    sketches = []
+    for i, column in enumerate(columns):
+        for sql, field in zip(_numeric_aggregates(column), _NUMERIC_FIELDS, strict=True):
+            (sketches if field in _SKETCHES else plain).append(f"{sql} AS _{i}_{field}")
     entries = ", ".join(
         "named_struct('column', {}, 'count', _rows, {})".format(
             sql_string(column), ", ".join(f"'{f}', _{i}_{f}" for f in _NUMERIC_FIELDS))
         for i, column in enumerate(columns))
-    query = (f"SELECT {keys}, inline(array({entries})), '{NUMERIC}' AS kind FROM "
-             f"(SELECT {keys}, {aggregates} FROM __rows__ GROUP BY {keys})")
+    same = " AND ".join(f"p.{k} <=> s.{k}" for k in map(sql_ident, KEY))
+    query = (f"SELECT {', '.join(f'p.{k}' for k in map(sql_ident, KEY))}, "
+             f"inline(array({entries})), '{NUMERIC}' AS kind FROM "
+             f"(SELECT {keys}, {', '.join(plain)} FROM __rows__ GROUP BY {keys}) p JOIN "
+             f"(SELECT {keys}, {', '.join(sketches)} FROM __rows__ GROUP BY {keys}) s "
+             f"ON {same}")
     query = query.replace("{", "{{").replace("}", "}}").replace("__rows__", "{rows}")
     return rows.sparkSession.sql(query, rows=rows)
+
+
+_SKETCHES = ("sketch", "hll")
+# Spark compiles a plan only up to this many fields (default 100): the plain aggregates
+# hold ~12 per numeric column. Raised for the profile's own action only, since raised
+# for the session it makes every wide plan's generated code larger.
+_CODEGEN_FIELDS = ("spark.sql.codegen.maxFields", 4000)
+
+
+def computed_state(rows: DataFrame, numeric: Sequence[str],
+                   categorical: Sequence[str]) -> DataFrame:
+    """`profile_state`, persisted and computed at once with its plain aggregates compiled
+    (the caller unpersists it)."""
+    spark = rows.sparkSession
+    key, fields = _CODEGEN_FIELDS
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, str(fields))
+    try:
+        state = profile_state(rows, numeric, categorical).persist()
+        state.count()
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+    return state
 
 
 def sql_ident(name: str) -> str:
