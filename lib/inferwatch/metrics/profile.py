@@ -14,9 +14,10 @@ counts, `avg`, `stddev`, `min`, `max`, `quantiles` at `QUANTILES`, `distinct_cou
 `frequent_items` (top `TOP_ITEMS`), string lengths; and per (window, slice) a table
 row (`column` = `TABLE_ROW`) with the row count, the columns present and their kinds.
 
-All columns and slices are profiled in one pass: numeric columns by one aggregation with
-every column's aggregates side by side (then unpivoted), categorical columns melted into
-(column, value) pairs and counted. Distinct numeric values are counted by their 64-bit
+All columns and slices are profiled at once, never one Spark job per column: numeric
+columns by two aggregations with every column's aggregates side by side (the plain ones,
+compiled under `computed_state`, and the sketches, which Spark never compiles), joined and
+unpivoted; categorical columns melted into (column, value) pairs and counted. Distinct numeric values are counted by their 64-bit
 hash (`xxhash64`), so the HLL of a numeric column only unions with others built the same way.
 """
 from __future__ import annotations
