@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from inferwatch.metrics.profile import CATEGORY_CAP, OTHER, QUANTILES, TABLE_ROW, profile_state
+from inferwatch.metrics.profile import (CATEGORY_CAP, OTHER, QUANTILES, TABLE_ROW,
+                                        computed_state, profile_state)
 from inferwatch.metrics.profile_merge import merge_profile
 from inferwatch.metrics.profile_metrics import profile_metrics
 
@@ -38,13 +39,16 @@ def rows():
     return frame
 
 
-def _state(spark, frame):
+def _frame(spark, frame):
     records = [tuple(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in r)
                for r in frame.itertuples(index=False)]  # None stays null, NaN stays NaN
-    df = spark.createDataFrame(records, "model_id string, window_start timestamp, slice_key "
-                               "string, slice_value string, amount double, country string, "
-                               "rare string")
-    return profile_state(df, ["amount"], ["country", "rare"])
+    return spark.createDataFrame(records, "model_id string, window_start timestamp, slice_key "
+                                 "string, slice_value string, amount double, country string, "
+                                 "rare string")
+
+
+def _state(spark, frame):
+    return profile_state(_frame(spark, frame), ["amount"], ["country", "rare"])
 
 
 def _metrics(states, granularity):
@@ -141,3 +145,31 @@ def test_merging_in_any_grouping_gives_the_same_day(spark, rows):
             assert once[column][key] == twice[column][key], (column, key)
     assert twice["amount"]["avg"] == pytest.approx(once["amount"]["avg"], rel=1e-12)
     assert twice["amount"]["stddev"] == pytest.approx(once["amount"]["stddev"], rel=1e-9)
+
+
+def test_the_computed_state_is_compiled_the_same_and_leaves_the_session_as_it_was(spark, rows):
+    """12 numeric columns: their plain aggregates hold more fields than Spark compiles by
+    default (100); `computed_state` compiles them for its own action only."""
+    numeric = [f"amount_{i}" for i in range(12)]
+    df = _frame(spark, rows)
+    df = df.select("*", *[(F.col("amount") * (i + 1)).alias(c) for i, c in enumerate(numeric)])
+    limit = "spark.sql.codegen.maxFields"
+    before = spark.conf.get(limit)
+    state = computed_state(df, numeric, ["country"])
+    try:
+        assert spark.conf.get(limit) == before
+        plan = state._jdf.queryExecution().optimizedPlan().toString().splitlines()
+        compiled = [line for line in plan if "*(" in line and "HashAggregate" in line]
+        assert any("partial_var_pop" in line for line in compiled), "plain aggregates compiled"
+        fields = [c for c in state.columns if c not in ("sketch", "hll")]
+        got = {(r["window_start"], r["column"]): r for r in state.select(*fields).collect()}
+        want = {(r["window_start"], r["column"]): r for r in
+                profile_state(df, numeric, ["country"]).select(*fields).collect()}
+        assert got.keys() == want.keys() and len(got) == 24 * 13
+        for at, row in want.items():
+            for name in fields:
+                value = row[name]
+                same = pytest.approx(value, rel=1e-12) if isinstance(value, float) else value
+                assert got[at][name] == same, (at, name)
+    finally:
+        state.unpersist()

@@ -17,8 +17,9 @@ row (`column` = `TABLE_ROW`) with the row count, the columns present and their k
 All columns and slices are profiled at once, never one Spark job per column: numeric
 columns by two aggregations with every column's aggregates side by side (the plain ones,
 compiled under `computed_state`, and the sketches, which Spark never compiles), joined and
-unpivoted; categorical columns melted into (column, value) pairs and counted. Distinct numeric values are counted by their 64-bit
-hash (`xxhash64`), so the HLL of a numeric column only unions with others built the same way.
+unpivoted; categorical columns melted into (column, value) pairs and counted. Distinct
+numeric values are counted by their 64-bit hash (`xxhash64`), so the HLL of a numeric
+column only unions with others built the same way.
 """
 from __future__ import annotations
 
@@ -146,9 +147,14 @@ def computed_state(rows: DataFrame, numeric: Sequence[str],
     key, fields = _CODEGEN_FIELDS
     before = spark.conf.get(key, None)
     spark.conf.set(key, str(fields))
+    state = None
     try:
         state = profile_state(rows, numeric, categorical).persist()
         state.count()
+    except Exception:
+        if state is not None:
+            state.unpersist()  # a failed model leaves nothing cached behind
+        raise
     finally:
         if before is None:
             spark.conf.unset(key)
