@@ -30,6 +30,9 @@ def test_overrides_win(tmp_path):
     [
         ("model_id: ../etc\nproblem_type: regression\n", "model_id", "[A-Za-z0-9_.-]+"),
         ("model_id: m\nproblem_type: ranking\n", "problem_type", "one of"),
+        # YAML's true is no number, though Python's bool is an int
+        ("model_id: m\nproblem_type: binary_classification\nthreshold: true\n", "threshold",
+         "an int or float"),
         ("model_id: m\nproblem_type: binary_classification\nthreshold: 3\n", "threshold",
          "between 0 and 1"),
         ("model_id: m\nproblem_type: regression\nfeatures: {numeric: amount}\n", "numeric",
@@ -77,6 +80,9 @@ def test_duplicate_model_ids_refused(tmp_path):
 def test_env_errors(tmp_path):
     path = _write(tmp_path / "env.yaml", "lake: 3\n")
     with pytest.raises(ConfigError, match=r"env.yaml: key 'lake': expected a str"):
+        load_env(path)
+    path = _write(tmp_path / "env.yaml", "spark: {shuffle_partitions: true}\n")
+    with pytest.raises(ConfigError, match="'shuffle_partitions': expected an int"):
         load_env(path)
     path = _write(tmp_path / "env.yaml", "spark: {shuffle_partitions: 0}\n")
     with pytest.raises(ConfigError, match="shuffle_partitions"):

@@ -73,12 +73,23 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def of_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """`value` is a `kind` (a type or a tuple of types); YAML's `true` is a bool, not a
+    number, though Python's bool is an int: it passes only where `bool` is named."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
+
+
+def kind_names(kind: type | tuple[type, ...]) -> str:
+    """"a float", "an int or float": what a key of `kind` expects, for an error."""
+    names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+    return f"{'an' if names[0] in 'aeiou' else 'a'} {names}"
+
+
 def typed(path: Path, data: dict, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
     value = data.get(key, default)
-    if value is not None and not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        article = "an" if names[0] in "aeiou" else "a"
-        raise ConfigError(path, key, f"{article} {names}", value)
+    if value is not None and not of_kind(value, kind):
+        raise ConfigError(path, key, kind_names(kind), value)
     return value
 
 

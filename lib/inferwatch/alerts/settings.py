@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferwatch.alerts.performance import HIGHER_IS_WORSE
-from inferwatch.config import ConfigError
+from inferwatch.config import ConfigError, kind_names, of_kind
 from inferwatch.model_config import ModelConfig
 
 KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int,
@@ -119,14 +119,12 @@ def rules(spec: dict, path, granularity: str) -> list[dict]:
 
 
 def _check_keys(path, where: str, spec: dict, kinds: dict) -> None:
-    """Each key of `spec` one of `kinds`, its value of that key's type (a bool is no number)."""
+    """Each key of `spec` one of `kinds`, its value of that key's type (`of_kind`)."""
     for key, value in spec.items():
         if key not in kinds:
             raise ConfigError(path, f"{where}.{key}", f"one of {', '.join(kinds)}", key)
-        expected = kinds[key] if isinstance(kinds[key], tuple) else (kinds[key],)
-        if not isinstance(value, expected) or isinstance(value, bool) != (bool in expected):
-            raise ConfigError(path, f"{where}.{key}",
-                              f"a {' or a '.join(k.__name__ for k in expected)}", value)
+        if not of_kind(value, kinds[key]):
+            raise ConfigError(path, f"{where}.{key}", kind_names(kinds[key]), value)
 
 
 def _check_granularity(path, where: str, value: Any) -> None:
