@@ -113,9 +113,12 @@ def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_la
     line = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
                   source=str(training))
     assert line.startswith("baseline 'training' version 1 of fraud")
+    cached = spark.sparkContext._jsc.getPersistentRDDs().size()
     again = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
                    source=str(training))
     assert "version 2" in again
+    # the states cached while the baseline was built are released once it is stored
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
     from inferwatch.context import open_context
 
     ctx = open_context("conf/local.yaml", str(lake), inputs / "models", spark=spark)

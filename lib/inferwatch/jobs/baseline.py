@@ -44,8 +44,7 @@ def create(conf: str | Path, lake: str | None, models_dir: str | Path | None, mo
             rows = joined_rows(ctx.lake, parts, versions)
             described = f"window {start.isoformat()} .. {end.isoformat()}"
         run.rows_in = run.rows_out = rows.count()
-        built = bl.build(model, rows, run.notes)
-        version = bl.store(ctx.lake, model_id, name, built, described)
+        version = bl.build_and_store(ctx.lake, model, name, rows, run.notes, described)
         run.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
         run.outputs[domain.SAMPLE_TABLE] = domain.store_sample(ctx.lake, model, name, version,
                                                                rows)

@@ -97,8 +97,8 @@ def reference(ctx: Context, model: ModelConfig, part: Run) -> DataFrame | None:
         versions = {t: ctx.lake.table(t).version() for t in INPUTS}
         source = baseline_rows(ctx.lake, model, versions)
         if source is not None:
-            built = bl.build(model, source, part.notes)
-            version = bl.store(ctx.lake, model.model_id, name, built, _describe(model))
+            version = bl.build_and_store(ctx.lake, model, name, source, part.notes,
+                                         _describe(model))
             part.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
             part.outputs[domain.SAMPLE_TABLE] = domain.store_sample(ctx.lake, model, name,
                                                                     version, source)

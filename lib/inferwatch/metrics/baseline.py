@@ -49,9 +49,23 @@ BASELINE_SCHEMA = T.StructType(STATE_SCHEMA.fields + [
     T.StructField("thresholds", T.MapType(T.StringType(), T.DoubleType()))])
 
 
-def build(model: ModelConfig, rows: DataFrame, notes: list[str]) -> DataFrame:
+def build_and_store(lake: Lake, model: ModelConfig, name: str, rows: DataFrame,
+                    notes: list[str], source: str) -> int:
+    """`build` the baseline of `rows` and `store` it under `name`; returns its version.
+    The states cached on the way are released once it is written (or failed)."""
+    cached: list[DataFrame] = []
+    try:
+        return store(lake, model.model_id, name, build(model, rows, notes, cached), source)
+    finally:
+        for frame in cached:
+            frame.unpersist()
+
+
+def build(model: ModelConfig, rows: DataFrame, notes: list[str],
+          cached: list[DataFrame]) -> DataFrame:
     """Baseline rows (without name and version) of `rows`: labelled or not, with an
-    `hour` column when they come from the lake (then hours are kept and calibrated)."""
+    `hour` column when they come from the lake (then hours are kept and calibrated).
+    The states it caches are added to `cached`, for the caller to release."""
     if "hour" not in rows.columns and "ts" in rows.columns:  # a training file with times
         rows = rows.withColumn("hour", F.date_trunc("hour", F.col("ts").cast("timestamp")))
     if "hour" not in rows.columns:
@@ -62,11 +76,13 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str]) -> DataFrame:
     numeric, categorical = profiled_columns(model, rows.columns)
     hourly = computed_state(sliced(rows, model, notes, extra=[*numeric, *categorical]),
                             numeric, categorical)
+    cached.append(hourly)
     whole = merge_keyed(hourly.withColumn("window_start", F.lit(EPOCH).cast("timestamp")))
     deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
     edges = F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),
                    F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
     whole = whole.withColumn("edges", edges).persist()
+    cached.append(whole)
     hours = [r[0] for r in hourly.select("window_start").distinct().collect()]
     thresholds = None
     if len(hours) >= MIN_CALIBRATION_WINDOWS:
