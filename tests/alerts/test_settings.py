@@ -22,6 +22,7 @@ def test_a_model_without_a_section_gets_the_defaults():
     ({"florrs": {}}, "alerts.florrs"),
     ({"floors": {"auc": "high"}}, "alerts.floors.auc"),
     ({"min_windows": {"drift": 0}}, "alerts.min_windows.drift"),
+    ({"min_windows": {"drift": True}}, "alerts.min_windows.drift"),  # YAML's true: no count
     ({"webhook": "hooks.example"}, "alerts.webhook"),
     ({"min_severity": "loud"}, "alerts.min_severity"),
     ({"anomaly": {"granularity": "5m"}}, "alerts.anomaly.granularity"),

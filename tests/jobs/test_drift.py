@@ -110,14 +110,16 @@ def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_la
     shutil.copytree(scenario_lake, lake)
     inputs = scenario_lake.parent / "input"
     training = sorted((inputs / "inferences").glob("*.parquet"))[0]
+    # the states cached while a baseline is built are released once it is stored (counted
+    # before the first: the second build's states would reuse the first's cache entries)
+    cached = spark.sparkContext._jsc.getPersistentRDDs().size()
     line = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
                   source=str(training))
     assert line.startswith("baseline 'training' version 1 of fraud")
-    cached = spark.sparkContext._jsc.getPersistentRDDs().size()
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
     again = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
                    source=str(training))
     assert "version 2" in again
-    # the states cached while the baseline was built are released once it is stored
     assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
     from inferwatch.context import open_context
 
@@ -154,3 +156,19 @@ def test_multivariate_drift_flags_incident_days_and_points_at_their_features(sce
         row = day.iloc[0]
         top = [f["feature"] for f in row.top_features[:2]]
         assert row.drifted and inc["column"] in top, (inc, row.auc, row.top_features)
+
+
+@pytest.mark.parametrize("spec,key", [
+    ({"thresholds": {"psi": True}}, "drift.thresholds.psi"),  # YAML's true is no number
+    ({"threshold": "high", "numeric": "psi"}, "drift.threshold"),
+])
+def test_a_drift_settings_mistake_is_one_line_naming_the_key(spec, key):
+    import dataclasses
+
+    from inferwatch.config import ConfigError
+    from tests.helpers import models
+
+    fraud = dataclasses.replace(models()["fraud"], drift=spec)
+    with pytest.raises(ConfigError) as err:
+        drift.thresholds(fraud)
+    assert f"'{key}'" in str(err.value) and "\n" not in str(err.value)

@@ -55,7 +55,7 @@ def settings(model: ModelConfig) -> dict[str, Any]:
                                  if not (k == "webhook" and v is None)}, KEYS)
     windows = {**MIN_WINDOWS, **spec.get("min_windows", {})}
     for kind, n in windows.items():
-        if kind not in KINDS or not isinstance(n, int) or n < 1:
+        if kind not in KINDS or not of_kind(n, int) or n < 1:
             raise ConfigError(path, f"alerts.min_windows.{kind}",
                               f"an integer >= 1 for one of {', '.join(KINDS)}", n)
     clear = spec.get("clear_windows", CLEAR_WINDOWS)

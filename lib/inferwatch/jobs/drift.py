@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ConfigError
+from inferwatch.config import ConfigError, of_kind
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run, track
@@ -71,13 +71,15 @@ def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:
         raise ConfigError(model.path, "drift.thresholds", "a mapping of metric to number",
                           given)
     for metric, value in given.items():
-        if metric not in drift.METRICS or not isinstance(value, int | float):
+        if metric not in drift.METRICS or not of_kind(value, (int, float)):
             raise ConfigError(model.path, f"drift.thresholds.{metric}",
                               f"a number for one of {', '.join(drift.METRICS)}", value)
         for kind in out:
             if metric in out[kind]:
                 out[kind][metric] = float(value)
     if "threshold" in spec:
+        if not of_kind(spec["threshold"], (int, float)):
+            raise ConfigError(model.path, "drift.threshold", "a number", spec["threshold"])
         for kind in ("numeric", "categorical"):
             metric = spec.get(kind)
             if metric is not None and metric not in out[kind]:

@@ -148,7 +148,7 @@ def _numeric_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
 
 
 # Spark compiles a plan only up to this many fields (default 100): the plain aggregates
-# hold ~12 per numeric column. Raised for the profile's own action only, since raised
+# hold ~10 per numeric column. Raised for the profile's own action only, since raised
 # for the session it makes every wide plan's generated code larger.
 _CODEGEN_FIELDS = ("spark.sql.codegen.maxFields", 4000)
 
