@@ -121,9 +121,9 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     for key, value in (("future_tolerance_hours", tolerance),
                        ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry),
                        ("maintain.vacuum_retention_hours", retention)):
-        if isinstance(value, bool) or value < 0:
+        if value < 0:
             raise ConfigError(path, key, "a number >= 0", value)
-    if isinstance(target, bool) or target <= 0:
+    if target <= 0:
         raise ConfigError(path, "maintain.target_file_mb", "a number > 0", target)
     lake = str(lake or typed(path, data, "lake", str, "lake"))
     alerts = typed(path, data, "alerts", dict, {}) or {}
