@@ -106,8 +106,7 @@ def _numeric_fields(i: int) -> dict[str, str]:
     derived rather than aggregated, exactly (fewer aggregates, a cheaper profile): rows
     are null, NaN, infinite or finite, so the infinities are what the other three leave;
     the mean is the sum over the count, as `avg` computes it."""
-    fields = {f: f"_{i}_{f}" for f in ("num_nulls", "num_nan", "num_zeros", "n_finite", "m2",
-                                        "min", "max", "sketch", "hll")}
+    fields = {f: f"_{i}_{f}" for side in _numeric_aggregates(i) for f in side if f != "sum"}
     fields["num_inf"] = f"_rows - _{i}_num_nulls - _{i}_num_nan - _{i}_n_finite"
     fields["mean"] = f"CASE WHEN _{i}_n_finite > 0 THEN _{i}_sum / _{i}_n_finite END"
     return fields
