@@ -23,4 +23,4 @@ def sum_maps(maps: Column, kind: T.MapType = COUNTS) -> Column:
 
 def sorted_map(counts: Column) -> Column:
     """Entries in key order, so that equal states are equal byte for byte."""
-    return F.map_from_entries(F.array_sort(F.map_entries(counts)))
+    return F.map_from_entries(F.sort_array(F.map_entries(counts)))

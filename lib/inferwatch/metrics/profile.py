@@ -209,9 +209,11 @@ GROUP BY {keys}, `column`"""
 
 
 _OTHER = sql_string(OTHER)
-# values ranked by (-count, value): their natural order as structs (a lambda comparator
-# sorted three times slower)
-_RANKED = f"""array_sort(transform(
+# values ranked by (-count, value): their natural order as structs, by `sort_array`, which
+# compares with compiled code (`array_sort` calls a comparator lambda for each comparison,
+# even its default one: the hourly categorical state cost a quarter more, 8.4 vs 6.0-7.1
+# CPU-s on the benchmark's 1M rows)
+_RANKED = f"""sort_array(transform(
     filter(map_entries(_summed), e -> e.key != {_OTHER}),
     e -> named_struct('o', -e.value, 'v', e.key)))"""
 # the `CATEGORY_CAP` first, the rest added to the `OTHER` count already there
@@ -220,7 +222,7 @@ _CAPPED = f"""map_concat(
     map({_OTHER}, coalesce(element_at(_summed, {_OTHER}), 0L)
         + aggregate(slice(_ranked, {CATEGORY_CAP + 1}, 1073741824), 0L, (acc, e) -> acc - e.o)))"""
 # sorted by value; `OTHER` only when it counts something
-_SORTED = f"""map_from_entries(array_sort(map_entries(
+_SORTED = f"""map_from_entries(sort_array(map_entries(
     map_filter(_capped, (k, v) -> k != {_OTHER} OR v > 0))))"""
 
 

@@ -17,7 +17,7 @@ def profile_metrics(states: DataFrame) -> DataFrame:
     """One row per (window, slice, column) plus a table row per (window, slice)."""
     n = F.col("n_finite")
     sketch_ok = (F.col("kind") == NUMERIC) & F.col("sketch").isNotNull() & (n > 0)
-    top = F.slice(F.array_sort(
+    top = F.slice(F.sort_array(
         F.transform(F.map_entries(F.map_filter("categories", lambda k, _v: k != OTHER)),
                     lambda e: F.struct((-e["value"]).alias("_o"), e["key"].alias("item"),
                                        e["value"].alias("count"))),
