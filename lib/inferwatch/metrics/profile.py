@@ -187,22 +187,26 @@ def sql_string(text: str) -> str:
 
 
 def _categorical_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
-    """Categorical columns melted into (column, value) pairs, counted per value, then per
-    column: totals, the capped category map (`capped_categories`), HLL, string lengths."""
+    """Categorical columns melted into (column number, value) pairs, counted per value,
+    then per column: totals, the capped category map (`capped_categories`), HLL, string
+    lengths. The column is keyed by its number, named after the counting (keyed by its
+    name, the categorical part cost an eighth more)."""
     keys = ", ".join(sql_ident(k) for k in KEY)
-    pairs = ", ".join(f"named_struct('column', {sql_string(c)}, 'x', CAST({sql_ident(c)} AS STRING))"
-                      for c in columns)
+    pairs = ", ".join(f"named_struct('c', {j}, 'x', CAST({sql_ident(c)} AS STRING))"
+                      for j, c in enumerate(columns))
+    names = ", ".join(sql_string(c) for c in columns)
     query = f"""
-SELECT {keys}, `column`, '{CATEGORICAL}' AS kind, sum(n) AS `count`,
+SELECT {keys}, element_at(array({names}), c + 1) AS `column`, '{CATEGORICAL}' AS kind,
+  sum(n) AS `count`,
   sum(CASE WHEN x IS NULL THEN n ELSE 0 END) AS num_nulls,
   sum(CASE WHEN x IS NOT NULL THEN n ELSE 0 END) AS n_finite,
   map_from_entries(collect_list(CASE WHEN x IS NOT NULL THEN struct(x, n) END)) AS _summed,
   hll_sketch_agg(x, {HLL_LG_K}) AS hll, sum(length(x) * n) AS length_sum,
   min(length(x)) AS length_min, max(length(x)) AS length_max
-FROM (SELECT {keys}, `column`, x, count(1) AS n
+FROM (SELECT {keys}, c, x, count(1) AS n
       FROM (SELECT {keys}, inline(array({pairs})) FROM __rows__)
-      GROUP BY {keys}, `column`, x)
-GROUP BY {keys}, `column`"""
+      GROUP BY {keys}, c, x)
+GROUP BY {keys}, c"""
     query = query.replace("{", "{{").replace("}", "}}").replace("__rows__", "{rows}")
     counted = rows.sparkSession.sql(query, rows=rows)
     return capped_categories(counted).drop("_summed")
