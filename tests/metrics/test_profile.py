@@ -116,6 +116,23 @@ def test_nan_null_and_infinity_are_counted_apart(spark):
     assert (got["avg"], got["min"], got["max"]) == (1.0, 0.0, 2.0)
 
 
+def test_any_column_name_is_profiled_as_it_is(spark):
+    # braces, quotes, backticks and the text of a query placeholder in column names
+    odd_numeric, odd_categorical = "amount {x} __rows__", "it's `c` {rows}"
+    frame = pd.DataFrame({"model_id": "m", "window_start": [DAY] * 5, "slice_key": "*",
+                          "slice_value": "*",
+                          "amount": pd.Series([None, float("nan"), 0.0, 2.0, 4.0], dtype=object),
+                          "country": ["a", None, "a", "b", "a"], "rare": "x"})
+    rows = _frame(spark, frame).withColumnsRenamed(
+        {"amount": odd_numeric, "country": odd_categorical})
+    got = _metrics(profile_state(rows, [odd_numeric], [odd_categorical]), "1h")
+    assert (got[odd_numeric]["num_nulls"], got[odd_numeric]["num_nan"],
+            got[odd_numeric]["avg"]) == (1, 1, 2.0)
+    assert got[odd_categorical]["num_nulls"] == 1
+    assert {r["item"]: r["count"] for r in got[odd_categorical]["frequent_items"]} == {
+        "a": 3, "b": 1}
+
+
 def test_category_counts_are_capped_with_an_other_bucket_that_merges(spark, rows):
     hourly = _state(spark, rows)
     for states in (hourly, merge_profile(hourly, "1d"), merge_profile(

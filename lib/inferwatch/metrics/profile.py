@@ -23,7 +23,8 @@ column only unions with others built the same way.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
@@ -136,14 +137,13 @@ def _numeric_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
             ", ".join(f"'{f}', {sql}" for f, sql in _numeric_fields(i).items()))
         for i, column in enumerate(columns))
     same = " AND ".join(f"p.{k} <=> s.{k}" for k in map(sql_ident, KEY))
-    query = (f"WITH x AS (SELECT {keys}, {', '.join(inputs)} FROM __rows__) "
-             f"SELECT {', '.join(f'p.{k}' for k in map(sql_ident, KEY))}, "
-             f"inline(array({entries})), '{NUMERIC}' AS kind FROM "
-             f"(SELECT {keys}, {', '.join(plain)} FROM x GROUP BY {keys}) p JOIN "
-             f"(SELECT {keys}, {', '.join(sketches)} FROM x GROUP BY {keys}) s "
-             f"ON {same}")
-    query = query.replace("{", "{{").replace("}", "}}").replace("__rows__", "{rows}")
-    return rows.sparkSession.sql(query, rows=rows)
+    return sql_over(rows, lambda view: (
+        f"WITH x AS (SELECT {keys}, {', '.join(inputs)} FROM {view}) "
+        f"SELECT {', '.join(f'p.{k}' for k in map(sql_ident, KEY))}, "
+        f"inline(array({entries})), '{NUMERIC}' AS kind FROM "
+        f"(SELECT {keys}, {', '.join(plain)} FROM x GROUP BY {keys}) p JOIN "
+        f"(SELECT {keys}, {', '.join(sketches)} FROM x GROUP BY {keys}) s "
+        f"ON {same}"))
 
 
 # Spark compiles a plan only up to this many fields (default 100): the plain aggregates
@@ -176,6 +176,20 @@ def computed_state(rows: DataFrame, numeric: Sequence[str],
     return state
 
 
+def sql_over(rows: DataFrame, query: Callable[[str], str]) -> DataFrame:
+    """The SQL `query(view)` over `rows`, registered as the temporary view `view` (a
+    unique name) while the query is analysed: the analysed plan holds the rows, so the
+    view is dropped at once. Nothing is substituted into the query text after it is built
+    (`spark.sql(query, rows=...)` formats it, so a column name with braces or with the
+    placeholder's own text in it broke the query)."""
+    view = f"_inferwatch_rows_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
+    try:
+        return rows.sparkSession.sql(query(view))
+    finally:
+        rows.sparkSession.catalog.dropTempView(view)
+
+
 def sql_ident(name: str) -> str:
     """`name` as a quoted SQL identifier."""
     return "`" + name.replace("`", "``") + "`"
@@ -195,7 +209,7 @@ def _categorical_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:
     pairs = ", ".join(f"named_struct('c', {j}, 'x', CAST({sql_ident(c)} AS STRING))"
                       for j, c in enumerate(columns))
     names = ", ".join(sql_string(c) for c in columns)
-    query = f"""
+    counted = sql_over(rows, lambda view: f"""
 SELECT {keys}, element_at(array({names}), c + 1) AS `column`, '{CATEGORICAL}' AS kind,
   sum(n) AS `count`,
   sum(CASE WHEN x IS NULL THEN n ELSE 0 END) AS num_nulls,
@@ -204,11 +218,9 @@ SELECT {keys}, element_at(array({names}), c + 1) AS `column`, '{CATEGORICAL}' AS
   hll_sketch_agg(x, {HLL_LG_K}) AS hll, sum(length(x) * n) AS length_sum,
   min(length(x)) AS length_min, max(length(x)) AS length_max
 FROM (SELECT {keys}, c, x, count(1) AS n
-      FROM (SELECT {keys}, inline(array({pairs})) FROM __rows__)
+      FROM (SELECT {keys}, inline(array({pairs})) FROM {view})
       GROUP BY {keys}, c, x)
-GROUP BY {keys}, c"""
-    query = query.replace("{", "{{").replace("}", "}}").replace("__rows__", "{rows}")
-    counted = rows.sparkSession.sql(query, rows=rows)
+GROUP BY {keys}, c""")
     return capped_categories(counted).drop("_summed")
 
 
