@@ -1,16 +1,20 @@
 """Model descriptions (`conf/models/<model_id>.yaml`): read, checked, loaded by folder.
 
 Every error names the file, the key and what was expected (`config.ConfigError`).
+`slices` and `protected` are parsed here, once, by the slice grammar
+(`inferwatch.slice_expr`): a model file holds data, never code for Spark to run.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from inferwatch.config import ConfigError, names, read_yaml, typed
+from inferwatch.slice_expr import Node, SliceExprError, column_name, parse
 
 MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
@@ -29,12 +33,21 @@ class ModelConfig:
     label: str = "label"
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
-    slices: tuple[str, ...] = ()
-    protected: tuple[str, ...] = ()
+    slices: tuple[str, ...] = ()  # as written: each is its rows' `slice_key`
+    protected: tuple[str, ...] = ()  # column names
     baseline: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
+    # each slice's parse tree, keyed by its text; what the jobs evaluate
+    expressions: dict[str, Node] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # parsed on construction, so a model made by parse_model or dataclasses.replace
+        # alike carries the checked trees of exactly its slices
+        object.__setattr__(self, "expressions", {
+            text: _checked(self.path, f"slices[{i}]", text, parse)
+            for i, text in enumerate(self.slices)})
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -71,12 +84,23 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         numeric=numeric,
         categorical=categorical,
         slices=names(path, data, "slices"),
-        protected=names(path, data, "protected"),
+        protected=tuple(_checked(path, f"protected[{i}]", text, column_name)
+                        for i, text in enumerate(names(path, data, "protected"))),
         baseline=_baseline(path, data),
         drift=typed(path, data, "drift", dict, {}) or {},
         quality=_quality(path, data),
         alerts=typed(path, data, "alerts", dict, {}) or {},
     )
+
+
+def _checked(path: Path, key: str, text: str, read: Callable[[str], Any]) -> Any:
+    """`read(text)` (the slice grammar's parse or column_name), or a one-line
+    ConfigError naming the file, the key, the expression and what was refused."""
+    try:
+        return read(text)
+    except SliceExprError as err:
+        raise ConfigError(path, key, "a slice expression of columns, literals, operators and "
+                          f"allowed functions ({err})", text) from None
 
 
 QUALITY_KEYS = {"suite": str, "baseline": str, "suggest": bool, "expectations": list,
