@@ -20,7 +20,8 @@ TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labe
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
           "metrics/profile", "metrics/drift", "state/performance", "state/fairness",
           "state/profile", "baselines", "baseline_samples", "metrics/multivariate_drift",
-          "metrics/quality", "state/deliveries", "alerts", "alerts_outbox", "job_runs")
+          "metrics/quality", "state/deliveries", "alerts", "alerts_outbox", "job_runs",
+          "leases")
 
 # Short names with the columns a person wants first.
 VIEWS = {

@@ -113,6 +113,17 @@ def track(lake: Lake, job: str, params: dict[str, Any] | None = None) -> Iterato
     log.info("%s %s in %.1fs [%s]", run.status, run.summary(), time.monotonic() - t0, run.run_id)
 
 
+def skipped(lake: Lake, job: str, holder: Any) -> Run:
+    """Record and return a run that did nothing because another run holds the job's lease
+    (`lake.lease.Holder`): status `ok` (nothing failed), nothing read, so no progress
+    moves; its note and `details.lease_held_by` say who holds the lease."""
+    run = Run(job=job)
+    run.notes.append(f"skipped: the {job} lease is held by {holder}")
+    run.details["lease_held_by"] = holder.as_dict()
+    _record(lake, run)
+    return run
+
+
 def _row(run: Run, ended: datetime) -> dict[str, Any]:
     return {
         "run_id": run.run_id, "job": run.job, "model_id": run.model_id,

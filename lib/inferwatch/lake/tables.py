@@ -86,6 +86,11 @@ JOB_RUNS = _schema(
     ("rows_pending", L), ("rows_quarantined", L), ("input_versions", S), ("output_versions", S),
     ("hours_owed", S), ("error", S), ("details", S),
 )
+# one row per job: who holds its lease (`inferwatch.lake.lease`), replaced by each take
+LEASES = _schema(
+    ("job", S), ("owner", S), ("host", S), ("pid", L), ("process", S), ("acquired_at", TS),
+    ("expires_at", TS), ("released_at", TS),
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ SPECS = {
         TableSpec("state/deliveries", DELIVERIES, ("model_id", "hour")),
         TableSpec("alerts", ALERTS, ("model_id",)),
         TableSpec("alerts_outbox", ALERTS_OUTBOX, ("model_id",)),
+        TableSpec("leases", LEASES, ("job",)),
     )
 }
 
