@@ -14,6 +14,7 @@ from inferwatch.errors import UnknownNameError
 if TYPE_CHECKING:
     from inferwatch.context import Context
     from inferwatch.jobs.runs import Run
+    from inferwatch.lake.lease import LeaseSettings
 
 # Pipeline order; later stages add their names here.
 PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance",
@@ -29,13 +30,21 @@ def job_module(name: str):
     return importlib.import_module(f"inferwatch.jobs.{name.replace('-', '_')}")
 
 
-def run_job(ctx: Context, name: str) -> Run:
-    """Run one pipeline job with a progress line before and after."""
+def run_job(ctx: Context, name: str, lease: LeaseSettings | None = None) -> Run:
+    """Run one pipeline job with a progress line before and after, holding the job's
+    lease on the lake (`lake.lease`): while another run holds it, this one waits, then
+    does nothing and says who holds it (recorded by `runs.skipped`, status `ok`)."""
+    from inferwatch.jobs.runs import skipped
+    from inferwatch.lake.lease import LeaseSettings, held
+
     if name not in PIPELINE + DAILY:
         raise UnknownNameError("job", name, PIPELINE + DAILY)
     t0 = time.monotonic()
     print(f"[{name}] running ...", flush=True)
-    run = job_module(name).run(ctx)
+    with held(ctx.lake, name, lease or LeaseSettings.from_environ()) as taken:
+        run = (skipped(ctx.lake, name, taken.refused_by) if taken.refused_by
+               else job_module(name).run(ctx))
+    run.notes += taken.notes
     extra = f" ({'; '.join(run.notes)})" if run.notes else ""
     print(f"[{name}] {run.status} in {time.monotonic() - t0:.1f}s: {run.summary()}{extra}",
           flush=True)
