@@ -6,12 +6,15 @@ ingest, then the higher label; the others are counted as superseded), and finds 
 inferences they label: labels with both hints (`model_id`, `inference_ts`) in just those
 `inferences` partitions, the rest (and wrong `inference_ts` hints) through
 `inference_index`, reading only their ids' buckets. A label applies to every stored
-inference with its id (all versions of a model; only the hinted model when it names
-one). Outcomes, each counted:
+version of its model's inference with its id: the model it names, or, when it names
+none, the one model that scored the id. A label naming no model for an id that several
+models scored is not guessed: it is quarantined with a reason naming the models.
+Outcomes, each counted:
 
 - matched: merged into `labels` (the latest label per inference wins there too);
-- quarantined: a label that is not a number for a model that is not multiclass, or one
-  still pending after `pending_expiry_days`;
+- quarantined: a label that is not a number for a model that is not multiclass, one
+  naming no model for an id several models scored, or one still pending after
+  `pending_expiry_days`;
 - pending: no inference yet; kept in `labels_pending` and retried on every run.
 
 Commits: `labels` (an idempotent replace), then `labels_pending`, which holds the still
@@ -43,6 +46,7 @@ CURSOR = f"{JOB}:{SOURCE}"
 LOCATION = ["inference_id", "model_id", "hour", "ts"]
 # a label is one per (id, hinted model): labels for one request id sent to two models
 HINTED = ("inference_id", "model_id")
+AMBIGUOUS = "_models"  # the models that scored a label's id, when it names none and they are several
 
 
 def latest_per_inference(labels: DataFrame, key: Sequence[str] = ("inference_id",)) -> DataFrame:
@@ -87,7 +91,10 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             return job
         stored = pending.read_files(waiting, pending_version)
         flushed = stored.where(F.col("reason").isNotNull()).count()
-        job.rows_in = sum(f.num_records or 0 for f in [*added, *waiting]) - flushed
+        logged = raw.added_records(since, latest) if added else 0
+        if logged is None:  # an add action without a record count (another writer)
+            logged = raw.read_files(added, latest).count()
+        job.rows_in = logged + sum(f.num_records or 0 for f in waiting) - flushed
         cols = [f.name for f in LABELS_PENDING.fields if f.name not in ("first_seen", "reason")]
         incoming = stored.where(F.col("reason").isNull()).select(*cols, "first_seen")
         if added:
@@ -125,7 +132,14 @@ def _located(lake: Lake, batch: DataFrame) -> DataFrame:
     places = locate(lake, batch).withColumnRenamed("inference_id", "_place_id")
     applies = ((F.col("inference_id") == F.col("_place_id"))
                & (F.col("_hint_model").isNull() | (F.col("_hint_model") == F.col("model_id"))))
-    return labels.join(places, on=applies, how="left").drop("_place_id")
+    joined = labels.join(places, on=applies, how="left").drop("_place_id")
+    # a label naming no model, for an id that several models scored, is not guessed
+    models = F.sort_array(F.collect_set("model_id").over(
+        Window.partitionBy("inference_id", "_hint_model")))
+    ambiguous = F.col("_hint_model").isNull() & (F.size(models) > 1)
+    return (joined.withColumn(AMBIGUOUS, F.when(ambiguous, F.array_join(models, ", ")))
+            .withColumns({c: F.when(F.col(AMBIGUOUS).isNull(), F.col(c))
+                          for c in ("model_id", "hour", "ts")}))
 
 
 def _judged(located: DataFrame, now: datetime, expiry_days: float,
@@ -134,6 +148,9 @@ def _judged(located: DataFrame, now: datetime, expiry_days: float,
     expired = F.col("first_seen") < F.lit(now - timedelta(days=expiry_days))
     not_number = F.col("label").isNull() & ~F.col("model_id").isin(multiclass)
     return located.withColumn(REASON, F.when(
+        F.col(AMBIGUOUS).isNotNull(),
+        F.concat(F.lit("inference id "), F.col("inference_id"), F.lit(" was scored by models "),
+                 F.col(AMBIGUOUS), F.lit(": send the label with its model_id"))).when(
         F.col("model_id").isNotNull() & not_number,
         F.concat(F.lit("label '"), F.col("label_class"), F.lit("' is not a number (model "),
                  F.col("model_id"), F.lit(" is not multiclass)"))).when(

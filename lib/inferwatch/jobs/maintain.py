@@ -3,7 +3,10 @@
 For each Delta table under the lake root (`lake/maintenance.py` does the work):
 
 1. compaction of small files per partition into files of `maintain.target_file_mb`,
-   committed with `dataChange=false` so that no job recomputes anything. Each table's
+   committed with `dataChange=false` so that no job recomputes anything. Files holding
+   rows that an incremental reader has not consumed yet (`raw/inferences` past the
+   partition job's cursor, `raw/labels` past join-labels', `inferences` past the id
+   index's) are not compacted, so no vacuum can take them before they are read. Each table's
    layout says how rows are ordered and which files may be merged:
    - `inference_index`: files whose `ts` reaches into the duplicate lookback (plus a
      day) are merged per day of `ts`, so the partition job's duplicate lookups still
@@ -27,10 +30,13 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta, timezone
 
 from inferwatch.context import Context
-from inferwatch.jobs import join_labels
-from inferwatch.jobs.runs import PARTIAL, Run, track
+from inferwatch.jobs import join_labels, partition
+from inferwatch.jobs.index import APP as INDEX_APP
+from inferwatch.jobs.index import INDEX
+from inferwatch.jobs.runs import PARTIAL, Progress, Run, track
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.maintenance import Layout, Report, checkpoint, compact, vacuum
+from inferwatch.lake.tables import Lake
 from inferwatch.metrics.windows import FILE_SPAN, truncate, utc
 
 JOB = "maintain"
@@ -38,6 +44,22 @@ SORT_BY = {"inferences": "ts", "labels": "ts", "raw/inferences": "ts",
            "raw/labels": "label_ts", "labels_pending": "inference_id",
            "quarantine": "quarantined_at", "job_runs": "started_at",
            "state/deliveries": "run_id"}  # partitioned by hour: files merge within the hour
+
+
+def unread_files(lake: Lake, name: str) -> frozenset[str]:
+    """Paths of `name`'s files holding rows its incremental reader has not consumed (all
+    of them before its first run); empty for tables no job reads incrementally."""
+    cursors = {"raw/inferences": lambda: Progress(lake, partition.JOB).cursor(name),
+               "raw/labels": lambda: lake.table("labels_pending").txn_version(
+                   join_labels.CURSOR),
+               "inferences": lambda: lake.table(INDEX).txn_version(INDEX_APP)}
+    if name not in cursors:
+        return frozenset()
+    table = lake.table(name)
+    since = cursors[name]()
+    if since is not None and since >= table.version():
+        return frozenset()
+    return frozenset(f.path for f in table.added_files(since))
 
 
 def layout(name: str, recent_from: datetime) -> Layout:
@@ -74,7 +96,8 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             report = Report(name)
             try:
                 table = ctx.lake.table(name)
-                compact(table, layout(name, recent_from), target, report)
+                compact(table, layout(name, recent_from), target, report,
+                        unread_files(ctx.lake, name))
                 checkpoint(table, report)
                 vacuum(table, report, env.vacuum_retention_hours)
                 job.outputs[name] = table.version()

@@ -15,8 +15,10 @@ rows added since its last run and
    carrying the raw version as a Delta app transaction, so a re-run after a kill skips
    what already landed.
 
-Rows in (from the Delta log's record counts of the raw files read) must equal new +
-duplicates + quarantined, or the run fails.
+The raw rows added since the cursor are read from the files the log's data-changing add
+actions name, also when `maintain` has since compacted them into other files (see
+`Snapshots.added_files`). Rows in (summed from those add actions' record counts, apart
+from the file list read) must equal new + duplicates + quarantined, or the run fails.
 """
 from __future__ import annotations
 
@@ -106,9 +108,11 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
         if (target.txn_version(txn[0]) or -1) >= latest:
             job.notes.append(f"raw version {latest} was already partitioned")
             return job
-        added = raw.added_files(since, latest)
-        job.rows_in = sum(f.num_records or 0 for f in added)
+        # rows in are counted from the log's add actions, apart from the files read, so a
+        # file the read missed fails the accounting instead of going unnoticed
+        added, logged = raw.added_files(since, latest), raw.added_records(since, latest)
         batch = raw.read_files(added, latest)
+        job.rows_in = logged if logged is not None else batch.count()
         flagged = classify(batch, now, env.future_tolerance_hours).persist()
         final = None
         try:

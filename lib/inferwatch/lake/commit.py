@@ -128,9 +128,9 @@ class Committer:
         return None
 
     def _data_changes(self, after: int, upto: int) -> list[tuple[str, str, dict]] | None:
-        """(add|remove, path as logged, partition values) of the data-changing actions of
-        versions (after, upto]; None when a log file of the range is gone (past the
-        retention)."""
+        """(add|remove, path as logged, the action) of the data-changing actions of
+        versions (after, upto], in log order; None when a log file of the range is gone
+        (past the log retention)."""
         changes = []
         for version in range(after + 1, upto + 1):
             try:
@@ -143,8 +143,7 @@ class Committer:
                 for kind in ("add", "remove"):
                     change = action.get(kind)
                     if change is not None and change.get("dataChange", True):
-                        changes.append((kind, change["path"],
-                                        change.get("partitionValues") or {}))
+                        changes.append((kind, change["path"], change))
         return changes
 
     def _log_actions(self, version: int) -> list[dict]:

@@ -6,6 +6,7 @@ changed from the log's data-changing actions (`Committer._data_changes`).
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import types as T
@@ -154,9 +156,20 @@ class Snapshots:
 
     def added_files(self, since_version: int | None,
                     version: int | None = None) -> list[DataFile]:
-        """Files of the snapshot added with new data after `since_version` (all when it is
-        None), from the log's `dataChange=true` add actions: a compaction, which rewrites
-        rows without changing them, adds nothing."""
+        """Every file added with new data in versions (`since_version`, `version`] (the
+        whole snapshot when `since_version` is None), as Delta streaming reads a table.
+
+        The files come from the log's `dataChange=true` add actions, not from the latest
+        snapshot: rows that a compaction (`dataChange=false`) has since rewritten into
+        another file are read from the file they were added in, which stays on storage
+        until vacuum. A file that a later data-changing remove took out (a delete) is
+        skipped. A file the range added that is gone from storage (compacted, then
+        vacuumed, before this reader came) raises `LostInputError`: its rows are never
+        silently skipped. When the log of the range itself is gone (past the log
+        retention), the files of the snapshot that the cursor's snapshot did not hold are
+        read: a superset (compactions' outputs included), which readers that recognise
+        rows already stored (partition, join-labels) take without double counting.
+        """
         dt = self.delta(version)
         if since_version is None or since_version < 0:
             return self._files(dt, None, None, stats=())
@@ -165,8 +178,61 @@ class Snapshots:
             current = self._files(dt, None, None, stats=())
             before = self._files_or_none(since_version)
             return current if before is None else [f for f in current if f.path not in before]
-        added = {path for kind, path, _ in changes if kind == "add"}
-        return self._files(dt, None, None, stats=(), logged=added) if added else []
+        deleted = {lf.hive_unescape(path) for kind, path, _ in changes if kind == "remove"}
+        part_cols = list(dt.metadata().partition_columns)
+        types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
+        added: dict[str, DataFile] = {}
+        for kind, path, change in changes:
+            relative = lf.hive_unescape(path)
+            if kind != "add" or relative in deleted:
+                continue
+            raw = change.get("partitionValues") or {}
+            added[relative] = DataFile(
+                relative, int(change.get("size") or 0), _num_records(change),
+                {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols})
+        if added:
+            self._check_present(dt, list(added.values()), since_version)
+        return list(added.values())
+
+    def added_records(self, since_version: int | None,
+                      version: int | None = None) -> int | None:
+        """Rows added with new data in versions (`since_version`, `version`], summed from
+        the log's add actions (the snapshot's record count when `since_version` is None);
+        None when an action has no record count. Counted apart from `added_files`, so a
+        reader whose file list misses a file fails its row accounting."""
+        dt = self.delta(version)
+        if since_version is None or since_version < 0:
+            counts = [f.num_records for f in self._files(dt, None, None, stats=())]
+        else:
+            changes = self._data_changes(since_version, dt.version())
+            if changes is None:
+                return None
+            # rows of a file that a later data-changing remove deleted were never new
+            added = {path: _num_records(change) for kind, path, change in changes
+                     if kind == "add"}
+            for kind, path, _change in changes:
+                if kind == "remove":
+                    added.pop(path, None)
+            counts = list(added.values())
+        return None if any(c is None for c in counts) else int(sum(counts))
+
+    def _check_present(self, dt: DeltaTable, added: list[DataFile], since: int) -> None:
+        """Raise LostInputError when files the log added are gone from storage; only files
+        no longer in the snapshot (compacted away) are looked up."""
+        live = set(pa.table(dt.get_add_actions(flatten=False)).column("path").to_pylist())
+        live = {lf.hive_unescape(p) for p in live}
+        gone = [f for f in added if f.path not in live]
+        if not gone:
+            return
+        infos = self._fs.get_file_info([f"{self._fs_root}/{f.path}" for f in gone])
+        missing = [f.path for f, i in zip(gone, infos) if i.type == pafs.FileType.NotFound]
+        if missing:
+            raise LostInputError(
+                f"{self.name}: {len(missing)} data files added after version {since} were "
+                f"compacted and vacuumed before this reader consumed them (first: "
+                f"{missing[0]}); nothing was read. Restore them from a backup, or re-ingest "
+                f"their source files; keep vacuum_retention_hours above the longest pause "
+                f"between runs")
 
     def changed_partitions(self, since_version: int | None,
                            version: int | None = None) -> list[dict[str, Any]]:
@@ -180,7 +246,8 @@ class Snapshots:
             return self.partitions(dt.version())
         types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
         unique = {}
-        for _kind, _path, raw in changes:
+        for _kind, _path, change in changes:
+            raw = change.get("partitionValues") or {}
             values = {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols}
             unique[self._key(values, part_cols)] = values
         return list(unique.values())
@@ -192,6 +259,22 @@ class Snapshots:
             log.warning("%s: version %s cannot be opened; every file counts as new",
                         self.name, version)
             return None
+
+
+class LostInputError(RuntimeError):
+    """Rows an incremental reader has not consumed are gone from storage."""
+
+
+def _num_records(action: Mapping[str, Any]) -> int | None:
+    """The record count in an add or remove action's stats, if it has one."""
+    stats = action.get("stats")
+    if not stats:
+        return None
+    try:
+        count = json.loads(stats).get("numRecords")
+    except (TypeError, ValueError):
+        return None
+    return None if count is None else int(count)
 
 
 def _prefilter(actions: pa.Table, part_cols: list[str], partitions: list[Partition]) -> pa.Table:
