@@ -16,13 +16,19 @@ import yaml
 from inferwatch.errors import UserError
 from inferwatch.lake.storage import (StorageSettings, delta_options, settings_from,
                                      spark_conf, spark_uri)
+from inferwatch.redact import SECRET_KEYS, redact_value, remember
+
+# vacuum deletes what no version within the retention references, including the files
+# of a write still in progress: a day at least, longer than any write takes
+MIN_VACUUM_RETENTION_HOURS = 24.0
 
 class ConfigError(UserError):
     """A configuration file is missing, unreadable or holds an unexpected value."""
 
     def __init__(self, path: Path | str, key: str, expected: str, got: Any = None):
         self.path, self.key, self.expected = str(path), key, expected
-        found = "" if got is None else f", got {got!r}"
+        # a mistyped webhook URL or key must not land whole in a task log
+        found = "" if got is None else f", got {redact_value(key, got)!r}"
         super().__init__(f"{path}: key '{key}': expected {expected}{found}")
 
 
@@ -119,10 +125,14 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     target = typed(path, maintain, "target_file_mb", (int, float), 128.0)
     retention = typed(path, maintain, "vacuum_retention_hours", (int, float), 168.0)
     for key, value in (("future_tolerance_hours", tolerance),
-                       ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry),
-                       ("maintain.vacuum_retention_hours", retention)):
+                       ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry)):
         if value < 0:
             raise ConfigError(path, key, "a number >= 0", value)
+    if retention < MIN_VACUUM_RETENTION_HOURS:
+        raise ConfigError(path, "maintain.vacuum_retention_hours",
+                          f"a number of hours >= {MIN_VACUUM_RETENTION_HOURS:g} (a shorter "
+                          "retention lets vacuum delete the files of writes in progress)",
+                          retention)
     if target <= 0:
         raise ConfigError(path, "maintain.target_file_mb", "a number > 0", target)
     lake = str(lake or typed(path, data, "lake", str, "lake"))
@@ -131,6 +141,8 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
                                                                   str, None)
     if webhook and not webhook.startswith(("http://", "https://")):
         raise ConfigError(path, "alerts.webhook_url", "an http:// or https:// URL", webhook)
+    storage = _storage(path, data, lake)
+    remember([webhook, *(storage.get(k) for k in SECRET_KEYS)])
     return EnvConfig(
         path=path,
         lake=lake,
@@ -147,7 +159,7 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
         target_file_mb=float(target),
         vacuum_retention_hours=float(retention),
         webhook_url=webhook or None,
-        storage=_storage(path, data, lake),
+        storage=storage,
     )
 
 
