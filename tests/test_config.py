@@ -133,3 +133,59 @@ def test_a_bad_suite_file_is_one_config_error(tmp_path):
         read_suite(bad)
     with pytest.raises(ConfigError, match="an existing suite file"):
         read_suite(tmp_path / "missing.yaml")
+
+
+HOSTILE_SLICES = [
+    "reflect('java.lang.System', 'getProperty', 'java.home')",
+    "java_method('java.lang.System', 'getenv', 'HOME')",
+    "(SELECT first(value) FROM text.`/etc/hostname`)",
+    "country IN (SELECT value FROM text.`/etc/hostname`)",
+    "text.`/etc/hostname`",
+    "read_files('/etc/hostname')",
+    "transform(array(amount), x -> x + 1)",
+    "no_such_function(country)",
+    "my_registered_udf(country)",
+    "count(*)",
+    "rank() OVER (ORDER BY amount)",
+    "lower(country) OVER (PARTITION BY country)",
+    "explode(array(country))",
+    "`reflect`('java.lang.System', 'getProperty', 'java.home')",
+    "country; DROP TABLE inferences",
+    "country -- a comment hiding nothing",
+    "concat(country, reflect('java.lang.System', 'getProperty', 'java.home'))",
+]
+
+
+def _model_file(tmp_path, **keys):
+    import yaml
+
+    data = {"model_id": "m", "problem_type": "binary_classification", **keys}
+    return _write(tmp_path / "m.yaml", yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("text", HOSTILE_SLICES)
+@pytest.mark.parametrize("key", ["slices", "protected"])
+def test_hostile_slice_and_protected_expressions_are_refused_at_load(tmp_path, key, text):
+    path = _model_file(tmp_path, **{key: ["country", text]})
+    with pytest.raises(ConfigError) as err:
+        load_models(tmp_path)
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith(f"{path}: key '{key}[1]': expected a slice expression")
+    assert text in message
+
+
+def test_legitimate_slices_load_as_checked_parse_trees(tmp_path):
+    from tests.metrics.test_slices import LEGITIMATE
+
+    _model_file(tmp_path, slices=LEGITIMATE, protected=["gender", "`home country`"])
+    model = load_models(tmp_path)["m"]
+    assert model.slices == tuple(LEGITIMATE)  # as written: they are the rows' slice_key
+    assert list(model.expressions) == LEGITIMATE
+    assert model.protected == ("gender", "home country")
+
+
+def test_protected_attributes_are_columns(tmp_path):
+    path = _model_file(tmp_path, protected=["lower(gender)"])
+    with pytest.raises(ConfigError, match=rf"{path}: key 'protected\[0\]'.*a column name"):
+        load_models(tmp_path)

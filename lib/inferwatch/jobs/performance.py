@@ -6,13 +6,16 @@ progress (plus the hours an earlier bounded run owes it), keep those inside
 `metrics.windows.write_windows` replace those hours and their days and weeks in
 `state/performance` and `metrics/performance` (and `state/fairness`, `metrics/fairness`
 for binary models with `protected` attributes). A model that fails is recorded as
-failed and the others go on. `--rebuild` recomputes every stored hour in the range.
+failed and the others go on; a slice that fails on the rows is dropped for the run, with
+a note, and the model's other rows are written (`metrics.slices.compute_sliced`).
+`--rebuild` recomputes every stored hour in the range.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.model_config import ModelConfig
@@ -23,7 +26,7 @@ from inferwatch.metrics.families import FAIRNESS, performance
 from inferwatch.metrics.joined import baseline_rows, joined_rows
 from inferwatch.metrics.performance import BINARY
 from inferwatch.metrics.performance_state import hourly_state
-from inferwatch.metrics.slices import sliced
+from inferwatch.metrics.slices import compute_sliced
 from inferwatch.metrics.windows import write_windows
 from inferwatch.jobs.runs import Run
 from inferwatch.jobs.todo import run_per_model
@@ -52,11 +55,10 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     joined = with_expectations(joined_rows(lake, parts, versions), reference,
                                model.problem_type).persist()
     try:
-        state = hourly_state(sliced(joined, model, notes), model.problem_type,
-                             model.threshold, model.classes or None).persist()
+        state, whole = compute_sliced(joined, model, notes, lambda rows: _state(model, rows),
+                                      details=part.details)
         try:
-            whole = state.where(F.col("slice_key") == "*").agg(F.sum("n")).first()[0]
-            part.rows_out = int(whole or 0)
+            part.rows_out = whole
             part.check_accounting()
             part.outputs.update(write_windows(lake, performance(model.problem_type),
                                               model.model_id, hours, state))
@@ -66,6 +68,19 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
             _fairness(ctx, model, hours, joined, part)
     finally:
         joined.unpersist()
+
+
+def _state(model: ModelConfig, rows: DataFrame) -> tuple[DataFrame, int]:
+    """The hourly state of sliced `rows`, persisted and computed, and the whole model's
+    row count."""
+    state = hourly_state(rows, model.problem_type, model.threshold,
+                         model.classes or None).persist()
+    try:
+        whole = state.where(F.col("slice_key") == "*").agg(F.sum("n")).first()[0]
+    except Exception:
+        state.unpersist()  # a failed plan leaves nothing cached behind
+        raise
+    return state, int(whole or 0)
 
 
 def _fairness(ctx: Context, model: ModelConfig, hours: set[datetime], joined, part: Run) -> None:

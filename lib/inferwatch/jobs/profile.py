@@ -5,7 +5,8 @@ run (`jobs.todo`): the hour's rows, sliced like performance, are profiled in one
 over all columns and slices (`metrics.profile`); the hourly state replaces those hours
 in `state/profile` and the days and weeks they fall in are merged again from the stored
 hourly states (never from raw rows); `metrics/profile` gets the compact rows of the
-same windows. A model's failure is recorded and the others go on.
+same windows. A model's failure is recorded and the others go on; a slice that fails on
+the rows is dropped for the run with a note (`metrics.slices.compute_sliced`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from inferwatch.jobs.todo import run_per_model
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
 from inferwatch.metrics.profile import computed_state, profiled_columns
-from inferwatch.metrics.slices import sliced
+from inferwatch.metrics.slices import compute_sliced
 from inferwatch.metrics.windows import write_windows
 
 JOB = "profile"
@@ -43,8 +44,9 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     missing = sorted(set(model.features) - set(numeric) - set(categorical))
     if missing:
         part.notes.append(f"features {missing} are not in the inferences")
-    state = computed_state(sliced(rows, model, part.notes, extra=[*numeric, *categorical]),
-                           numeric, categorical)
+    state = compute_sliced(rows, model, part.notes,
+                           lambda sliced: computed_state(sliced, numeric, categorical),
+                           extra=[*numeric, *categorical], details=part.details)
     try:
         whole = (state.where((F.col("slice_key") == "*"))
                  .groupBy("window_start").agg(F.max("count").alias("n"))

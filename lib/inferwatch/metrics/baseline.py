@@ -32,7 +32,7 @@ from inferwatch.lake.tables import Lake
 from inferwatch.metrics import drift
 from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, computed_state, profiled_columns
 from inferwatch.metrics.profile_merge import merge_keyed
-from inferwatch.metrics.slices import sliced
+from inferwatch.metrics.slices import compute_sliced
 
 TABLE = "baselines"
 BINS = 10
@@ -74,8 +74,9 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str],
     if "model_version" not in rows.columns:
         rows = rows.withColumn("model_version", F.lit(None).cast("string"))
     numeric, categorical = profiled_columns(model, rows.columns)
-    hourly = computed_state(sliced(rows, model, notes, extra=[*numeric, *categorical]),
-                            numeric, categorical)
+    hourly = compute_sliced(rows, model, notes,
+                            lambda sliced: computed_state(sliced, numeric, categorical),
+                            extra=[*numeric, *categorical])
     cached.append(hourly)
     whole = merge_keyed(hourly.withColumn("window_start", F.lit(EPOCH).cast("timestamp")))
     deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
