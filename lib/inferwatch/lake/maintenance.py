@@ -11,8 +11,10 @@
   readers whose cursor is older than that fall back to comparing snapshots.
 - `vacuum`: files that no version within `retention_hours` references (files removed by
   replaces and compactions, and orphans of killed writes) are deleted, as are the
-  `_staging/` folders of writes killed more than `retention_hours` ago. Time travel
-  within the retention keeps working.
+  `_staging/` folders of writes killed more than `retention_hours` ago (neither the
+  folder nor a file in it touched since). Time travel within the retention keeps
+  working. The environment file refuses a retention under a day
+  (`config.MIN_VACUUM_RETENTION_HOURS`): a running write's files would go.
 """
 from __future__ import annotations
 
@@ -82,12 +84,15 @@ def plan(files: list[DataFile], layout: Layout, target_bytes: int) -> list[list[
 
 
 def compact(table: Table, layout: Layout, target_bytes: int = TARGET_FILE_BYTES,
-            report: Report | None = None) -> Report:
-    """Merge small files per partition (see the module docstring); one commit per group."""
+            report: Report | None = None, unread: frozenset[str] = frozenset()) -> Report:
+    """Merge small files per partition (see the module docstring); one commit per group.
+    Files in `unread` (paths of rows an incremental reader has not consumed yet) are left
+    as they are, so a vacuum can never take rows no job has read."""
     report = report or Report(table.name)
     version = table.version()
-    files = table.files(version, stats=_stat_columns(layout))
-    report.files_before = len(files)
+    listed = table.files(version, stats=_stat_columns(layout))
+    report.files_before = len(listed)
+    files = [f for f in listed if f.path not in unread]
     columns = set(table.schema(version).fieldNames())
     order = (F.col(layout.sort_by) if layout.sort_by in columns else F.lit(0))
     for group in plan(files, layout, target_bytes):
@@ -135,20 +140,27 @@ def vacuum(table: Table, report: Report,
 
 
 def sweep_staging(table: Table, retention_hours: float) -> int:
-    """Remove `_staging/<write>` folders whose newest file is older than the retention
-    (writes that were killed before their commit)."""
+    """Remove the table's `_staging/<write>` folders older than the retention (writes that
+    were killed before their commit); see `sweep_folders`."""
     fs, root = table._fs, table._fs_root  # noqa: SLF001 - the lake layer's own table
-    base = f"{root}/_staging"
+    return sweep_folders(fs, f"{root}/_staging", retention_hours)
+
+
+def sweep_folders(fs: pafs.FileSystem, base: str, retention_hours: float) -> int:
+    """Remove the folders directly under `base` that nothing touched within the retention:
+    neither the folder itself (a running write that has no file yet only touched its
+    folder; a file's first bytes may not move its time) nor any file in it. A folder
+    with no time known at all (an object store's folder holding no file yet) is kept."""
     cutoff = time.time() - retention_hours * 3600
     removed = 0
     for info in fs.get_file_info(pafs.FileSelector(base, allow_not_found=True)):
         if info.type != pafs.FileType.Directory:
             continue
-        inner = fs.get_file_info(pafs.FileSelector(info.path, recursive=True))
-        stamps = [i.mtime.timestamp() for i in inner
-                  if i.type == pafs.FileType.File and i.mtime is not None]
-        newest = max(stamps) if stamps else (info.mtime.timestamp() if info.mtime else 0)
-        if newest < cutoff:
+        inner = fs.get_file_info(pafs.FileSelector(info.path, recursive=True,
+                                                   allow_not_found=True))
+        stamps = [i.mtime.timestamp() for i in (info, *inner)
+                  if i.mtime is not None and (i is info or i.type == pafs.FileType.File)]
+        if stamps and max(stamps) < cutoff:
             fs.delete_dir(info.path)
             removed += 1
     return removed
