@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -39,13 +39,25 @@ def scan(spark: SparkSession, root: str, schema: T.StructType, part_cols: list[s
         # Spark derives partition columns from the Hive-style folders, typed by the schema.
         ordered = T.StructType(data_schema.fields + [schema[c] for c in part_cols])
         frames.append(spark.read.schema(ordered).option("basePath", root)
-                      .parquet(*_abs(root, hive)).select(*schema.fieldNames()))
+                      .parquet(*_abs(root, hive)).select(*_columns(schema)))
     for values, group in groups.items():
         df = spark.read.schema(data_schema).parquet(*_abs(root, group))
         for col, value in zip(part_cols, values):
             df = df.withColumn(col, F.lit(value).cast(schema[col].dataType))
-        frames.append(df.select(*schema.fieldNames()))
+        frames.append(df.select(*_columns(schema)))
     return reduce(DataFrame.unionByName, frames)
+
+
+def column(name: str) -> Column:
+    """The top-level column `name`, whatever it holds: a plain name is parsed (`a.b` is
+    field b of a struct a), so it is quoted, a backtick inside doubled."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _columns(schema: T.StructType) -> list[Column]:
+    # a raw table may hold a name the ingest rules refuse today (written before they did,
+    # or by another writer): reading it must not fail every run of every job
+    return [column(name) for name in schema.fieldNames()]
 
 
 def _abs(root: str, data_files: Iterable[DataFile]) -> list[str]:
