@@ -12,12 +12,18 @@ its metric tables, so the job recomputes them and replaces the model's partition
 first run that saw an alert). Opened and resolved alerts queue events in
 `alerts_outbox`, delivered to `alerts.webhook_url` within a time budget
 (`alerts.notify`): a webhook outage delays notifications, never the pipeline.
+
+A window that holds an hour the job writing its metric table still owes (`hours_owed` of
+that job's last run for the model: drift, quality, multivariate or performance) is left
+out, neither firing nor clear, until that job has done it: its rows are missing or
+stale. Tables are read through the lake's storage settings (the environment file's
+`storage:`), like every other job.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
@@ -26,22 +32,27 @@ from inferwatch.alerts import explain, history, lifecycle, notify, performance, 
 from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Run, track
-from inferwatch.lake.tables import ALERTS
+from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.lake.tables import ALERTS, Lake
+from inferwatch.metrics.windows import GRANULARITIES, truncate
 
 JOB = "alerts"
 TABLE = "alerts"
 INPUTS = ("metrics/drift", "metrics/quality", "metrics/multivariate_drift",
           "metrics/performance")
+# the job that writes each input: the hours it owes a model are not final there yet
+WRITERS = {"metrics/drift": "drift", "metrics/quality": "quality",
+           "metrics/multivariate_drift": "multivariate", "metrics/performance": "performance"}
 
 
 def run(ctx: Context) -> Run:
     models = ctx.selected_models()
     with track(ctx.lake, JOB, {"models": sorted(models)}) as job:
+        writers = {name: Progress(ctx.lake, writer) for name, writer in WRITERS.items()}
         for model_id, model in sorted(models.items()):
             part = job.for_model(model_id)
             try:
-                _model(ctx, model, part)
+                _model(ctx, model, part, {n: p.owed(model_id) for n, p in writers.items()})
             except Exception as err:  # noqa: BLE001 - failures are values; others go on
                 part.fail(err)
                 job.notes.append(f"{model_id}: failed: {part.error[:200]}")
@@ -51,9 +62,66 @@ def run(ctx: Context) -> Run:
     return job
 
 
-def frames(root: str, model_id: str, start: datetime | None = None
+def frames(root: str | Lake, model_id: str, start: datetime | None = None
            ) -> dict[str, pd.DataFrame]:
-    return {name: read.table(root, name, model=model_id, start=start) for name in INPUTS}
+    """The model's metric frames: from a lake root (`inferwatch.read`, object-store
+    credentials from the environment) or through the job's `Lake` (its storage settings)."""
+    if isinstance(root, str):
+        return {name: read.table(root, name, model=model_id, start=start) for name in INPUTS}
+    return {name: _read(root, name, model_id, start) for name in INPUTS}
+
+
+def _read(lake: Lake, name: str, model_id: str | None = None,
+          start: datetime | None = None) -> pd.DataFrame:
+    """`read.table` (model and `window_start >= start` filters) through the lake's
+    storage settings."""
+    table = lake.table(name)
+    if not table.exists():
+        return pd.DataFrame()
+    present = set(table.schema().fieldNames())
+    filters = [("model_id", "=", model_id)] if model_id and "model_id" in present else []
+    if start is not None and "window_start" in present:
+        moment = pd.Timestamp(start)
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+        filters.append(("window_start", ">=", moment.to_pydatetime()))
+    return table.delta().to_pandas(filters=filters or None).reset_index(drop=True)
+
+
+def since(lake: Lake, model_id: str, span: timedelta) -> datetime | None:
+    """`history.start` through the lake's storage settings: the newest window of the
+    model's `metrics/performance` (else `metrics/drift`) less `span`, at the start of its
+    day, from the log's file statistics; None when there is nothing yet."""
+    for name in ("metrics/performance", "metrics/drift"):
+        table = lake.table(name)
+        if not table.exists():
+            continue
+        highs = [f.bounds.get("window_start", (None, None))[1] for f in table.files(
+            where=lambda p: p.get("model_id") == model_id, stats=("window_start",))]
+        if any(h is None for h in highs):  # a file without statistics: read the column
+            frame = _read(lake, name, model_id)
+            highs = [] if frame.empty else [frame["window_start"].max()]
+        if highs:
+            return (pd.Timestamp(max(highs)) - span).floor("D").to_pydatetime()
+    return None
+
+
+def without_owed(found: dict[str, pd.DataFrame], owed: dict[str, set[datetime]]
+                 ) -> dict[str, pd.DataFrame]:
+    """The frames without the windows (an hour, its day, its week) that hold an hour the
+    table's job still owes: built from missing or stale inputs, they are not evaluated
+    until that job has done the hour (each run evaluates every window again)."""
+    out = {}
+    for name, frame in found.items():
+        hours = owed.get(name) or set()
+        if not hours or frame.empty or "granularity" not in frame:
+            out[name] = frame
+            continue
+        held = {(g, pd.Timestamp(truncate(h, unit))) for h in hours
+                for g, unit in GRANULARITIES.items()}
+        starts = pd.to_datetime(frame["window_start"], utc=True)
+        keep = [(g, w) not in held for g, w in zip(frame["granularity"], starts)]
+        out[name] = frame[keep].reset_index(drop=True)
+    return out
 
 
 def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
@@ -120,14 +188,20 @@ def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
     return sorted(pd.Timestamp(w).to_pydatetime() for w in seen)
 
 
-def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
+def _model(ctx: Context, model: ModelConfig, part: Run, owed: dict[str, set[datetime]]
+           ) -> None:
     wanted = settings(model)
-    since = history.start(ctx.lake.root, model.model_id, history.lookback(wanted))
+    start = since(ctx.lake, model.model_id, history.lookback(wanted))
     table = ctx.lake.table(TABLE)
     version = table.version()
-    stored = notify.as_dicts(read.table(ctx.lake.root, TABLE, model=model.model_id))
-    fresh = evaluate(wanted, frames(ctx.lake.root, model.model_id, since))
-    records = history.continued(stored, fresh, since, wanted["clear_windows"])
+    stored = notify.as_dicts(_read(ctx.lake, TABLE, model.model_id))
+    found = frames(ctx.lake, model.model_id, start)
+    fresh = evaluate(wanted, without_owed(found, owed))
+    waiting = sorted({h for hours in owed.values() for h in hours})
+    if waiting:
+        part.notes.append(f"{len(waiting)} hours left out until their metrics are done "
+                          f"(first {waiting[0].isoformat()})")
+    records = history.continued(stored, fresh, start, wanted["clear_windows"])
     before = {r["alert_id"]: r for r in stored}
     now = datetime.now(timezone.utc)
     for r in records:
@@ -139,8 +213,7 @@ def _model(ctx: Context, model: ModelConfig, part: Run) -> None:
         r["run_id"] = part.run_id if changed else old["run_id"]
     outbox = ctx.lake.table(notify.OUTBOX)
     known = {r["event_id"] for r in notify.as_dicts(
-        read.table(ctx.lake.root, notify.OUTBOX, model=model.model_id))
-        if r["record"] == "queued"}
+        _read(ctx.lake, notify.OUTBOX, model.model_id)) if r["record"] == "queued"}
     rank = SEVERITIES.index(wanted["min_severity"])
     told = [r for r in records if SEVERITIES.index(r["severity"]) >= rank]
     queued = notify.queued_rows(notify.events(told), known)
@@ -177,7 +250,7 @@ def _deliver(ctx: Context, job: Run) -> None:
             urls[model_id] = settings(model)["webhook"] or ctx.env.webhook_url
         except Exception:  # noqa: BLE001 - its own part already failed on it
             continue
-    waiting = notify.pending(notify.as_dicts(read.table(ctx.lake.root, notify.OUTBOX)))
+    waiting = notify.pending(notify.as_dicts(_read(ctx.lake, notify.OUTBOX)))
     attempts = []
     for url in sorted({u for u in urls.values() if u}):
         mine = [e for e in waiting if urls.get(e["model_id"]) == url]

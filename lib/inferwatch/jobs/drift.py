@@ -6,7 +6,9 @@ profile job has got for that model (drift reads `state/profile`, never raw rows)
 hours, their days and weeks, and the window after each (whose `previous` comparison
 changed) are compared with the model's baseline (`drift.baseline` in its description,
 else `default`; a model with a `baseline:` key gets its `default` baseline built on its
-first drift run) and with the window before, and replaced in `metrics/drift`.
+first drift run) and with the window before, and replaced in `metrics/drift`. Hours the
+model's last profile run still owes (a run bounded by `--start/--end` left them) have no
+or stale profile state: drift owes them too and scores them once profile has done them.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from inferwatch.config import ConfigError, of_kind
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.runs import Progress, Run, track
-from inferwatch.jobs.todo import hours_to_do
+from inferwatch.jobs.todo import after_upstream, hours_to_do
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics import drift
@@ -48,6 +50,9 @@ def run(ctx: Context) -> Run:
                 continue
             part.inputs.update(versions)
             hours, owed = hours_to_do(ctx, mine, {model_id: model}, INPUTS, versions)[model_id]
+            hours, owed, waiting = after_upstream(hours, owed, profiled.owed(model_id))
+            if waiting:
+                part.notes.append(f"{len(waiting)} hours wait for profile, which owes them")
             part.owed = sorted(owed)
             try:
                 if hours:

@@ -45,6 +45,16 @@ def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConf
     return todo
 
 
+def after_upstream(hours: set[datetime], owed: set[datetime], upstream_owed: set[datetime]
+                   ) -> tuple[set[datetime], set[datetime], set[datetime]]:
+    """(hours to do now, hours owed, hours waiting): the hours an upstream job still owes
+    (its own `hours_owed`) move from now to owed. Computed now they would read missing or
+    stale upstream output, and the job's progress would move past them; owed, they are
+    done by the first run after the upstream job has done them."""
+    waiting = hours & upstream_owed
+    return hours - waiting, owed | waiting, waiting
+
+
 def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
                   compute: Callable[[Context, ModelConfig, set[datetime], dict[str, int], Run],
                                     None], always: bool = False) -> Run:

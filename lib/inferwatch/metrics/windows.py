@@ -16,9 +16,16 @@ week (1d) or month (1w) of their window, and a replace rewrites only the files w
 cost follows the windows touched, not the history. A kill between the two commits leaves
 metrics behind state for those windows; the model's progress has not advanced, so the
 next run recomputes and replaces both.
+
+The `state/` replace is guarded by the version the hourly states were read at, watching
+the model's hourly partition too: if another writer (a profile run and a rollup run at
+the same time) changed the hourly state after this merge read it, the replace is refused
+and the merge is done again from a fresh read, up to `MERGE_ATTEMPTS` times, so a day or
+week is never written from hours that were already replaced.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -27,8 +34,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.commit import ConcurrentWriteError
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.tables import Lake
+
+log = logging.getLogger(__name__)
 
 # granularity → the unit its windows are truncated to (Spark's date_trunc names)
 GRANULARITIES = {"1h": "hour", "1d": "day", "1w": "week"}
@@ -36,6 +46,7 @@ ROLLUPS = ("1d", "1w")
 # rows of a granularity are filed by this span, so replacing a window rewrites one span
 FILE_SPAN = {"1h": "day", "1d": "week", "1w": "month"}
 PARTITION_BY = ["model_id", "granularity"]
+MERGE_ATTEMPTS = 4
 
 
 def check_granularity(granularity: str, allowed: Iterable[str] = ROLLUPS) -> str:
@@ -113,12 +124,16 @@ def write_windows(lake: Lake, family: Family, model_id: str, changed: Iterable[d
     hours = sorted({utc(h) for h in changed})
     windows = {"1h": hours, **rollup_windows(hours)}
     stale = hourly.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
-    stored = _stored_hourly(lake.table(family.state_table), model_id, windows["1w"],
-                            hourly.columns)
-    base = hourly if stored is None else stored.join(
-        F.broadcast(stale), on="window_start", how="left_anti").unionByName(hourly)
-    return _write(lake, family, model_id, windows, base,
-                  hourly.withColumn("granularity", F.lit("1h")))
+
+    def attempt() -> dict[str, int]:
+        version, stored = _stored_hourly(lake.table(family.state_table), model_id,
+                                         windows["1w"], hourly.columns)
+        base = hourly if stored is None else stored.join(
+            F.broadcast(stale), on="window_start", how="left_anti").unionByName(hourly)
+        return _write(lake, family, model_id, windows, base,
+                      hourly.withColumn("granularity", F.lit("1h")), version)
+
+    return _retried(attempt, family.state_table, model_id)
 
 
 def rollup_windows(hours: Iterable[datetime]) -> dict[str, list[datetime]]:
@@ -135,14 +150,36 @@ def write_rollups(lake: Lake, family: Family, model_id: str,
     if not table.exists() or not any(windows.values()):
         return {}
     weeks = sorted({truncate(w, "1w") for starts in windows.values() for w in starts})
-    stored = _stored_hourly(table, model_id, weeks, None)
-    return _write(lake, family, model_id, windows, stored, None)
+
+    def attempt() -> dict[str, int]:
+        version, stored = _stored_hourly(table, model_id, weeks, None)
+        return _write(lake, family, model_id, windows, stored, None, version)
+
+    return _retried(attempt, family.state_table, model_id)
+
+
+def _retried(attempt: Callable[[], dict[str, int]], name: str, model_id: str
+             ) -> dict[str, int]:
+    """`attempt()`, made again (it reads the hourly state afresh) while its replace is
+    refused because another writer changed what it read; at most MERGE_ATTEMPTS times."""
+    for number in range(1, MERGE_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except ConcurrentWriteError as err:
+            if number == MERGE_ATTEMPTS:
+                raise
+            log.info("%s %s: the hourly state changed while it was merged; merging again "
+                     "(%s)", name, model_id, err)
+    raise AssertionError("unreachable")
 
 
 def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[datetime]],
-           base: DataFrame, fresh_hours: DataFrame | None) -> dict[str, int]:
-    """Merge `base` (hourly states) into the `windows`' days and weeks and replace the
-    `windows` (with `fresh_hours` as the "1h" rows) in both tables, each in one commit."""
+           base: DataFrame, fresh_hours: DataFrame | None, read_version: int | None
+           ) -> dict[str, int]:
+    """Merge `base` (hourly states read at `read_version` of the state table) into the
+    `windows`' days and weeks and replace the `windows` (with `fresh_hours` as the "1h"
+    rows) in both tables, each in one commit; the state replace is refused if the model's
+    hourly state changed after `read_version`."""
     states = [] if fresh_hours is None else [fresh_hours]
     # weeks merge the merged days (7 states per key, not 168): merges are associative
     days = family.merge(base, "1d").persist() if any(windows.get(g) for g in ROLLUPS) else None
@@ -161,7 +198,7 @@ def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[da
     try:
         return {
             family.state_table: replace_windows(lake, family.state_table, model_id, windows,
-                                                fresh),
+                                                fresh, read_version, watch=("1h",)),
             family.metrics_table: replace_windows(lake, family.metrics_table, model_id,
                                                   windows, family.metrics(fresh)),
         }
@@ -171,12 +208,13 @@ def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[da
             days.unpersist()
 
 
-def _stored_hourly(table, model_id: str, weeks: list[datetime],
-                   columns: list[str] | None) -> DataFrame | None:
-    """The stored hourly states of `model_id` in the ISO `weeks` (files pruned by their
-    `window_start` bounds); None when the table does not exist."""
+def _stored_hourly(table, model_id: str, weeks: list[datetime], columns: list[str] | None
+                   ) -> tuple[int | None, DataFrame | None]:
+    """The version read and the stored hourly states of `model_id` in the ISO `weeks`
+    (files pruned by their `window_start` bounds); (None, None) when the table does not
+    exist."""
     if not table.exists():
-        return None
+        return None, None
     version = table.version()
     hourly = table.files(version, partitions=[{"model_id": model_id, "granularity": "1h"}],
                          stats=("window_start",))
@@ -185,21 +223,27 @@ def _stored_hourly(table, model_id: str, weeks: list[datetime],
     stored = table.read_files(files, version)
     if columns is None:
         columns = [c for c in stored.columns if c != "granularity"]
-    return stored.where(F.col("window_start") >= F.lit(min(weeks))).select(*columns)
+    return version, stored.where(F.col("window_start") >= F.lit(min(weeks))).select(*columns)
 
 
 def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, list[datetime]],
-                    fresh: DataFrame) -> int:
+                    fresh: DataFrame, read_version: int | None = None,
+                    watch: Iterable[str] = ()) -> int:
     """Make the (model_id, granularity, window_start) windows of table `name` hold exactly
     the rows of `fresh` (which has a `granularity` column), in one commit.
 
     Only the files whose `window_start` bounds overlap the windows are rewritten.
+    `fresh` was computed from snapshot `read_version` (default: the latest): the commit
+    is refused (ConcurrentWriteError) if another writer changed the model's partitions
+    of these windows' granularities, or of the `watch` granularities, since.
     """
     table = lake.table(name)
     if not table.exists():
         table.create(fresh.schema, PARTITION_BY)
-    read_version = table.version()
+    read_version = table.version() if read_version is None else read_version
     parts = [{"model_id": model_id, "granularity": g} for g in windows]
+    guarded = parts + [{"model_id": model_id, "granularity": g} for g in watch
+                       if g not in windows]
     # one listing for every granularity
     listed = table.files(read_version, partitions=parts, stats=("window_start",))
     doomed, spans = [], set()
@@ -219,8 +263,8 @@ def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, lis
     for granularity in ("1d", "1w"):
         cluster = cluster.when(span == granularity,
                                window_column("window_start", FILE_SPAN[granularity]))
-    return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed, parts,
-                               read_version=read_version, cluster=(cluster, len(spans)))
+    return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed,
+                               guarded, read_version=read_version, cluster=(cluster, len(spans)))
 
 
 def _file_spans(granularity: str, starts: list[datetime], hit: list[DataFile]) -> set:
