@@ -18,12 +18,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.errors import UserError
+from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json",
            ".ndjson": "json"}
 CORRUPT = "_corrupt_record"
 GLOB = re.compile(r"([\\\[\]{}*?])")  # what Hadoop would expand in a path
-UNSAFE_NAME = (".", "`")  # the lake addresses columns by plain name: "a.b" is a nested field
 
 
 class IngestError(UserError):
@@ -45,10 +45,9 @@ def check_paths(paths: list[str]) -> None:
 
 def check_columns(columns: list[str], where: str) -> None:
     """Refuse column names that the lake cannot store as plain top-level columns."""
-    unsafe = [c for c in columns if any(char in c for char in UNSAFE_NAME)]
+    unsafe = unsafe_names(columns)  # the serving-side logger refuses the same names
     if unsafe:
-        raise IngestError(f"{shown(where)}: column names with '.' or '`' are not supported "
-                          f"{unsafe}; rename them")
+        raise IngestError(f"{shown(where)}: {unsafe_names_refused(unsafe)}")
 
 
 def check_source(path: str | Path) -> str:
@@ -166,10 +165,48 @@ def _nanosecond_columns(path: str) -> list[str]:
 
 
 def fingerprint(paths: list[str]) -> str:
-    """Identity of a set of input files (path, size, mtime): re-ingesting them is a no-op."""
+    """Identity of a set of inputs by what identifies their content: each file's ETag
+    where the store gives one, else its size and modification time; a folder, each of
+    its files. Re-ingesting unchanged inputs is a no-op; an object replaced under the
+    same path (or a part file rewritten in a folder) is new input."""
     digest = hashlib.sha256()
     for path in sorted(map(str, paths)):
-        stat = os.stat(path) if os.path.exists(path) else None
-        digest.update(f"{os.path.abspath(path)}|{stat.st_size if stat else ''}|"
-                      f"{stat.st_mtime_ns if stat else ''}".encode())
+        if "://" not in path and os.path.isfile(path):
+            # a local file: as before, so an unchanged file ingested then stays a no-op
+            stat = os.stat(path)
+            digest.update(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+            continue
+        digest.update(f"{os.path.abspath(path) if '://' not in path else path}|".encode())
+        for name, identity in _contents(path):
+            digest.update(f"{name}|{identity}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _contents(path: str) -> list[tuple[str, str]]:
+    """(file, identity) of each file a path names: itself, or the files of a folder."""
+    from inferwatch.lake.files import filesystem
+
+    fs, inner = filesystem(path)
+    info = fs.get_file_info(inner)
+    if info.type == pa.fs.FileType.Directory:
+        found = fs.get_file_info(pa.fs.FileSelector(inner, recursive=True))
+        files = sorted((f for f in found if f.type == pa.fs.FileType.File),
+                       key=lambda f: f.path)
+    else:
+        files = [info] if info.type == pa.fs.FileType.File else []
+    return [(f.path[len(inner):], _identity(fs, f)) for f in files]
+
+
+def _identity(fs: pa.fs.FileSystem, info: pa.fs.FileInfo) -> str:
+    """An object's ETag (S3, GCS and Azure give one with its metadata), else its size and
+    modification time."""
+    try:
+        with fs.open_input_stream(info.path) as stream:
+            metadata = stream.metadata() or {}
+    except (OSError, NotImplementedError):
+        metadata = {}
+    for key, value in metadata.items():
+        if (key.decode() if isinstance(key, bytes) else key).lower() == "etag":
+            return f"etag:{value.decode() if isinstance(value, bytes) else value}"
+    mtime = info.mtime_ns if info.mtime_ns is not None else ""
+    return f"{info.size}|{mtime}"
