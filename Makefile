@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean java submit
+.PHONY: demo test soak bench lint clean java submit
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "inferwatch needs Python 3.10+")'
@@ -22,6 +22,12 @@ demo: $(STAMP) java
 
 test: $(STAMP) java
 	$(BIN)/python -m pytest
+
+# randomized schedules of deliveries, jobs, kills, overlaps and maintain against a pandas
+# oracle (tests/jobs/schedules.py), over many more seeds than `make test` runs
+SEEDS ?= 100
+soak: $(STAMP) java
+	$(BIN)/python -m tests.jobs.schedules 1000 $$((1000 + $(SEEDS)))
 
 bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_partition.py

@@ -14,12 +14,11 @@ from inferwatch.config import EnvConfig, SparkSettings
 QUALITY_INCIDENTS = ("null_spike", "unit_change", "stale_feature")
 
 
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory):
+def test_session(warehouse: Path):
+    """The suite's Spark session (also for `make soak`, outside pytest)."""
     from inferwatch.session import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
-    warehouse = tmp_path_factory.mktemp("warehouse")
     env = EnvConfig(
         path=Path("tests"),
         lake=str(warehouse / "lake"),
@@ -35,7 +34,12 @@ def spark(tmp_path_factory):
             },
         ),
     )
-    session = get_spark(env, quiet=True)
+    return get_spark(env, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    session = test_session(tmp_path_factory.mktemp("warehouse"))
     yield session
     session.stop()
 
