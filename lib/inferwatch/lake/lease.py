@@ -55,10 +55,15 @@ _HELD: set[str] = set()
 
 @dataclass(frozen=True)
 class LeaseSettings:
-    """How long a run waits for a held lease, and how long a lease lives unrenewed."""
+    """How long a run waits for a held lease, and how long a lease lives unrenewed.
 
-    wait_s: float = 60.0
-    ttl_s: float = 900.0
+    The wait outlasts the time to live, so that a retry of a killed run (Airflow retries
+    a failed task after 2 minutes) waits out the dead holder's lease and runs, instead of
+    finding it held and doing nothing; a live holder renews it every `ttl_s / 3`.
+    """
+
+    wait_s: float = 360.0
+    ttl_s: float = 300.0
     poll_s: float = 5.0
 
     def __post_init__(self) -> None:
@@ -122,7 +127,9 @@ class _LeaseTable(Table):
         dt = self.delta()
         rows = dt.to_pyarrow_table(filters=[("job", "=", job)]).to_pylist()
         latest = max(rows, key=lambda r: r["acquired_at"], default=None)
-        return dt.version(), None if latest is None else Holder(**latest)
+        if latest is None:
+            return dt.version(), None
+        return dt.version(), Holder(**{k: latest.get(k) for k in Holder.__dataclass_fields__})
 
     def put(self, holder: Holder, read_version: int) -> int:
         """Make the job's partition hold exactly `holder`, unless it changed after
