@@ -3,7 +3,8 @@
 The batch ingest (`ingest.batch`, which compiles these rules to Spark columns in
 `ingest.rules`) and the serving-side logger (`inferwatch.log`, which applies them row by
 row in `ingest.check`) take their columns, types and the wording of every quarantine
-reason from here, so the same bad row gets the same reason whichever way it arrived.
+reason from here, so the same bad row gets the same reason whichever way it arrived. Both
+refuse the column names a raw table cannot hold (`unsafe_names`) with the same words.
 
 A row is checked as text, as a file delivers it: `as_text` turns an in-process value into
 the text a file would hold (ISO timestamps, JSON for nested values, `NaN`/`Infinity`).
@@ -48,9 +49,22 @@ RAW_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ("quarantined_at", "timestamp"), ("table", "string"), ("ingest_date", "date"),
     ), ("table", "ingest_date")),
 }
+# Spark reads a column named "a.b" as field b of a struct a and a backtick as the end of a
+# quoted name: a raw table holding such a column fails every job that selects by name
+UNSAFE_NAME = (".", "`")
 WHAT = {"timestamp": "a timestamp", "double": "a number"}
 SHOWN_CHARS = 60  # of a value quoted in a reason
 VALUE = "\0"  # stands for the quoted value in a reason template (`split_reason`)
+
+
+def unsafe_names(columns: Iterable[str]) -> list[str]:
+    """The names among `columns` that a raw table must not hold (`UNSAFE_NAME`)."""
+    return [c for c in columns if any(char in str(c) for char in UNSAFE_NAME)]
+
+
+def unsafe_names_refused(names: Sequence[str]) -> str:
+    """Why rows with the columns `names` (from `unsafe_names`) are refused."""
+    return f"column names with '.' or '`' are not supported {list(names)}; rename them"
 
 
 def missing(column: str) -> str:

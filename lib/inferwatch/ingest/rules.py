@@ -15,6 +15,7 @@ from pyspark.sql import types as T
 
 from inferwatch.model_config import MODEL_ID_PATTERN, ModelConfig
 from inferwatch.ingest import contract
+from inferwatch.lake.scan import column as by_name
 
 REASON = "__iw_reason"  # internal: no producer column is named so
 MAX_ID_LENGTH = 512
@@ -33,15 +34,16 @@ def parsed(column: str, kind: T.DataType) -> Column:
     A timestamp must fall in the years 1-9999 (Spark parses '+10000-01-01', which Python
     and so the lake's file statistics cannot hold) and start with its date (Spark reads
     '10:15:00' as today at 10:15)."""
-    value = F.expr(f"try_cast(`{column}` as {kind.simpleString()})")
+    quoted = column.replace("`", "``")
+    value = F.expr(f"try_cast(`{quoted}` as {kind.simpleString()})")
     if isinstance(kind, T.TimestampType):
-        dated = F.col(column).cast("string").rlike(r"^\s*[+-]?[0-9]{4}")
+        dated = by_name(column).cast("string").rlike(r"^\s*[+-]?[0-9]{4}")
         value = F.when(F.year(value).between(1, 9999) & dated, value)
     return value
 
 
 def required(column: str) -> Rule:
-    missing = F.col(column).isNull() | (F.trim(F.col(column).cast("string")) == F.lit(""))
+    missing = by_name(column).isNull() | (F.trim(by_name(column).cast("string")) == F.lit(""))
     return Rule(F.coalesce(missing, F.lit(True)), F.lit(contract.missing(column)))
 
 
@@ -53,17 +55,17 @@ def _reason(template: str, value: Column) -> Column:
 
 def parses(column: str, kind: T.DataType) -> Rule:
     """Present but not a valid `kind`: a value we must not silently turn into null."""
-    bad = F.col(column).isNotNull() & parsed(column, kind).isNull()
-    text = F.substring(F.col(column).cast("string"), 1, contract.SHOWN_CHARS)
+    bad = by_name(column).isNotNull() & parsed(column, kind).isNull()
+    text = F.substring(by_name(column).cast("string"), 1, contract.SHOWN_CHARS)
     return Rule(F.coalesce(bad, F.lit(False)),
                 _reason(contract.not_parsed(column, contract.VALUE, kind.typeName()), text))
 
 
 def model_id_is_safe(column: str = "model_id") -> Rule:
     pattern = MODEL_ID_PATTERN.pattern
-    bad = F.col(column).isNotNull() & ~F.col(column).rlike(pattern)
+    bad = by_name(column).isNotNull() & ~by_name(column).rlike(pattern)
     return Rule(F.coalesce(bad, F.lit(False)),
-                F.concat(F.lit(f"{column} '"), F.substring(F.col(column), 1, 60),
+                F.concat(F.lit(f"{column} '"), F.substring(by_name(column), 1, 60),
                          F.lit(f"' does not match {pattern}")))
 
 
@@ -73,11 +75,11 @@ def finite(column: str) -> Rule:
     bad = value.isNotNull() & (F.isnan(value) | (F.abs(value) == float("inf")))
     return Rule(F.coalesce(bad, F.lit(False)),
                 _reason(contract.not_finite(column, contract.VALUE),
-                        F.col(column).cast("string")))
+                        by_name(column).cast("string")))
 
 
 def not_longer(column: str, limit: int) -> Rule:
-    bad = F.length(F.col(column).cast("string")) > limit
+    bad = F.length(by_name(column).cast("string")) > limit
     return Rule(F.coalesce(bad, F.lit(False)),
                 F.lit(f"{column} is longer than {limit} characters"))
 
@@ -85,13 +87,13 @@ def not_longer(column: str, limit: int) -> Rule:
 def not_after(column: str, limit: Column, what: str) -> Rule:
     bad = parsed(column, T.TimestampType()) > limit
     return Rule(F.coalesce(bad, F.lit(False)),
-                F.concat(F.lit(f"{column} "), F.col(column).cast("string"), F.lit(f" is {what}")))
+                F.concat(F.lit(f"{column} "), by_name(column).cast("string"), F.lit(f" is {what}")))
 
 
 def not_before(column: str, limit: str, what: str) -> Rule:
     bad = parsed(column, T.TimestampType()) < F.lit(limit).cast("timestamp")
     return Rule(F.coalesce(bad, F.lit(False)),
-                F.concat(F.lit(f"{column} "), F.col(column).cast("string"), F.lit(f" is {what}")))
+                F.concat(F.lit(f"{column} "), by_name(column).cast("string"), F.lit(f" is {what}")))
 
 
 def inference_rules(now: datetime, future_tolerance_hours: float) -> list[Rule]:
@@ -132,7 +134,7 @@ def typed(df: DataFrame, kinds: Iterable[tuple[str, T.DataType]]) -> DataFrame:
     """Cast the named columns (rows that fail a cast must already be rejected)."""
     kinds = dict(kinds)
     return df.select(*[
-        parsed(c, kinds[c]).alias(c) if c in kinds else F.col(c) for c in df.columns
+        parsed(c, kinds[c]).alias(c) if c in kinds else by_name(c) for c in df.columns
     ])
 
 
@@ -140,7 +142,7 @@ def quarantine_rows(rejected: DataFrame, table: str, job: str, run_id: str,
                     originals: Sequence[str]) -> DataFrame:
     """Quarantine rows: the original row as JSON and why it was rejected."""
     return rejected.select(
-        F.to_json(F.struct(*[F.col(c) for c in originals])).alias("row"),
+        F.to_json(F.struct(*[by_name(c) for c in originals])).alias("row"),
         F.col(REASON).alias("reason"),
         F.lit(job).alias("job"),
         F.lit(run_id).alias("run_id"),
