@@ -99,8 +99,8 @@ def _checked(path: Path, key: str, text: str, read: Callable[[str], Any]) -> Any
     try:
         return read(text)
     except SliceExprError as err:
-        raise ConfigError(path, key, "a slice expression of columns, literals, operators and "
-                          f"allowed functions ({err})", text) from None
+        raise ConfigError(path, key, f"a slice expression (README: Slice expressions); {err}",
+                          text) from None
 
 
 QUALITY_KEYS = {"suite": str, "baseline": str, "suggest": bool, "expectations": list,

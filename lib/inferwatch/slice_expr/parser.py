@@ -54,7 +54,7 @@ class _Parser:
         return self.tokens[self.i]
 
     def fail(self, message: str) -> None:
-        raise SliceExprError(f"{message} at {self.peek.at}")
+        raise SliceExprError(f"{message} at character {self.peek.at}")
 
     def next(self) -> Token:
         token = self.tokens[self.i]
@@ -166,7 +166,7 @@ class _Parser:
         token = self.peek
         node = self.primary()
         if not isinstance(node, Lit) or (negative and token.kind != "number"):
-            raise SliceExprError(f"IN takes a list of literals at {token.at}")
+            raise SliceExprError(f"IN takes a list of literals (at character {token.at})")
         return Op("neg", (node,)) if negative else node
 
     def primary(self) -> Node:
@@ -195,7 +195,7 @@ class _Parser:
             return self.case()
         if word in QUERY_WORDS:
             raise SliceExprError(f"subqueries and table reads are not allowed ({token.text} "
-                                 f"at {token.at})")
+                                 f"at character {token.at})")
         if word in KEYWORDS:
             self.i -= 1
             self.fail(f"unexpected {token.text}")
@@ -213,8 +213,7 @@ class _Parser:
     def call(self, name: Token) -> Node:
         function = name.text.lower()
         if function not in FUNCTIONS:
-            raise SliceExprError(f"function {name.text}() is not allowed in a slice "
-                                 f"(at {name.at}; allowed: see README, Slices)")
+            raise SliceExprError(f"function {name.text}() is not allowed")
         args: list[Node] = []
         if not self.op(")"):
             args.append(self.expr())
@@ -230,7 +229,7 @@ class _Parser:
         name = self.next()
         kind = CAST_TYPES.get(name.text.lower()) if name.kind == "name" else None
         if kind is None:
-            raise SliceExprError(f"cast to {name.text!r} at {name.at}: expected one of "
+            raise SliceExprError(f"cast to {name.text!r} (at character {name.at}): expected one of "
                                  + ", ".join(sorted(set(CAST_TYPES.values()))))
         if kind == "decimal" and self.op("("):
             digits = [self.next()]

@@ -46,7 +46,7 @@ def tokenize(text: str) -> list[Token]:
         else:
             op = next((o for o in _OPS if text.startswith(o, i)), None)
             if op is None:
-                raise SliceExprError(f"unexpected character {text[i]!r} at {i + 1}")
+                raise SliceExprError(f"unexpected character {text[i]!r} at character {i + 1}")
             tokens.append(Token("op", op, i + 1))
             i += len(op)
     return [*tokens, Token("end", "", len(text) + 1)]
@@ -69,7 +69,7 @@ def _quoted(text: str, start: int) -> tuple[Token, int]:
         else:
             out.append(c)
             i += 1
-    raise SliceExprError(f"unterminated {quote} at {start + 1}")
+    raise SliceExprError(f"unterminated {quote} from character {start + 1}")
 
 
 def _escape(text: str, i: int) -> tuple[str, int]:
