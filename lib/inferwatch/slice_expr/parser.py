@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import NoReturn
 
 from inferwatch.slice_expr.nodes import (CAST_TYPES, FUNCTIONS, Call, Case, Cast, Col, Lit,
                                          Node, Op, SliceExprError, Test)
@@ -53,7 +54,7 @@ class _Parser:
     def peek(self) -> Token:
         return self.tokens[self.i]
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise SliceExprError(f"{message} at character {self.peek.at}")
 
     def next(self) -> Token:
