@@ -48,6 +48,7 @@ def files(tmp_path) -> dict[str, Path]:
     (tmp_path / "bad_value.yaml").write_text("spark: {shuffle_partitions: 0}\n")
     (tmp_path / "list.yaml").write_text("- lake\n")
     (tmp_path / "latin1.yaml").write_bytes("lake: caf\xe9\n".encode("latin-1"))
+    (tmp_path / "short_vacuum.yaml").write_text("maintain: {vacuum_retention_hours: 0}\n")
     models = tmp_path / "models"
     models.mkdir()
     (models / "m.yaml").write_text("model_id: m\nproblem_type: ranking\n")
@@ -85,6 +86,10 @@ USER_ERRORS = {
                               ["/no/such/models", "a folder of <model_id>.yaml"]),
     "bad model file": (["run", "performance", "--models", "{models}"],
                        ["m.yaml", "key 'problem_type'", "'ranking'"]),
+    "vacuum retention under a day": (
+        ["run", "maintain", "--conf", "{short_vacuum.yaml}"],
+        ["{short_vacuum.yaml}", "key 'maintain.vacuum_retention_hours'",
+         "expected a number of hours >= 24", "got 0"]),
 }
 
 
@@ -130,3 +135,24 @@ def test_the_guard_catches_a_spark_start(tmp_path):
     result = _inferwatch("run", "partition", "--lake", str(tmp_path / "lake"), tmp_path=tmp_path)
     assert result.returncode != 0
     assert "no-spark-here" in result.stderr
+
+
+SECRET = "XyZsEcReTtOkEn"
+
+
+@pytest.mark.parametrize("args, conf, shown", [
+    pytest.param(["run", "alerts"],
+     f"alerts: {{webhook_url: 'htps://hooks.slack.com/services/T0/B0/{SECRET}'}}\n",
+     "got 'htps://hooks.slack.com/***'", id="webhook"),
+    pytest.param(["show", "performance", "--lake",
+                  f"hdfs://me:{SECRET}@nn:8020/lake?delegation={SECRET}"],
+                 "", "'hdfs://***@nn:8020/***'", id="lake-show"),
+    pytest.param(["check-runs", "--since", "2026-03-02T10:00", "--lake",
+                  f"hdfs://nn/lake?sig={SECRET}"], "", "'hdfs://nn/***'", id="lake-check-runs"),
+])
+def test_an_error_line_never_shows_a_secret_whole(args, conf, shown, tmp_path):
+    path = tmp_path / "env.yaml"
+    path.write_text(conf or "lake: lake\n")
+    result = _inferwatch(*args, "--conf", str(path), tmp_path=tmp_path)
+    line = _one_error_line(result, str(path), shown)
+    assert SECRET not in result.stderr + result.stdout, line

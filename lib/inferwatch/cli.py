@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ import click
 
 from inferwatch.errors import UserError, one_line
 from inferwatch.jobs import JOB_NAMES
+from inferwatch.redact import RedactingFilter, redact
 
 
 def _unset_if_empty(_ctx, _param, value: str | None) -> str | None:
@@ -29,16 +31,20 @@ def _common(func):
     return func
 
 
-def _hour(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+def _moment(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as err:
         raise click.BadParameter(
             f"'{value}' is not an ISO timestamp like 2026-03-02T10:00") from err
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return parsed.astimezone(timezone.utc)
+
+
+def _hour(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return _moment(value).replace(minute=0, second=0, microsecond=0)
 
 
 @click.group(context_settings={"terminal_width": 120, "max_content_width": 120})
@@ -47,6 +53,9 @@ def main(verbose: bool) -> None:
     """Monitor ML models in production from the raw log of their inferences."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 @main.command()
@@ -80,7 +89,9 @@ def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
 @_common
 def run(job: str, hour: str | None, start: str | None, end: str | None, model: str | None,
         rebuild: bool, conf: str, lake: str | None, models_dir: str | None) -> None:
-    """Run one job (or `hourly`: all of them in order) incrementally."""
+    """Run one job (or `hourly`: all of them in order) incrementally. Exits 0 when some
+    models failed and others did not (`partial`: the failed ones are listed on stderr and
+    recorded in `job_runs`), 1 when a run failed as a whole."""
     from inferwatch.context import open_context
     from inferwatch.jobs import run_job
     from inferwatch.jobs.hourly import run as run_hourly
@@ -92,11 +103,34 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
         bounds = bounds[0], bounds[0] + timedelta(hours=1)
     ctx = open_context(conf, lake, models_dir, model=model)
     ctx.start, ctx.end, ctx.rebuild = *bounds, rebuild
+    from inferwatch.jobs.failures import not_ok
+
     runs = run_hourly(ctx) if job == "hourly" else [run_job(ctx, job)]
-    failed = [r for r in runs if r.status != "ok"]
-    if failed:
-        click.echo("; ".join(f"{r.job} {r.status}: {r.summary()}" for r in failed), err=True)
+    for line in not_ok(runs):
+        click.echo(line, err=True)
+    if any(r.status == "failed" for r in runs):
         sys.exit(1)
+
+
+@main.command("check-runs")
+@click.option("--since", required=True,
+              help="Moment the scheduler's run started (ISO, UTC): rows from then on count.")
+@click.option("--jobs", default=None,
+              help="Comma-separated job names (default: every job).")
+@_common
+def check_runs(since: str, jobs: str | None, conf: str, lake: str | None,
+               models_dir: str | None) -> None:
+    """Exit 1, listing them on stderr, when a job left a model (or a run) failed since
+    --since; the last task of each Airflow DAG. Read with delta-rs, no Spark."""
+    from inferwatch.jobs.failures import check
+
+    names = None if jobs is None else [j.strip() for j in jobs.split(",") if j.strip()]
+    count, failed = check(conf, lake, _moment(since), names)
+    for line in failed:
+        click.echo(line, err=True)
+    if failed:
+        sys.exit(1)
+    click.echo(f"ok: {count} job_runs rows since {_moment(since).isoformat()}, none failed")
 
 
 @main.command()
@@ -246,11 +280,12 @@ SPARK_MODULES = ("pyspark", "py4j", "delta", "scipy", "great_expectations")
 
 
 def entry(argv: Sequence[str] | None = None) -> None:
-    """The `inferwatch` command: a user mistake is one line on stderr and exit code 2."""
+    """The `inferwatch` command: a user mistake is one line on stderr and exit code 2; a
+    bug, its traceback and exit code 1. Both redacted (`inferwatch.redact`)."""
     try:
         main(args=None if argv is None else list(argv), standalone_mode=True)
     except UserError as err:
-        click.echo(f"error: {one_line(str(err))}", err=True)
+        click.echo(f"error: {redact(one_line(str(err)))}", err=True)
         sys.exit(2)
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in SPARK_MODULES:
@@ -258,6 +293,9 @@ def entry(argv: Sequence[str] | None = None) -> None:
         click.echo(f"error: this command runs Spark jobs and needs module '{err.name}': "
                    "pip install 'inferwatch[spark]'", err=True)
         sys.exit(2)
+    except Exception:  # noqa: BLE001 - printed as Python would, secrets masked
+        click.echo(redact(traceback.format_exc()), err=True, nl=False)
+        sys.exit(1)
 
 
 def run_main(job: str, argv: Sequence[str] | None = None) -> None:

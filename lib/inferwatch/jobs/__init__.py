@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from inferwatch.errors import UnknownNameError
+from inferwatch.redact import redact
 
 if TYPE_CHECKING:
     from inferwatch.context import Context
@@ -46,6 +47,7 @@ def run_job(ctx: Context, name: str, lease: LeaseSettings | None = None) -> Run:
                else job_module(name).run(ctx))
     run.notes += taken.notes
     extra = f" ({'; '.join(run.notes)})" if run.notes else ""
-    print(f"[{name}] {run.status} in {time.monotonic() - t0:.1f}s: {run.summary()}{extra}",
-          flush=True)
+    # the notes carry models' errors, which may quote a webhook URL or a storage key
+    print(redact(f"[{name}] {run.status} in {time.monotonic() - t0:.1f}s: {run.summary()}"
+                 f"{extra}"), flush=True)
     return run
