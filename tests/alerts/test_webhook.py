@@ -106,3 +106,22 @@ def _ids_of(frame) -> set:
 
 def _ids(lake) -> set:
     return _ids_of(read.table(str(lake), "alerts"))
+
+
+def test_a_mistyped_webhook_fails_its_delivery_and_never_shows_its_token():
+    """A space in the URL (http.client's InvalidURL quotes the URL's path) is a failed
+    delivery whose error, kept in the outbox and the job's notes, masks path and query."""
+    hook = Hook()
+    try:
+        token = "T0AAAA/B0BBBB/XyZsEcReT"
+        url = f"{hook.url}/services/{token} ?key=sEcReTkEy"
+        event = {"event_id": "a:opened", "alert_id": "a", "model_id": "m", "event": "opened",
+                 "payload": json.dumps({"text": "t"})}
+        attempts = notify.deliver(url, [event, {**event, "event_id": "b:opened"}])
+        assert len(attempts) == 1 and attempts[0]["delivered"] is False  # the rest waits
+        error = attempts[0]["error"]
+        assert error.startswith("InvalidURL: ") and "***" in error, error
+        assert "XyZsEcReT" not in error and "sEcReTkEy" not in error, error
+        assert hook.received == []
+    finally:
+        hook.close()

@@ -10,6 +10,7 @@ and the event, so a re-run queues nothing twice.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -17,8 +18,11 @@ import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
+
+from inferwatch.redact import redact
 
 OUTBOX = "alerts_outbox"
 SCHEMA = pa.schema([
@@ -83,16 +87,26 @@ def deliver(url: str, waiting: list[dict], timeout: float = TIMEOUT_SECONDS,
 
 
 def post(url: str, payload: str, timeout: float) -> str | None:
-    """POST the JSON payload; None when the server took it (2xx), else why not."""
-    request = urllib.request.Request(url, data=payload.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    """POST the JSON payload; None when the server took it (2xx), else why not (with
+    the URL's path and query masked: the error lands in the outbox and the job's notes)."""
     try:
+        request = urllib.request.Request(url, data=payload.encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return None if 200 <= response.status < 300 else f"HTTP {response.status}"
     except urllib.error.HTTPError as err:
         return f"HTTP {err.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as err:
-        return f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+        return _masked(f"{type(err).__name__}: {getattr(err, 'reason', err)}", url)
+    except (ValueError, http.client.HTTPException) as err:
+        # a mistyped URL (a space in it: InvalidURL quotes the path) is a failed delivery
+        return _masked(f"{type(err).__name__}: {err}", url)
+
+
+def _masked(text: str, url: str) -> str:
+    parts = urlsplit(url)
+    return redact(text, extra=[url, parts.path + ("?" + parts.query if parts.query else ""),
+                               parts.path, parts.query])
 
 
 def table(rows: list[dict]) -> pa.Table:
