@@ -21,18 +21,18 @@ import pandas as pd
 from deltalake import DeltaTable
 
 from inferwatch.ingest import ingest_records
-from inferwatch.jobs import join_labels, maintain, partition, performance
+from inferwatch.jobs import run_job
 from inferwatch.lake.faults import InjectedFault, fail_after_commit
+from inferwatch.lake.lease import LeaseSettings
 from tests.helpers import context, models
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 MODELS = ("fraud", "eta")
-JOBS = {"partition": lambda ctx: partition.run(ctx, now=NOW),
-        "join-labels": lambda ctx: join_labels.run(ctx, now=NOW),
-        "performance": lambda ctx: performance.run(ctx),
-        "maintain": lambda ctx: maintain.run(ctx, now=NOW)}
+# every job as users run it: through `run_job`, which holds the job's lease on the lake
+LEASE = LeaseSettings(wait_s=1.0, poll_s=0.2)
+JOBS = {name: (lambda ctx, name=name: run_job(ctx, name, LEASE))
+        for name in ("partition", "join-labels", "performance", "maintain")}
 # columns that say when or in which run a row was written, not what it holds
 VOLATILE = {"run_id", "ingested_at", "ingest_date", "first_seen", "computed_at", "source"}
 METRICS = ("metrics/performance",)
