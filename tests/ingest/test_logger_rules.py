@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from deltalake import DeltaTable
 
-from inferwatch.ingest import ingest_records
+from inferwatch.ingest import IngestError, ingest_records
 from inferwatch.log import InferenceLogger
 from tests.helpers import context, delta_frame, models
 from tests.ingest.test_bad_inputs import CSV_COLUMNS, CSV_ROWS, JSON_LINES, LABEL_ROWS, T0
@@ -86,3 +87,27 @@ def test_accepted_rows_are_typed_the_same_either_way(lakes, table, columns):
     batch, logged, _ = lakes
     assert delta_frame(f"{logged}/{table}", columns).equals(
         delta_frame(f"{batch}/{table}", columns))
+
+
+def test_a_column_name_no_raw_table_may_hold_is_refused_either_way(spark, tmp_path):
+    row = {"inference_id": "a", "model_id": "fraud", "ts": T0, "prediction": 0.1, "user.age": 3}
+    with pytest.raises(IngestError) as refused:
+        ingest_records(context(spark, tmp_path / "batch").lake, "inferences", [row], models())
+    lake = tmp_path / "logged"
+    with InferenceLogger(str(lake), model_id="fraud", models_dir="conf/models",
+                         spill_dir=tmp_path / "spill") as logger:
+        logger.log("b", prediction=0.2, features={"user.age": 3, "amount": 1.0})
+        logger.log_batch([row, {**row, "inference_id": "c", "user.age": None}])
+        logger.log_batch([{"inference_id": "d", "prediction": 0.3, "features": {"a`b": 1}}])
+        logger.log("ok", prediction=0.4, features={"amount": 1.0})
+        assert logger.flush()
+        stats, why = logger.stats(), logger.dropped_reasons()
+    said = str(refused.value).removeprefix("api: ")  # the batch path's words, for one rule
+    assert said == "column names with '.' or '`' are not supported ['user.age']; rename them"
+    assert why == {said: 3, said.replace("'user.age'", "'a`b'"): 1}
+    assert stats["dropped"] == 4 and stats["logged"] == stats["flushed"] == 1
+    raw = DeltaTable(str(lake / "raw/inferences"))
+    assert "user.age" not in raw.schema().to_arrow().names
+    assert list(delta_frame(str(lake / "raw/inferences"), ["inference_id"])["inference_id"]) \
+        == ["ok"]
+    assert not (lake / "quarantine").exists()

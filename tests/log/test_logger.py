@@ -17,7 +17,9 @@ from deltalake import DeltaTable
 
 from inferwatch.jobs import hourly, partition
 from inferwatch.jobs.runs import runs
+from inferwatch.ingest.contract import unsafe_names_refused
 from inferwatch.log import InferenceLogger
+from inferwatch.log import flusher
 from inferwatch.log import writer as lake_writer
 from tests.helpers import context, delta_frame
 from tests.ingest.test_logger_rules import _corpus
@@ -126,17 +128,27 @@ def test_a_flush_that_landed_though_the_store_said_no_is_not_doubled(tmp_path, m
     assert len(got) == 20 and set(got.values()) == {1}
 
 
-def test_flushes_of_a_dead_process_are_delivered_by_the_next(tmp_path):
-    spill = tmp_path / "spill"
+def _orphan(spill: Path, rows: list[dict]) -> None:
+    """The spill folder of a logger (of the previous version) whose process is gone,
+    holding `rows` as its flush 3."""
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     orphan = spill / "inferwatch-logger-dead"
     orphan.mkdir(parents=True)
     (orphan / "owner.pid").write_text(dead)
-    rows = [{"inference_id": f"orphan-{i}", "model_id": "fraud", "prediction": "0.5",
-             "ts": "2026-03-02T10:00:00Z"} for i in range(5)]
     (orphan / "000000000003.inferences.jsonl").write_text(
         "\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def _rows(prefix: str, n: int, **extra) -> list[dict]:
+    return [{"inference_id": f"{prefix}-{i}", "model_id": "fraud", "prediction": "0.5",
+             "ts": "2026-03-02T10:00:00Z", **extra} for i in range(n)]
+
+
+def test_flushes_of_a_dead_process_are_delivered_by_the_next(tmp_path):
+    spill = tmp_path / "spill"
+    rows = _rows("orphan", 5)
+    _orphan(spill, rows)
     lake = tmp_path / "lake"
     with _logger(lake, tmp_path) as logger:
         assert logger.flush()
@@ -144,6 +156,30 @@ def test_flushes_of_a_dead_process_are_delivered_by_the_next(tmp_path):
     assert DeltaTable(str(lake / "raw/inferences")).transaction_version(
         "inferwatch-logger-dead") == 3
     assert not any(spill.iterdir())
+
+
+def test_a_running_logger_takes_the_folder_of_one_that_died_since(tmp_path, monkeypatch):
+    monkeypatch.setattr(flusher, "ADOPT_SECONDS", 0.2)
+    with _logger(tmp_path / "lake", tmp_path) as logger:
+        _orphan(tmp_path / "spill", _rows("later", 5))  # died after this logger started
+        deadline = time.monotonic() + 30
+        while logger.stats()["flushed"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sorted(_ids(tmp_path / "lake")) == [f"later-{i}" for i in range(5)]
+    assert not any((tmp_path / "spill").iterdir())
+
+
+def test_a_spilled_row_with_a_name_no_raw_table_may_hold_is_quarantined(tmp_path):
+    # `log()` refuses such a row; a spill file of an earlier version may still hold one
+    _orphan(tmp_path / "spill", _rows("fine", 2) + _rows("dotted", 1, **{"user.age": "3"}))
+    lake = tmp_path / "lake"
+    with _logger(lake, tmp_path) as logger:
+        assert logger.flush()
+    assert sorted(_ids(lake)) == ["fine-0", "fine-1"]
+    assert "user.age" not in DeltaTable(str(lake / "raw/inferences")).schema().to_arrow().names
+    quarantined = delta_frame(str(lake / "quarantine"), ["row", "reason"])
+    assert [json.loads(r)["inference_id"] for r in quarantined["row"]] == ["dotted-0"]
+    assert list(quarantined["reason"]) == [unsafe_names_refused(["user.age"])]
 
 
 @pytest.mark.parametrize("bad", [

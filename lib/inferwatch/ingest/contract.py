@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -52,6 +53,7 @@ RAW_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
 # Spark reads a column named "a.b" as field b of a struct a and a backtick as the end of a
 # quoted name: a raw table holding such a column fails every job that selects by name
 UNSAFE_NAME = (".", "`")
+_UNSAFE = re.compile("|".join(map(re.escape, UNSAFE_NAME)))  # the logger checks every row
 WHAT = {"timestamp": "a timestamp", "double": "a number"}
 SHOWN_CHARS = 60  # of a value quoted in a reason
 VALUE = "\0"  # stands for the quoted value in a reason template (`split_reason`)
@@ -59,7 +61,14 @@ VALUE = "\0"  # stands for the quoted value in a reason template (`split_reason`
 
 def unsafe_names(columns: Iterable[str]) -> list[str]:
     """The names among `columns` that a raw table must not hold (`UNSAFE_NAME`)."""
-    return [c for c in columns if any(char in str(c) for char in UNSAFE_NAME)]
+    names = list(columns)
+    try:
+        text = "".join(names)
+    except TypeError:  # a name that is no string (a logged dict's key)
+        text = "".join(map(str, names))
+    if not _UNSAFE.search(text):  # the common case, in one call
+        return []
+    return [c for c in names if _UNSAFE.search(str(c))]
 
 
 def unsafe_names_refused(names: Sequence[str]) -> str:

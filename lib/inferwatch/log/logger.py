@@ -1,10 +1,17 @@
 """`InferenceLogger`: buffer in memory, commit from a background thread, never raise.
 
 `log()` only appends a dict to a list under a lock (microseconds); a background thread
-flushes every `flush_seconds` or `flush_rows` rows as one Delta commit per table. Bounded:
-at most `max_buffer_rows` rows wait in memory (more are dropped and counted), at most
-`max_spill_bytes` on disk while the lake is unreachable. Counters (`stats()`): logged,
-flushed, quarantined, spilled, dropped, commits, errors.
+(`log.flusher`) flushes every `flush_seconds` or `flush_rows` rows as one Delta commit per
+table. Bounded: at most `max_buffer_rows` rows wait in memory, at most `max_spill_bytes`
+on disk while the lake is unreachable. Counters (`stats()`): logged, flushed, quarantined,
+spilled, dropped, commits, errors. A row is dropped, counted and its reason kept
+(`dropped_reasons()`) when one of its column names is one no raw table may hold
+(`ingest.contract.unsafe_names`, which `inferwatch ingest` refuses alike), when the buffer
+is full, when the logger is closed, or when its flush neither commits nor fits on disk.
+
+`close()`, or at interpreter exit the hook registered at the start, stops the thread and
+flushes what is left in the calling thread; a logger made while Python finalizes starts
+no thread and registers nothing (its `flush()` and `close()` do the work).
 """
 from __future__ import annotations
 
@@ -12,22 +19,27 @@ import atexit
 import logging
 import os
 import socket
+import sys
 import tempfile
 import threading
-import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from inferwatch.ingest.contract import records as as_records
-from inferwatch.ingest.contract import text_rows
+from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
+from inferwatch.log.counts import COUNTERS, Counts
+from inferwatch.log.flusher import Flusher
 from inferwatch.log.spill import Spill
 from inferwatch.log.writer import LakeWriter
 
+__all__ = ["COUNTERS", "InferenceLogger"]
 log = logging.getLogger(__name__)
-COUNTERS = ("logged", "flushed", "quarantined", "spilled", "dropped", "commits", "errors")
+BUFFER_FULL = "the buffer is full (max_buffer_rows)"
+CLOSED = "the logger is closed"
 
 
 class InferenceLogger:
@@ -57,16 +69,19 @@ class InferenceLogger:
         self._spill.adopt_orphans()
         self._buffers: dict[str, list[dict]] = {"inferences": [], "labels": []}
         self._lock = threading.Lock()
-        self._done = threading.Condition()
-        self._wake = threading.Event()
-        self._requested = self._completed = 0
-        self._seq = 0
         self._closed = False
-        self.last_error: str | None = None
-        self._counts = dict.fromkeys(COUNTERS, 0)
-        self._thread = threading.Thread(target=self._run, name="inferwatch-logger", daemon=True)
-        self._thread.start()
-        atexit.register(self.close)
+        self._counts = Counts()
+        self._flusher = Flusher(self._writer, self._spill, self._counts, self._take,
+                                flush_seconds)
+        self._hooked = not sys.is_finalizing()  # no thread nor exit hook can start then
+        if self._hooked:
+            self._flusher.start()
+            atexit.register(self.close)
+
+    @property
+    def last_error(self) -> str | None:
+        """The last storage error, as `Type: message`."""
+        return self._flusher.last_error
 
     # -- the serving side: never raises for data or storage problems --------------------
     def log(self, inference_id: Any, *, ts: Any = None, features: Mapping[str, Any] | None = None,
@@ -81,7 +96,7 @@ class InferenceLogger:
                        prediction_label=prediction_label)
             self._put("inferences", [row])
         except Exception:  # noqa: BLE001 - a serving process must never see our errors
-            self._counts["errors"] += 1
+            self._counts.add(errors=1)
 
     def log_batch(self, records: Any) -> None:
         """Buffer many inferences: dicts (a `features` mapping is flattened), a pandas
@@ -89,7 +104,7 @@ class InferenceLogger:
         try:
             self._put("inferences", [self._flat(r) for r in as_records(records)])
         except Exception:  # noqa: BLE001
-            self._counts["errors"] += 1
+            self._counts.add(errors=1)
 
     def log_label(self, inference_id: Any, label: Any, *, label_ts: Any = None,
                   model_id: Any = None, inference_ts: Any = None) -> None:
@@ -100,36 +115,40 @@ class InferenceLogger:
                 "label_ts": label_ts if label_ts is not None else datetime.now(timezone.utc),
                 "model_id": model_id or self.model_id, "inference_ts": inference_ts}])
         except Exception:  # noqa: BLE001
-            self._counts["errors"] += 1
+            self._counts.add(errors=1)
 
     def flush(self, timeout: float | None = 60.0) -> bool:
         """Hand every buffered row to the lake (or the spill); True when nothing waits on
         disk for the lake afterwards."""
-        with self._done:
-            self._requested += 1
-            target = self._requested
-        self._wake.set()
-        with self._done:
-            self._done.wait_for(lambda: self._completed >= target or not self._thread.is_alive(),
-                                timeout)
+        if not self._closed:
+            self._flusher.flush(timeout)
         return not self._spill.pending()
 
     def close(self, timeout: float | None = 60.0) -> None:
-        if self._closed:
-            return
-        self.flush(timeout)
-        self._closed = True
-        self._wake.set()
-        self._thread.join(timeout)
+        """Commit (or spill, for the next logger) what is buffered and stop; rows logged
+        afterwards are dropped and counted. Called at interpreter exit if not before."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._flusher.stop(timeout)
         self._writer.close()
-        self._spill.close()
-        atexit.unregister(self.close)
+        kept = self._spill.close()
+        if kept:
+            log.warning("inferwatch logger: %d flushes wait in %s for the next logger",
+                        kept, self._spill.root)
+        if self._hooked:
+            atexit.unregister(self.close)
 
     def stats(self) -> dict[str, int]:
         with self._lock:
             buffered = sum(len(b) for b in self._buffers.values())
-        return {**self._counts, "buffered": buffered,
+        return {**self._counts.counts(), "buffered": buffered,
                 "spill_pending": len(self._spill.pending())}
+
+    def dropped_reasons(self) -> dict[str, int]:
+        """Why rows were dropped: reason -> rows (they add up to `stats()["dropped"]`)."""
+        return self._counts.reasons()
 
     def __enter__(self) -> InferenceLogger:
         return self
@@ -138,15 +157,29 @@ class InferenceLogger:
         self.close()
 
     def _put(self, kind: str, rows: list[dict]) -> None:
+        fit = [row for row in rows if not unsafe_names(row)]
         with self._lock:
             buffer = self._buffers[kind]
             room = 0 if self._closed else max(self.max_buffer_rows - len(buffer), 0)
-            buffer.extend(rows[:room])
-            self._counts["logged"] += min(room, len(rows))
-            self._counts["dropped"] += max(len(rows) - room, 0)
+            buffer.extend(fit[:room])
+            logged, beyond = min(room, len(fit)), max(len(fit) - room, 0)
+            why = CLOSED if self._closed else BUFFER_FULL
             full = len(buffer) >= self.flush_rows
+        self._counts.add(logged=logged)
+        if len(fit) < len(rows):
+            self._counts.drop(Counter(unsafe_names_refused(unsafe_names(row)) for row in rows
+                                      if unsafe_names(row)))
+        if beyond:
+            self._counts.drop({why: beyond})
         if full:
-            self._wake.set()
+            self._flusher.wake()
+
+    def _take(self) -> dict[str, list[dict]]:
+        """Every buffered row, by kind (kinds with none left out), out of the buffers."""
+        with self._lock:
+            taken = {k: b for k, b in self._buffers.items() if b}
+            self._buffers = {k: ([] if k in taken else b) for k, b in self._buffers.items()}
+        return taken
 
     def _flat(self, record: Mapping[str, Any]) -> dict:
         row = dict(record)
@@ -155,58 +188,6 @@ class InferenceLogger:
             row = {**features, **row}
         row.setdefault("model_id", self.model_id)
         return row
-
-    # -- the background thread ----------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
-            with self._done:
-                target = self._requested
-            try:
-                self._pass()
-            except Exception as exc:  # noqa: BLE001 - keep the thread alive
-                self._counts["errors"] += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("inferwatch logger: %s", self.last_error)
-            with self._done:
-                self._completed = target
-                self._done.notify_all()
-            if self._closed:
-                return
-
-    def _pass(self) -> None:
-        with self._lock:
-            taken = {k: b for k, b in self._buffers.items() if b}
-            self._buffers = {k: ([] if k in taken else b) for k, b in self._buffers.items()}
-        for kind, rows in taken.items():
-            self._seq += 1
-            if self._spill.pending() or not self._commit(kind, rows, self._seq, None):
-                if self._spill.put(kind, self._seq, text_rows(rows)):
-                    self._counts["spilled"] += len(rows)
-                else:
-                    self._counts["dropped"] += len(rows)
-        self._drain()
-
-    def _drain(self) -> None:
-        for file, app, kind, seq in self._spill.pending():
-            if not self._commit(kind, Spill.load(file), seq, app):
-                return  # the lake is still away: the rest waits, in order
-            self._spill.done(file)
-
-    def _commit(self, kind: str, rows: list[dict], seq: int, app: str | None) -> bool:
-        try:
-            flushed, quarantined = self._writer.commit(kind, rows, seq, app)
-        except Exception as exc:  # noqa: BLE001 - storage trouble: spill and retry
-            self._counts["errors"] += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("inferwatch logger: commit failed, rows kept: %s", self.last_error)
-            time.sleep(0)  # yield to the serving threads
-            return False
-        self._counts["flushed"] += flushed
-        self._counts["quarantined"] += quarantined
-        self._counts["commits"] += 1
-        return True
 
 
 def _models(models_dir: str | Path | None) -> dict:

@@ -1,7 +1,8 @@
 """One flush of the serving-side logger: text rows checked, typed and appended with delta-rs.
 
 Each flush is one commit to `raw/inferences` (or `raw/labels`) and, when rows were not
-loggable, one to `quarantine` first, with the reasons of `ingest.check`. Both carry the
+loggable, one to `quarantine` first, with the reasons of `ingest.check` (or, for a column
+name no raw table may hold, `ingest.contract.unsafe_names_refused`). Both carry the
 app transaction (logger id, flush sequence number): a flush retried after an error whose
 outcome was unknown (the commit landed, the store said it failed) finds its transaction
 in the table and commits nothing, so rows are never doubled in `raw/*`; and the partition
@@ -42,6 +43,11 @@ class LakeWriter:
         self.source = source
         self.storage = storage or StorageSettings({})
         self._open: dict[str, DeltaTable] = {}
+        # pyarrow imports its pandas bridge on the first conversion of Python rows, and
+        # with it concurrent.futures, which registers an exit hook: if that first
+        # conversion were the flush at interpreter exit, the registration would fail
+        # ("can't register atexit after shutdown") and the flush with it
+        pa.Table.from_pylist([{"x": 1.0}], schema=pa.schema([("x", pa.float64())]))
 
     def commit(self, kind: str, rows: Sequence[Mapping[str, Any]], seq: int,
                app_id: str | None = None) -> tuple[int, int]:
@@ -53,7 +59,10 @@ class LakeWriter:
         owners = c.numeric_owners(self.models, columns)
         good, bad = [], []
         for row in rows:
-            typed, why = check.check_row(kind, row, owners)
+            # `log()` refuses these names; a spill file of an earlier version may hold them
+            unsafe = c.unsafe_names(row)
+            typed, why = ((None, c.unsafe_names_refused(unsafe)) if unsafe
+                          else check.check_row(kind, row, owners))
             if why:
                 bad.append((row, why))
             else:
