@@ -5,7 +5,9 @@ partition of the inputs that changed since the versions its last ok run recorded
 of them for a model never run: a model described after its data arrived gets its whole
 history). Hours inside `--start/--end` are done now; the rest are owed, recorded with
 the run, and done by a later run whose range holds them. `--rebuild` adds every stored
-hour of the model, changed or not.
+hour of the model, changed or not. A job that reads another job's output owes the hours
+that job still owes as well (`after_upstream`): it never computes past what its inputs
+owe.
 """
 from __future__ import annotations
 

@@ -51,6 +51,7 @@ WAIT_ENV, TTL_ENV = "INFERWATCH_LEASE_WAIT_S", "INFERWATCH_LEASE_TTL_S"
 # this process: a lease of it that no live `Lease` of it holds was left by a killed run
 _PROCESS = uuid.uuid4().hex[:12]
 _HELD: set[str] = set()
+MAX_REFUSALS = 50  # takes of a free lease refused in a row: something else is wrong
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class Lease:
             if not self._table.exists():
                 raise
         deadline = time.monotonic() + self.settings.wait_s
+        refusals = 0
         while True:
             version, current = self._table.current(self.job)
             if current is None or self._free(current):
@@ -190,7 +192,11 @@ class Lease:
                                                      name=f"lease-{self.job}")
                     self._renewer.start()
                     return True
-                continue  # another run took it first: read who
+                refusals += 1  # another run took it first: read who
+                if refusals > MAX_REFUSALS:
+                    raise ConcurrentWriteError(f"{self.job}: the lease was free but "
+                                               f"{refusals} takes were refused")
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 self.refused_by = current
@@ -198,7 +204,8 @@ class Lease:
             time.sleep(min(self.settings.poll_s, left))
 
     def _free(self, current: Holder) -> bool:
-        if current.process == _PROCESS and current.owner not in _HELD:
+        if ((current.process, current.pid) == (_PROCESS, os.getpid())
+                and current.owner not in _HELD):
             return True  # left by a run of this process that died without releasing it
         return not current.live(self._clock())
 
