@@ -6,7 +6,8 @@ earlier flush waits on disk, so flushes commit in order); then the spilled flush
 delivered, oldest first, and every `ADOPT_SECONDS` the folders of loggers that died since
 are taken. `stop()` ends the thread after the pass it may be in and makes the last pass
 itself, in the calling thread (at interpreter exit, the exit hook's): no second thread is
-ever in delta-rs beside the first, and none is left in it when Python exits.
+ever in delta-rs beside the first, and none is left in it when Python exits (unless a
+commit outlasts `close()`'s timeout; what is buffered then is spilled, not committed).
 """
 from __future__ import annotations
 
