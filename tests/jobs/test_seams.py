@@ -112,3 +112,25 @@ def test_a_label_without_model_for_an_id_two_models_scored_is_held(spark, lake_d
     reasons = quarantine[quarantine["row"].str.contains('"r0"')]["reason"].tolist()
     assert reasons == ["inference id r0 was scored by models eta, fraud: "
                        "send the label with its model_id"]
+
+
+def test_a_raw_column_named_with_a_dot_stops_no_model(spark, lake_dir):
+    """Written before ingest refused such names, or by another writer: partition leaves
+    the column out, with a note, and every model's rows are stored."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    ctx = context(spark, lake_dir)
+    ingest_records(ctx.lake, "inferences", _inferences(0, 3, "eta"), models())
+    raw = ctx.lake.table("raw/inferences")
+    schema = pa.schema(raw.delta().schema().to_arrow())
+    rows = [{**r, "ts": START, "ingest_date": START.date(), "user.age": "41"}
+            for r in _inferences(3, 2)]
+    typed = pa.Table.from_pylist(rows, pa.schema(
+        [schema.field(n) for n in schema.names if n in rows[0]] + [("user.age", pa.string())]))
+    write_deltalake(raw.uri, typed, mode="append", schema_mode="merge")
+    run = partition.run(ctx, now=NOW)
+    assert (run.status, run.rows_out) == ("ok", 5)
+    assert any("user.age" in note for note in run.notes)
+    stored = DeltaTable(f"{lake_dir}/inferences").to_pandas(columns=["model_id"])
+    assert sorted(stored["model_id"]) == ["eta"] * 3 + ["fraud"] * 2

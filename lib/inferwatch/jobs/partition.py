@@ -30,10 +30,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.context import Context
+from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
 from inferwatch.jobs.runs import Progress, Run, track
 from inferwatch.model_config import MODEL_ID_PATTERN
+from inferwatch.lake.scan import column as quoted
 from inferwatch.lake.tables import DELIVERIES, INFERENCES
 
 JOB = "partition"
@@ -111,7 +113,7 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
         # rows in are counted from the log's add actions, apart from the files read, so a
         # file the read missed fails the accounting instead of going unnoticed
         added, logged = raw.added_files(since, latest), raw.added_records(since, latest)
-        batch = raw.read_files(added, latest)
+        batch = _safe_columns(raw.read_files(added, latest), job)
         job.rows_in = logged if logged is not None else batch.count()
         flagged = classify(batch, now, env.future_tolerance_hours).persist()
         final = None
@@ -149,6 +151,18 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             if final is not None:
                 final.unpersist()
     return job
+
+
+def _safe_columns(batch: DataFrame, job: Run) -> DataFrame:
+    """The raw rows without columns whose names ingest refuses (`.` or a backtick, taken
+    for a struct field by every later job): a raw table that holds one (written before the
+    rule, or by another writer) must not stop partition for every model."""
+    unsafe = unsafe_names(batch.columns)
+    if not unsafe:
+        return batch
+    job.notes.append(f"raw columns left out of inferences: {unsafe} "
+                     f"({unsafe_names_refused(unsafe)})")
+    return batch.select(*[quoted(c) for c in batch.columns if c not in unsafe])
 
 
 def _deliveries(ctx: Context, by_hour: list, run_id: str) -> DataFrame:
