@@ -27,6 +27,13 @@ Schedules:
   owed hours), then `rollup` of the finished day and its week, then `maintain`.
 - `inferwatch_backfill` (triggered by hand with `start` and `end` params): every pipeline
   job with `--start start --end end --rebuild`.
+
+One broken model never stops the others: a job whose run is `partial` (some models
+failed, the rest done) exits 0, so the next jobs run for the healthy models; a job exits
+non-zero, and stops the jobs after it, only when its run failed as a whole. The last task
+of each DAG, `check_runs`, fails when a job of the DAG left a model (or a run) failed
+since the DAG run started: the `job_runs` rows, read with delta-rs, the failures listed
+in its log (`inferwatch check-runs`). It is not retried: a retry would read the same rows.
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 
 # inferwatch.jobs.PIPELINE and DAILY, repeated here so that parsing imports no inferwatch
@@ -69,6 +77,26 @@ def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOpe
     )
 
 
+def check_runs(jobs: list[str], conf: str, lake: str, since: str) -> None:
+    """Fail when a job of `jobs` left a model failed since `since` (`inferwatch
+    check-runs`); inferwatch is imported when the task runs, never while parsing."""
+    from inferwatch.jobs.failures import check
+
+    count, failed = check(conf, lake or None, datetime.fromisoformat(since), jobs)
+    if failed:
+        raise RuntimeError(f"{len(failed)} failed since {since}:\n" + "\n".join(failed))
+    print(f"ok: {count} job_runs rows since {since}, none failed")
+
+
+def check_task(jobs: tuple[str, ...]) -> PythonOperator:
+    """The last task of a DAG: `check_runs` over the jobs of this DAG run."""
+    return PythonOperator(
+        task_id="check_runs", python_callable=check_runs, retries=0,
+        op_kwargs={"jobs": list(jobs), "conf": f"{HOME}/{CONF}", "lake": LAKE,
+                   "since": "{{ dag_run.start_date.isoformat() }}"},
+    )
+
+
 INTERVAL = ("--start", "{{ data_interval_start.isoformat() }}",
             "--end", "{{ data_interval_end.isoformat() }}")
 
@@ -80,13 +108,13 @@ DAILY_AT = CronDataIntervalTimetable("15 0 * * *", timezone="UTC")
 with DAG("inferwatch_hourly", schedule=HOURLY, start_date=START, catchup=False,
          max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"],
          doc_md=__doc__) as hourly:
-    chain(*[job_task(job, *INTERVAL) for job in PIPELINE])
+    chain(*[job_task(job, *INTERVAL) for job in PIPELINE], check_task(PIPELINE))
 
 with DAG("inferwatch_daily", schedule=DAILY_AT, start_date=START, catchup=False,
          max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"],
          doc_md=__doc__) as daily:
     chain(job_task("hourly", task_id="catch_up"), job_task("rollup", *INTERVAL),
-          job_task("maintain"))
+          job_task("maintain"), check_task(PIPELINE + DAILY))
 
 with DAG("inferwatch_backfill", schedule=None, start_date=START, catchup=False,
          max_active_runs=1, default_args=DEFAULTS, tags=["inferwatch"], doc_md=__doc__,
@@ -95,4 +123,4 @@ with DAG("inferwatch_backfill", schedule=None, start_date=START, catchup=False,
                  "end": Param("2026-03-03T00:00:00+00:00", type="string",
                               description="End of the range, exclusive (ISO, UTC)")}) as backfill:
     chain(*[job_task(job, "--start", "{{ params.start }}", "--end", "{{ params.end }}",
-                     "--rebuild") for job in PIPELINE])
+                     "--rebuild") for job in PIPELINE], check_task(PIPELINE))

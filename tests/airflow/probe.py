@@ -2,7 +2,7 @@
 itself, logging included, on import): prints JSON about the DAG folder, or runs one DAG.
 
     python probe.py describe                 # import errors, tasks in order, commands
-    python probe.py test DAG_ID LOGICAL_DATE # dag.test() of one DAG
+    python probe.py test DAG_ID LOGICAL_DATE # dag.test() of one DAG: its state, each task's
 """
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ class _Variables:
         return os.environ.get(f"AIRFLOW_VAR_{name.upper()}", default)
 
 
+class _DagRun:
+    def __init__(self, start_date: datetime):
+        self.start_date = start_date
+
+
 def _order(dag) -> list[str]:
     return [t.task_id for t in dag.topological_sort()]
 
@@ -32,16 +37,24 @@ def describe() -> dict:
     start = datetime.fromisoformat("2026-03-03T10:00:00+00:00")
     context = {"var": {"value": _Variables()}, "data_interval_start": start,
                "data_interval_end": start.replace(hour=11),
+               "dag_run": _DagRun(start.replace(hour=11, minute=2)),
                "params": {"start": "2026-03-02T00:00:00+00:00",
                           "end": "2026-03-03T00:00:00+00:00"}}
     for dag_id, dag in sorted(bag.dags.items()):
         tasks = []
         for task in dag.topological_sort():
+            if not hasattr(task, "application"):  # check_runs: a Python callable
+                tasks.append({"task_id": task.task_id, "retries": task.retries,
+                              "callable": task.python_callable.__name__,
+                              "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
+                              "kwargs": task.render_template(task.op_kwargs, context)})
+                continue
             application = task.render_template(task.application, context)
             args = task.render_template(task.application_args, context)
             hook = SparkSubmitHook(conn_id=task._conn_id, application_args=args,
                                    name=task.render_template(task.name, context))
             tasks.append({"task_id": task.task_id, "retries": task.retries,
+                          "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
                           "env": task.render_template(task.env_vars, context),
                           "command": hook._build_spark_submit_command(application)})
         out["dags"][dag_id] = {"tasks": tasks, "catchup": dag.catchup,
@@ -55,7 +68,8 @@ def test(dag_id: str, logical_date: str) -> dict:
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     run = bag.dags[dag_id].test(logical_date=datetime.fromisoformat(logical_date))
-    return {"state": str(run.state)}
+    return {"state": str(run.state), "start_date": run.start_date,
+            "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()}}
 
 
 if __name__ == "__main__":
