@@ -35,6 +35,7 @@ from inferwatch.jobs.index import APP as INDEX_APP
 from inferwatch.jobs.index import INDEX
 from inferwatch.jobs.runs import PARTIAL, Progress, Run, track
 from inferwatch.lake.files import DataFile
+from inferwatch.lake.lease import held
 from inferwatch.lake.maintenance import Layout, Report, checkpoint, compact, vacuum
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics.windows import FILE_SPAN, truncate, utc
@@ -107,9 +108,17 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             job.details[name] = report.as_dict()
             if report.files_compacted or report.files_vacuumed or report.errors:
                 print(f"[maintain] {name}: {_describe(report)}", flush=True)
-        expiry = join_labels.run(ctx, now=now)
-        job.details["join-labels"] = {"run_id": expiry.run_id, "status": expiry.status,
-                                      "labels_expired_or_rejected": expiry.rows_quarantined}
+        # the expiry pass is a join-labels run: it holds that job's lease, or leaves the
+        # expiry to the run that holds it
+        with held(ctx.lake, join_labels.JOB) as lease:
+            if lease.refused_by is None:
+                expiry = join_labels.run(ctx, now=now)
+                job.details["join-labels"] = {
+                    "run_id": expiry.run_id, "status": expiry.status,
+                    "labels_expired_or_rejected": expiry.rows_quarantined}
+            else:
+                job.notes.append(f"pending labels not expired: join-labels is running "
+                                 f"({lease.refused_by})")
         job.notes.append(f"{sum(r.get('files_compacted', 0) for r in job.details.values())} "
                          f"files compacted, "
                          f"{sum(r.get('files_vacuumed', 0) for r in job.details.values())} "
