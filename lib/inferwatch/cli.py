@@ -94,6 +94,7 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
     recorded in `job_runs`), 1 when a run failed as a whole."""
     from inferwatch.context import open_context
     from inferwatch.jobs import run_job
+    from inferwatch.jobs.failures import not_ok
     from inferwatch.jobs.hourly import run as run_hourly
 
     if hour and (start or end):
@@ -103,8 +104,6 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
         bounds = bounds[0], bounds[0] + timedelta(hours=1)
     ctx = open_context(conf, lake, models_dir, model=model)
     ctx.start, ctx.end, ctx.rebuild = *bounds, rebuild
-    from inferwatch.jobs.failures import not_ok
-
     runs = run_hourly(ctx) if job == "hourly" else [run_job(ctx, job)]
     for line in not_ok(runs):
         click.echo(line, err=True)
