@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -295,6 +296,33 @@ def entry(argv: Sequence[str] | None = None) -> None:
     except Exception:  # noqa: BLE001 - printed as Python would, secrets masked
         click.echo(redact(traceback.format_exc()), err=True, nl=False)
         sys.exit(1)
+
+
+def console() -> None:
+    """The installed `inferwatch` script: `entry`, then the process ends at once when no
+    JVM was started. A process that read tables with delta-rs (show, check-runs, explain)
+    can otherwise abort at interpreter exit, after its work is done, when native threads
+    are torn down late ("terminate called without an active exception", SIGABRT; delta-rs
+    #2184), and a scheduler reports that as a crash."""
+    try:
+        entry()
+        code: int | str | None = 0
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):
+        click.echo(code, err=True)
+        code = 1
+    if _jvm_started():  # a Spark session to stop in order: the normal exit
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+def _jvm_started() -> bool:
+    pyspark = sys.modules.get("pyspark")
+    context = getattr(pyspark, "SparkContext", None)
+    return getattr(context, "_active_spark_context", None) is not None
 
 
 def run_main(job: str, argv: Sequence[str] | None = None) -> None:

@@ -60,3 +60,18 @@ def test_check_runs_lists_what_was_left_failed_since_a_moment(tmp_path):
                                    "none failed")
     unknown = _check(lake, "--since", SINCE.isoformat(), "--jobs", "profiles")
     assert unknown.returncode == 2 and "unknown job 'profiles'" in unknown.stderr
+
+
+def test_the_command_ends_cleanly_after_reading_with_delta_rs(tmp_path):
+    """delta-rs' native threads can abort a process at interpreter exit (SIGABRT, exit
+    134, after its work was done: 3 of 10 runs here before the script ended itself)."""
+    lake = tmp_path / "lake"
+    schema = pa.schema([("run_id", pa.string()), ("job", pa.string()),
+                        ("model_id", pa.string()), ("started_at", pa.timestamp("us", "UTC")),
+                        ("status", pa.string()), ("error", pa.string()),
+                        ("details", pa.string())])
+    write_deltalake(str(lake / "job_runs"), pa.Table.from_pylist(
+        [_row(5, "profile", None, "ok")], schema=schema))
+    ended = [_check(lake, "--since", SINCE.isoformat()) for _ in range(12)]
+    assert [e.returncode for e in ended] == [0] * 12, [e.stderr for e in ended]
+    assert not any("terminate called" in e.stderr for e in ended)
