@@ -218,6 +218,9 @@ def check(spark, lake_dir: Path, seed: int, clean: dict[str, pd.DataFrame]) -> S
                                   check_dtype=False)
     pd.testing.assert_frame_equal(got_labels, want_labels, obj=f"labels, {story}",
                                   check_dtype=False)
+    # each bad row quarantined exactly once, however runs were killed or overlapped
+    quarantined = DeltaTable(f"{lake_dir}/quarantine").to_pandas(columns=["reason"])
+    assert len(quarantined) == 2, f"quarantine {quarantined['reason'].tolist()}, {story}"
     got = metric_tables(lake_dir)
     for name, frame in clean.items():
         pd.testing.assert_frame_equal(got[name], frame, obj=f"{name}, {story}",
