@@ -128,14 +128,14 @@ def clean_run(spark, lake_dir: Path) -> dict[str, pd.DataFrame]:
     return metric_tables(lake_dir)
 
 
-def run_schedule(spark, lake_dir: Path, seed: int) -> Schedule:
-    """Deliver the universe in a seeded random order while jobs run, killed and overlapped."""
+def plan(seed: int) -> list[tuple]:
+    """The seeded schedule, as events: ("deliver", kind, rows, channel), ("run", job),
+    ("kill", job, after_commit) or ("overlap", job); then each job once more."""
     rng = random.Random(seed)
-    done = Schedule(seed)
-    ctx = context(spark, lake_dir)
     inferences, labels = universe()
     pending = [("inferences", r) for r in inferences] + [("labels", r) for r in labels]
     rng.shuffle(pending)
+    events: list[tuple] = []
     while pending:
         size = rng.randint(5, 30)
         chunk, pending = pending[:size], pending[size:]
@@ -143,13 +143,62 @@ def run_schedule(spark, lake_dir: Path, seed: int) -> Schedule:
             rows = [r for k, r in chunk if k == kind]
             if rows:
                 channel = "logger" if kind == "inferences" and rng.random() < 0.3 else "batch"
-                _deliver(ctx, lake_dir, kind, rows, channel)
-                done.log.append(f"{channel} {len(rows)} {kind}")
+                events.append(("deliver", kind, rows, channel))
         for _ in range(rng.randint(0, 2)):
-            _job_event(ctx, rng, done)
-    for name in ("partition", "join-labels", "performance"):
-        JOBS[name](ctx)
-        done.log.append(name)
+            name = rng.choice(["partition", "partition", "join-labels", "join-labels",
+                               "performance", "maintain"])
+            roll = rng.random()
+            if roll < 0.25:
+                events.append(("kill", name, rng.randint(1, 6)))
+            elif roll < 0.4 and name != "maintain":
+                events.append(("overlap", name))
+            else:
+                events.append(("run", name))
+    return events + [("run", name) for name in ("partition", "join-labels", "performance")]
+
+
+def seams(events: list[tuple]) -> set[str]:
+    """The seams a schedule passes: a delivery by each channel, a kill, an overlap, and a
+    `maintain` while delivered rows wait unread."""
+    passed, unread = set(), False
+    for event in events:
+        if event[0] == "deliver":
+            passed.add(f"{event[3]} delivery")
+            unread = True
+        elif event[0] in ("kill", "overlap"):
+            passed.add(event[0])
+        if event[0] in ("run", "kill") and event[1] == "maintain" and unread:
+            passed.add("maintain over unread rows")
+        if event[0] == "run" and event[1] == "partition":
+            unread = False
+    return passed
+
+
+def run_schedule(spark, lake_dir: Path, seed: int) -> Schedule:
+    """Deliver the universe in a seeded random order while jobs run, killed and overlapped."""
+    done = Schedule(seed)
+    ctx = context(spark, lake_dir)
+    for event in plan(seed):
+        kind, name = event[0], event[1]
+        if kind == "deliver":
+            _deliver(ctx, lake_dir, name, event[2], event[3])
+            done.log.append(f"{event[3]} {len(event[2])} {name}")
+            continue
+        if kind == "kill":
+            try:
+                with fail_after_commit(event[2]):
+                    JOBS[name](ctx)
+            except InjectedFault:
+                done.kills += 1
+            done.log.append(f"{name} killed after commit {event[2]}")
+        elif kind == "overlap":
+            _overlap(ctx, name)
+            done.overlaps += 1
+            done.log.append(f"{name} x2 overlapping")
+        else:
+            _quiet(JOBS[name], ctx)
+            done.log.append(name)
+        done.maintains += name == "maintain"
     return done
 
 
@@ -167,28 +216,6 @@ def _deliver(ctx, lake_dir: Path, kind: str, rows: list[dict], channel: str) -> 
             logger.log(r["inference_id"], ts=r["ts"], features=features,
                        prediction=r["prediction"], model_version=r["model_version"],
                        model_id=r["model_id"])
-
-
-def _job_event(ctx, rng: random.Random, done: Schedule) -> None:
-    name = rng.choice(["partition", "partition", "join-labels", "join-labels",
-                       "performance", "maintain"])
-    roll = rng.random()
-    if roll < 0.25:
-        after = rng.randint(1, 6)
-        try:
-            with fail_after_commit(after):
-                JOBS[name](ctx)
-        except InjectedFault:
-            done.kills += 1
-        done.log.append(f"{name} killed after commit {after}")
-    elif roll < 0.4 and name != "maintain":
-        _overlap(ctx, name)
-        done.overlaps += 1
-        done.log.append(f"{name} x2 overlapping")
-    else:
-        _quiet(JOBS[name], ctx)
-        done.log.append(name)
-    done.maintains += name == "maintain"
 
 
 def _quiet(job, ctx) -> None:
