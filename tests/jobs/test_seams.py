@@ -10,6 +10,7 @@ from deltalake import DeltaTable
 
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, maintain, partition
+from inferwatch.lake.faults import InjectedFault, fail_after_commit
 from inferwatch.lake.maintenance import Layout, compact
 from inferwatch.lake.snapshot import LostInputError
 from tests.helpers import context, models
@@ -134,3 +135,19 @@ def test_a_raw_column_named_with_a_dot_stops_no_model(spark, lake_dir):
     assert any("user.age" in note for note in run.notes)
     stored = DeltaTable(f"{lake_dir}/inferences").to_pandas(columns=["model_id"])
     assert sorted(stored["model_id"]) == ["eta"] * 3 + ["fraud"] * 2
+
+
+@pytest.mark.parametrize("killed_after", [1, 2], ids=["deliveries", "inferences"])
+def test_a_rerun_after_a_kill_takes_the_rows_that_came_since(spark, lake_dir, killed_after):
+    """Found by `make soak` (seed 1021): a re-run finished the killed run's batch, or
+    found it whole, and left the rows ingested since for yet another run."""
+    ctx = context(spark, lake_dir)
+    ingest_records(ctx.lake, "inferences", _inferences(0, 5), models())
+    with fail_after_commit(killed_after), pytest.raises(InjectedFault):
+        partition.run(ctx, now=NOW)  # commits state/deliveries, inferences, the index
+    ingest_records(ctx.lake, "inferences", _inferences(5, 5), models())
+    partition.run(ctx, now=NOW)
+    assert _count(lake_dir, "inferences") == 10
+    assert _count(lake_dir, "inference_index") == 10
+    delivered = DeltaTable(f"{lake_dir}/state/deliveries").to_pandas(columns=["rows_new"])
+    assert delivered["rows_new"].sum() == 10  # the first batch counted once

@@ -33,7 +33,7 @@ from inferwatch.context import Context
 from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
-from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.jobs.runs import OK, Progress, Run, track
 from inferwatch.model_config import MODEL_ID_PATTERN
 from inferwatch.lake.scan import column as quoted
 from inferwatch.lake.tables import DELIVERIES, INFERENCES
@@ -95,12 +95,20 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                              "--model and --rebuild do not apply")
         since = Progress(lake, JOB).cursor(SOURCE)
         latest = raw.version()
-        # a run killed after committing part of its batch: finish exactly that batch first
-        # (the raw rows added since belong to the next run), so nothing is written twice
+        # a run killed after committing part of its batch: finish exactly that batch first,
+        # so nothing is written twice, then (in this run too) the raw rows added since
         app = f"{JOB}:{SOURCE}"
-        begun = max(quarantine.txn_version(app) or -1, target.txn_version(app) or -1)
+        deliveries = lake.table("state/deliveries")
+        begun = max(quarantine.txn_version(app) or -1, deliveries.txn_version(app) or -1,
+                    target.txn_version(app) or -1)
+        resumed = None
         if (since or -1) < begun < latest:
-            latest = begun
+            if (target.txn_version(app) or -1) >= begun:
+                since = begun  # that batch landed whole (the index catches up below)
+            else:
+                latest = resumed = begun
+                job.notes.append(f"finished the batch up to raw version {begun} that a "
+                                 f"killed run left; then the rows added since")
         job.inputs[SOURCE] = latest
         catch_up_index(lake, job)
         txn = (app, latest)
@@ -137,7 +145,6 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                 bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"), SOURCE, JOB,
                                       job.run_id, originals)
                 job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
-            deliveries = lake.table("state/deliveries")
             if by_hour and (deliveries.txn_version(txn[0]) or -1) < latest:
                 job.outputs["state/deliveries"] = deliveries.append(
                     _deliveries(ctx, by_hour, job.run_id), txn=txn)
@@ -150,6 +157,8 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             flagged.unpersist()
             if final is not None:
                 final.unpersist()
+    if resumed is not None and job.status == OK:
+        return run(ctx, now)  # the rows added after the killed run's batch, in this run too
     return job
 
 
