@@ -177,8 +177,7 @@ class Committer:
                     continue
                 if wanted is None:
                     return True
-                raw = change.get("partitionValues") or {}
-                values = {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols}
+                values = lf.logged_partition(change, part_cols, types)
                 if self._key(values, part_cols) in wanted:
                     return True
         return False

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -115,6 +115,13 @@ def parse_partition_value(text: str | None, type_name: str) -> Any:
     if type_name == "boolean":
         return text.lower() == "true"
     return text
+
+
+def logged_partition(action: Mapping[str, Any], columns: Sequence[str],
+                     types: Mapping[str, str]) -> dict[str, Any]:
+    """Typed partition values of a log add or remove action (`types`: column -> type)."""
+    raw = action.get("partitionValues") or {}
+    return {c: parse_partition_value(raw.get(c), types[c]) for c in columns}
 
 
 def escape_partition_value(value: str | None) -> str:

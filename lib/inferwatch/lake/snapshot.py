@@ -101,14 +101,11 @@ class Snapshots:
         with the min/max bounds of the `stats` columns (all columns when None)."""
         return self._files(self.delta(version), partitions, where, stats)
 
-    def _files(self, dt: DeltaTable, partitions, where, stats: Sequence[str] | None = None,
-               logged: set[str] | None = None) -> list[DataFile]:
-        """`files`, optionally only those whose path as logged is in `logged`."""
+    def _files(self, dt: DeltaTable, partitions, where,
+               stats: Sequence[str] | None = None) -> list[DataFile]:
+        """`files` of the snapshot `dt`."""
         # Pruned in Arrow first: only the matching files' wanted columns become Python.
         actions = pa.table(dt.get_add_actions(flatten=True))
-        if logged is not None and actions.num_rows:
-            actions = actions.filter(pc.is_in(actions["path"],
-                                              value_set=pa.array(sorted(logged), pa.string())))
         part_cols = list(dt.metadata().partition_columns)
         wanted = None
         if partitions is not None:
@@ -186,10 +183,9 @@ class Snapshots:
             relative = lf.hive_unescape(path)
             if kind != "add" or relative in deleted:
                 continue
-            raw = change.get("partitionValues") or {}
             added[relative] = DataFile(
                 relative, int(change.get("size") or 0), _num_records(change),
-                {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols})
+                lf.logged_partition(change, part_cols, types))
         if added:
             self._check_present(dt, list(added.values()), since_version)
         return list(added.values())
@@ -247,8 +243,7 @@ class Snapshots:
         types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
         unique = {}
         for _kind, _path, change in changes:
-            raw = change.get("partitionValues") or {}
-            values = {c: lf.parse_partition_value(raw.get(c), types[c]) for c in part_cols}
+            values = lf.logged_partition(change, part_cols, types)
             unique[self._key(values, part_cols)] = values
         return list(unique.values())
 
