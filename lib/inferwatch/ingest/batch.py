@@ -49,7 +49,7 @@ from inferwatch.ingest.sources import (
     read_source,
     shown,
 )
-from inferwatch.jobs.runs import Run, track
+from inferwatch.runs import Run, track
 from inferwatch.lake.tables import Lake
 
 SPARK_TYPES = {"timestamp": T.TimestampType(), "double": T.DoubleType()}

@@ -33,23 +33,6 @@ KINDS: dict[str, dict[str, Any]] = {
         "optional": ("model_id", "inference_ts"),
     },
 }
-# the raw tables and the quarantine: (column, Delta type name), partition columns
-RAW_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
-    "raw/inferences": ((
-        ("inference_id", "string"), ("model_id", "string"), ("model_version", "string"),
-        ("ts", "timestamp"), ("prediction", "double"), ("prediction_label", "string"),
-        ("source", "string"), ("ingested_at", "timestamp"), ("ingest_date", "date"),
-    ), ("ingest_date",)),
-    "raw/labels": ((
-        ("inference_id", "string"), ("label", "double"), ("label_class", "string"),
-        ("label_ts", "timestamp"), ("model_id", "string"), ("inference_ts", "timestamp"),
-        ("source", "string"), ("ingested_at", "timestamp"), ("ingest_date", "date"),
-    ), ("ingest_date",)),
-    "quarantine": ((
-        ("row", "string"), ("reason", "string"), ("job", "string"), ("run_id", "string"),
-        ("quarantined_at", "timestamp"), ("table", "string"), ("ingest_date", "date"),
-    ), ("table", "ingest_date")),
-}
 # Spark reads a column named "a.b" as field b of a struct a and a backtick as the end of a
 # quoted name: a raw table holding such a column fails every job that selects by name
 UNSAFE_NAME = (".", "`")
@@ -147,11 +130,3 @@ def records(data: Any) -> list[dict[str, Any]]:
 def text_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str | None]]:
     """Rows with every value as the text a file would carry (`as_text`)."""
     return [{str(k): as_text(v) for k, v in row.items()} for row in rows]
-
-
-def delta_schema_json(table: str, extra: Iterable[tuple[str, str]] = ()) -> str:
-    """A raw table's schema as Delta's schemaString (Spark's StructType JSON)."""
-    columns, _ = RAW_TABLES[table]
-    fields = [{"name": n, "type": t, "nullable": True, "metadata": {}}
-              for n, t in (*columns, *extra)]
-    return json.dumps({"type": "struct", "fields": fields})

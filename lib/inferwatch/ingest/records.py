@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from inferwatch.ingest.batch import ingest_records
-from inferwatch.jobs.runs import Run
+from inferwatch.runs import Run
 
 
 def log_inferences(records: Iterable[Mapping[str, Any]] | Any, conf: str = "conf/local.yaml",

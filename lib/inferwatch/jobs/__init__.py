@@ -14,7 +14,7 @@ from inferwatch.redact import redact
 
 if TYPE_CHECKING:
     from inferwatch.context import Context
-    from inferwatch.jobs.runs import Run
+    from inferwatch.runs import Run
     from inferwatch.lake.lease import LeaseSettings
 
 # Pipeline order; later stages add their names here.
@@ -35,7 +35,7 @@ def run_job(ctx: Context, name: str, lease: LeaseSettings | None = None) -> Run:
     """Run one pipeline job with a progress line before and after, holding the job's
     lease on the lake (`lake.lease`): while another run holds it, this one waits, then
     does nothing and says who holds it (recorded by `runs.skipped`, status `ok`)."""
-    from inferwatch.jobs.runs import skipped
+    from inferwatch.runs import skipped
     from inferwatch.lake.lease import LeaseSettings, held
 
     if name not in PIPELINE + DAILY:

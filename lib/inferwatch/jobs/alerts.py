@@ -32,7 +32,7 @@ from inferwatch.alerts import explain, history, lifecycle, notify, performance, 
 from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.runs import Progress, Run, track
 from inferwatch.lake.tables import ALERTS, Lake
 from inferwatch.metrics.windows import GRANULARITIES, truncate
 

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from inferwatch.context import open_context
 from inferwatch.errors import UserError
 from inferwatch.ingest.sources import read_source
-from inferwatch.jobs.runs import track
+from inferwatch.runs import track
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics.joined import joined_rows

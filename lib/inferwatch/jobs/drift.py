@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from inferwatch.config import ConfigError, of_kind
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.runs import Progress, Run, track
 from inferwatch.jobs.todo import after_upstream, hours_to_do
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain

@@ -21,7 +21,7 @@ from inferwatch.errors import UnknownNameError, one_line
 from inferwatch.redact import redact
 
 if TYPE_CHECKING:
-    from inferwatch.jobs.runs import Run
+    from inferwatch.runs import Run
 
 COLUMNS = ["run_id", "job", "model_id", "started_at", "status", "error", "details"]
 

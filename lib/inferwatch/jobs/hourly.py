@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from inferwatch.context import Context
 from inferwatch.jobs import PIPELINE, run_job
-from inferwatch.jobs.runs import Run
+from inferwatch.runs import Run
 
 
 def run(ctx: Context) -> list[Run]:

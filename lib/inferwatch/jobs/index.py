@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.jobs.runs import Run
+from inferwatch.runs import Run
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.tables import INDEX_BUCKETS, Lake
 from inferwatch.metrics.windows import overlaps, utc

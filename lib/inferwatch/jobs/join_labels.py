@@ -36,7 +36,7 @@ from pyspark.sql import functions as F
 from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.jobs.index import entries
-from inferwatch.jobs.runs import Run, track
+from inferwatch.runs import Run, track
 from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
 from inferwatch.metrics.performance import MULTICLASS
 

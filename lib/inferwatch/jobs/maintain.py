@@ -33,7 +33,7 @@ from inferwatch.context import Context
 from inferwatch.jobs import join_labels, partition
 from inferwatch.jobs.index import APP as INDEX_APP
 from inferwatch.jobs.index import INDEX
-from inferwatch.jobs.runs import PARTIAL, Progress, Run, track
+from inferwatch.runs import PARTIAL, Progress, Run, track
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.lease import held
 from inferwatch.lake.maintenance import Layout, Report, checkpoint, compact, vacuum

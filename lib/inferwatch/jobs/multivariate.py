@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from inferwatch.config import ConfigError
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Run
+from inferwatch.runs import Run
 from inferwatch.jobs.todo import run_per_model
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain

@@ -33,7 +33,7 @@ from inferwatch.context import Context
 from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
-from inferwatch.jobs.runs import OK, Progress, Run, track
+from inferwatch.runs import OK, Progress, Run, track
 from inferwatch.model_config import MODEL_ID_PATTERN
 from inferwatch.lake.scan import column as quoted
 from inferwatch.lake.tables import DELIVERIES, INFERENCES

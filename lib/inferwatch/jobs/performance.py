@@ -28,7 +28,7 @@ from inferwatch.metrics.performance import BINARY
 from inferwatch.metrics.performance_state import hourly_state
 from inferwatch.metrics.slices import compute_sliced
 from inferwatch.metrics.windows import write_windows
-from inferwatch.jobs.runs import Run
+from inferwatch.runs import Run
 from inferwatch.jobs.todo import run_per_model
 
 JOB = "performance"

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Run
+from inferwatch.runs import Run
 from inferwatch.jobs.todo import run_per_model
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows

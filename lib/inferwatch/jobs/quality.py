@@ -19,7 +19,7 @@ from datetime import datetime
 
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Progress, Run
+from inferwatch.runs import Progress, Run
 from inferwatch.jobs.todo import run_per_model
 from inferwatch.metrics.windows import replace_windows
 from inferwatch.quality import signals

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Run, track
+from inferwatch.runs import Run, track
 from inferwatch.metrics.families import FAIRNESS, PROFILE, performance
 from inferwatch.metrics.windows import rollup_windows, truncate, utc, write_rollups
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.jobs.runs import Progress, Run, track
+from inferwatch.runs import Progress, Run, track
 from inferwatch.metrics.windows import utc
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from inferwatch.ingest.contract import RAW_TABLES
 from inferwatch.lake import Table
+from inferwatch.lake.contract import RAW_TABLES
 from inferwatch.lake.files import normalize_uri
 from inferwatch.lake.storage import StorageSettings, arrow_filesystem
 
@@ -26,21 +26,13 @@ _TYPES = {"string": S, "double": D, "timestamp": TS, "date": DT}
 
 
 def _raw(table: str) -> T.StructType:
-    """A raw table's schema from the Spark-free contract the serving-side logger shares."""
+    """A raw table's schema from the Spark-free contract the serving-side logger shares
+    (`lake.contract`): the logger and the jobs write the same columns."""
     return _schema(*[(name, _TYPES[kind]) for name, kind in RAW_TABLES[table][0]])
 
 
 RAW_INFERENCES = _raw("raw/inferences")
 RAW_LABELS = _raw("raw/labels")
-INFERENCES = _schema(
-    ("inference_id", S), ("model_id", S), ("model_version", S), ("ts", TS),
-    ("prediction", D), ("prediction_label", S), ("source", S), ("ingested_at", TS),
-    ("ingest_date", DT),
-)
-RAW_LABELS = _schema(
-    ("inference_id", S), ("label", D), ("label_class", S), ("label_ts", TS), ("model_id", S),
-    ("inference_ts", TS), ("source", S), ("ingested_at", TS), ("ingest_date", DT),
-)
 INFERENCES = _schema(
     ("inference_id", S), ("model_version", S), ("ts", TS), ("prediction", D),
     ("prediction_label", S), ("source", S), ("ingested_at", TS), ("model_id", S), ("hour", TS),
@@ -103,13 +95,13 @@ class TableSpec:
 SPECS = {
     spec.name: spec
     for spec in (
-        TableSpec("raw/inferences", RAW_INFERENCES, ("ingest_date",)),
-        TableSpec("raw/labels", RAW_LABELS, ("ingest_date",)),
+        TableSpec("raw/inferences", RAW_INFERENCES, tuple(RAW_TABLES["raw/inferences"][1])),
+        TableSpec("raw/labels", RAW_LABELS, tuple(RAW_TABLES["raw/labels"][1])),
         TableSpec("inferences", INFERENCES, ("model_id", "hour")),
         TableSpec("labels", LABELS, ("model_id", "hour")),
         TableSpec("labels_pending", LABELS_PENDING),
         TableSpec("inference_index", INFERENCE_INDEX, ("id_bucket",)),
-        TableSpec("quarantine", QUARANTINE, ("table", "ingest_date")),
+        TableSpec("quarantine", QUARANTINE, tuple(RAW_TABLES["quarantine"][1])),
         TableSpec("job_runs", JOB_RUNS),
         TableSpec("state/deliveries", DELIVERIES, ("model_id", "hour")),
         TableSpec("alerts", ALERTS, ("model_id",)),

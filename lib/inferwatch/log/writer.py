@@ -25,10 +25,10 @@ from deltalake.transaction import Transaction
 from inferwatch.ingest import check
 from inferwatch.ingest import contract as c
 from inferwatch.ingest.contract import text_rows
+from inferwatch.lake import contract as raw
+from inferwatch.lake.contract import ARROW
 from inferwatch.lake.storage import StorageSettings, delta_options, delta_uri
 
-ARROW = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us", "UTC"),
-         "date": pa.date32()}
 COMMIT_RETRIES = 50  # delta-rs retries appends that race other appends
 
 
@@ -91,13 +91,13 @@ class LakeWriter:
             "run_id": [app] * len(bad), "quarantined_at": [now] * len(bad),
             "table": [table] * len(bad), "ingest_date": [now.date()] * len(bad),
         }
-        columns, _ = c.RAW_TABLES["quarantine"]
+        columns, _ = raw.RAW_TABLES["quarantine"]
         return pa.table({n: pa.array(data[n], ARROW[t]) for n, t in columns})
 
     def _raw(self, table: str, rows: list[dict], numeric: set[str], now: datetime,
              have: dict[str, str]) -> pa.Table:
         """The Arrow table of typed rows; `have`: the table's column types now."""
-        columns, _ = c.RAW_TABLES[table]
+        columns, _ = raw.RAW_TABLES[table]
         types = dict(columns)
         features = sorted({k for row in rows for k in row} - set(types))
         for name in features:
@@ -128,8 +128,8 @@ class LakeWriter:
         uri, options = self._uri(table), delta_options(self.storage, self.root)
         if not DeltaTable.is_deltatable(uri, storage_options=options):
             try:
-                DeltaTable.create(uri, schema=DeltaSchema.from_json(c.delta_schema_json(table)),
-                                  partition_by=list(c.RAW_TABLES[table][1]), mode="ignore",
+                DeltaTable.create(uri, schema=DeltaSchema.from_json(raw.delta_schema_json(table)),
+                                  partition_by=raw.partitioning(table), mode="ignore",
                                   storage_options=options)
             except Exception:  # another writer created it first
                 if not DeltaTable.is_deltatable(uri, storage_options=options):
@@ -150,7 +150,7 @@ class LakeWriter:
             new = set(data.column_names) - set(have)
             write_deltalake(
                 dt, data, mode="append", schema_mode="merge" if new else None,
-                partition_by=list(c.RAW_TABLES[table][1]),
+                partition_by=raw.partitioning(table),
                 commit_properties=CommitProperties(
                     max_commit_retries=COMMIT_RETRIES,
                     app_transactions=[Transaction(app, seq)],
