@@ -42,7 +42,7 @@ from inferwatch.context import Context, open_context  # noqa: E402
 from inferwatch.ingest import ingest_files  # noqa: E402
 from inferwatch.jobs import join_labels, partition, performance  # noqa: E402
 from inferwatch.jobs import maintain as maintain_job  # noqa: E402
-from inferwatch.jobs.runs import Progress  # noqa: E402
+from inferwatch.runs import Progress  # noqa: E402
 from inferwatch.lake import Table  # noqa: E402
 
 REPS = 3

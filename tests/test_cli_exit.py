@@ -13,7 +13,7 @@ import yaml
 
 from inferwatch.cli import entry
 from inferwatch.ingest import ingest_files
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from tests.helpers import context, models
 
 

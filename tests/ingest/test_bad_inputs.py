@@ -23,7 +23,7 @@ import pytest
 
 from inferwatch.ingest import IngestError, ingest_files, ingest_records
 from inferwatch.jobs import join_labels, partition
-from inferwatch.jobs.runs import Run, runs
+from inferwatch.runs import Run, runs
 from tests.helpers import context, delta_frame, models
 
 UTC = timezone.utc

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from inferwatch.ingest import IngestError, ingest_files, ingest_records
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from inferwatch.lake.tables import Lake
 from tests.helpers import delta_frame, models
 

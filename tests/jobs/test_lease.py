@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from deltalake import DeltaTable
 
 from inferwatch.jobs import run_job
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from inferwatch.lake.lease import Lease, LeaseSettings
 from inferwatch.lake.tables import Lake
 from tests.helpers import context

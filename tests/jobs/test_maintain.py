@@ -14,7 +14,7 @@ from inferwatch.context import open_context
 from inferwatch.ingest import ingest_files, ingest_records
 from inferwatch.jobs import join_labels, maintain, partition, performance
 from inferwatch.jobs.index import _holds_any
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from inferwatch.lake.files import DataFile
 from tests.helpers import delta_frame
 

@@ -13,7 +13,7 @@ from deltalake import write_deltalake
 
 from inferwatch.jobs import alerts as alerts_job
 from inferwatch.jobs import drift
-from inferwatch.jobs.runs import runs, track
+from inferwatch.runs import runs, track
 from tests.helpers import context, models
 
 UTC = timezone.utc

@@ -10,7 +10,7 @@ from inferwatch import scenario
 from inferwatch.ingest import ingest_files
 from inferwatch.lake import Table
 from inferwatch.jobs import partition
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from tests.helpers import delta_frame, models, context
 
 UTC = timezone.utc

@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from inferwatch.model_config import parse_model
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, partition, performance
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from tests.helpers import context, delta_frame, models
 
 UTC = timezone.utc

@@ -13,7 +13,7 @@ import pytest
 
 from inferwatch.context import open_context
 from inferwatch.jobs import rollup
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from inferwatch.metrics.windows import replace_windows, truncate
 from tests.helpers import delta_frame
 

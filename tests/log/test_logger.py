@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from inferwatch.jobs import hourly, partition
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from inferwatch.ingest.contract import unsafe_names_refused
 from inferwatch.log import InferenceLogger
 from inferwatch.log import flusher

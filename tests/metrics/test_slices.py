@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, partition, performance, profile
-from inferwatch.jobs.runs import runs
+from inferwatch.runs import runs
 from inferwatch.metrics.slices import compute_sliced, slice_column
 from inferwatch.model_config import parse_model
 from inferwatch.slice_expr import parse
