@@ -45,7 +45,8 @@ from inferwatch.config import EnvConfig, SparkSettings  # noqa: E402
 from inferwatch.metrics.profile import computed_state  # noqa: E402
 from inferwatch.metrics.profile_merge import merge_profile  # noqa: E402
 from inferwatch.metrics.profile_metrics import profile_metrics  # noqa: E402
-from inferwatch.metrics.windows import ROLLUPS, window_column  # noqa: E402
+from inferwatch.granularity import ROLLUPS  # noqa: E402
+from inferwatch.metrics.window_store import window_column  # noqa: E402
 from inferwatch.session import get_spark  # noqa: E402
 from workdir import work_folder  # noqa: E402
 

@@ -63,18 +63,17 @@ from inferwatch.scenario.files import arrow_schema
 from inferwatch import scenario
 from inferwatch.lake import files as lf
 from inferwatch.lake.tables import INDEX_BUCKETS
-from inferwatch.metrics.windows import FILE_SPAN, truncate, window_end
+from inferwatch.granularity import GRANULARITIES, NAMES, truncate, window_end
 from inferwatch.scenario.incidents import iso
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
+HOUR = GRANULARITIES["1h"].step
+DAY = GRANULARITIES["1d"].step
 CHECKPOINT_INTERVAL = 100  # delta-rs default delta.checkpointInterval
 LOG_RETENTION = timedelta(days=30)  # delta-rs default delta.logRetentionDuration
 LABEL_LAGS = (0, 1, 36, 600)  # hours back whose labels each hourly run receives
 MAX_LINKS = 30_000  # ext4 allows 65,000 links per inode; leave room for a `cp -al`
 PERF_TABLES = ("state/performance", "metrics/performance")
 FAIR_TABLES = ("state/fairness", "metrics/fairness")
-GRANULARITIES = ("1h", "1d", "1w")
 JOB_KINDS = ("ingest-inferences", "ingest-labels", "partition", "join-labels", "performance")
 ENGINE = {"engineInfo": f"delta-rs:py-{deltalake.__version__}",
           "clientVersion": f"delta-rs.py-{deltalake.__version__}"}
@@ -443,12 +442,11 @@ class BuildReport:
 
 def _state_windows(granularity: str, first: datetime, last_hour: datetime) -> list[datetime]:
     """Every window of `granularity` the history computed (hours first..last_hour)."""
-    unit = {"1h": "hour", "1d": "day", "1w": "week"}[granularity]
-    step = truncate(first, unit)
+    step = truncate(first, granularity)
     out = []
     while step <= last_hour:
         out.append(step)
-        step = window_end(step, unit)
+        step = window_end(step, granularity)
     return out
 
 
@@ -523,15 +521,15 @@ def build(root: Path, template: Template, hour: datetime, days: int, now: dateti
                                             else []) for m in models}
     for m in models:
         for name in family_tables[m]:
-            for g in GRANULARITIES:
+            for g in NAMES:
                 rows = template.rows(name, lambda p, m=m, g=g: p == {"model_id": m,
                                                                      "granularity": g})
                 if rows is None:
                     raise RuntimeError(f"the template run left no {g} rows for {m} in {name}")
-                w0 = truncate(hour, {"1h": "hour", "1d": "day", "1w": "week"}[g])
+                w0 = truncate(hour, g)
                 spans: dict[datetime, list[datetime]] = {}
                 for w in _state_windows(g, start, last_hour):
-                    spans.setdefault(truncate(w, FILE_SPAN[g]), []).append(w)
+                    spans.setdefault(truncate(w, GRANULARITIES[g].file_span), []).append(w)
                 for span, windows in spans.items():
                     content = pa.concat_tables([shifted(rows, w - w0) for w in windows])
                     state_src[(name, m, g, span)] = sources.write(
@@ -605,9 +603,8 @@ def build(root: Path, template: Template, hour: datetime, days: int, now: dateti
         run_row("join-labels", at())
         # performance
         hours = sorted({x - lag * HOUR for lag in LABEL_LAGS if x - lag * HOUR >= start})
-        spans = sorted({(g, truncate(truncate(h, u), FILE_SPAN[g]))
-                        for h in hours for g, u in (("1h", "hour"), ("1d", "day"),
-                                                    ("1w", "week"))})
+        spans = sorted({(g.name, truncate(g.truncate(h), g.file_span))
+                        for h in hours for g in GRANULARITIES.values()})
         for m in models:
             for name in family_tables[m]:
                 when = at()

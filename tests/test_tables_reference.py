@@ -16,7 +16,7 @@ from inferwatch.metrics import (baseline, domain, drift, drift_stats, fairness,
                                 performance_state, profile)
 from inferwatch.metrics.families import FAIRNESS_COLUMNS, PERFORMANCE_COLUMNS
 from inferwatch.metrics.profile_metrics import PROFILE_COLUMNS
-from inferwatch.metrics.windows import PARTITION_BY
+from inferwatch.metrics.window_store import PARTITION_BY
 from inferwatch.quality.validate import QUALITY_SCHEMA
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tables.md"

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import click
 
 from inferwatch.errors import UserError, one_line
+from inferwatch.granularity import NAMES
 from inferwatch.jobs import JOB_NAMES
 from inferwatch.redact import RedactingFilter, redact
 
@@ -137,7 +138,7 @@ def check_runs(since: str, jobs: str | None, conf: str, lake: str | None,
 @click.argument("table")
 @click.option("--model", default=None, help="Only rows of this model.")
 @click.option("--limit", default=20, show_default=True)
-@click.option("--granularity", default=None, type=click.Choice(["1h", "1d", "1w"]))
+@click.option("--granularity", default=None, type=click.Choice(NAMES))
 @click.option("--window", default=None, help="drift: only this window start (ISO, UTC).")
 @_common
 def show(table: str, model: str | None, limit: int, granularity: str | None,
@@ -218,7 +219,7 @@ def tune(model: str, start: str, end: str, target: float, out: str | None, conf:
 @click.option("--model", required=True, help="The model to explain.")
 @click.option("--window", required=True, help="A moment in the window (ISO, UTC).")
 @click.option("--granularity", default="1h", show_default=True,
-              type=click.Choice(["1h", "1d", "1w"]))
+              type=click.Choice(NAMES))
 @click.option("--metric", default=None, help="Metric to rank slices by (default: the "
               "model's main one, e.g. auc).")
 @_common
@@ -244,7 +245,7 @@ def explain(model: str, window: str, granularity: str, metric: str | None, conf:
 @click.option("--start", default=None, help="First window (ISO, UTC; default: the first).")
 @click.option("--end", default=None, help="End of the windows, exclusive (ISO, UTC).")
 @click.option("--granularity", default="1h", show_default=True,
-              type=click.Choice(["1h", "1d", "1w"]),
+              type=click.Choice(NAMES),
               help="Windows of the time series and of the drift heatmap.")
 @click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
 @_common

@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 from inferwatch.lake.commit import ConcurrentWriteError
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics import windows
-from inferwatch.metrics.windows import Family, rollup_windows, window_column
+from inferwatch.metrics.windows import Family, rollup_windows
+from inferwatch.metrics.window_store import window_column
 from tests.helpers import delta_frame
 
 H1 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)

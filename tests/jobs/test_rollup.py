@@ -14,7 +14,8 @@ import pytest
 from inferwatch.context import open_context
 from inferwatch.jobs import rollup
 from inferwatch.runs import runs
-from inferwatch.metrics.windows import replace_windows, truncate
+from inferwatch.granularity import truncate
+from inferwatch.metrics.window_store import replace_windows
 from tests.helpers import delta_frame
 
 UTC = timezone.utc

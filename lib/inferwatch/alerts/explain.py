@@ -14,7 +14,8 @@ from datetime import datetime
 import pandas as pd
 
 from inferwatch.alerts.performance import HIGHER_IS_WORSE
-from inferwatch.metrics.windows import truncate
+from inferwatch.granularity import granularity as lookup_granularity
+from inferwatch.granularity import truncate
 
 TOP = 5
 MIN_SLICE_LABELED = 30
@@ -110,7 +111,7 @@ def _quality(frame: pd.DataFrame | None, start: pd.Timestamp, granularity: str
              ) -> list[dict]:
     if frame is None or frame.empty:
         return []
-    end = start + pd.Timedelta({"1h": "1h", "1d": "1D", "1w": "7D"}[granularity])
+    end = lookup_granularity(granularity).window_end(start)
     failed = frame[(frame["window_start"] >= start) & (frame["window_start"] < end)
                    & ~frame["success"].fillna(False).astype(bool)]
     failed = failed.drop_duplicates(["expectation_type", "column"]).head(TOP)

@@ -17,15 +17,15 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from inferwatch import read
+from inferwatch.granularity import GRANULARITIES
 
 MIN_LOOKBACK = timedelta(days=28)
-STEP = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(days=7)}
 KEY = ("model_id", "kind", "slice_key", "slice_value")
 
 
 def lookback(wanted: dict) -> timedelta:
     """The model's anomaly histories (with 2 windows to spare), at least MIN_LOOKBACK."""
-    needs = [(a["history"] + 2) * STEP[a["granularity"]] for a in wanted["anomalies"]]
+    needs = [(a["history"] + 2) * GRANULARITIES[a["granularity"]].step for a in wanted["anomalies"]]
     return max([MIN_LOOKBACK, *needs])
 
 
@@ -48,7 +48,7 @@ def continued(stored: list[dict], fresh: list[dict], since: datetime | None,
     older = [s for s in stored if _time(s["first_window"]) < since]
     taken = set()
     for r in sorted(fresh, key=lambda x: _time(x["first_window"])):
-        gap = clear_windows * STEP[r["granularity"]]
+        gap = clear_windows * GRANULARITIES[r["granularity"]].step
         before = [s for s in older if _key(s) == _key(r) and s["alert_id"] not in taken
                   and s["granularity"] == r["granularity"]
                   and _time(s["last_window"]) + gap >= since  # still going at the start

@@ -15,17 +15,19 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from inferwatch.granularity import GRANULARITIES, truncate
+
 LABEL_BOUND = {"concept_drift", "label_stop"}  # seen only once labels arrive (or do not)
 # conditions of the whole run, below the alert limits by design (1% duplicates, a dozen
 # malformed rows): partition and quarantine handle them; an alert would be noise
 BACKGROUND = {"duplicates", "malformed"}
 SYMPTOMS = {"prediction", "label", "prediction_label"}  # move with any incident
-STEP = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(days=7)}
 
 
 def _floor(moment: datetime, granularity: str) -> datetime:
-    return pd.Timestamp(moment).floor({"1h": "h", "1d": "D"}.get(granularity, "D")
-                                      ).to_pydatetime()
+    # a weekly alert's windows are counted from the onset's day, not its ISO week
+    return truncate(pd.Timestamp(moment).to_pydatetime(), "1d" if granularity == "1w"
+                    else granularity)
 
 
 def score(alerts: pd.DataFrame, manifest: dict) -> dict:
@@ -49,7 +51,7 @@ def score(alerts: pd.DataFrame, manifest: dict) -> dict:
                      max((first["raised"] - onset) / timedelta(hours=1), 0.0),
                      "windows_to_alert": None if first is None else
                      max(int((first["raised"] - _floor(onset, first["granularity"]))
-                             / STEP[first["granularity"]]), 1),
+                             / GRANULARITIES[first["granularity"]].step), 1),
                      "needs_labels": inc["kind"] in LABEL_BOUND})
     weeks = (_time(manifest["end"]) - _time(manifest["start"])) / timedelta(days=7)
     unmatched = [a for a in _records(alerts) if a["alert_id"] not in matched_ids]
@@ -91,7 +93,7 @@ def _records(alerts: pd.DataFrame) -> list[dict]:
     for r in alerts.to_dict("records"):
         r["first_window"] = pd.Timestamp(r["first_window"]).to_pydatetime()
         r["opened_window"] = pd.Timestamp(r["opened_window"]).to_pydatetime()
-        r["raised"] = r["opened_window"] + STEP[r["granularity"]]  # when its window closed
+        r["raised"] = r["opened_window"] + GRANULARITIES[r["granularity"]].step  # when its window closed
         last = r["resolved_window"] if pd.notna(r["resolved_window"]) else r["last_window"]
         r["until"] = pd.Timestamp(last).to_pydatetime()
         r["causes"] = json.loads(r["causes"] or "[]")
@@ -106,7 +108,7 @@ def _since(alert: dict, incident: dict) -> datetime:
     column = incident.get("column")
     times = [pd.Timestamp(c["since"]).to_pydatetime() for c in alert["causes"]
              if column and c.get("column") == column and c.get("since")]
-    return min(times) + STEP[alert["granularity"]] if times else alert["raised"]
+    return min(times) + GRANULARITIES[alert["granularity"]].step if times else alert["raised"]
 
 
 def _covers(alert: dict, onset: datetime, end: datetime | None) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 
 from inferwatch.alerts.performance import HIGHER_IS_WORSE
 from inferwatch.config import ConfigError, kind_names, of_kind
+from inferwatch.granularity import NAMES
 from inferwatch.model_config import ModelConfig
 
 KEYS = {"floors": dict, "ceilings": dict, "min_windows": dict, "clear_windows": int,
@@ -36,7 +37,6 @@ ANOMALY_KEYS = {"metrics": list, "granularity": str, "z": (int, float), "history
 KINDS = ("drift", "quality", "multivariate", "performance", "coverage", "volume")
 MIN_WINDOWS = {"drift": 2, "quality": 2, "multivariate": 1, "performance": 1, "coverage": 1,
                "volume": 1}
-GRANULARITIES = ("1h", "1d", "1w")
 MIN_LABELED = 100  # labelled rows (rows, for estimates) a window needs to be judged
 CLEAR_WINDOWS = 3
 # a window whose strongest signal is this far past its threshold opens at once: a clean
@@ -128,6 +128,6 @@ def _check_keys(path, where: str, spec: dict, kinds: dict) -> None:
 
 
 def _check_granularity(path, where: str, value: Any) -> None:
-    if value not in GRANULARITIES:
-        raise ConfigError(path, where, ", ".join(GRANULARITIES[:-1]) + f" or {GRANULARITIES[-1]}",
+    if value not in NAMES:
+        raise ConfigError(path, where, ", ".join(NAMES[:-1]) + f" or {NAMES[-1]}",
                           value)

@@ -34,7 +34,7 @@ from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
 from inferwatch.lake.tables import ALERTS, Lake
-from inferwatch.metrics.windows import GRANULARITIES, truncate
+from inferwatch.granularity import GRANULARITIES
 
 JOB = "alerts"
 TABLE = "alerts"
@@ -116,8 +116,8 @@ def without_owed(found: dict[str, pd.DataFrame], owed: dict[str, set[datetime]]
         if not hours or frame.empty or "granularity" not in frame:
             out[name] = frame
             continue
-        held = {(g, pd.Timestamp(truncate(h, unit))) for h in hours
-                for g, unit in GRANULARITIES.items()}
+        held = {(g.name, pd.Timestamp(g.truncate(h))) for h in hours
+                for g in GRANULARITIES.values()}
         starts = pd.to_datetime(frame["window_start"], utc=True)
         keep = [(g, w) not in held for g, w in zip(frame["granularity"], starts)]
         out[name] = frame[keep].reset_index(drop=True)

@@ -13,7 +13,7 @@ or stale profile state: drift owes them too and scores them once profile has don
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -27,8 +27,9 @@ from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics import drift
 from inferwatch.metrics.joined import baseline_rows
-from inferwatch.metrics.windows import (ROLLUPS, read_windows, replace_windows, truncate,
-                                        window_end, window_start_before)
+from inferwatch.granularity import (GRANULARITIES, ROLLUPS, truncate, window_end,
+                                    window_start_before)
+from inferwatch.metrics.window_store import read_windows, replace_windows
 
 JOB = "drift"
 INPUTS = ("inferences", "labels")
@@ -127,7 +128,7 @@ def _describe(model: ModelConfig) -> str:
 
 def _windows(hours: set[datetime]) -> dict[str, list[datetime]]:
     """The changed windows and the one after each (its `previous` changed too)."""
-    out = {"1h": sorted({h for h in hours} | {h + timedelta(hours=1) for h in hours})}
+    out = {"1h": sorted({h for h in hours} | {window_end(h, "1h") for h in hours})}
     for granularity in ROLLUPS:
         starts = {truncate(h, granularity) for h in hours}
         out[granularity] = sorted(starts | {window_end(s, granularity) for s in starts})
@@ -179,10 +180,9 @@ def drift_rows(states: DataFrame, targets: dict[str, list[datetime]], base: Data
                              how="left").drop(*[f"b_{k}" for k in keys])
         pairs.append(joined.withColumn("comparison", F.lit("baseline")))
     previous = drift.side(states, "r")
-    step = {"1h": "INTERVAL 1 HOUR", "1d": "INTERVAL 1 DAY", "1w": "INTERVAL 7 DAYS"}
     before = F.col("w_window_start") - F.expr(
-        "CASE w_granularity " + " ".join(f"WHEN '{g}' THEN {s}" for g, s in step.items())
-        + " END")
+        "CASE w_granularity " + " ".join(f"WHEN '{g.name}' THEN {g.sql_interval}"
+                                         for g in GRANULARITIES.values()) + " END")
     prev = (w.join(previous, on=[w[k].eqNullSafe(previous[k]) for k in keys]
                    + [w["w_granularity"] == previous["r_granularity"],
                       previous["r_window_start"] == before], how="inner")

@@ -18,7 +18,8 @@ from pyspark.sql import functions as F
 from inferwatch.runs import Run
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.tables import INDEX_BUCKETS, Lake
-from inferwatch.metrics.windows import overlaps, utc
+from inferwatch.granularity import utc
+from inferwatch.metrics.window_store import overlaps
 
 INDEX = "inference_index"
 APP = "index:inferences"

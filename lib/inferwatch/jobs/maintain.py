@@ -38,7 +38,7 @@ from inferwatch.lake.files import DataFile
 from inferwatch.lake.lease import held
 from inferwatch.lake.maintenance import Layout, Report, checkpoint, compact, vacuum
 from inferwatch.lake.tables import Lake
-from inferwatch.metrics.windows import FILE_SPAN, truncate, utc
+from inferwatch.granularity import FILE_SPAN, truncate, utc
 
 JOB = "maintain"
 SORT_BY = {"inferences": "ts", "labels": "ts", "raw/inferences": "ts",

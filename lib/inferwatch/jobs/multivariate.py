@@ -25,7 +25,9 @@ from inferwatch.runs import Run
 from inferwatch.jobs.todo import run_per_model
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
-from inferwatch.metrics.windows import replace_windows, rollup_windows, truncate, utc
+from inferwatch.granularity import truncate, utc
+from inferwatch.metrics.window_store import replace_windows
+from inferwatch.metrics.windows import rollup_windows
 
 JOB = "multivariate"
 INPUTS = ("inferences",)

@@ -21,7 +21,7 @@ from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
 from inferwatch.jobs.todo import run_per_model
-from inferwatch.metrics.windows import replace_windows
+from inferwatch.metrics.window_store import replace_windows
 from inferwatch.quality import signals
 from inferwatch.quality.hour import validate_empty, validate_hour
 from inferwatch.quality.suite import model_suite, rate_limits

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from inferwatch.context import Context
 from inferwatch.runs import Run, track
 from inferwatch.metrics.families import FAIRNESS, PROFILE, performance
-from inferwatch.metrics.windows import rollup_windows, truncate, utc, write_rollups
+from inferwatch.granularity import truncate, utc
+from inferwatch.metrics.windows import rollup_windows, write_rollups
 
 JOB = "rollup"
 DEFAULT_DAYS = 8

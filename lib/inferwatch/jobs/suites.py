@@ -9,7 +9,7 @@ from pathlib import Path
 
 from inferwatch.context import open_context
 from inferwatch.errors import UserError
-from inferwatch.metrics.windows import utc
+from inferwatch.granularity import utc
 from inferwatch.quality.hour import validate_hour
 from inferwatch.quality.suggest import from_baseline
 from inferwatch.quality.suite import model_suite, suggest_from, suite_path, write_suite

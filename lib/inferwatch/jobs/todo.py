@@ -17,7 +17,7 @@ from datetime import datetime
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
-from inferwatch.metrics.windows import utc
+from inferwatch.granularity import utc
 
 
 def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConfig],

@@ -32,7 +32,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.metrics.performance import is_positive
-from inferwatch.metrics.windows import check_granularity, conform, window_column
+from inferwatch.granularity import check_granularity
+from inferwatch.metrics.window_store import window_column
+from inferwatch.metrics.windows import conform
 
 FAIRNESS_KEY = ["model_id", "window_start", "attribute", "group"]
 COUNTS = ("n", "n_scored", "n_pred_pos", "n_labeled", "tp", "fp", "tn", "fn")

@@ -56,7 +56,9 @@ from inferwatch.metrics.performance import (
     true_class,
 )
 from inferwatch.metrics.maps import sorted_map, sum_maps
-from inferwatch.metrics.windows import check_granularity, conform, window_column
+from inferwatch.granularity import check_granularity
+from inferwatch.metrics.window_store import window_column
+from inferwatch.metrics.windows import conform
 
 __all__ = [
     "KEY", "KLL_K", "SCORE_BINS", "STATE_SCHEMA", "hourly_state", "merge_states", "metrics",

@@ -16,7 +16,9 @@ from pyspark.sql import DataFrame
 
 from inferwatch.metrics.profile import (KLL_K, NUMERIC, STATE_SCHEMA, sql_ident,
                                         capped_categories)
-from inferwatch.metrics.windows import check_granularity, conform, window_column
+from inferwatch.granularity import check_granularity
+from inferwatch.metrics.window_store import window_column
+from inferwatch.metrics.windows import conform
 
 _GROUP = ("model_id", "window_start", "slice_key", "slice_value", "column", "kind")
 _SUMS = ("count", "num_nulls", "num_nan", "num_inf", "num_zeros", "length_sum")

@@ -10,12 +10,10 @@ hands `write_windows` the fresh hourly state of the hours that changed; it
 2. replaces those hours', days' and weeks' rows of `state/<family>` in one commit;
 3. replaces the same windows of `metrics/<family>` in one commit.
 
-Both tables are partitioned by (model_id, granularity); rows are filed by the day (1h),
-week (1d) or month (1w) of their window, and a replace rewrites only the files whose
-`window_start` bounds (from the Delta log's stats) overlap the windows replaced, so the
-cost follows the windows touched, not the history. A kill between the two commits leaves
-metrics behind state for those windows; the model's progress has not advanced, so the
-next run recomputes and replaces both.
+How a table files and replaces windows is `metrics.window_store`; what a window is,
+`inferwatch.granularity`. A kill between the two commits leaves metrics behind state for
+those windows; the model's progress has not advanced, so the next run recomputes and
+replaces both.
 
 The `state/` replace is guarded by the version the hourly states were read at, watching
 the model's hourly partition too: if another writer (a profile run and a rollup run at
@@ -28,61 +26,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.granularity import ROLLUPS, truncate, utc, window_end
 from inferwatch.lake.commit import ConcurrentWriteError
-from inferwatch.lake.files import DataFile
 from inferwatch.lake.tables import Lake
+from inferwatch.metrics.window_store import overlaps, replace_windows
 
 log = logging.getLogger(__name__)
 
-# granularity → the unit its windows are truncated to (Spark's date_trunc names)
-GRANULARITIES = {"1h": "hour", "1d": "day", "1w": "week"}
-ROLLUPS = ("1d", "1w")
-# rows of a granularity are filed by this span, so replacing a window rewrites one span
-FILE_SPAN = {"1h": "day", "1d": "week", "1w": "month"}
-PARTITION_BY = ["model_id", "granularity"]
 MERGE_ATTEMPTS = 4
-
-
-def check_granularity(granularity: str, allowed: Iterable[str] = ROLLUPS) -> str:
-    allowed = tuple(allowed)
-    if granularity not in allowed:
-        raise ValueError(f"granularity must be one of {list(allowed)}, got {granularity!r}")
-    return granularity
-
-
-def truncate(moment: datetime, unit: str) -> datetime:
-    """The start of the hour/day/ISO week (Monday)/month holding `moment`, in Python;
-    `window_column` is the same rule in Spark (tests hold the two equal)."""
-    unit = GRANULARITIES.get(unit, unit)
-    if unit == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if unit == "week":
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1) if unit == "month" else day
-
-
-def window_column(column: str | Column, unit: str) -> Column:
-    """`truncate` as a Spark column (date_trunc's weeks start on Monday too)."""
-    return F.date_trunc(GRANULARITIES.get(unit, unit), column)
-
-
-def window_end(start: datetime, granularity: str) -> datetime:
-    unit = GRANULARITIES.get(granularity, granularity)
-    if unit == "month":
-        return truncate(start + timedelta(days=32), "month")
-    return start + {"hour": timedelta(hours=1), "day": timedelta(days=1),
-                    "week": timedelta(days=7)}[unit]
-
-
-def utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def conform(states: DataFrame, schema: T.StructType) -> DataFrame:
@@ -224,96 +181,3 @@ def _stored_hourly(table, model_id: str, weeks: list[datetime], columns: list[st
     if columns is None:
         columns = [c for c in stored.columns if c != "granularity"]
     return version, stored.where(F.col("window_start") >= F.lit(min(weeks))).select(*columns)
-
-
-def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, list[datetime]],
-                    fresh: DataFrame, read_version: int | None = None,
-                    watch: Iterable[str] = ()) -> int:
-    """Make the (model_id, granularity, window_start) windows of table `name` hold exactly
-    the rows of `fresh` (which has a `granularity` column), in one commit.
-
-    Only the files whose `window_start` bounds overlap the windows are rewritten.
-    `fresh` was computed from snapshot `read_version` (default: the latest): the commit
-    is refused (ConcurrentWriteError) if another writer changed the model's partitions
-    of these windows' granularities, or of the `watch` granularities, since.
-    """
-    table = lake.table(name)
-    if not table.exists():
-        table.create(fresh.schema, PARTITION_BY)
-    read_version = table.version() if read_version is None else read_version
-    parts = [{"model_id": model_id, "granularity": g} for g in windows]
-    guarded = parts + [{"model_id": model_id, "granularity": g} for g in watch
-                       if g not in windows]
-    # one listing for every granularity
-    listed = table.files(read_version, partitions=parts, stats=("window_start",))
-    doomed, spans = [], set()
-    for granularity, starts in windows.items():
-        points = [(w, w + timedelta(microseconds=1)) for w in starts]
-        hit = [f for f in listed
-               if f.partition["granularity"] == granularity and overlaps(f, points)]
-        doomed += hit
-        spans |= _file_spans(granularity, starts, hit)
-    stale = lake.spark.createDataFrame(
-        [(g, w) for g, starts in windows.items() for w in starts],
-        "granularity string, window_start timestamp")
-    kept = (table.read_files(doomed, read_version)
-            .join(F.broadcast(stale), on=["granularity", "window_start"], how="left_anti"))
-    span = F.col("granularity")
-    cluster = F.when(span == "1h", window_column("window_start", FILE_SPAN["1h"]))
-    for granularity in ("1d", "1w"):
-        cluster = cluster.when(span == granularity,
-                               window_column("window_start", FILE_SPAN[granularity]))
-    return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed,
-                               guarded, read_version=read_version, cluster=(cluster, len(spans)))
-
-
-def _file_spans(granularity: str, starts: list[datetime], hit: list[DataFile]) -> set:
-    """(granularity, span start) of every file span the rewritten rows fall in."""
-    unit = FILE_SPAN[granularity]
-    spans = {(granularity, truncate(w, unit)) for w in starts}
-    for f in hit:
-        low, high = f.bounds.get("window_start", (None, None))
-        if low is None or high is None:
-            continue
-        step = truncate(utc(low), unit)
-        while step <= utc(high):
-            spans.add((granularity, step))
-            step = window_end(step, unit)
-    return spans
-
-
-def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]],
-             column: str = "window_start") -> bool:
-    """Whether the file's `column` bounds (Delta stats) reach into any [start, end) span."""
-    low, high = data_file.bounds.get(column, (None, None))
-    if low is None or high is None:
-        return True  # no stats: the file may hold any window
-    low, high = utc(low), utc(high)
-    return any(low < end and high >= start for start, end in spans)
-
-
-def window_start_before(start: datetime, granularity: str) -> datetime:
-    """The start of the window of `granularity` that precedes the one at `start`."""
-    unit = GRANULARITIES[granularity]
-    return truncate(start - timedelta(microseconds=1), unit)
-
-
-def read_windows(lake: Lake, name: str, model_id: str,
-                 windows: dict[str, list[datetime]]) -> DataFrame | None:
-    """The stored rows of table `name` for exactly these (granularity, window_start)
-    windows of one model, reading only files whose `window_start` bounds reach them;
-    None when the table does not exist yet."""
-    table = lake.table(name)
-    if not table.exists():
-        return None
-    version = table.version()
-    parts = [{"model_id": model_id, "granularity": g} for g in windows if windows[g]]
-    listed = table.files(version, partitions=parts, stats=("window_start",))
-    wanted = [(g, w) for g, starts in windows.items() for w in starts]
-    files = [f for f in listed if overlaps(
-        f, [(w, w + timedelta(microseconds=1)) for g, w in wanted
-            if g == f.partition["granularity"]])]
-    keys = lake.spark.createDataFrame(wanted, "granularity string, window_start timestamp")
-    return table.read_files(files, version).join(F.broadcast(keys),
-                                                 on=["granularity", "window_start"],
-                                                 how="left_semi")

@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import INFERENCES
-from inferwatch.metrics.windows import utc
+from inferwatch.granularity import utc
 
 CONTRACT = tuple(f.name for f in INFERENCES.fields)
 MISSING_IF_NULL_UP_TO = 0.5

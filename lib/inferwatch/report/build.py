@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from inferwatch.errors import UserError
+from inferwatch.granularity import granularity as lookup_granularity
 from inferwatch.report import figures, views
-from inferwatch.report.data import GRANULARITIES, ModelData, load
+from inferwatch.report.data import ModelData, load
 from inferwatch.report.html import Section, page
 
 
@@ -96,9 +97,7 @@ def _alerts(data: ModelData) -> Section:
 
 def sections(data: ModelData, granularity: str = "1h") -> list[Section]:
     """The report's sections, in order, for a loaded model."""
-    if granularity not in GRANULARITIES:
-        raise UserError(f"unknown granularity '{granularity}'; expected one of: "
-                        f"{', '.join(GRANULARITIES)}")
+    lookup_granularity(granularity)  # an unknown one is a one-line UserError
     return [*_performance(data, granularity), _versions(data, granularity),
             _drift(data, granularity), _quality(data), _alerts(data)]
 

@@ -7,15 +7,15 @@ through `inferwatch.read` (delta-rs, no Spark).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from inferwatch import read
 from inferwatch.errors import UserError
+from inferwatch.granularity import granularity as lookup_granularity
 
-GRANULARITIES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(days=7)}
 ALERTS_TABLE = "alerts"
 
 
@@ -61,10 +61,9 @@ def locate(lake: str) -> str:
 
 
 def window_end(window: pd.Timestamp, granularity: str) -> pd.Timestamp:
-    if granularity not in GRANULARITIES:
-        raise UserError(f"unknown granularity '{granularity}'; expected one of: "
-                        f"{', '.join(GRANULARITIES)}")
-    return window + GRANULARITIES[granularity]
+    """The end of the `granularity` window starting at `window` (an unknown granularity is
+    a one-line `UserError`)."""
+    return lookup_granularity(granularity).window_end(window)
 
 
 def _range(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from inferwatch.granularity import NAMES
+
 # (realized, estimated) pairs, in the order they are shown; a pair is shown when either
 # side has a value for the model (binary: auc, accuracy, f1; regression: rmse, mae;
 # multiclass: accuracy).
@@ -62,7 +64,7 @@ def performance_by_granularity(performance: pd.DataFrame) -> pd.DataFrame:
         windows=("window_start", "nunique"), first=("window_start", "min"),
         last=("window_start", "max"), n=("n", "sum"), label_coverage=("label_coverage", "mean"),
         **{m: (m, "mean") for m in metrics})
-    return summary.reindex([g for g in ("1h", "1d", "1w") if g in summary.index])
+    return summary.reindex([g for g in NAMES if g in summary.index])
 
 
 def versions(performance: pd.DataFrame, granularity: str) -> pd.DataFrame:
