@@ -36,20 +36,19 @@ bench: $(STAMP) java
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_logger.py
 
-# A spark-submit entry point without activating the venv, e.g.
+# `spark-submit jobs/submit.py JOB [options]` (`inferwatch run JOB [options]`) without
+# activating the venv, e.g.
 #   make submit JOB=partition ARGS="--conf conf/local.yaml"
 #   make submit JOB=performance ARGS="--model fraud" SPARK_ARGS="--master local[2]"
 # pip's pyspark finds SPARK_HOME through the `python` on PATH, hence the venv first on PATH.
 JOB ?=
 ARGS ?=
 SPARK_ARGS ?=
-# jobs/profiles.py: a jobs/profile.py would shadow Python's own `profile` module
-JOB_FILE = jobs/$(subst profile,profiles,$(subst -,_,$(JOB))).py
 submit: $(STAMP) java
-	@test -f "$(JOB_FILE)" || { echo "usage: make submit JOB=partition|join-labels|profile|drift|multivariate|performance|rollup|maintain|hourly\
+	@test -n "$(JOB)" || { echo "usage: make submit JOB=partition|join-labels|profile|drift|multivariate|performance|quality|alerts|rollup|maintain|hourly\
 	[ARGS='--conf conf/local.yaml ...'] [SPARK_ARGS='--master local[2] ...']" >&2; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" \
-	  $(BIN)/spark-submit $(SPARK_ARGS) $(JOB_FILE) $(ARGS)
+	  $(BIN)/spark-submit $(SPARK_ARGS) jobs/submit.py $(JOB) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs benchmarks

@@ -1,11 +1,12 @@
 """inferwatch's Airflow 3 DAGs: the hourly pipeline, the daily rollup and maintenance, and a
-backfill, each job a `SparkSubmitOperator` over the checkout's `jobs/<job>.py`.
+backfill, each job a `SparkSubmitOperator` running the checkout's one entry point,
+`jobs/submit.py <job> [options]` (`inferwatch run <job> [options]`).
 
 Drop this folder into Airflow's DAG folder (or point `dags_folder` at it). Everything a
 task needs is read when the task runs, from Airflow Variables with these defaults
 (nothing is read while Airflow parses the file):
 
-    inferwatch_home     the inferwatch checkout whose jobs/ spark-submit runs
+    inferwatch_home     the inferwatch checkout whose jobs/submit.py spark-submit runs
                         (default: the folder above this file's)
     inferwatch_conf     environment file, relative to inferwatch_home (conf/local.yaml)
     inferwatch_lake     lake root overriding the environment file ("" = the file's)
@@ -49,8 +50,6 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 PIPELINE = ("partition", "join-labels", "profile", "drift", "multivariate", "performance",
             "quality", "alerts")
 DAILY = ("rollup", "maintain")
-# spark-submit puts jobs/ first on sys.path: the profile job's file is profiles.py
-SCRIPTS = {"profile": "profiles", "join-labels": "join_labels"}
 HOME = "{{ var.value.get('inferwatch_home', '%s') }}" % Path(__file__).resolve().parents[1]
 CONF = "{{ var.value.get('inferwatch_conf', 'conf/local.yaml') }}"
 LAKE = "{{ var.value.get('inferwatch_lake', '') }}"
@@ -60,17 +59,14 @@ DEFAULTS = {"retries": 3, "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=30)}
 
 
-def script(job: str) -> str:
-    return f"{SCRIPTS.get(job, job)}.py"
-
-
 def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOperator:
-    """`spark-submit <home>/jobs/<job>.py --conf <home>/<conf> args`; the lake and models
-    overrides reach the job as INFERWATCH_LAKE / INFERWATCH_MODELS (empty: the conf's)."""
+    """`spark-submit <home>/jobs/submit.py <job> --conf <home>/<conf> args`; the lake and
+    models overrides reach the job as INFERWATCH_LAKE / INFERWATCH_MODELS (empty: the
+    conf's)."""
     return SparkSubmitOperator(
         task_id=task_id or job.replace("-", "_"),
-        application=f"{HOME}/jobs/{script(job)}",
-        application_args=["--conf", f"{HOME}/{CONF}", *args],
+        application=f"{HOME}/jobs/submit.py",
+        application_args=[job, "--conf", f"{HOME}/{CONF}", *args],
         env_vars={"INFERWATCH_LAKE": LAKE, "INFERWATCH_MODELS": MODELS},
         name=f"inferwatch-{job}",
         conn_id="spark_default",

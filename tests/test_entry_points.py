@@ -1,4 +1,4 @@
-"""`spark-submit jobs/<job>.py` for real: from a folder that is not the checkout (so the
+"""`spark-submit jobs/submit.py JOB` for real: from a folder that is not the checkout (so the
 package comes from the install, or from `--py-files`), with the venv's spark-submit run
 the way `make submit` runs it.
 
@@ -30,7 +30,8 @@ CONF, MODELS = REPO / "conf" / "local.yaml", REPO / "conf" / "models"
 
 def _submit(job: str, *args: str, cwd: Path, py_files: Path | None = None,
             ) -> subprocess.CompletedProcess:
-    """`spark-submit --master local[1] [--py-files F] <repo>/jobs/<job>.py args` in `cwd`.
+    """`spark-submit --master local[1] [--py-files F] <repo>/jobs/submit.py job args` in
+    `cwd`.
 
     pip's pyspark finds SPARK_HOME through the `python` on PATH, hence the venv first on
     PATH; the session's gateway variables are left out so the job starts its own."""
@@ -39,8 +40,8 @@ def _submit(job: str, *args: str, cwd: Path, py_files: Path | None = None,
     env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYSPARK_PYTHON=sys.executable)
     extra = ["--py-files", str(py_files)] if py_files else []
     command = [str(BIN / "spark-submit"), "--master", "local[1]",
-               "--conf", "spark.ui.enabled=false", *extra, str(REPO / "jobs" / f"{job}.py"),
-               *args]
+               "--conf", "spark.ui.enabled=false", *extra, str(REPO / "jobs" / "submit.py"),
+               job, *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=600)
 
@@ -112,17 +113,12 @@ def test_bad_config_is_one_error_line_without_traceback(shipped, tmp_path, elsew
     assert not (tmp_path / "lake").exists()
 
 
-@pytest.mark.parametrize("script, job", [("partition", "partition"),
-                                         ("join_labels", "join-labels"),
-                                         ("profiles", "profile"),
-                                         ("drift", "drift"), ("multivariate", "multivariate"),
-                                         ("performance", "performance"),
-                                         ("maintain", "maintain"), ("rollup", "rollup"),
-                                         ("quality", "quality"), ("alerts", "alerts"),
-                                         ("hourly", "hourly")])
-def test_every_job_script_runs_its_job_with_the_command_line(script, job, monkeypatch):
-    """Each `jobs/<script>.py` (in-process, no Spark) hands its arguments to `inferwatch run
-    <job>`."""
+@pytest.mark.parametrize("job", ["partition", "join-labels", "profile", "drift",
+                                 "multivariate", "performance", "quality", "alerts", "rollup",
+                                 "maintain", "hourly"])
+def test_submit_runs_the_job_it_is_given_with_the_command_line(job, monkeypatch):
+    """`jobs/submit.py JOB options` (in-process, no Spark) is `inferwatch run JOB options`,
+    for every job name the CLI knows."""
     import runpy
 
     import inferwatch.cli
@@ -130,14 +126,18 @@ def test_every_job_script_runs_its_job_with_the_command_line(script, job, monkey
 
     calls = []
     monkeypatch.setattr(inferwatch.cli, "entry", calls.append)
-    monkeypatch.setattr(sys, "argv", [f"jobs/{script}.py", "--model", "fraud", "--rebuild"])
-    runpy.run_path(str(REPO / "jobs" / f"{script}.py"), run_name="__main__")
+    monkeypatch.setattr(sys, "argv", ["jobs/submit.py", job, "--model", "fraud", "--rebuild"])
+    runpy.run_path(str(REPO / "jobs" / "submit.py"), run_name="__main__")
     assert calls == [["run", job, "--model", "fraud", "--rebuild"]]
     assert job in JOB_NAMES
 
 
+def test_submit_is_the_one_entry_file():
+    assert sorted(p.name for p in (REPO / "jobs").glob("*.py")) == ["submit.py"]
+
+
 def test_no_job_script_shadows_a_standard_module():
     """spark-submit puts jobs/ first on sys.path: a jobs/profile.py was imported by pyspark
-    as the standard `profile` module (hence jobs/profiles.py)."""
+    as the standard `profile` module."""
     scripts = {p.stem for p in (REPO / "jobs").glob("*.py")}
     assert not scripts & set(sys.stdlib_module_names)

@@ -326,10 +326,5 @@ def _jvm_started() -> bool:
     return getattr(context, "_active_spark_context", None) is not None
 
 
-def run_main(job: str, argv: Sequence[str] | None = None) -> None:
-    """`spark-submit jobs/<job>.py [options]`: `inferwatch run <job> [options]`."""
-    entry(["run", job, *(sys.argv[1:] if argv is None else argv)])
-
-
 if __name__ == "__main__":
     entry()

@@ -86,13 +86,13 @@ def test_dags_import_and_tasks_follow_the_pipeline(airflow_env):
 
     first = hourly["tasks"][0]["command"]
     assert first == ["spark-submit", "--master", "local[2]", "--name", "inferwatch-partition",
-                     "--deploy-mode", "client", f"{REPO}/jobs/partition.py",
+                     "--deploy-mode", "client", f"{REPO}/jobs/submit.py", "partition",
                      "--conf", f"{REPO}/conf/local.yaml", "--start", "2026-03-03T10:00:00+00:00", "--end", "2026-03-03T11:00:00+00:00"]
     assert hourly["tasks"][0]["env"] == {"INFERWATCH_LAKE": "", "INFERWATCH_MODELS": ""}
-    profile = hourly["tasks"][2]["command"]
-    assert f"{REPO}/jobs/profiles.py" in profile  # not profile.py: see jobs/profiles.py
-    for task in hourly["tasks"][:-1]:  # every script exists
-        assert Path(next(a for a in task["command"] if a.endswith(".py"))).is_file()
+    for job, task in zip(PIPELINE, hourly["tasks"][:-1]):  # one entry file, the job after it
+        at = task["command"].index(f"{REPO}/jobs/submit.py")
+        assert task["command"][at + 1] == job
+    assert Path(f"{REPO}/jobs/submit.py").is_file()
     backfill = dags["inferwatch_backfill"]["tasks"][-2]["command"]
     assert backfill[-5:] == ["--start", "2026-03-02T00:00:00+00:00",
                              "--end", "2026-03-03T00:00:00+00:00", "--rebuild"]

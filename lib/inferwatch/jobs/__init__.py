@@ -1,7 +1,7 @@
-"""The jobs, in pipeline order. Each module has `run(ctx) -> Run` and `main(argv)`.
-
-`jobs/<name>.py` at the top of the checkout is a spark-submit entry point that imports
-the module's `main`: one import from the job's logic.
+"""The jobs, in pipeline order. Each module has `run(ctx) -> Run` and knows nothing of
+the command line: `inferwatch run JOB` (and `jobs/submit.py JOB`, the spark-submit entry
+point at the top of the checkout, which calls it) builds the `Context` and calls
+`run_job` or `hourly.run`.
 """
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ stale. Tables are read through the lake's storage settings (the environment file
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -263,9 +262,3 @@ def _deliver(ctx: Context, job: Run) -> None:
                              + (f" ({failed[-1]})" if failed else ""))
     if attempts:
         ctx.lake.table(notify.OUTBOX).append_arrow(notify.table(attempts))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

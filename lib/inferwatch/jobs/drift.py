@@ -12,7 +12,6 @@ or stale profile state: drift owes them too and scores them once profile has don
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from pyspark.sql import DataFrame
@@ -215,10 +214,3 @@ def drift_rows(states: DataFrame, targets: dict[str, list[datetime]], base: Data
                         row["name"], row["version"], row["r_window_start"], metric, value,
                         bound, threshold, flagged, status, row["w_count"], row["r_count"]))
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)
-

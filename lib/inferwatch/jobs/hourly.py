@@ -1,8 +1,6 @@
 """`hourly`: every job of the pipeline, in order, each incrementally, in one Spark session."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from inferwatch.context import Context
 from inferwatch.jobs import PIPELINE, run_job
 from inferwatch.runs import Run
@@ -10,9 +8,3 @@ from inferwatch.runs import Run
 
 def run(ctx: Context) -> list[Run]:
     return [run_job(ctx, name) for name in PIPELINE]
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main("hourly", argv)

@@ -208,9 +208,3 @@ def _flush(lake: Lake, job: Run, pending_version: int) -> None:
     job.outputs["quarantine"] = quarantine.append(
         quarantine_rows(rejected.withColumn(REASON, F.col("reason")), SOURCE, JOB, job.run_id,
                         originals), txn=(app, pending_version))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

@@ -26,7 +26,7 @@ recorded there and the others go on (the run says `partial`).
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from datetime import datetime, timedelta, timezone
 
 from inferwatch.context import Context
@@ -135,9 +135,3 @@ def _describe(report: Report) -> str:
     if report.errors:
         text += f"; failed: {report.errors[0]}"
     return text
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

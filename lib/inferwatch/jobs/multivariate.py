@@ -13,7 +13,6 @@ turns it off for a model.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from pyspark.sql import functions as F
@@ -93,9 +92,3 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
         reference.unpersist()
     fresh = ctx.spark.createDataFrame(rows, domain.RESULT_SCHEMA)
     part.outputs[TABLE] = replace_windows(ctx.lake, TABLE, model.model_id, {"1d": days}, fresh)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

@@ -22,7 +22,6 @@ from the file list read) must equal new + duplicates + quarantined, or the run f
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import DataFrame, Window
@@ -196,9 +195,3 @@ def _inference_rows(df: DataFrame) -> DataFrame:
     internal = {REASON, STATUS, "ingest_date", "__iw_version"}
     features = [c for c in df.columns if c not in fixed and c not in internal]
     return df.select(*fixed, *features)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

@@ -12,7 +12,6 @@ a note, and the model's other rows are written (`metrics.slices.compute_sliced`)
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from pyspark.sql import DataFrame
@@ -92,9 +91,3 @@ def _fairness(ctx: Context, model: ModelConfig, hours: set[datetime], joined, pa
     if protected:
         state = fairness_state(joined, protected, model.threshold)
         part.outputs.update(write_windows(ctx.lake, FAIRNESS, model.model_id, hours, state))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

@@ -10,7 +10,6 @@ the rows is dropped for the run with a note (`metrics.slices.compute_sliced`).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from pyspark.sql import functions as F
@@ -56,9 +55,3 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
         part.outputs.update(write_windows(lake, PROFILE, model.model_id, hours, state))
     finally:
         state.unpersist()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

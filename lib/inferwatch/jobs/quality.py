@@ -14,7 +14,6 @@ hours to a later run.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from inferwatch.model_config import ModelConfig
@@ -74,9 +73,3 @@ def _hour(ctx: Context, model: ModelConfig, name: str, specs: list[dict], hour: 
     found, n = validate_hour(ctx.lake, model, name, specs, hour, version)
     part.rows_out += n
     return found
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)

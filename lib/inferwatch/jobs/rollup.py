@@ -9,7 +9,6 @@ state, or to finalize days in a schedule that ran hourly jobs bounded to their h
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from inferwatch.context import Context
@@ -53,9 +52,3 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
                              f"{len(windows['1w'])} weeks merged")
         job.add_totals()
     return job
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    from inferwatch.cli import run_main
-
-    run_main(JOB, argv)
