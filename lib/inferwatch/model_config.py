@@ -2,7 +2,10 @@
 
 Every error names the file, the key and what was expected (`config.ConfigError`).
 `slices` and `protected` are parsed here, once, by the slice grammar
-(`inferwatch.slice_expr`): a model file holds data, never code for Spark to run.
+(`inferwatch.slice_expr`): a model file holds data, never code for Spark to run. The
+`drift:`, `quality:` and `alerts:` sections are read into typed settings
+(`inferwatch.model_settings`) here too, so a typo in a threshold stops the load, not a
+job hours later. docs/configuration.md lists every key.
 """
 from __future__ import annotations
 
@@ -14,10 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from inferwatch.config import ConfigError, names, read_yaml, typed
+from inferwatch.model_settings import (SECTIONS, AlertSettings, DriftSettings,
+                                       QualitySettings, check_expectations, parse_section)
 from inferwatch.slice_expr import Node, SliceExprError, column_name, parse
 
 MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+BINARY_THRESHOLD = 0.5  # a binary model's decision threshold unless its file says
+# a model file's top-level keys; any other is a typo, refused at load
+MODEL_KEYS = ("model_id", "problem_type", "prediction", "threshold", "classes", "label",
+              "features", "slices", "protected", "baseline", *SECTIONS)
+FEATURE_KEYS = ("numeric", "categorical")
+__all__ = ["BINARY_THRESHOLD", "MODEL_KEYS", "ModelConfig", "baseline_window",
+           "check_expectations", "load_models", "parse_model"]
 
 
 @dataclass(frozen=True)
@@ -36,9 +48,10 @@ class ModelConfig:
     slices: tuple[str, ...] = ()  # as written: each is its rows' `slice_key`
     protected: tuple[str, ...] = ()  # column names
     baseline: dict[str, Any] = field(default_factory=dict)
-    drift: dict[str, Any] = field(default_factory=dict)
-    quality: dict[str, Any] = field(default_factory=dict)
-    alerts: dict[str, Any] = field(default_factory=dict)
+    # typed settings; a mapping given here (as YAML has it) is read into them on construction
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     # each slice's parse tree, keyed by its text; what the jobs evaluate
     expressions: dict[str, Node] = field(init=False, repr=False, compare=False)
 
@@ -48,6 +61,9 @@ class ModelConfig:
         object.__setattr__(self, "expressions", {
             text: _checked(self.path, f"slices[{i}]", text, parse)
             for i, text in enumerate(self.slices)})
+        for section, kind in SECTIONS.items():
+            object.__setattr__(self, section, parse_section(kind, self.path, section,
+                                                            getattr(self, section)))
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -56,17 +72,21 @@ class ModelConfig:
 
 def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
     """Validate one model description given as a dict (as read from its YAML file)."""
+    unknown = sorted(str(k) for k in set(data) - set(MODEL_KEYS))
+    if unknown:
+        raise ConfigError(path, unknown[0], f"one of {', '.join(MODEL_KEYS)}", unknown[0])
     model_id = typed(path, data, "model_id", str, None)
     if not model_id or not MODEL_ID_PATTERN.match(model_id):
         raise ConfigError(path, "model_id", "a name matching [A-Za-z0-9_.-]+", model_id)
     problem = data.get("problem_type")
     if problem not in PROBLEM_TYPES:
         raise ConfigError(path, "problem_type", "one of " + ", ".join(PROBLEM_TYPES), problem)
-    threshold = typed(path, data, "threshold", (int, float), 0.5 if problem == "binary_classification" else None)
+    threshold = typed(path, data, "threshold", (int, float),
+                      BINARY_THRESHOLD if problem == "binary_classification" else None)
     if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
         raise ConfigError(path, "threshold", "a number between 0 and 1", threshold)
     features = typed(path, data, "features", dict, {}) or {}
-    unknown = set(features) - {"numeric", "categorical"}
+    unknown = set(features) - set(FEATURE_KEYS)
     if unknown:
         raise ConfigError(path, "features", "only 'numeric' and 'categorical' lists", sorted(unknown))
     numeric, categorical = names(path, features, "numeric"), names(path, features, "categorical")
@@ -77,9 +97,9 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         path=path,
         model_id=model_id,
         problem_type=problem,
-        prediction=typed(path, data, "prediction", str, "prediction"),
+        prediction=typed(path, data, "prediction", str, _default("prediction")),
         threshold=None if threshold is None else float(threshold),
-        label=typed(path, data, "label", str, "label"),
+        label=typed(path, data, "label", str, _default("label")),
         classes=_classes(path, data, problem),
         numeric=numeric,
         categorical=categorical,
@@ -87,10 +107,13 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
         protected=tuple(_checked(path, f"protected[{i}]", text, column_name)
                         for i, text in enumerate(names(path, data, "protected"))),
         baseline=_baseline(path, data),
-        drift=typed(path, data, "drift", dict, {}) or {},
-        quality=_quality(path, data),
-        alerts=typed(path, data, "alerts", dict, {}) or {},
+        **{section: data.get(section) for section in SECTIONS},
     )
+
+
+def _default(key: str) -> Any:
+    """A top-level key's default: its ModelConfig field's."""
+    return ModelConfig.__dataclass_fields__[key].default
 
 
 def _checked(path: Path, key: str, text: str, read: Callable[[str], Any]) -> Any:
@@ -101,36 +124,6 @@ def _checked(path: Path, key: str, text: str, read: Callable[[str], Any]) -> Any
     except SliceExprError as err:
         raise ConfigError(path, key, f"a slice expression (README: Slice expressions); {err}",
                           text) from None
-
-
-QUALITY_KEYS = {"suite": str, "baseline": str, "suggest": bool, "expectations": list,
-                "max_duplicate_rate": (int, float), "max_quarantine_rate": (int, float)}
-
-
-def _quality(path: Path, data: dict) -> dict[str, Any]:
-    """The `quality:` section (inferwatch.quality.suite says what each key does)."""
-    quality = typed(path, data, "quality", dict, {}) or {}
-    for key, value in quality.items():
-        if key not in QUALITY_KEYS:
-            raise ConfigError(path, f"quality.{key}", f"one of {', '.join(QUALITY_KEYS)}", key)
-        typed(path, {f"quality.{key}": value}, f"quality.{key}", QUALITY_KEYS[key], None)
-        if key.startswith("max_") and not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(path, f"quality.{key}", "a rate between 0 and 1", value)
-    check_expectations(path, "quality.expectations", quality.get("expectations", []))
-    return dict(quality)
-
-
-def check_expectations(path: Path, key: str, specs: Any) -> list[dict]:
-    """Great Expectations specs as GX writes them: `type: expect_...`, `kwargs: {...}`."""
-    if not isinstance(specs, list):
-        raise ConfigError(path, key, "a list of expectations", specs)
-    for i, spec in enumerate(specs):
-        if not (isinstance(spec, dict) and isinstance(spec.get("type"), str)
-                and spec["type"].startswith("expect_")
-                and isinstance(spec.get("kwargs", {}), dict)):
-            raise ConfigError(path, f"{key}[{i}]", "a mapping with type: expect_... and "
-                              "kwargs: {...}", spec)
-    return [dict(spec) for spec in specs]
 
 
 def _classes(path: Path, data: dict, problem: str) -> tuple[str, ...]:

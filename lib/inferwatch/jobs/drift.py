@@ -17,7 +17,6 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.config import ConfigError, of_kind
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
@@ -68,31 +67,9 @@ def run(ctx: Context) -> Run:
 
 
 def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:
-    """Per column kind, the thresholds the model's `drift:` settings give (else defaults)."""
-    spec = model.drift or {}
-    out = {kind: dict(values) for kind, values in drift.DEFAULT_THRESHOLDS.items()}
-    given = spec.get("thresholds") or {}
-    if not isinstance(given, dict):
-        raise ConfigError(model.path, "drift.thresholds", "a mapping of metric to number",
-                          given)
-    for metric, value in given.items():
-        if metric not in drift.METRICS or not of_kind(value, (int, float)):
-            raise ConfigError(model.path, f"drift.thresholds.{metric}",
-                              f"a number for one of {', '.join(drift.METRICS)}", value)
-        for kind in out:
-            if metric in out[kind]:
-                out[kind][metric] = float(value)
-    if "threshold" in spec:
-        if not of_kind(spec["threshold"], (int, float)):
-            raise ConfigError(model.path, "drift.threshold", "a number", spec["threshold"])
-        for kind in ("numeric", "categorical"):
-            metric = spec.get(kind)
-            if metric is not None and metric not in out[kind]:
-                raise ConfigError(model.path, f"drift.{kind}",
-                                  f"one of {', '.join(sorted(out[kind]))}", metric)
-            if metric is not None:
-                out[kind][metric] = float(spec["threshold"])
-    return out
+    """Per column kind, the thresholds the model's `drift:` settings give (else defaults);
+    checked when the model file loaded (`model_settings.DriftSettings`)."""
+    return model.drift.by_kind()
 
 
 def reference(ctx: Context, model: ModelConfig, part: Run) -> DataFrame | None:

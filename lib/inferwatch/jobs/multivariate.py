@@ -6,8 +6,8 @@ For each model, the days holding the hours whose inferences changed since its la
 model's baseline (`drift.baseline`, else `default`; the drift job builds `default` and
 its sample). One row per (model, day) replaces that day in
 `metrics/multivariate_drift`: AUC, threshold (`drift.multivariate.threshold`, default
-`domain.THRESHOLD`), `drifted`, and the features the classifier leaned on most. Days
-only: an hour of a model's traffic is often too few rows to train on, and one fit per
+`model_settings.drift.MULTIVARIATE_THRESHOLD`), `drifted`, and the features the
+classifier leaned on most. Days only: an hour of a model's traffic is often too few rows to train on, and one fit per
 hour would cost more than the rest of the pipeline. `drift: {multivariate: false}`
 turns it off for a model.
 """
@@ -17,7 +17,6 @@ from datetime import datetime
 
 from pyspark.sql import functions as F
 
-from inferwatch.config import ConfigError
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Run
@@ -37,23 +36,9 @@ def run(ctx: Context) -> Run:
     return run_per_model(ctx, JOB, INPUTS, _model)
 
 
-def settings(model: ModelConfig) -> dict | None:
-    """The model's `drift.multivariate` settings; None when turned off."""
-    spec = (model.drift or {}).get("multivariate", {})
-    if spec is False:
-        return None
-    if spec is True or spec is None:
-        spec = {}
-    threshold = spec.get("threshold", domain.THRESHOLD) if isinstance(spec, dict) else None
-    if not isinstance(threshold, int | float) or not 0.5 <= threshold < 1.0:
-        raise ConfigError(model.path, "drift.multivariate",
-                          "false, or a mapping with a threshold in [0.5, 1)", spec)
-    return {"threshold": float(threshold)}
-
-
 def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
            part: Run) -> None:
-    wanted = settings(model)
+    wanted = model.drift.multivariate  # checked when the model file loaded
     if wanted is None:
         part.notes.append("multivariate drift turned off (drift.multivariate: false)")
         return
@@ -78,7 +63,7 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
             window = inferences.read(versions["inferences"], partitions=parts).join(
                 ids, on="inference_id", how="left_anti")  # the baseline's rows: not new
             numeric, categorical = domain.features(model, window.columns)
-            got = domain.score(reference, window, numeric, categorical, wanted["threshold"])
+            got = domain.score(reference, window, numeric, categorical, wanted.threshold)
             rows.append((model.model_id, "1d", day, name, version, got["auc"],
                          got["threshold"], got["drifted"], got["status"], got["n"],
                          got["n_reference"], got["top_features"]))

@@ -168,7 +168,7 @@ def store(lake: Lake, model_id: str, name: str, rows: DataFrame, source: str) ->
 
 def reference_name(model: ModelConfig) -> str:
     """The baseline a model's windows are compared with: `drift.baseline`, else `default`."""
-    return (model.drift or {}).get("baseline", "default")
+    return model.drift.baseline
 
 
 def load(lake: Lake, model_id: str, name: str) -> DataFrame | None:

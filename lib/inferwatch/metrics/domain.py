@@ -40,6 +40,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.model_config import ModelConfig
+from inferwatch.model_settings.drift import MULTIVARIATE_THRESHOLD
 from inferwatch.lake.tables import Lake
 
 SAMPLE_TABLE = "baseline_samples"
@@ -48,7 +49,7 @@ MIN_ROWS = 200
 FOLDS = 3
 TREES = 40
 DEPTH = 5
-THRESHOLD = 0.6
+THRESHOLD = MULTIVARIATE_THRESHOLD  # the default of the model's drift.multivariate.threshold
 TOP_FEATURES = 5
 SEED = 7
 SENTINEL = -1.0e30  # below any real value: a tree separates "missing" with one split

@@ -30,19 +30,10 @@ from pyspark.sql import types as T
 
 from inferwatch.metrics import drift_stats as ds
 from inferwatch.metrics.profile import NUMERIC
+from inferwatch.model_settings.drift import DEFAULT_THRESHOLDS, METRICS  # noqa: F401 - re-exported
 
 MIN_COUNT = 50
-# Defaults (effect sizes, not p-values; see README "Drift"): PSI 0.2 is the usual
-# "significant shift" line; a JS distance or Hellinger of 0.2 and a KS of 0.2 mean a
-# fifth of the probability mass moved; Wasserstein 0.25 is a quarter of a standard
-# deviation; Cramér's V 0.2 a weak-to-moderate association with the side.
-DEFAULT_THRESHOLDS = {
-    NUMERIC: {"psi": 0.2, "js": 0.2, "hellinger": 0.2, "ks": 0.2, "wasserstein": 0.25,
-              "mean_delta": 0.5, "null_rate_delta": 0.1},
-    "categorical": {"js": 0.2, "psi": 0.2, "linf": 0.15, "cramers_v": 0.2, "chi2": math.inf,
-                    "new_category_share": 0.05, "null_rate_delta": 0.1},
-}
-METRICS = sorted({m for kind in DEFAULT_THRESHOLDS.values() for m in kind})
+# the default thresholds (and why) live with the model's `drift:` settings, which override them
 # divergences (PSI, chi-square) shrink like 1/n + 1/m when nothing moved; distances (KS,
 # JS, Hellinger, Wasserstein, mean and rate deltas, L-inf, Cramér's V) like its root
 DIVERGENCES = {"psi", "chi2"}

@@ -1,6 +1,7 @@
 """Which expectations a model's hours are validated with, and suite files on disk.
 
-A model description's `quality:` section (all keys optional):
+A model description's `quality:` section (all keys optional; read into
+`model_settings.QualitySettings` when the file loads, defaults there):
 
     quality:
       suite: suites/eta.yaml      # a reviewed suite file (from `inferwatch suggest`/`tune`),
@@ -26,14 +27,13 @@ from pathlib import Path
 import yaml
 
 from inferwatch.config import ConfigError
-from inferwatch.model_config import ModelConfig, check_expectations
-
-DEFAULT_RATES = {"max_duplicate_rate": 0.05, "max_quarantine_rate": 0.05}
+from inferwatch.model_config import ModelConfig
+from inferwatch.model_settings import check_expectations
 
 
 def suite_path(model: ModelConfig) -> Path | None:
     """The reviewed suite file the model description names, if any."""
-    name = (model.quality or {}).get("suite")
+    name = model.quality.suite
     if not name:
         return None
     path = Path(name)
@@ -42,17 +42,17 @@ def suite_path(model: ModelConfig) -> Path | None:
 
 def suggest_from(model: ModelConfig) -> str | None:
     """The baseline to suggest a suite from; None when the description turns that off."""
-    quality = model.quality or {}
-    if quality.get("suggest", True) is False:
+    if not model.quality.suggest:
         return None
     from inferwatch.metrics.baseline import reference_name
 
-    return quality.get("baseline") or reference_name(model)
+    return model.quality.baseline or reference_name(model)
 
 
 def rate_limits(model: ModelConfig) -> dict[str, float]:
-    quality = model.quality or {}
-    return {k: float(quality.get(k, v)) for k, v in DEFAULT_RATES.items()}
+    """The delivery rates above which an hour fails, by setting name (`quality.signals`)."""
+    return {"max_duplicate_rate": model.quality.max_duplicate_rate,
+            "max_quarantine_rate": model.quality.max_quarantine_rate}
 
 
 def read_suite(path: Path) -> list[dict]:
@@ -95,7 +95,7 @@ def model_suite(lake, model: ModelConfig) -> tuple[str, list[dict]] | None:
     (no file, no baseline to suggest from, no expectations of its own)."""
     from inferwatch.quality.suggest import from_baseline
 
-    extra = list((model.quality or {}).get("expectations") or [])
+    extra = [dict(spec) for spec in model.quality.expectations]
     path = suite_path(model)
     if path is not None:
         return f"{model.model_id}.{path.stem}", with_overrides(read_suite(path), extra)
