@@ -76,9 +76,11 @@ def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOpe
 def check_runs(jobs: list[str], conf: str, lake: str, since: str) -> None:
     """Fail when a job of `jobs` left a model failed since `since` (`inferwatch
     check-runs`); inferwatch is imported when the task runs, never while parsing."""
+    from inferwatch.config import load_env
     from inferwatch.jobs.failures import check
 
-    count, failed = check(conf, lake or None, datetime.fromisoformat(since), jobs)
+    env = load_env(conf, lake=lake or None)
+    count, failed = check(env, datetime.fromisoformat(since), jobs)
     if failed:
         raise RuntimeError(f"{len(failed)} failed since {since}:\n" + "\n".join(failed))
     print(f"ok: {count} job_runs rows since {since}, none failed")

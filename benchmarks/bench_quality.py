@@ -69,8 +69,8 @@ def build(work: Path, rows_per_hour: int):
     ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
     partition.run(ctx)
     start = scenario.DEFAULT_START
-    baseline.create(CONF, str(work / "lake"), work / "input" / "models", "eta", "default",
-                    start=start, end=start + timedelta(days=1))
+    baseline.create(dataclasses.replace(ctx, model="eta", start=start,
+                                        end=start + timedelta(days=1)), "default")
     return ctx
 
 

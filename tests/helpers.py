@@ -25,11 +25,10 @@ def context(spark, lake_dir, models_=None, **options):
     """A job context over `lake_dir` with the repository's models (or `models_`)."""
     from inferwatch.config import load_env
     from inferwatch.context import Context
-    from inferwatch.lake.tables import Lake
 
     env = load_env("conf/local.yaml", lake=str(lake_dir))
-    return Context(env=env, models=models() if models_ is None else models_, spark=spark,
-                   lake=Lake(spark, str(lake_dir)), **options)
+    return Context(env=env, models=models() if models_ is None else models_, session=spark,
+                   **options)
 
 
 def with_models(ctx, models_):

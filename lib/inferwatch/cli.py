@@ -1,12 +1,14 @@
 """The `inferwatch` command line."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,22 +17,50 @@ from inferwatch.granularity import NAMES
 from inferwatch.jobs import JOB_NAMES
 from inferwatch.redact import RedactingFilter, redact
 
+if TYPE_CHECKING:
+    from inferwatch.context import Context
+
 
 def _unset_if_empty(_ctx, _param, value: str | None) -> str | None:
     return value or None  # "" is "not set" (airflow_dags/ passes the Variables as they are)
 
 
-def _common(func):
-    func = click.option("--models", "models_dir", default=None, callback=_unset_if_empty,
-                        envvar="INFERWATCH_MODELS",
-                        help="Folder of model descriptions (default: $INFERWATCH_MODELS, "
-                             "else from --conf).")(func)
-    func = click.option("--lake", default=None, callback=_unset_if_empty,
-                        envvar="INFERWATCH_LAKE",
-                        help="Lake root (default: $INFERWATCH_LAKE, else from --conf).")(func)
-    func = click.option("--conf", default="conf/local.yaml", show_default=True,
-                        help="Environment file.")(func)
-    return func
+# A command's own options that go into its Context instead of its arguments.
+CONTEXT_OPTIONS = ("model", "start", "end", "rebuild")
+
+
+def _common(func=None, *, read_models: bool = True):
+    """--conf, --lake and --models; the command is called with `ctx`, the one `Context`
+    built from them and from its own --model, --start, --end, --hour and --rebuild. The
+    config is read (and refused) here, before any JVM: Spark starts when a job first
+    touches the lake. `read_models=False`: a command that reads only the lake (show,
+    report, check-runs) works without the model descriptions."""
+    def decorate(func):
+        @functools.wraps(func)
+        def with_context(conf: str, lake: str | None, models_dir: str | None, **options):
+            from inferwatch.context import open_context
+
+            given = {name: options.pop(name) for name in CONTEXT_OPTIONS if name in options}
+            hour = options.pop("hour", None)
+            if hour is not None:
+                if given.get("start") or given.get("end"):
+                    raise click.UsageError("give either --hour or --start/--end, not both")
+                given.update(start=hour, end=hour + timedelta(hours=1))
+            ctx = open_context(conf, lake, models_dir, read_models=read_models, **given)
+            return func(ctx, **options)
+
+        with_context = click.option(
+            "--models", "models_dir", default=None, callback=_unset_if_empty,
+            envvar="INFERWATCH_MODELS",
+            help="Folder of model descriptions (default: $INFERWATCH_MODELS, else from "
+                 "--conf).")(with_context)
+        with_context = click.option(
+            "--lake", default=None, callback=_unset_if_empty, envvar="INFERWATCH_LAKE",
+            help="Lake root (default: $INFERWATCH_LAKE, else from --conf).")(with_context)
+        return click.option("--conf", default="conf/local.yaml", show_default=True,
+                            help="Environment file.")(with_context)
+
+    return decorate if func is None else decorate(func)
 
 
 def _moment(value: str) -> datetime:
@@ -49,6 +79,23 @@ def _hour(value: str | None) -> datetime | None:
     return _moment(value).replace(minute=0, second=0, microsecond=0)
 
 
+def _an_hour(_ctx, _param, value: str | None) -> datetime | None:
+    return _hour(value)  # an option's callback: a bad value is refused while parsing
+
+
+def _a_moment(_ctx, _param, value: str | None) -> datetime | None:
+    return None if value is None else _moment(value)
+
+
+def _sources(_ctx, _param, value):
+    """Input files are refused before the config is read and before a JVM starts."""
+    from inferwatch.ingest.sources import check_source
+
+    for path in [value] if isinstance(value, str) else value or ():
+        check_source(path)
+    return value
+
+
 @click.group(context_settings={"terminal_width": 120, "max_content_width": 120})
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def main(verbose: bool) -> None:
@@ -62,50 +109,36 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("kind", type=click.Choice(["inferences", "labels"]))
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, callback=_sources)
 @_common
-def ingest(kind: str, paths: tuple[str, ...], conf: str, lake: str | None,
-           models_dir: str | None) -> None:
+def ingest(ctx: Context, kind: str, paths: tuple[str, ...]) -> None:
     """Ingest Parquet, CSV or JSON-lines files into raw/inferences or raw/labels."""
-    from inferwatch.context import open_context
     from inferwatch.ingest import ingest_files
 
-    from inferwatch.ingest.sources import check_source
-
-    for path in paths:  # refused before a JVM starts
-        check_source(path)
-    ctx = open_context(conf, lake, models_dir)
     run = ingest_files(ctx.lake, kind, list(paths), ctx.models)
     click.echo(run.summary() + (f" ({'; '.join(run.notes)})" if run.notes else ""))
 
 
 @main.command()
 @click.argument("job", type=click.Choice(JOB_NAMES), metavar="JOB")
-@click.option("--hour", default=None, help="Only this hour (ISO, UTC).")
-@click.option("--start", default=None, help="First hour considered (ISO, UTC).")
-@click.option("--end", default=None, help="Last hour considered, exclusive (ISO, UTC).")
+@click.option("--hour", default=None, callback=_an_hour, help="Only this hour (ISO, UTC).")
+@click.option("--start", default=None, callback=_an_hour,
+              help="First hour considered (ISO, UTC).")
+@click.option("--end", default=None, callback=_an_hour,
+              help="Last hour considered, exclusive (ISO, UTC).")
 @click.option("--model", default=None, help="Only this model.")
 @click.option("--rebuild", is_flag=True,
               help="Recompute the range whether or not its input changed (after new slices, "
                    "thresholds or a new baseline).")
 @_common
-def run(job: str, hour: str | None, start: str | None, end: str | None, model: str | None,
-        rebuild: bool, conf: str, lake: str | None, models_dir: str | None) -> None:
+def run(ctx: Context, job: str) -> None:
     """Run one job (or `hourly`: all of them in order) incrementally. Exits 0 when some
     models failed and others did not (`partial`: the failed ones are listed on stderr and
     recorded in `job_runs`), 1 when a run failed as a whole."""
-    from inferwatch.context import open_context
     from inferwatch.jobs import run_job
     from inferwatch.jobs.failures import not_ok
     from inferwatch.jobs.hourly import run as run_hourly
 
-    if hour and (start or end):
-        raise click.UsageError("give either --hour or --start/--end, not both")
-    bounds = _hour(hour or start), _hour(end)
-    if hour:
-        bounds = bounds[0], bounds[0] + timedelta(hours=1)
-    ctx = open_context(conf, lake, models_dir, model=model)
-    ctx.start, ctx.end, ctx.rebuild = *bounds, rebuild
     runs = run_hourly(ctx) if job == "hourly" else [run_job(ctx, job)]
     for line in not_ok(runs):
         click.echo(line, err=True)
@@ -114,24 +147,23 @@ def run(job: str, hour: str | None, start: str | None, end: str | None, model: s
 
 
 @main.command("check-runs")
-@click.option("--since", required=True,
+@click.option("--since", required=True, callback=_a_moment,
               help="Moment the scheduler's run started (ISO, UTC): rows from then on count.")
 @click.option("--jobs", default=None,
               help="Comma-separated job names (default: every job).")
-@_common
-def check_runs(since: str, jobs: str | None, conf: str, lake: str | None,
-               models_dir: str | None) -> None:
+@_common(read_models=False)
+def check_runs(ctx: Context, since: datetime, jobs: str | None) -> None:
     """Exit 1, listing them on stderr, when a job left a model (or a run) failed since
     --since; the last task of each Airflow DAG. Read with delta-rs, no Spark."""
     from inferwatch.jobs.failures import check
 
     names = None if jobs is None else [j.strip() for j in jobs.split(",") if j.strip()]
-    count, failed = check(conf, lake, _moment(since), names)
+    count, failed = check(ctx.env, since, names)
     for line in failed:
         click.echo(line, err=True)
     if failed:
         sys.exit(1)
-    click.echo(f"ok: {count} job_runs rows since {_moment(since).isoformat()}, none failed")
+    click.echo(f"ok: {count} job_runs rows since {since.isoformat()}, none failed")
 
 
 @main.command()
@@ -139,45 +171,42 @@ def check_runs(since: str, jobs: str | None, conf: str, lake: str | None,
 @click.option("--model", default=None, help="Only rows of this model.")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--granularity", default=None, type=click.Choice(NAMES))
-@click.option("--window", default=None, help="drift: only this window start (ISO, UTC).")
-@_common
-def show(table: str, model: str | None, limit: int, granularity: str | None,
-         window: str | None, conf: str, lake: str | None, models_dir: str | None) -> None:
+@click.option("--window", default=None, callback=_an_hour,
+              help="drift: only this window start (ISO, UTC).")
+@_common(read_models=False)
+def show(ctx: Context, table: str, limit: int, granularity: str | None,
+         window: datetime | None) -> None:
     """Print a lake table, or a view: performance, estimates, fairness, profile, drift
     (what drifted, ranked; needs --model). Read with delta-rs, no Spark."""
-    from inferwatch.config import load_env
     from inferwatch.summary import drifted
     from inferwatch.summary import show as show_view
 
-    env = load_env(conf, lake=lake)
-    if table == "drift" and model is not None:
-        start = _hour(window)
-        click.echo(drifted(env.lake, model, None if start is None else start.isoformat(),
-                           granularity or "1h", limit))
+    if table == "drift" and ctx.model is not None:
+        start = None if window is None else window.isoformat()
+        click.echo(drifted(ctx.env.lake, ctx.model, start, granularity or "1h", limit))
         return
-    click.echo(show_view(env.lake, table, model=model, limit=limit, granularity=granularity))
+    click.echo(show_view(ctx.env.lake, table, model=ctx.model, limit=limit,
+                         granularity=granularity))
 
 
 @main.command()
 @click.option("--model", required=True, help="The model the baseline is for.")
-@click.option("--source", default=None, help="A training set: Parquet or CSV file.")
-@click.option("--start", default=None, help="First hour of a window of inferences (ISO).")
-@click.option("--end", default=None, help="End of that window, exclusive (ISO).")
+@click.option("--source", default=None, callback=_sources,
+              help="A training set: Parquet or CSV file.")
+@click.option("--start", default=None, callback=_an_hour,
+              help="First hour of a window of inferences (ISO).")
+@click.option("--end", default=None, callback=_an_hour,
+              help="End of that window, exclusive (ISO).")
 @click.option("--name", default="default", show_default=True,
               help="Baseline name; drift compares with `default` unless the model says.")
 @_common
-def baseline(model: str, source: str | None, start: str | None, end: str | None, name: str,
-             conf: str, lake: str | None, models_dir: str | None) -> None:
+def baseline(ctx: Context, source: str | None, name: str) -> None:
     """Store a named baseline for a model, from a file or a window of the lake."""
     from inferwatch.jobs.baseline import create
 
-    if (source is None) == (start is None or end is None):
+    if (source is None) == (ctx.start is None or ctx.end is None):
         raise click.UsageError("give either --source FILE or --start S --end E")
-    if source is not None:
-        from inferwatch.ingest.sources import check_source
-
-        check_source(source)
-    click.echo(create(conf, lake, models_dir, model, name, source, _hour(start), _hour(end)))
+    click.echo(create(ctx, name, source))
 
 
 @main.command()
@@ -188,76 +217,68 @@ def baseline(model: str, source: str | None, start: str | None, end: str | None,
 @click.option("--out", default=None, help="Suite file, .yaml or .json (default: "
               "suites/<model>.yaml).")
 @_common
-def suggest(model: str, baseline_name: str | None, out: str | None, conf: str,
-            lake: str | None, models_dir: str | None) -> None:
+def suggest(ctx: Context, baseline_name: str | None, out: str | None) -> None:
     """Write a Great Expectations suite suggested from a model's baseline."""
     from inferwatch.jobs.suites import suggest as write
 
-    click.echo(write(conf, lake, models_dir, model, baseline_name, out))
+    click.echo(write(ctx, baseline_name, out))
 
 
 @main.command()
 @click.option("--model", required=True, help="The model whose suite is tuned.")
-@click.option("--start", required=True, help="First hour of clean history (ISO, UTC).")
-@click.option("--end", required=True, help="End of it, exclusive (ISO, UTC).")
+@click.option("--start", required=True, callback=_an_hour,
+              help="First hour of clean history (ISO, UTC).")
+@click.option("--end", required=True, callback=_an_hour,
+              help="End of it, exclusive (ISO, UTC).")
 @click.option("--target", default=1.0, show_default=True, type=float,
               help="False failures allowed per expectation per week of history.")
 @click.option("--out", default=None, help="Where to write the tuned suite (default: the "
               "model's quality.suite file, else suites/<model>.yaml).")
 @_common
-def tune(model: str, start: str, end: str, target: float, out: str | None, conf: str,
-         lake: str | None, models_dir: str | None) -> None:
+def tune(ctx: Context, target: float, out: str | None) -> None:
     """Replay a model's suite over past hours and fit its bounds to a false-failure target."""
     from inferwatch.jobs.suites import tune_suite
 
     if target < 0:
         raise click.BadParameter("--target must be >= 0")
-    click.echo(tune_suite(conf, lake, models_dir, model, _hour(start), _hour(end), out, target))
+    click.echo(tune_suite(ctx, out, target))
 
 
 @main.command()
 @click.option("--model", required=True, help="The model to explain.")
-@click.option("--window", required=True, help="A moment in the window (ISO, UTC).")
+@click.option("--window", required=True, callback=_an_hour,
+              help="A moment in the window (ISO, UTC).")
 @click.option("--granularity", default="1h", show_default=True,
               type=click.Choice(NAMES))
 @click.option("--metric", default=None, help="Metric to rank slices by (default: the "
               "model's main one, e.g. auc).")
 @_common
-def explain(model: str, window: str, granularity: str, metric: str | None, conf: str,
-            lake: str | None, models_dir: str | None) -> None:
+def explain(ctx: Context, window: datetime, granularity: str, metric: str | None) -> None:
     """Root-cause hints for a window: slices that dropped, features that drifted,
     expectations that failed, label coverage; and the alerts covering it."""
     from inferwatch.alerts.explain import explain as explain_window
-    from inferwatch.config import load_env
-    from inferwatch.model_config import load_models
 
-    env = load_env(conf, lake=lake, models_dir=models_dir)
-    models = load_models(env.models_dir)
-    if model not in models:
-        from inferwatch.errors import UnknownNameError
-
-        raise UnknownNameError("model", model, sorted(models))
-    click.echo(explain_window(env.lake, models[model], _hour(window), granularity, metric))
+    click.echo(explain_window(ctx.env.lake, ctx.one_model(), window, granularity, metric))
 
 
 @main.command()
 @click.option("--model", required=True, help="The model to report on.")
-@click.option("--start", default=None, help="First window (ISO, UTC; default: the first).")
-@click.option("--end", default=None, help="End of the windows, exclusive (ISO, UTC).")
+@click.option("--start", default=None, callback=_an_hour,
+              help="First window (ISO, UTC; default: the first).")
+@click.option("--end", default=None, callback=_an_hour,
+              help="End of the windows, exclusive (ISO, UTC).")
 @click.option("--granularity", default="1h", show_default=True,
               type=click.Choice(NAMES),
               help="Windows of the time series and of the drift heatmap.")
 @click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
-@_common
-def report(model: str, start: str | None, end: str | None, granularity: str, out: str,
-           conf: str, lake: str | None, models_dir: str | None) -> None:
+@_common(read_models=False)
+def report(ctx: Context, granularity: str, out: str) -> None:
     """Write one model's health (performance realized vs estimated, label coverage, versions,
     drift, quality, alerts) as one self-contained HTML file. Read with delta-rs, no Spark."""
-    from inferwatch.config import load_env
     from inferwatch.report import build_report
 
-    env = load_env(conf, lake=lake)
-    click.echo(f"wrote {build_report(env.lake, model, _hour(start), _hour(end), out, granularity)}")
+    path = build_report(ctx.env.lake, ctx.model, ctx.start, ctx.end, out, granularity)
+    click.echo(f"wrote {path}")
 
 
 @main.command()

@@ -113,17 +113,16 @@ def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_la
     # the states cached while a baseline is built are released once it is stored (counted
     # before the first: the second build's states would reuse the first's cache entries)
     cached = spark.sparkContext._jsc.getPersistentRDDs().size()
-    line = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
-                  source=str(training))
-    assert line.startswith("baseline 'training' version 1 of fraud")
-    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
-    again = create("conf/local.yaml", str(lake), inputs / "models", "fraud", "training",
-                   source=str(training))
-    assert "version 2" in again
-    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
     from inferwatch.context import open_context
 
-    ctx = open_context("conf/local.yaml", str(lake), inputs / "models", spark=spark)
+    ctx = open_context("conf/local.yaml", str(lake), inputs / "models", spark=spark,
+                       model="fraud")
+    line = create(ctx, "training", source=str(training))
+    assert line.startswith("baseline 'training' version 1 of fraud")
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
+    again = create(ctx, "training", source=str(training))
+    assert "version 2" in again
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
     stored = bl.load(ctx.lake, "fraud", "training")
     rows = {(r["column"], r["slice_key"]): r for r in stored.where("slice_key = '*'").collect()}
     assert set(rows) >= {("amount", "*"), ("country", "*"), ("prediction", "*")}

@@ -52,8 +52,9 @@ def _lake(spark, root, seed: int):
     partition.run(ctx)
     start = scenario.DEFAULT_START
     for model in ("eta", "fraud"):
-        baseline.create("conf/local.yaml", str(root / "lake"), root / "input" / "models",
-                        model, "default", start=start, end=start + timedelta(days=1))
+        window = dataclasses.replace(ctx, model=model, start=start,
+                                     end=start + timedelta(days=1))
+        baseline.create(window, "default")
     return ctx, generated.manifest
 
 

@@ -24,11 +24,12 @@ def test_tuned_suite_holds_the_target_and_still_fails_incidents(spark, scenario_
     lake, models = tmp_path / "lake", scenario_lake.parent / "input" / "models"
     shutil.copytree(scenario_lake, lake)
     out = tmp_path / "suites" / "eta.yaml"
-    report = tune_suite("conf/local.yaml", str(lake), models, "eta", T0 + timedelta(days=1),
-                        T0 + timedelta(days=2), str(out))
+    ctx = open_context("conf/local.yaml", lake=str(lake), models_dir=models, spark=spark)
+    tuning = dataclasses.replace(ctx, model="eta", start=T0 + timedelta(days=1),
+                                 end=T0 + timedelta(days=2))
+    report = tune_suite(tuning, str(out))
     assert "tuned on 24 hours" in report and out.is_file()
 
-    ctx = open_context("conf/local.yaml", lake=str(lake), models_dir=models, spark=spark)
     model = dataclasses.replace(ctx.models["eta"], quality={"suite": str(out)})
     name, specs = model_suite(ctx.lake, model)
     assert name == "eta.eta" and all("tuned" in s["meta"] for s in specs

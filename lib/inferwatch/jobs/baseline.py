@@ -3,12 +3,9 @@ training file (Parquet, CSV or JSON lines, read like ingest reads) or from a win
 `inferences` (with their labels). Each store is a new version of that name."""
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
-
 from pyspark.sql import functions as F
 
-from inferwatch.context import open_context
+from inferwatch.context import Context
 from inferwatch.errors import UserError
 from inferwatch.ingest.sources import read_source
 from inferwatch.runs import track
@@ -17,12 +14,13 @@ from inferwatch.metrics import domain
 from inferwatch.metrics.joined import joined_rows
 
 
-def create(conf: str | Path, lake: str | None, models_dir: str | Path | None, model_id: str,
-           name: str, source: str | None = None, start: datetime | None = None,
-           end: datetime | None = None) -> str:
-    """Build and store the baseline; returns the line the CLI prints."""
-    ctx = open_context(conf, lake, models_dir, model=model_id)
-    model = ctx.models[model_id]
+def create(ctx: Context, name: str, source: str | None = None) -> str:
+    """Build and store baseline `name` of `ctx.model` from the file `source`, else from the
+    inferences of [`ctx.start`, `ctx.end`); returns the line the CLI prints."""
+    model = ctx.one_model()
+    model_id, start, end = model.model_id, ctx.start, ctx.end
+    if source is None and (start is None or end is None):
+        raise ValueError("a baseline comes from a source file or from ctx.start .. ctx.end")
     with track(ctx.lake, "baseline", {"model": model_id, "name": name, "source": source,
                                       "start": start, "end": end}) as run:
         if source is not None:

@@ -21,6 +21,7 @@ from inferwatch.errors import UnknownNameError, one_line
 from inferwatch.redact import redact
 
 if TYPE_CHECKING:
+    from inferwatch.config import EnvConfig
     from inferwatch.runs import Run
 
 COLUMNS = ["run_id", "job", "model_id", "started_at", "status", "error", "details"]
@@ -69,18 +70,15 @@ def failures(lake_root: str, since: datetime, jobs: Sequence[str] | None = None,
     return len(rows), [describe(r) for r in failed]
 
 
-def check(conf: str, lake: str | None, since: datetime,
+def check(env: EnvConfig, since: datetime,
           jobs: Sequence[str] | None = None) -> tuple[int, list[str]]:
-    """`failures` of the lake an environment file (or `lake`) names: `inferwatch
-    check-runs`."""
-    from inferwatch.config import load_env
+    """`failures` of the lake an environment names: `inferwatch check-runs`."""
     from inferwatch.jobs import DAILY, PIPELINE
     from inferwatch.lake.storage import delta_options, delta_uri
 
     for name in jobs or []:
         if name not in PIPELINE + DAILY:
             raise UnknownNameError("job", name, PIPELINE + DAILY)
-    env = load_env(conf, lake=lake)
     return failures(env.lake, since, jobs, delta_options(env.storage, delta_uri(env.lake)))
 
 

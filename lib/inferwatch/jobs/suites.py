@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
-from inferwatch.context import open_context
+from inferwatch.context import Context
 from inferwatch.errors import UserError
 from inferwatch.granularity import utc
 from inferwatch.quality.hour import validate_hour
@@ -20,11 +19,11 @@ def default_path(model_id: str) -> Path:
     return Path("suites") / f"{model_id}.yaml"
 
 
-def suggest(conf: str | Path, lake: str | None, models_dir: str | Path | None, model_id: str,
-            baseline: str | None, out: str | None) -> str:
-    """Write the suite suggested from a baseline; returns the line the CLI prints."""
-    ctx = open_context(conf, lake, models_dir, model=model_id)
-    model = ctx.models[model_id]
+def suggest(ctx: Context, baseline: str | None, out: str | None) -> str:
+    """Write the suite suggested from a baseline of `ctx.model` (default: the one its
+    description names); returns the line the CLI prints."""
+    model = ctx.one_model()
+    model_id = model.model_id
     name = baseline or suggest_from(model) or "default"
     specs = from_baseline(ctx.lake, model, name)
     if specs is None:
@@ -37,12 +36,13 @@ def suggest(conf: str | Path, lake: str | None, models_dir: str | Path | None, m
             "(a relative path is read from the model description's folder)")
 
 
-def tune_suite(conf: str | Path, lake: str | None, models_dir: str | Path | None,
-               model_id: str, start: datetime, end: datetime, out: str | None,
-               target_per_week: float = TARGET_PER_WEEK) -> str:
-    """Replay the model's suite over [start, end), tune it, write it; returns the report."""
-    ctx = open_context(conf, lake, models_dir, model=model_id)
-    model = ctx.models[model_id]
+def tune_suite(ctx: Context, out: str | None, target_per_week: float = TARGET_PER_WEEK) -> str:
+    """Replay `ctx.model`'s suite over [`ctx.start`, `ctx.end`), tune it, write it; returns
+    the report."""
+    model = ctx.one_model()
+    model_id, start, end = model.model_id, ctx.start, ctx.end
+    if start is None or end is None:
+        raise ValueError("tune replays the hours ctx.start .. ctx.end: both are needed")
     suite = model_suite(ctx.lake, model)
     if suite is None:
         raise UserError(f"model {model_id} has no suite yet: no baseline to suggest from "
