@@ -7,7 +7,7 @@ key and what was expected, so a typo never surfaces as a stack trace deep in a j
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +40,38 @@ class SparkSettings:
     conf: dict[str, str] = field(default_factory=dict)
 
 
+def _at(key: str) -> dict[str, str]:
+    """Field metadata: the key's place in the file, where it is not the field's name."""
+    return {"key": key}
+
+
 @dataclass(frozen=True)
 class EnvConfig:
-    """Where the lake lives and how Spark runs; one file per environment."""
+    """Where the lake lives and how Spark runs; one file per environment. Each field is
+    a key of the file (`spark.*` the SparkSettings fields; metadata `key` where the file
+    nests it), its default the file's default (docs/configuration.md lists them)."""
 
     path: Path
-    lake: str
-    models_dir: Path
-    spark: SparkSettings
+    lake: str = "lake"
+    models_dir: Path = Path("conf/models")
+    spark: SparkSettings = field(default_factory=SparkSettings)
     future_tolerance_hours: float = 24.0
     duplicate_lookback_days: float = 7.0
     pending_expiry_days: float = 90.0
     # maintain: compaction target and how long unreferenced files stay (time travel)
-    target_file_mb: float = 128.0
-    vacuum_retention_hours: float = 168.0
+    target_file_mb: float = field(default=128.0, metadata=_at("maintain.target_file_mb"))
+    vacuum_retention_hours: float = field(default=168.0,
+                                          metadata=_at("maintain.vacuum_retention_hours"))
     # alerts: Slack-compatible webhook (`alerts.webhook_url`, or INFERWATCH_WEBHOOK_URL)
-    webhook_url: str | None = None
+    webhook_url: str | None = field(default=None, metadata=_at("alerts.webhook_url"))
     # object storage (docs/storage.md): the file's `storage:` keys over the environment's
     storage: StorageSettings = field(default_factory=lambda: StorageSettings({}))
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of a settings dataclass's field: the file's default for that key."""
+    spec = cls.__dataclass_fields__[name]
+    return spec.default_factory() if spec.default is MISSING else spec.default
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -115,15 +129,18 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     data = read_yaml(path) if path.exists() or lake is None else {}
     spark = typed(path, data, "spark", dict, {}) or {}
     conf = typed(path, spark, "conf", dict, {}) or {}
-    shuffle = typed(path, spark, "shuffle_partitions", int, 8)
+    shuffle = typed(path, spark, "shuffle_partitions", int,
+                    default(SparkSettings, "shuffle_partitions"))
     if shuffle < 1:
         raise ConfigError(path, "spark.shuffle_partitions", "an integer >= 1", shuffle)
-    tolerance = typed(path, data, "future_tolerance_hours", (int, float), 24.0)
-    lookback = typed(path, data, "duplicate_lookback_days", (int, float), 7.0)
-    expiry = typed(path, data, "pending_expiry_days", (int, float), 90.0)
+    tolerance, lookback, expiry = (
+        typed(path, data, key, (int, float), default(EnvConfig, key))
+        for key in ("future_tolerance_hours", "duplicate_lookback_days", "pending_expiry_days"))
     maintain = typed(path, data, "maintain", dict, {}) or {}
-    target = typed(path, maintain, "target_file_mb", (int, float), 128.0)
-    retention = typed(path, maintain, "vacuum_retention_hours", (int, float), 168.0)
+    target = typed(path, maintain, "target_file_mb", (int, float),
+                   default(EnvConfig, "target_file_mb"))
+    retention = typed(path, maintain, "vacuum_retention_hours", (int, float),
+                      default(EnvConfig, "vacuum_retention_hours"))
     for key, value in (("future_tolerance_hours", tolerance),
                        ("duplicate_lookback_days", lookback), ("pending_expiry_days", expiry)):
         if value < 0:
@@ -135,7 +152,7 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
                           retention)
     if target <= 0:
         raise ConfigError(path, "maintain.target_file_mb", "a number > 0", target)
-    lake = str(lake or typed(path, data, "lake", str, "lake"))
+    lake = str(lake or typed(path, data, "lake", str, default(EnvConfig, "lake")))
     alerts = typed(path, data, "alerts", dict, {}) or {}
     webhook = os.environ.get("INFERWATCH_WEBHOOK_URL") or typed(path, alerts, "webhook_url",
                                                                   str, None)
@@ -146,10 +163,11 @@ def load_env(path: str | Path, lake: str | None = None, models_dir: str | Path |
     return EnvConfig(
         path=path,
         lake=lake,
-        models_dir=Path(models_dir or typed(path, data, "models_dir", str, "conf/models")),
+        models_dir=Path(models_dir or typed(path, data, "models_dir", str,
+                                            str(default(EnvConfig, "models_dir")))),
         spark=SparkSettings(
-            master=typed(path, spark, "master", str, "local[*]"),
-            app_name=typed(path, spark, "app_name", str, "inferwatch"),
+            master=typed(path, spark, "master", str, default(SparkSettings, "master")),
+            app_name=typed(path, spark, "app_name", str, default(SparkSettings, "app_name")),
             shuffle_partitions=shuffle,
             conf={str(k): str(v) for k, v in conf.items()},
         ),

@@ -28,8 +28,9 @@ BINARY_THRESHOLD = 0.5  # a binary model's decision threshold unless its file sa
 MODEL_KEYS = ("model_id", "problem_type", "prediction", "threshold", "classes", "label",
               "features", "slices", "protected", "baseline", *SECTIONS)
 FEATURE_KEYS = ("numeric", "categorical")
-__all__ = ["BINARY_THRESHOLD", "MODEL_KEYS", "ModelConfig", "baseline_window",
-           "check_expectations", "load_models", "parse_model"]
+BASELINE_KEYS = ("source", "window")  # one or the other
+__all__ = ["BASELINE_KEYS", "BINARY_THRESHOLD", "FEATURE_KEYS", "MODEL_KEYS", "ModelConfig",
+           "baseline_window", "check_expectations", "load_models", "parse_model"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ def _baseline(path: Path, data: dict) -> dict[str, Any]:
     expected = "{source: path/to/file.parquet} or {window: [start, end]} with ISO times"
     if not baseline:
         return {}
+    unknown = sorted(str(k) for k in set(baseline) - set(BASELINE_KEYS))
+    if unknown:
+        raise ConfigError(path, f"baseline.{unknown[0]}", f"one of {', '.join(BASELINE_KEYS)}",
+                          unknown[0])
     if set(baseline) == {"source"} and isinstance(baseline["source"], str):
         return dict(baseline)
     window = baseline.get("window")

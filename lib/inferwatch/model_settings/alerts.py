@@ -22,6 +22,7 @@ on its main realized and estimated metric per day.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,7 @@ def _anomaly(path: Path, where: str, spec: Any) -> AnomalySettings:
 class Bound:
     """A floor or ceiling on a metric; `granularity` None: the first anomaly spec's."""
 
-    value: float = setting(None, NUMBER, "a number")
+    value: float = setting(dataclasses.MISSING, NUMBER, "a number")  # required
     granularity: str | None = setting(None, **GRANULARITY)
 
 
