@@ -63,7 +63,11 @@ def _common(func=None, *, read_models: bool = True):
     return decorate if func is None else decorate(func)
 
 
-def _moment(value: str) -> datetime:
+# Options' callbacks: a bad value is refused while parsing, before the config is read.
+
+def _a_moment(_ctx, _param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as err:
@@ -73,18 +77,9 @@ def _moment(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def _hour(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return _moment(value).replace(minute=0, second=0, microsecond=0)
-
-
 def _an_hour(_ctx, _param, value: str | None) -> datetime | None:
-    return _hour(value)  # an option's callback: a bad value is refused while parsing
-
-
-def _a_moment(_ctx, _param, value: str | None) -> datetime | None:
-    return None if value is None else _moment(value)
+    moment = _a_moment(_ctx, _param, value)
+    return None if moment is None else moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _sources(_ctx, _param, value):
