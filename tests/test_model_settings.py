@@ -73,6 +73,8 @@ ALL_METRICS = ("chi2, cramers_v, hellinger, js, ks, linf, mean_delta, new_catego
      "1h, 1d or 1w, got '5m'"),
     ("alerts: {ceilings: {n: {bound: 5}}}", "alerts.ceilings.n",
      "a number or {value, granularity}, got {'bound': 5}"),
+    ("alerts: {floors: {n: {value: null}}}", "alerts.floors.n",
+     "a number or {value, granularity}, got {'value': None}"),
     ("alerts: {anomaly: [{metrics: [n]}, {z: -1}]}", "alerts.anomaly[1].z",
      "a number > 0, got -1"),
     ("alerts: {anomaly: {histroy: 7}}", "alerts.anomaly.histroy",

@@ -89,7 +89,7 @@ class Bound:
 def _bound(path: Path, where: str, value: Any) -> Bound:
     """A number, or `{value, granularity}`."""
     if isinstance(value, Mapping):
-        if "value" not in value or set(value) - {"value", "granularity"}:
+        if value.get("value") is None or set(value) - {"value", "granularity"}:
             raise ConfigError(path, where, "a number or {value, granularity}", value)
         return parse_section(Bound, path, where, value)
     return Bound(read_value(path, where, {"kind": NUMBER, "expected": "a number"}, value))
