@@ -92,11 +92,13 @@ def _sources(_ctx, _param, value):
 
 
 @click.group(context_settings={"terminal_width": 120, "max_content_width": 120})
-@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Log details, and Spark's and Great Expectations' warnings.")
 def main(verbose: bool) -> None:
     """Monitor ML models in production from the raw log of their inferences."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from inferwatch import console
+
+    console.configure(verbose)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())

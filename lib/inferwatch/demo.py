@@ -34,7 +34,7 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
     _fresh(lake_path)
     inputs = lake_path.parent / "input"
     shutil.rmtree(inputs, ignore_errors=True)
-    print(f"generating {days} days x {len(models)} models x ~{rows_per_hour} rows/hour "
+    print(f"[demo 1/4] generating {days} days x {len(models)} models x ~{rows_per_hour} rows/hour "
           f"(seed {seed}) ...", flush=True)
     generated = scenario.generate(seed=seed, days=days, rows_per_hour=rows_per_hour,
                                   models=models)
@@ -44,14 +44,15 @@ def run_demo(conf: str, lake: str, days: int, rows_per_hour: int, models: list[s
           f"deliveries + {counts['malformed']} malformed rows; {counts['labels']:,} label events; "
           f"{len(generated.manifest['incidents'])} incidents in {inputs}/manifest.json", flush=True)
     ctx = open_context(conf, lake=str(lake_path), models_dir=inputs / "models")
-    print(f"ingesting into {lake_path} ...", flush=True)
+    print(f"[demo 2/4] ingesting into {lake_path} ...", flush=True)
     print("  " + ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models).summary())
     arrived, late = files["labels"][:-1], files["labels"][-1:]
     print("  " + ingest_files(ctx.lake, "labels", arrived, ctx.models).summary()
           + f" (labels arriving after {generated.manifest['end']} held back: {late[0].name})")
-    print("running the hourly pipeline ...", flush=True)
+    print("[demo 3/4] running the hourly pipeline ...", flush=True)
     run_hourly(ctx)
-    print("running it again (incremental: nothing new, nothing changes) ...", flush=True)
+    print("[demo 4/4] running it again (incremental: nothing new, nothing changes) ...",
+          flush=True)
     run_hourly(ctx)
     print()
     print(lake_summary(str(lake_path)))

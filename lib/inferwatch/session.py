@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import threading
 
 from pyspark.sql import SparkSession
 
+from inferwatch import console
 from inferwatch.config import EnvConfig
 from inferwatch.lake.storage import spark_conf
 
@@ -30,12 +33,18 @@ REQUIRED = {
     # Read nanosecond Parquet timestamps (pandas' default) as longs instead of failing.
     "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
+# Printed straight to stderr, not logged, so no log configuration reaches them: by the JDK
+# for the --add-modules=jdk.incubator.vector Spark's launcher always adds, and by the
+# DataSketches copy in spark-catalyst at the first sketch aggregate on Java > 11.
+JVM_NOTICES = (b"WARNING: Using incubator modules:",
+               b"Warning: Java versions > Java 11 can only operate in restricted mode")
 
 
 def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
     """Return the active session, or build a local one from `env.spark`.
 
-    `quiet` turns the UI and progress bars off (tests, benchmarks).
+    `quiet` turns the UI off (tests, benchmarks). Spark logs errors only unless the
+    command line asked for everything (`inferwatch -v`, `console.verbose()`).
     """
     active = SparkSession.getActiveSession()
     if active is None:
@@ -49,17 +58,15 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
                     "spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "1024",
                     **spark_conf(env.storage, env.lake), **env.spark.conf}
         submitted = _launched_by_spark_submit()
-        builder = SparkSession.builder
-        if not submitted:
-            builder = builder.master(env.spark.master)
-            for key, value in settings.items():
-                builder = builder.config(key, value)
         # Jobs print their own progress lines; Spark's bars would garble them.
-        builder = builder.config("spark.ui.showConsoleProgress", "false")
-        if quiet:
-            builder = builder.config("spark.ui.enabled", "false")
-        active = builder.getOrCreate()
-        active.sparkContext.setLogLevel("ERROR")
+        ui = {"spark.ui.showConsoleProgress": "false",
+              **({"spark.ui.enabled": "false"} if quiet else {})}
+        if submitted:
+            active = SparkSession.builder.config(map=ui).getOrCreate()
+        else:
+            active = _start(env.spark.master, {**settings, **ui})
+        if not console.verbose():  # what the JVM logs from now on; -v keeps Spark's level
+            active.sparkContext.setLogLevel("ERROR")
         if submitted:  # what spark-submit was told wins; the file fills in SQL settings
             given = active.sparkContext.getConf()
             for key, value in settings.items():
@@ -78,3 +85,39 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
 def _launched_by_spark_submit() -> bool:
     # spark-submit starts the JVM first and hands Python its gateway port.
     return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _start(master: str, settings: dict[str, str]) -> SparkSession:
+    """A local session with `settings`. Unless `-v`, the driver JVM logs errors only from
+    its first line (the packaged log4j2.properties; a log4j2.configurationFile the
+    environment file gives wins), and its stderr passes through `_forward`, which drops the
+    JDK's incubator-module notice: no setting turns that line off."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    conf = SparkConf().setMaster(master).setAll(list(settings.items()))
+    gateway = None
+    # A stopped context leaves its JVM running (pyspark reuses it for the next one):
+    # only a process's first session starts one.
+    if not console.verbose() and getattr(SparkContext, "_gateway", None) is None:
+        options = conf.get("spark.driver.extraJavaOptions", "") or ""
+        if "log4j2.configurationFile" not in options:
+            conf.set("spark.driver.extraJavaOptions",
+                     f"{options} -Dlog4j2.configurationFile={console.LOG4J2.as_uri()}".strip())
+        gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+        threading.Thread(target=_forward, args=(gateway.proc.stderr,), daemon=True,
+                         name="jvm-stderr").start()
+    SparkContext(conf=conf, gateway=gateway)
+    return SparkSession.builder.getOrCreate()
+
+
+def _forward(stream) -> None:
+    """Copy the JVM's stderr to ours (fd 2, where the JVM would have written), line by
+    line, but for the lines in JVM_NOTICES."""
+    for line in iter(stream.readline, b""):
+        if line.startswith(JVM_NOTICES):
+            continue
+        try:
+            os.write(2, line)
+        except OSError:  # stderr closed: keep draining so the JVM never blocks on it
+            pass

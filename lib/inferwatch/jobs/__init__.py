@@ -31,17 +31,20 @@ def job_module(name: str):
     return importlib.import_module(f"inferwatch.jobs.{name.replace('-', '_')}")
 
 
-def run_job(ctx: Context, name: str, lease: LeaseSettings | None = None) -> Run:
-    """Run one pipeline job with a progress line before and after, holding the job's
-    lease on the lake (`lake.lease`): while another run holds it, this one waits, then
-    does nothing and says who holds it (recorded by `runs.skipped`, status `ok`)."""
+def run_job(ctx: Context, name: str, lease: LeaseSettings | None = None,
+            step: tuple[int, int] | None = None) -> Run:
+    """Run one pipeline job with a progress line before and after (`step`: its place
+    (n, of) in a sequence of jobs, e.g. `hourly`'s), holding the job's lease on the lake
+    (`lake.lease`): while another run holds it, this one waits, then does nothing and
+    says who holds it (recorded by `runs.skipped`, status `ok`)."""
     from inferwatch.runs import skipped
     from inferwatch.lake.lease import LeaseSettings, held
 
     if name not in PIPELINE + DAILY:
         raise UnknownNameError("job", name, PIPELINE + DAILY)
     t0 = time.monotonic()
-    print(f"[{name}] running ...", flush=True)
+    place = f" (job {step[0]}/{step[1]})" if step else ""
+    print(f"[{name}] running{place} ...", flush=True)
     with held(ctx.lake, name, lease or LeaseSettings.from_environ()) as taken:
         run = (skipped(ctx.lake, name, taken.refused_by) if taken.refused_by
                else job_module(name).run(ctx))

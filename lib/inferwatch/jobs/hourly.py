@@ -7,4 +7,4 @@ from inferwatch.runs import Run
 
 
 def run(ctx: Context) -> list[Run]:
-    return [run_job(ctx, name) for name in PIPELINE]
+    return [run_job(ctx, name, step=(i, len(PIPELINE))) for i, name in enumerate(PIPELINE, 1)]

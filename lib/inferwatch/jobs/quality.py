@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from inferwatch.console import progress
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
@@ -53,10 +54,13 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
     counts = signals.deliveries(ctx.lake, model.model_id, hours | empty)
     limits = rate_limits(model)
     results: list[tuple] = []
-    for hour in sorted(hours | empty):
-        found = (validate_empty(ctx.spark, model, name, specs, hour) if hour in empty
-                 else _hour(ctx, model, name, specs, hour, versions["inferences"], part))
-        results += found + signals.delivery_rows(model, hour, counts.get(hour), limits)
+    todo = sorted(hours | empty)
+    with progress(f"[{JOB}] {model.model_id}", len(todo), "hours") as meter:
+        for hour in todo:  # GX takes seconds per hour: the job's longest loop
+            found = (validate_empty(ctx.spark, model, name, specs, hour) if hour in empty
+                     else _hour(ctx, model, name, specs, hour, versions["inferences"], part))
+            results += found + signals.delivery_rows(model, hour, counts.get(hour), limits)
+            meter.advance()
     failed = sum(1 for r in results if not r[7])
     part.notes.append(f"{len(results)} expectation results, {failed} failed"
                       + (f", {len(empty)} hours without rows" if empty else ""))

@@ -2,10 +2,9 @@
 user reviews and commits (referenced from the model description as `quality.suite`)."""
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
+from inferwatch.console import progress
 from inferwatch.context import Context
 from inferwatch.errors import UserError
 from inferwatch.granularity import utc
@@ -55,12 +54,11 @@ def tune_suite(ctx: Context, out: str | None, target_per_week: float = TARGET_PE
     if not hours:
         raise UserError(f"no inferences of model {model_id} between {start.isoformat()} and "
                         f"{end.isoformat()}")
-    results, t0 = [], time.monotonic()
-    for i, hour in enumerate(hours, 1):
-        results += validate_hour(ctx.lake, model, name, specs, hour, version)[0]
-        print(f"\r[tune] replayed {i}/{len(hours)} hours ({time.monotonic() - t0:.0f}s)",
-              end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+    results = []
+    with progress(f"[tune] {model_id}", len(hours), "hours") as meter:
+        for hour in hours:
+            results += validate_hour(ctx.lake, model, name, specs, hour, version)[0]
+            meter.advance()
     tuned, report = tune(specs, results, len(hours), target_per_week)
     path = Path(out) if out else (suite_path(model) or default_path(model_id))
     write_suite(path, name, tuned)

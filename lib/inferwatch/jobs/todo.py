@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from inferwatch.console import progress
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
@@ -71,20 +72,23 @@ def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
         versions = {name: ctx.lake.table(name).version() for name in inputs}
         job.inputs.update(versions)
         todo = hours_to_do(ctx, Progress(ctx.lake, job_name), models, inputs, versions)
-        for model_id, (hours, owed) in sorted(todo.items()):
-            part = job.for_model(model_id)
-            part.inputs.update(versions)
-            part.owed = sorted(owed)
-            try:
-                if hours or always:
-                    compute(ctx, models[model_id], hours, versions, part)
-            except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                part.fail(err)
-                job.notes.append(f"{model_id}: failed: {part.error[:200]}")
-                continue
-            finally:
-                job.notes += [f"{model_id}: {note}" for note in part.notes]
-            job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
-                             + (f", {len(owed)} owed to a later run" if owed else ""))
+        with progress(f"[{job_name}]", len(todo), "models") as meter:
+            for model_id, (hours, owed) in sorted(todo.items()):
+                meter.working_on(model_id)
+                part = job.for_model(model_id)
+                part.inputs.update(versions)
+                part.owed = sorted(owed)
+                try:
+                    if hours or always:
+                        compute(ctx, models[model_id], hours, versions, part)
+                except Exception as err:  # noqa: BLE001 - failures are values; others go on
+                    part.fail(err)
+                    job.notes.append(f"{model_id}: failed: {part.error[:200]}")
+                    continue
+                finally:
+                    job.notes += [f"{model_id}: {note}" for note in part.notes]
+                    meter.advance()
+                job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
+                                 + (f", {len(owed)} owed to a later run" if owed else ""))
         job.add_totals()
     return job
