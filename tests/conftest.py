@@ -76,6 +76,15 @@ def scenario_lake(spark, tmp_path_factory) -> Path:
     return root / "lake"
 
 
+@pytest.fixture(scope="session")
+def seed_lake(spark, tmp_path_factory):
+    """`seed_lake(seed)`: that seed's lake (tests/scenarios.py), built once per session
+    for every module that reads it; a test that changes it works on `copy_lake`."""
+    from tests.scenarios import seed_lakes
+
+    return seed_lakes(spark, tmp_path_factory)
+
+
 def quality_onsets(manifest: Path) -> list:
     """Onsets (UTC hours) of the scenario's data incidents, which quality must catch."""
     incidents = json.loads(manifest.read_text())["incidents"]

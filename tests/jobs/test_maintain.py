@@ -3,47 +3,32 @@ after it; the compacted id index still finds every inference; pending labels exp
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from inferwatch import scenario
 from inferwatch.context import open_context
-from inferwatch.ingest import ingest_files, ingest_records
+from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, maintain, partition, performance
 from inferwatch.jobs.index import _holds_any
 from inferwatch.runs import runs
 from inferwatch.lake.files import DataFile
 from tests.helpers import delta_frame
-
-UTC = timezone.utc
-START = datetime(2026, 3, 2, tzinfo=UTC)
-DAYS = 3
-# maintain runs a month after the data: the index's older files get sorted by id
-LATER = START + timedelta(days=DAYS + 30)
+# the shared lake's start and length; maintain runs at LATER, a month after the data, as
+# the lake's partition runs did: the index's older files get sorted by id
+from tests.scenarios import DAYS, LATER, START, copy_lake
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    """Three days ingested and run day by day, as an hourly schedule would leave them:
-    several small files per index bucket, raw partition and quarantine partition."""
-    root = tmp_path_factory.mktemp("maintain")
-    files = scenario.write(scenario.generate(seed=5, days=DAYS, rows_per_hour=30),
-                           root / "input")
-    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
-                       models_dir=root / "input" / "models", spark=spark)
-    days = sorted(p for p in files["inferences"] if p.suffix == ".parquet")
-    extra = [p for p in files["inferences"] if p.suffix != ".parquet"]
-    for path in [*days, *extra]:
-        ingest_files(ctx.lake, "inferences", [path], ctx.models)
-        partition.run(ctx, now=LATER)
-    for path in files["labels"]:
-        ingest_files(ctx.lake, "labels", [path], ctx.models)
-        join_labels.run(ctx, now=START + timedelta(days=DAYS))
-    performance.run(ctx)
-    return ctx
+def lake(spark, seed_lake, tmp_path_factory):
+    """A copy of seed 5's shared lake (tests/scenarios.py): three days ingested and run file
+    by file, as an hourly schedule would leave them: several small files per index bucket,
+    raw partition and quarantine partition."""
+    root = copy_lake(seed_lake(5), tmp_path_factory.mktemp("maintain"))
+    return open_context("conf/local.yaml", lake=str(root),
+                        models_dir=root.parent / "input" / "models", spark=spark)
 
 
 def _tables(ctx) -> dict[str, pd.DataFrame]:
