@@ -101,10 +101,24 @@ def test_progress_is_off_under_pytest_unless_asked(monkeypatch):
 @pytest.fixture()
 def restored_logging(monkeypatch):
     monkeypatch.setattr(console, "_state", {"verbose": False})
-    levels = {name: logging.getLogger(name).level for name in console.QUIET_LOGGERS}
+    names = (*console.QUIET_LOGGERS, "great_expectations.data_context.types.base")
+    levels = {name: logging.getLogger(name).level for name in names}
     yield
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_library_log_lines_below_error_are_dropped(restored_logging, caplog, verbose):
+    console.configure(verbose)
+    chatty = logging.getLogger("great_expectations.data_context.types.base")
+    chatty.setLevel(logging.INFO)  # as GX does at import
+    chatty.info("Created temporary directory")
+    chatty.error("a GX error")
+    logging.getLogger("inferwatch.jobs").warning("ours")
+    shown = [r.getMessage() for r in caplog.records]
+    assert shown == (["Created temporary directory", "a GX error", "ours"] if verbose
+                     else ["a GX error", "ours"]), shown
 
 
 @pytest.mark.parametrize("verbose", [False, True])
@@ -142,7 +156,8 @@ def small_lake(spark, tmp_path) -> tuple[Path, Path]:
     pd.DataFrame({"inference_id": ["a1", "a2", "a3"], "model_id": ["fraud", "fraud", "eta"],
                   "ts": [(hour - timedelta(hours=3, minutes=-m)).isoformat()
                          for m in (5, 10, 15)],
-                  "prediction": [0.9, 0.1, 12.5]}).to_csv(source, index=False)
+                  "prediction": [0.9, 0.1, 12.5],
+                  "amount": [120.0, 80.0, None]}).to_csv(source, index=False)
     ctx = context(spark, lake, load_models(str(models_dir)))
     ingest_files(ctx.lake, "inferences", [str(source)], ctx.models)
     run_job(ctx, "partition")
@@ -165,8 +180,8 @@ def test_a_run_shows_progress_and_no_library_warnings_and_v_brings_them_back(sma
     assert quiet.returncode == 0, quiet.stderr
     warned = [line for line in quiet.stderr.splitlines() if WARN_LINE.search(line)]
     assert not warned, quiet.stderr
-    assert re.search(r"^\[quality\] fraud: 1/1 hours, .*/s, in \d+:\d\d$", quiet.stderr,
-                     re.MULTILINE), quiet.stderr
+    hours = r"^\[quality\] fraud: 1/1 hours, [\d.]+ (h/s|s/h), in \d+:\d\d$"
+    assert re.search(hours, quiet.stderr, re.MULTILINE), quiet.stderr
     assert re.search(r"^\[quality\]: 2/2 models \(fraud\), ", quiet.stderr,
                      re.MULTILINE), quiet.stderr
     assert "[quality] ok in " in quiet.stdout, quiet.stdout

@@ -46,12 +46,27 @@ def configure(verbose: bool) -> None:
     _state["verbose"] = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # on the handlers, not only the loggers: a library module may set its own logger's
+    # level at import (GX's data_context.types.base sets INFO), overriding its parent's
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _QuietLibraries)]:
+            handler.removeFilter(old)  # a second command in the same process (tests)
+        if not verbose:
+            handler.addFilter(_QuietLibraries())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.ERROR)
     if verbose:
         return
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
     for category, module in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", category=category, module=module)
+
+
+class _QuietLibraries(logging.Filter):
+    """Errors only from the loggers in QUIET_LOGGERS (and their children)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        library = record.name.split(".", 1)[0] in QUIET_LOGGERS
+        return record.levelno >= logging.ERROR or not library
 
 
 def verbose() -> bool:
