@@ -50,18 +50,33 @@ def clock(monkeypatch) -> _Clock:
     return found
 
 
-def test_plain_lines_come_at_most_every_tenth_with_rate_and_eta(monkeypatch, clock):
+def test_plain_lines_come_every_tenth_with_rate_and_eta(monkeypatch, clock):
     monkeypatch.setenv(console.PROGRESS_ENV, "1")
     out = io.StringIO()
     meter = console.Meter("[quality] fraud", 72, "hours", stream=out)
     for _ in range(72):
-        clock.now += 0.5  # 2 hours a second
+        clock.now += 2.0
         meter.advance()
     meter.close()
     lines = out.getvalue().splitlines()
-    assert 7 <= len(lines) <= 11, lines  # one per 7 hours (10 %), not one per hour
-    assert lines[0] == "[quality] fraud: 7/72 hours, 2.0 h/s, ETA 0:32", lines
-    assert lines[-1] == "[quality] fraud: 72/72 hours, 2.0 h/s, in 0:36", lines
+    assert len(lines) == 9, lines  # at 8, 16, ... 72 hours: not one per hour
+    assert lines[0] == "[quality] fraud: 8/72 hours, 2.0 s/h, ETA 2:08", lines
+    assert lines[-1] == "[quality] fraud: 72/72 hours, 2.0 s/h, in 2:24", lines
+
+
+def test_a_fast_loop_is_not_a_flood(monkeypatch, clock):
+    monkeypatch.setenv(console.PROGRESS_ENV, "1")
+    out = io.StringIO()
+    with console.progress("[quality] eta", 500, "hours") as meter:
+        meter.stream = out
+        for _ in range(500):
+            clock.now += 0.0625  # 31 s in all: a line per 10 s at most, and the last
+            meter.advance()
+    assert out.getvalue().splitlines() == [
+        "[quality] eta: 160/500 hours, 16.0 h/s, ETA 0:21",
+        "[quality] eta: 320/500 hours, 16.0 h/s, ETA 0:11",
+        "[quality] eta: 480/500 hours, 16.0 h/s, ETA 0:01",
+        "[quality] eta: 500/500 hours, 16.0 h/s, in 0:31"]
 
 
 def test_a_slow_loop_says_seconds_per_item_and_still_speaks_every_30_s(monkeypatch, clock):

@@ -8,12 +8,14 @@ category and module. `inferwatch -v` (`configure(verbose=True)`) shows all of it
 INFO logging, Spark's own log configuration.
 
 Progress goes to stderr through `progress(...)`: a live line (tqdm) on a terminal, a
-plain line at most every 10 % or 30 s otherwise (CI, Airflow logs), nothing under pytest
+plain line every 10 % (at most one per 10 s, at least one per 30 s) otherwise (CI,
+Airflow logs), nothing under pytest
 unless `INFERWATCH_PROGRESS=1` asks for it (`INFERWATCH_PROGRESS=0` turns it off).
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -33,8 +35,9 @@ QUIET_WARNINGS = ((DeprecationWarning, r"(great_expectations|marshmallow|pyspark
                   (FutureWarning, r"(great_expectations|pyspark|pandas|pyarrow)(\.|$)"),
                   (UserWarning, r"(great_expectations|pyspark|pyarrow)(\.|$)"),
                   (PendingDeprecationWarning, r"(great_expectations|marshmallow)(\.|$)"))
-# the lines mode: one line per this share of the loop, or after this long at the latest
-LINE_STEP, LINE_SECONDS, LINE_GAP = 0.1, 30.0, 1.0
+# the lines mode: a line when the loop has gone this share further, at most one per
+# LINE_GAP seconds, and one after LINE_SECONDS however little it went; and the last
+LINE_STEP, LINE_GAP, LINE_SECONDS = 0.1, 10.0, 30.0
 
 _state = {"verbose": False}
 
@@ -145,12 +148,12 @@ class Meter:
                                         else f"in {_clock(elapsed)}"))
 
     def _due(self) -> bool:
-        now = time.monotonic()
-        if now - self._said_at < LINE_GAP and self.done < self.total:
-            return False
-        step = max(1, int(self.total * LINE_STEP))
-        return (self.done >= self.total or self.done // step > self._said // step
-                or now - self._said_at >= LINE_SECONDS)
+        if self.done >= self.total:
+            return True
+        since = time.monotonic() - self._said_at
+        step = max(1, math.ceil(self.total * LINE_STEP))
+        return since >= LINE_GAP and (self.done // step > self._said // step
+                                      or since >= LINE_SECONDS)
 
     def _say(self) -> None:
         self._said, self._said_at = self.done, time.monotonic()
