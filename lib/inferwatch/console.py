@@ -9,8 +9,8 @@ INFO logging, Spark's own log configuration.
 
 Progress goes to stderr through `progress(...)`: a live line (tqdm) on a terminal, a
 plain line every 10 % (at most one per 10 s, at least one per 30 s) otherwise (CI,
-Airflow logs), nothing under pytest
-unless `INFERWATCH_PROGRESS=1` asks for it (`INFERWATCH_PROGRESS=0` turns it off).
+Airflow logs), nothing under pytest unless `INFERWATCH_PROGRESS=1` asks for it
+(`INFERWATCH_PROGRESS=0` turns it off everywhere).
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def _mode(stream: TextIO) -> str:
     asked = os.environ.get(PROGRESS_ENV, "").strip().lower()
     if asked in ("0", "off", "no", "false"):
         return "off"
-    if not asked and (os.environ.get("PYTEST_CURRENT_TEST") or "_pytest" in sys.modules):
+    if not asked and os.environ.get("PYTEST_CURRENT_TEST"):
         return "off"  # tests read their own output; they ask when they check progress
     if asked == "lines":
         return "lines"

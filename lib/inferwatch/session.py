@@ -95,18 +95,18 @@ def _start(master: str, settings: dict[str, str]) -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
 
-    conf = SparkConf().setMaster(master).setAll(list(settings.items()))
-    gateway = None
-    # A stopped context leaves its JVM running (pyspark reuses it for the next one):
-    # only a process's first session starts one.
-    if not console.verbose() and getattr(SparkContext, "_gateway", None) is None:
-        options = conf.get("spark.driver.extraJavaOptions", "") or ""
-        if "log4j2.configurationFile" not in options:
-            conf.set("spark.driver.extraJavaOptions",
-                     f"{options} -Dlog4j2.configurationFile={console.LOG4J2.as_uri()}".strip())
-        gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
-        threading.Thread(target=_forward, args=(gateway.proc.stderr,), daemon=True,
-                         name="jvm-stderr").start()
+    # A stopped context leaves its JVM running (pyspark reuses it for the next one): only
+    # a process's first session starts one, and -v starts it as Spark would.
+    if console.verbose() or getattr(SparkContext, "_gateway", None) is not None:
+        return SparkSession.builder.master(master).config(map=settings).getOrCreate()
+    options = settings.get("spark.driver.extraJavaOptions", "")
+    if "log4j2.configurationFile" not in options:
+        options = f"{options} -Dlog4j2.configurationFile={console.LOG4J2.as_uri()}".strip()
+    conf = SparkConf().setMaster(master).setAll(
+        [*settings.items(), ("spark.driver.extraJavaOptions", options)])
+    gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+    threading.Thread(target=_forward, args=(gateway.proc.stderr,), daemon=True,
+                     name="jvm-stderr").start()
     SparkContext(conf=conf, gateway=gateway)
     return SparkSession.builder.getOrCreate()
 
