@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from inferwatch import scenario
 from inferwatch.context import open_context
-from inferwatch.ingest import ingest_files
-from inferwatch.jobs import drift, partition, profile, run_job
+from inferwatch.jobs import drift, profile, run_job
 from tests.alerts.test_alerts_job import assert_alert_scorecard
+from tests.scenarios import copy_lake
 
 FEATURE_INCIDENTS = {"covariate_drift", "unit_change", "stale_feature", "null_spike"}
 # hourly comparisons with the baseline, per metric, on clean columns of clean hours
@@ -75,28 +74,26 @@ def test_the_scenario_drift_is_flagged_at_onset_and_clean_columns_stay_quiet(sce
 
 
 @pytest.mark.parametrize("seed", [5, 23])
-def test_other_seeds_flag_every_feature_incident(spark, tmp_path, seed):
-    files = scenario.write(scenario.generate(seed=seed, days=3, rows_per_hour=100),
-                           tmp_path / "input")
-    ctx = open_context("conf/local.yaml", lake=str(tmp_path / "lake"),
+def test_other_seeds_flag_every_feature_incident(spark, seed_lake, tmp_path, seed):
+    # a copy of the seed's shared lake (tests/scenarios.py: three days ingested, partitioned
+    # and labels joined, as the pipeline's first jobs leave them); drift comes next
+    lake = copy_lake(seed_lake(seed), tmp_path)
+    ctx = open_context("conf/local.yaml", lake=str(lake),
                        models_dir=tmp_path / "input" / "models", spark=spark)
-    ingest_files(ctx.lake, "inferences", files["inferences"], ctx.models)
-    partition.run(ctx)
     profile.run(ctx)
     first = drift.run(ctx)
     assert first.status == "ok", first.notes
     manifest = json.loads((tmp_path / "input" / "manifest.json").read_text())
-    _check(tmp_path / "lake", manifest)
-    before = _drift(tmp_path / "lake")
+    _check(lake, manifest)
+    before = _drift(lake)
     again = drift.run(ctx)  # nothing changed: nothing recomputed
     assert again.status == "ok" and not again.outputs
-    after = _drift(tmp_path / "lake")
+    after = _drift(lake)
     assert len(after) == len(before)
     # the rest of the pipeline, then the alerts scored against the manifest
-    ingest_files(ctx.lake, "labels", files["labels"], ctx.models)
     for job in ("join-labels", "multivariate", "performance", "alerts"):
         assert run_job(ctx, job).status == "ok", job
-    assert_alert_scorecard(tmp_path / "lake", manifest)
+    assert_alert_scorecard(lake, manifest)
 
 
 def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_lake, tmp_path):
