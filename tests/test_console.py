@@ -104,6 +104,20 @@ def test_a_terminal_gets_one_live_line(monkeypatch):
     assert "[quality] eta: 3/3 hours (last), " in shown and "h/s" in shown, shown
 
 
+def test_a_loop_over_in_a_blink_says_nothing_and_each_counts_a_continue(monkeypatch, clock):
+    monkeypatch.setenv(console.PROGRESS_ENV, "1")
+    out = io.StringIO()
+    monkeypatch.setattr(console.sys, "stderr", out)
+    for _model in console.each("[drift]", ["eta", "fraud"], "models", name=str):
+        pass  # nothing to do: no "2/2 models in 0:00"
+    assert out.getvalue() == ""
+    for model in console.each("[drift]", ["eta", "fraud"], "models", name=str):
+        clock.now += 2.0
+        if model == "fraud":
+            continue
+    assert out.getvalue().splitlines() == ["[drift]: 2/2 models (fraud), 2.0 s/model, in 0:04"]
+
+
 def test_progress_is_off_under_pytest_unless_asked(monkeypatch):
     monkeypatch.delenv(console.PROGRESS_ENV, raising=False)
     assert console.Meter("[x]", 5, "hours", stream=io.StringIO()).mode == "off"
@@ -154,10 +168,9 @@ def test_library_warnings_are_filtered_by_module_not_globally(restored_logging, 
 
 @pytest.fixture()
 def small_lake(spark, tmp_path) -> tuple[Path, Path]:
-    """(lake, models folder): three inferences of the repository's models, partitioned;
+    """(lake, models folder): three inferences of the repository's models, ingested;
     fraud has one expectation, so the quality job validates its hour with GX."""
     from inferwatch.ingest import ingest_files
-    from inferwatch.jobs import run_job
 
     models_dir = tmp_path / "models"
     shutil.copytree(REPO / "conf" / "models", models_dir)
@@ -175,7 +188,6 @@ def small_lake(spark, tmp_path) -> tuple[Path, Path]:
                   "amount": [120.0, 80.0, None]}).to_csv(source, index=False)
     ctx = context(spark, lake, load_models(str(models_dir)))
     ingest_files(ctx.lake, "inferences", [str(source)], ctx.models)
-    run_job(ctx, "partition")
     return lake, models_dir
 
 
@@ -190,18 +202,19 @@ def test_a_run_shows_progress_and_no_library_warnings_and_v_brings_them_back(sma
     lake, models_dir = small_lake
     where = ("--lake", str(lake), "--models", str(models_dir))
 
-    quiet = _run("run", "quality", *where)
+    quiet = _run("run", "hourly", *where)
 
     assert quiet.returncode == 0, quiet.stderr
     warned = [line for line in quiet.stderr.splitlines() if WARN_LINE.search(line)]
     assert not warned, quiet.stderr
+    assert "[quality] running (job 7/8) ..." in quiet.stdout, quiet.stdout
+    assert "[quality] ok in " in quiet.stdout, quiet.stdout
     hours = r"^\[quality\] fraud: 1/1 hours, [\d.]+ (h/s|s/h), in \d+:\d\d$"
     assert re.search(hours, quiet.stderr, re.MULTILINE), quiet.stderr
     assert re.search(r"^\[quality\]: 2/2 models \(fraud\), ", quiet.stderr,
                      re.MULTILINE), quiet.stderr
-    assert "[quality] ok in " in quiet.stdout, quiet.stdout
 
-    loud = _run("-v", "run", "quality", *where)
+    loud = _run("-v", "run", "partition", *where)
 
     assert loud.returncode == 0, loud.stderr
     assert "WARNING: Using incubator modules" in loud.stderr, loud.stderr  # the JDK's own

@@ -22,7 +22,8 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from collections.abc import Callable, Iterable
+from typing import Iterator, TextIO, TypeVar
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 PROGRESS_ENV = "INFERWATCH_PROGRESS"
@@ -38,8 +39,10 @@ QUIET_WARNINGS = ((DeprecationWarning, r"(great_expectations|marshmallow|pyspark
 # the lines mode: a line when the loop has gone this share further, at most one per
 # LINE_GAP seconds, and one after LINE_SECONDS however little it went; and the last
 LINE_STEP, LINE_GAP, LINE_SECONDS = 0.1, 10.0, 30.0
+QUICK = 1.0  # seconds: a loop done sooner says nothing
 
 _state = {"verbose": False}
+T = TypeVar("T")
 
 
 def configure(verbose: bool) -> None:
@@ -129,9 +132,12 @@ class Meter:
             self._say()
 
     def close(self) -> None:
+        """The last line, unless the loop was over in a blink with nothing said (a run
+        with nothing to do prints no `2/2 models in 0:00` lines)."""
         if self._bar is not None:
             self._bar.close()
-        elif self.mode == "lines" and self.done and self._said < self.done:
+        elif self.mode == "lines" and self.done and self._said < self.done and (
+                self._said or time.monotonic() - self._t0 >= QUICK):
             self._say()
 
     def line(self) -> str:
@@ -149,7 +155,7 @@ class Meter:
 
     def _due(self) -> bool:
         if self.done >= self.total:
-            return True
+            return False  # close() says the last
         since = time.monotonic() - self._said_at
         step = max(1, math.ceil(self.total * LINE_STEP))
         return since >= LINE_GAP and (self.done // step > self._said // step
@@ -169,6 +175,19 @@ def progress(label: str, total: int, unit: str) -> Iterator[Meter]:
         yield meter
     finally:
         meter.close()
+
+
+def each(label: str, items: Iterable[T], unit: str,
+         name: Callable[[T], str] | None = None) -> Iterator[T]:
+    """`items` with a `progress` meter: counted as the loop asks for the next, so a
+    `continue` counts too; `name(item)` says which one is being worked on."""
+    items = list(items)
+    with progress(label, len(items), unit) as meter:
+        for item in items:
+            if name is not None:
+                meter.working_on(name(item))
+            yield item
+            meter.advance()
 
 
 def _short(unit: str) -> str:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.console import each
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
@@ -41,7 +42,8 @@ def run(ctx: Context) -> Run:
     with track(ctx.lake, JOB, params) as job:
         profiled = Progress(ctx.lake, "profile")
         mine = Progress(ctx.lake, JOB)
-        for model_id, model in sorted(models.items()):
+        for model_id, model in each(f"[{JOB}]", sorted(models.items()), "models",
+                                    name=lambda item: item[0]):
             part = job.for_model(model_id)
             versions = {t: profiled.cursor(t, model_id) for t in INPUTS}
             if any(v is None for v in versions.values()):
