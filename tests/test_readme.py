@@ -20,7 +20,6 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 import yaml
 from deltalake import DeltaTable
 
