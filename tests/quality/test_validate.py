@@ -61,3 +61,17 @@ def test_results_are_flat_rows_with_pandas_counts(spark, rows):
 def test_a_spec_gx_refuses_is_one_clear_error():
     with pytest.raises(ValueError, match=r"suite m, expectation 1 \(expect_no_such_thing\)"):
         build_suite("m", [{"type": "expect_no_such_thing", "kwargs": {}}])
+
+
+def test_an_hour_with_no_feature_columns_keeps_the_contract_columns(spark):
+    """A model that logs no feature columns: the hour is validated on the contract columns
+    (the counting aggregation had no expressions and failed the model)."""
+    from inferwatch.lake.tables import INFERENCES
+    from inferwatch.quality.signals import CONTRACT, for_validation
+    from tests.helpers import models
+
+    rows = spark.createDataFrame([("i1", "v1", HOUR, 0.5, None, "s", HOUR, "fraud", HOUR)],
+                                 INFERENCES)
+    got = for_validation(rows, models()["fraud"], SPECS)
+    assert tuple(got.columns) == CONTRACT
+    assert got.count() == 1

@@ -44,6 +44,8 @@ def allowed_null_rate(specs: Iterable[dict], column: str) -> float:
 def for_validation(rows: DataFrame, model: ModelConfig, specs: list[dict]) -> DataFrame:
     """The hour's rows with the columns it really has (one aggregation counts them)."""
     others = [c for c in rows.columns if c not in CONTRACT]
+    if not others:  # a model logging no feature columns: nothing to count
+        return rows.select(*CONTRACT)
     counts = rows.agg(*[F.count(F.col(f"`{c}`")).alias(c) for c in others]).first()
     keep = [c for c in others
             if counts[c] > 0 or (c in model.features
