@@ -9,6 +9,7 @@ Airflow runs in subprocesses (it configures itself, logging included, on import)
 a temporary AIRFLOW_HOME and SQLite metadata (`airflow db migrate`)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -26,10 +27,12 @@ from inferwatch.context import open_context
 from inferwatch.ingest import ingest_files
 from inferwatch.jobs import DAILY, PIPELINE
 from inferwatch.jobs.failures import failures
+from inferwatch.scenario.incidents import iso
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("probe.py")
 HOUR = scenario.DEFAULT_START + timedelta(days=1, hours=10)
+BASELINE_HOURS = 3
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +101,27 @@ def test_dags_import_and_tasks_follow_the_pipeline(airflow_env):
                              "--end", "2026-03-03T00:00:00+00:00", "--rebuild"]
 
 
+def _few_hours() -> scenario.Scenario:
+    """Seed 3's rows of BASELINE_HOURS (fraud's baseline window), then of the DAG run's data
+    interval (the hour ending at HOUR) and the hour after: the test is about orchestration
+    (tasks, exit codes, the broken model, check_runs), and on a few hours of rows every
+    job's Spark work stays small."""
+    first = HOUR - timedelta(hours=1 + BASELINE_HOURS)
+    made = scenario.generate(seed=3, days=1, rows_per_hour=60, start=first)
+    kept = made.inferences[made.inferences.ts < HOUR + timedelta(hours=1)]
+    labels = made.labels[made.labels.inference_id.isin(kept.inference_id)]
+    # write() spreads its jsonl rows over the first `inferences_unique` rows
+    counts = {**made.manifest["counts"], "inferences_unique": kept.inference_id.nunique()}
+    window = [iso(first), iso(HOUR - timedelta(hours=1))]
+    fraud = {**made.models["fraud"], "baseline": {"window": window}}
+    return dataclasses.replace(made, inferences=kept.reset_index(drop=True), labels=labels,
+                               manifest={**made.manifest, "counts": counts},
+                               models={**made.models, "fraud": fraud})
+
+
 def test_hourly_dag_runs_every_job_and_only_the_check_fails_for_a_broken_model(
         spark, airflow_env, tmp_path):
-    generated = scenario.generate(seed=3, days=2, rows_per_hour=20)
-    files = scenario.write(generated, tmp_path / "input")
+    files = scenario.write(_few_hours(), tmp_path / "input")
     models_dir = tmp_path / "input" / "models"
     eta = yaml.safe_load((models_dir / "eta.yaml").read_text())  # eta's baseline is gone
     eta["baseline"] = {"source": str(tmp_path / "no_such_baseline.parquet")}

@@ -10,6 +10,7 @@ from inferwatch.alerts.explain import explain
 from inferwatch.model_config import load_models
 from inferwatch.jobs import alerts as alerts_job
 from tests.helpers import context
+from tests.scenarios import copy_lake
 
 
 def assert_alert_scorecard(lake, manifest) -> None:
@@ -29,15 +30,16 @@ def test_every_incident_is_alerted_within_two_windows(scenario_lake):
     assert_alert_scorecard(scenario_lake, manifest)
 
 
-def test_a_rerun_writes_the_same_alerts_and_queues_nothing(spark, scenario_lake):
-    models = load_models(scenario_lake.parent / "input" / "models")
-    before = read.table(str(scenario_lake), "alerts").sort_values("alert_id")
-    outbox = len(read.table(str(scenario_lake), "alerts_outbox"))
-    run = alerts_job.run(context(spark, scenario_lake, models))
+def test_a_rerun_writes_the_same_alerts_and_queues_nothing(spark, scenario_lake, tmp_path):
+    lake = copy_lake(scenario_lake, tmp_path)  # a run adds its record: the shared lake stays
+    models = load_models(lake.parent / "input" / "models")
+    before = read.table(str(lake), "alerts").sort_values("alert_id")
+    outbox = len(read.table(str(lake), "alerts_outbox"))
+    run = alerts_job.run(context(spark, lake, models))
     assert run.status == "ok", run.error
-    after = read.table(str(scenario_lake), "alerts").sort_values("alert_id")
+    after = read.table(str(lake), "alerts").sort_values("alert_id")
     assert before.reset_index(drop=True).equals(after.reset_index(drop=True))
-    assert len(read.table(str(scenario_lake), "alerts_outbox")) == outbox
+    assert len(read.table(str(lake), "alerts_outbox")) == outbox
 
 
 def test_explain_ranks_what_moved_in_a_window(scenario_lake):
