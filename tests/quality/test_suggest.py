@@ -53,3 +53,27 @@ def test_a_clean_hour_passes_and_incidents_fail_in_their_first_hour(setup):
     assert any(column == "distance_km" for _t, column in unit), unit
     stale = _failed(ctx, specs, _onset(manifest, "stale_feature"))
     assert ("expect_column_stdev_to_be_between", "courier_load") in stale, stale
+
+
+def test_a_one_hour_baseline_bounds_the_mean_by_standard_errors(setup):
+    """One baseline hour is no range of hourly means: the band was [m, m], and the very
+    hour it came from failed it by rounding. Now m +- 4 standard errors of that hour."""
+    from pyspark.sql import functions as F
+
+    ctx, _manifest, _specs = setup
+    rows = ctx.lake.table("baselines").read(partitions=[{"model_id": "eta", "name": "default"}])
+    first = rows.where(F.col("scope") == "1h").agg(F.min("window_start")).first()[0]
+    one_hour = rows.where((F.col("scope") != "1h") | (F.col("window_start") == first))
+    specs = suggest(ctx.models["eta"], one_hour, "default")
+    hour = {r["column"]: r for r in one_hour.where(
+        (F.col("scope") == "1h") & (F.col("slice_key") == "*")).collect()}
+    whole = {r["column"]: r for r in one_hour.where(
+        (F.col("scope") == "all") & (F.col("slice_key") == "*")).collect()}
+    means = [s for s in specs if s["type"] == "expect_column_mean_to_be_between"]
+    assert means
+    for spec in means:
+        column, kwargs = spec["kwargs"]["column"], spec["kwargs"]
+        mean, n = hour[column]["mean"], hour[column]["n_finite"]
+        std = (whole[column]["m2"] / (whole[column]["n_finite"] - 1)) ** 0.5
+        assert kwargs["min_value"] < mean < kwargs["max_value"], column
+        assert kwargs["max_value"] - mean == pytest.approx(4 * std / n ** 0.5), column

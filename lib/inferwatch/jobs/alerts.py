@@ -197,9 +197,10 @@ def _model(ctx: Context, model: ModelConfig, part: Run, owed: dict[str, set[date
     found = frames(ctx.lake, model.model_id, start)
     fresh = evaluate(wanted, without_owed(found, owed))
     waiting = sorted({h for hours in owed.values() for h in hours})
-    if waiting:
-        part.notes.append(f"{len(waiting)} hours left out until their metrics are done "
-                          f"(first {waiting[0].isoformat()})")
+    if waiting:  # say whose: the other tables' signals of those hours are evaluated
+        whose = ", ".join(f"{WRITERS[n]} {len(h)}" for n, h in sorted(owed.items()) if h)
+        part.notes.append(f"{len(waiting)} hours left out of the signals of the jobs that "
+                          f"still owe them ({whose}; first {waiting[0].isoformat()})")
     records = history.continued(stored, fresh, start, wanted["clear_windows"])
     before = {r["alert_id"]: r for r in stored}
     now = datetime.now(timezone.utc)

@@ -15,7 +15,8 @@ reviewer sees why each bound is where it is:
   `mostly` = `RANGE_MOSTLY` (a unit change moves most rows out; a tail does not);
 - numeric median within the baseline's p10..p90 band, and mean within the range of the
   baseline's hourly means (hours of at least `MIN_HOUR_ROWS` values) widened by
-  `MEAN_PAD` of it: a unit change of a few tens of percent moves the mean out;
+  `MEAN_PAD` of it (a baseline of one such hour: `ONE_HOUR_MEAN_SE` standard errors of
+  that hour's mean): a unit change of a few tens of percent moves the mean out;
 - categorical value set: the baseline's categories (the capped top values), `mostly` =
   `NEW_VALUES_MOSTLY`: rare new values pass, a new vocabulary does not;
 - not constant: for a numeric column that varies in the baseline, stddev at least
@@ -42,6 +43,9 @@ RANGE_MOSTLY = 0.95
 NEW_VALUES_MOSTLY = 0.98
 STD_FLOOR = 0.1
 MEAN_PAD = 0.25
+# a baseline of one hour: its mean +- 4 standard errors of an hour's mean (a normal mean
+# leaves that band in ~1 of 16,000 hours of the same distribution)
+ONE_HOUR_MEAN_SE = 4.0
 MIN_HOUR_ROWS = 30
 VOLUME_LOW, VOLUME_HIGH = 0.2, 5.0
 LAKE_TYPES = {NUMERIC: "DoubleType", "categorical": "StringType"}
@@ -58,9 +62,10 @@ def suggest(model: ModelConfig, baseline: DataFrame, baseline_name: str) -> list
     ).collect()
     hourly = baseline.where((F.col("slice_key") == "*") & (F.col("scope") == "1h"))
     hours = hourly.groupBy("window_start").agg(F.max("count").alias("n")).collect()
-    means = {r["column"]: (r["low"], r["high"]) for r in hourly.where(
+    means = {r["column"]: (r["low"], r["high"], r["hours"], r["rows"]) for r in hourly.where(
         (F.col("kind") == NUMERIC) & (F.col("n_finite") >= MIN_HOUR_ROWS)).groupBy("column").agg(
-        F.min("mean").alias("low"), F.max("mean").alias("high")).collect()}
+        F.min("mean").alias("low"), F.max("mean").alias("high"),
+        F.count(F.lit(1)).alias("hours"), F.min("n_finite").alias("rows")).collect()}
     source = {"baseline": baseline_name, "version": rows[0]["version"] if rows else None}
     present = sorted({*CONTRACT, *model.features})
     specs = [_spec("expect_table_columns_to_match_set",
@@ -82,7 +87,7 @@ def _spec(kind: str, kwargs: dict, source: dict, statistic: str, value, margin) 
 
 
 def _column(model: ModelConfig, row, source: dict,
-            hourly_means: tuple[float, float] | None) -> list[dict]:
+            hourly_means: tuple[float, float, int, int] | None) -> list[dict]:
     column, kind = row["column"], row["kind"]
     if column == "label" or column not in (*model.features, "prediction"):
         return []  # labels arrive late: their null rate is coverage, not quality
@@ -103,16 +108,18 @@ def _column(model: ModelConfig, row, source: dict,
         out.append(_spec("expect_column_median_to_be_between",
                          {"column": column, "min_value": p10, "max_value": p90},
                          source, "p10..p90", [p10, p90], None))
+        n = row["n_finite"] or 0
+        std = (row["m2"] / (n - 1)) ** 0.5 if n > 1 and row["m2"] else 0.0
         if hourly_means is not None:
-            low_mean, high_mean = hourly_means
-            pad = MEAN_PAD * (high_mean - low_mean)
+            low_mean, high_mean, hours, hour_rows = hourly_means
+            pad, margin = MEAN_PAD * (high_mean - low_mean), f"{MEAN_PAD} x range"
+            if hours < 2:  # one hour's mean is no range: its own hour would fail by rounding
+                pad = ONE_HOUR_MEAN_SE * std / hour_rows ** 0.5
+                margin = f"{ONE_HOUR_MEAN_SE} standard errors of an hour's mean"
             out.append(_spec("expect_column_mean_to_be_between",
                              {"column": column, "min_value": low_mean - pad,
                               "max_value": high_mean + pad},
-                             source, "hourly mean range", [low_mean, high_mean],
-                             f"{MEAN_PAD} x range"))
-        n = row["n_finite"] or 0
-        std = (row["m2"] / (n - 1)) ** 0.5 if n > 1 and row["m2"] else 0.0
+                             source, "hourly mean range", [low_mean, high_mean], margin))
         if std > 0:
             out.append(_spec("expect_column_stdev_to_be_between",
                              {"column": column, "min_value": STD_FLOOR * std},
