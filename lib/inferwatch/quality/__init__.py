@@ -1,1 +1,2 @@
-"""Data quality: Great Expectations suites validated per model-hour (issue in progress)."""
+"""Data quality: Great Expectations suites, suggested from a baseline, tuned on history and
+validated per model-hour."""
