@@ -234,7 +234,11 @@ def test_arrow_filesystem_s3_and_azure_paths():
 
 
 def test_arrow_filesystem_gcs_exports_the_key_file(monkeypatch):
-    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    # set, then deleted: monkeypatch restores the variable's absence after the test (a
+    # bare delenv of an absent variable records nothing, and the export below leaked into
+    # every later test that reads storage settings from the environment)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "unset")
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
     fs, path = st.arrow_filesystem(s({"GOOGLE_SERVICE_ACCOUNT": "/k.json"}), "gcs://b/lake")
     assert isinstance(fs, pafs.GcsFileSystem)
     assert path == "b/lake"
