@@ -1,94 +1,21 @@
-"""The `inferwatch` command line."""
+"""The `inferwatch` commands: each takes the one `Context` its options build
+(`cli.options`) and calls into the library."""
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import sys
-import traceback
-from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from inferwatch.errors import UserError, one_line
+from inferwatch.cli.options import a_moment, an_hour, common, checked_sources
 from inferwatch.granularity import NAMES
 from inferwatch.jobs import JOB_NAMES
-from inferwatch.redact import RedactingFilter, redact
+from inferwatch.redact import RedactingFilter
 
 if TYPE_CHECKING:
     from inferwatch.context import Context
-
-
-def _unset_if_empty(_ctx, _param, value: str | None) -> str | None:
-    return value or None  # "" is "not set" (airflow_dags/ passes the Variables as they are)
-
-
-# A command's own options that go into its Context instead of its arguments.
-CONTEXT_OPTIONS = ("model", "start", "end", "rebuild")
-
-
-def _common(func=None, *, read_models: bool = True):
-    """--conf, --lake and --models; the command is called with `ctx`, the one `Context`
-    built from them and from its own --model, --start, --end, --hour and --rebuild. The
-    config is read (and refused) here, before any JVM: Spark starts when a job first
-    touches the lake. `read_models=False`: a command that reads only the lake (show,
-    report, check-runs) works without the model descriptions."""
-    def decorate(func):
-        @functools.wraps(func)
-        def with_context(conf: str, lake: str | None, models_dir: str | None, **options):
-            from inferwatch.context import open_context
-
-            given = {name: options.pop(name) for name in CONTEXT_OPTIONS if name in options}
-            hour = options.pop("hour", None)
-            if hour is not None:
-                if given.get("start") or given.get("end"):
-                    raise click.UsageError("give either --hour or --start/--end, not both")
-                given.update(start=hour, end=hour + timedelta(hours=1))
-            ctx = open_context(conf, lake, models_dir, read_models=read_models, **given)
-            return func(ctx, **options)
-
-        with_context = click.option(
-            "--models", "models_dir", default=None, callback=_unset_if_empty,
-            envvar="INFERWATCH_MODELS",
-            help="Folder of model descriptions (default: $INFERWATCH_MODELS, else from "
-                 "--conf).")(with_context)
-        with_context = click.option(
-            "--lake", default=None, callback=_unset_if_empty, envvar="INFERWATCH_LAKE",
-            help="Lake root (default: $INFERWATCH_LAKE, else from --conf).")(with_context)
-        return click.option("--conf", default="conf/local.yaml", show_default=True,
-                            help="Environment file.")(with_context)
-
-    return decorate if func is None else decorate(func)
-
-
-# Options' callbacks: a bad value is refused while parsing, before the config is read.
-
-def _a_moment(_ctx, _param, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise click.BadParameter(
-            f"'{value}' is not an ISO timestamp like 2026-03-02T10:00") from err
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def _an_hour(_ctx, _param, value: str | None) -> datetime | None:
-    moment = _a_moment(_ctx, _param, value)
-    return None if moment is None else moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _sources(_ctx, _param, value):
-    """Input files are refused before the config is read and before a JVM starts."""
-    from inferwatch.ingest.sources import check_source
-
-    for path in [value] if isinstance(value, str) else value or ():
-        check_source(path)
-    return value
 
 
 @click.group(context_settings={"terminal_width": 120, "max_content_width": 120})
@@ -106,8 +33,8 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("kind", type=click.Choice(["inferences", "labels"]))
-@click.argument("paths", nargs=-1, required=True, callback=_sources)
-@_common
+@click.argument("paths", nargs=-1, required=True, callback=checked_sources)
+@common
 def ingest(ctx: Context, kind: str, paths: tuple[str, ...]) -> None:
     """Ingest Parquet, CSV or JSON-lines files into raw/inferences or raw/labels."""
     from inferwatch.ingest import ingest_files
@@ -118,16 +45,16 @@ def ingest(ctx: Context, kind: str, paths: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("job", type=click.Choice(JOB_NAMES), metavar="JOB")
-@click.option("--hour", default=None, callback=_an_hour, help="Only this hour (ISO, UTC).")
-@click.option("--start", default=None, callback=_an_hour,
+@click.option("--hour", default=None, callback=an_hour, help="Only this hour (ISO, UTC).")
+@click.option("--start", default=None, callback=an_hour,
               help="First hour considered (ISO, UTC).")
-@click.option("--end", default=None, callback=_an_hour,
+@click.option("--end", default=None, callback=an_hour,
               help="Last hour considered, exclusive (ISO, UTC).")
 @click.option("--model", default=None, help="Only this model.")
 @click.option("--rebuild", is_flag=True,
               help="Recompute the range whether or not its input changed (after new slices, "
                    "thresholds or a new baseline).")
-@_common
+@common
 def run(ctx: Context, job: str) -> None:
     """Run one job (or `hourly`: all of them in order) incrementally. Exits 0 when some
     models failed and others did not (`partial`: the failed ones are listed on stderr and
@@ -144,11 +71,11 @@ def run(ctx: Context, job: str) -> None:
 
 
 @main.command("check-runs")
-@click.option("--since", required=True, callback=_a_moment,
+@click.option("--since", required=True, callback=a_moment,
               help="Moment the scheduler's run started (ISO, UTC): rows from then on count.")
 @click.option("--jobs", default=None,
               help="Comma-separated job names (default: every job).")
-@_common(read_models=False)
+@common(read_models=False)
 def check_runs(ctx: Context, since: datetime, jobs: str | None) -> None:
     """Exit 1, listing them on stderr, when a job left a model (or a run) failed since
     --since; the last task of each Airflow DAG. Read with delta-rs, no Spark."""
@@ -168,9 +95,9 @@ def check_runs(ctx: Context, since: datetime, jobs: str | None) -> None:
 @click.option("--model", default=None, help="Only rows of this model.")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--granularity", default=None, type=click.Choice(NAMES))
-@click.option("--window", default=None, callback=_an_hour,
+@click.option("--window", default=None, callback=an_hour,
               help="drift: only this window start (ISO, UTC).")
-@_common(read_models=False)
+@common(read_models=False)
 def show(ctx: Context, table: str, limit: int, granularity: str | None,
          window: datetime | None) -> None:
     """Print a lake table, or a view: performance, estimates, fairness, profile, drift
@@ -188,15 +115,15 @@ def show(ctx: Context, table: str, limit: int, granularity: str | None,
 
 @main.command()
 @click.option("--model", required=True, help="The model the baseline is for.")
-@click.option("--source", default=None, callback=_sources,
+@click.option("--source", default=None, callback=checked_sources,
               help="A training set: Parquet or CSV file.")
-@click.option("--start", default=None, callback=_an_hour,
+@click.option("--start", default=None, callback=an_hour,
               help="First hour of a window of inferences (ISO).")
-@click.option("--end", default=None, callback=_an_hour,
+@click.option("--end", default=None, callback=an_hour,
               help="End of that window, exclusive (ISO).")
 @click.option("--name", default="default", show_default=True,
               help="Baseline name; drift compares with `default` unless the model says.")
-@_common
+@common
 def baseline(ctx: Context, source: str | None, name: str) -> None:
     """Store a named baseline for a model, from a file or a window of the lake."""
     from inferwatch.jobs.baseline import create
@@ -213,7 +140,7 @@ def baseline(ctx: Context, source: str | None, name: str) -> None:
                    "else the one drift compares with).")
 @click.option("--out", default=None, help="Suite file, .yaml or .json (default: "
               "suites/<model>.yaml).")
-@_common
+@common
 def suggest(ctx: Context, baseline_name: str | None, out: str | None) -> None:
     """Write a Great Expectations suite suggested from a model's baseline."""
     from inferwatch.jobs.suites import suggest as write
@@ -223,15 +150,15 @@ def suggest(ctx: Context, baseline_name: str | None, out: str | None) -> None:
 
 @main.command()
 @click.option("--model", required=True, help="The model whose suite is tuned.")
-@click.option("--start", required=True, callback=_an_hour,
+@click.option("--start", required=True, callback=an_hour,
               help="First hour of clean history (ISO, UTC).")
-@click.option("--end", required=True, callback=_an_hour,
+@click.option("--end", required=True, callback=an_hour,
               help="End of it, exclusive (ISO, UTC).")
 @click.option("--target", default=1.0, show_default=True, type=float,
               help="False failures allowed per expectation per week of history.")
 @click.option("--out", default=None, help="Where to write the tuned suite (default: the "
               "model's quality.suite file, else suites/<model>.yaml).")
-@_common
+@common
 def tune(ctx: Context, target: float, out: str | None) -> None:
     """Replay a model's suite over past hours and fit its bounds to a false-failure target."""
     from inferwatch.jobs.suites import tune_suite
@@ -243,13 +170,13 @@ def tune(ctx: Context, target: float, out: str | None) -> None:
 
 @main.command()
 @click.option("--model", required=True, help="The model to explain.")
-@click.option("--window", required=True, callback=_an_hour,
+@click.option("--window", required=True, callback=an_hour,
               help="A moment in the window (ISO, UTC).")
 @click.option("--granularity", default="1h", show_default=True,
               type=click.Choice(NAMES))
 @click.option("--metric", default=None, help="Metric to rank slices by (default: the "
               "model's main one, e.g. auc).")
-@_common
+@common
 def explain(ctx: Context, window: datetime, granularity: str, metric: str | None) -> None:
     """Root-cause hints for a window: slices that dropped, features that drifted,
     expectations that failed, label coverage; and the alerts covering it."""
@@ -260,15 +187,15 @@ def explain(ctx: Context, window: datetime, granularity: str, metric: str | None
 
 @main.command()
 @click.option("--model", required=True, help="The model to report on.")
-@click.option("--start", default=None, callback=_an_hour,
+@click.option("--start", default=None, callback=an_hour,
               help="First window (ISO, UTC; default: the first).")
-@click.option("--end", default=None, callback=_an_hour,
+@click.option("--end", default=None, callback=an_hour,
               help="End of the windows, exclusive (ISO, UTC).")
 @click.option("--granularity", default="1h", show_default=True,
               type=click.Choice(NAMES),
               help="Windows of the time series and of the drift heatmap.")
 @click.option("--out", default="report.html", show_default=True, help="HTML file to write.")
-@_common(read_models=False)
+@common(read_models=False)
 def report(ctx: Context, granularity: str, out: str) -> None:
     """Write one model's health (performance realized vs estimated, label coverage, versions,
     drift, quality, alerts) as one self-contained HTML file. Read with delta-rs, no Spark."""
@@ -293,56 +220,3 @@ def demo(days: int, rows_per_hour: int, model_names: str, seed: int, conf: str,
 
     run_demo(conf=conf, lake=lake, days=days, rows_per_hour=rows_per_hour,
              models=[m.strip() for m in model_names.split(",") if m.strip()], seed=seed)
-
-
-SPARK_MODULES = ("pyspark", "py4j", "delta", "scipy", "great_expectations")
-
-
-def entry(argv: Sequence[str] | None = None) -> None:
-    """The `inferwatch` command: a user mistake is one line on stderr and exit code 2; a
-    bug, its traceback and exit code 1. Both redacted (`inferwatch.redact`)."""
-    try:
-        main(args=None if argv is None else list(argv), standalone_mode=True)
-    except UserError as err:
-        click.echo(f"error: {redact(one_line(str(err)))}", err=True)
-        sys.exit(2)
-    except ModuleNotFoundError as err:
-        if (err.name or "").split(".")[0] not in SPARK_MODULES:
-            raise
-        click.echo(f"error: this command runs Spark jobs and needs module '{err.name}': "
-                   "pip install 'inferwatch[spark]'", err=True)
-        sys.exit(2)
-    except Exception:  # noqa: BLE001 - printed as Python would, secrets masked
-        click.echo(redact(traceback.format_exc()), err=True, nl=False)
-        sys.exit(1)
-
-
-def console() -> None:
-    """The installed `inferwatch` script: `entry`, then the process ends at once when no
-    JVM was started. A process that read tables with delta-rs (show, check-runs, explain)
-    can otherwise abort at interpreter exit, after its work is done, when native threads
-    are torn down late ("terminate called without an active exception", SIGABRT; delta-rs
-    #2184), and a scheduler reports that as a crash."""
-    try:
-        entry()
-        code: int | str | None = 0
-    except SystemExit as done:
-        code = done.code
-    if isinstance(code, str):
-        click.echo(code, err=True)
-        code = 1
-    if _jvm_started():  # a Spark session to stop in order: the normal exit
-        sys.exit(code)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code or 0)
-
-
-def _jvm_started() -> bool:
-    pyspark = sys.modules.get("pyspark")
-    context = getattr(pyspark, "SparkContext", None)
-    return getattr(context, "_active_spark_context", None) is not None
-
-
-if __name__ == "__main__":
-    entry()
