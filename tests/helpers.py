@@ -36,3 +36,30 @@ def with_models(ctx, models_):
     import dataclasses
 
     return dataclasses.replace(ctx, models=models_)
+
+
+def three_inferences_lake(spark, tmp_path, fraud: dict, features: dict | None = None):
+    """(lake, models folder) under `tmp_path`: the repository's models with `fraud` set in
+    fraud.yaml, and three inferences (two of fraud, one of eta) of three hours ago, with
+    the feature columns `features` (name -> three values), ingested."""
+    import shutil
+    from datetime import datetime, timedelta, timezone
+
+    import yaml
+
+    from inferwatch.ingest import ingest_files
+
+    models_dir = tmp_path / "models"
+    shutil.copytree("conf/models", models_dir)
+    spec = yaml.safe_load((models_dir / "fraud.yaml").read_text())
+    (models_dir / "fraud.yaml").write_text(yaml.safe_dump({**spec, **fraud}, sort_keys=False))
+    lake = tmp_path / "lake"
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    source = tmp_path / "inferences.csv"
+    pd.DataFrame({"inference_id": ["a1", "a2", "a3"], "model_id": ["fraud", "fraud", "eta"],
+                  "ts": [(hour - timedelta(hours=3, minutes=-m)).isoformat()
+                         for m in (5, 10, 15)],
+                  "prediction": [0.9, 0.1, 12.5], **(features or {})}).to_csv(source, index=False)
+    ctx = context(spark, lake, load_models(str(models_dir)))
+    ingest_files(ctx.lake, "inferences", [str(source)], ctx.models)
+    return lake, models_dir

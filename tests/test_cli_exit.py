@@ -4,17 +4,11 @@ failed and others did not (the run is `partial`; the failed ones on stderr, with
 models (`tests/airflow/` shows it with spark-submit under Airflow)."""
 from __future__ import annotations
 
-import shutil
-from datetime import datetime, timedelta, timezone
-
-import pandas as pd
 import pytest
-import yaml
 
 from inferwatch.cli import entry
-from inferwatch.ingest import ingest_files
 from inferwatch.runs import runs
-from tests.helpers import context, models
+from tests.helpers import three_inferences_lake
 
 
 def _exit(*args: str) -> int:
@@ -24,19 +18,8 @@ def _exit(*args: str) -> int:
 
 
 def test_a_partial_run_exits_0_and_a_failed_one_1(spark, tmp_path, capsys):
-    models_dir = tmp_path / "models"
-    shutil.copytree("conf/models", models_dir)
-    fraud = yaml.safe_load((models_dir / "fraud.yaml").read_text())
-    fraud["baseline"] = {"source": str(tmp_path / "no_such_baseline.parquet")}
-    (models_dir / "fraud.yaml").write_text(yaml.safe_dump(fraud, sort_keys=False))
-    lake = tmp_path / "lake"
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    source = tmp_path / "inferences.csv"
-    pd.DataFrame({"inference_id": ["a1", "a2", "a3"], "model_id": ["fraud", "fraud", "eta"],
-                  "ts": [(hour - timedelta(hours=3, minutes=-m)).isoformat()
-                         for m in (5, 10, 15)],
-                  "prediction": [0.9, 0.1, 12.5]}).to_csv(source, index=False)
-    ingest_files(context(spark, lake).lake, "inferences", [str(source)], models())
+    missing = {"source": str(tmp_path / "no_such_baseline.parquet")}
+    lake, models_dir = three_inferences_lake(spark, tmp_path, {"baseline": missing})
     where = ("--lake", str(lake), "--models", str(models_dir))
     assert _exit("run", "partition", *where) == 0
     capsys.readouterr()

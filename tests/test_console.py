@@ -10,20 +10,15 @@ import io
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import warnings
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import yaml
 
 from inferwatch import console
-from inferwatch.model_config import load_models
-from tests.helpers import context
+from tests.helpers import three_inferences_lake
 
 REPO = Path(__file__).resolve().parents[1]
 INFERWATCH = Path(sys.executable).with_name("inferwatch")
@@ -170,25 +165,10 @@ def test_library_warnings_are_filtered_by_module_not_globally(restored_logging, 
 def small_lake(spark, tmp_path) -> tuple[Path, Path]:
     """(lake, models folder): three inferences of the repository's models, ingested;
     fraud has one expectation, so the quality job validates its hour with GX."""
-    from inferwatch.ingest import ingest_files
-
-    models_dir = tmp_path / "models"
-    shutil.copytree(REPO / "conf" / "models", models_dir)
-    fraud = yaml.safe_load((models_dir / "fraud.yaml").read_text())
-    fraud["quality"] = {"expectations": [{"type": "expect_column_values_to_not_be_null",
-                                          "kwargs": {"column": "prediction"}}]}
-    (models_dir / "fraud.yaml").write_text(yaml.safe_dump(fraud, sort_keys=False))
-    lake = tmp_path / "lake"
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    source = tmp_path / "inferences.csv"
-    pd.DataFrame({"inference_id": ["a1", "a2", "a3"], "model_id": ["fraud", "fraud", "eta"],
-                  "ts": [(hour - timedelta(hours=3, minutes=-m)).isoformat()
-                         for m in (5, 10, 15)],
-                  "prediction": [0.9, 0.1, 12.5],
-                  "amount": [120.0, 80.0, None]}).to_csv(source, index=False)
-    ctx = context(spark, lake, load_models(str(models_dir)))
-    ingest_files(ctx.lake, "inferences", [str(source)], ctx.models)
-    return lake, models_dir
+    expectations = [{"type": "expect_column_values_to_not_be_null",
+                     "kwargs": {"column": "prediction"}}]
+    return three_inferences_lake(spark, tmp_path, {"quality": {"expectations": expectations}},
+                                 {"amount": [120.0, 80.0, None]})
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
