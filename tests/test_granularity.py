@@ -8,7 +8,7 @@ import pytest
 
 from inferwatch.errors import UnknownNameError
 from inferwatch.granularity import (GRANULARITIES, NAMES, granularity, truncate, utc,
-                                    window_end, window_start_before)
+                                    window_end)
 
 UTC = timezone.utc
 # a Wednesday afternoon, and New Year's Day 2026 (a Thursday: its ISO week began in 2025)
@@ -48,7 +48,7 @@ def test_window_end_and_previous():
             end = g.window_end(start)
             assert end == window_end(start, g.name) == start + g.step
             assert g.truncate(end) == end and g.previous(end) == start
-            assert window_start_before(start, g.name) == g.truncate(start - g.step)
+            assert g.previous(start) == g.truncate(start - g.step)
     assert window_end(datetime(2026, 1, 1, tzinfo=UTC), "month") == datetime(2026, 2, 1,
                                                                               tzinfo=UTC)
     assert window_end(datetime(2025, 12, 1, tzinfo=UTC), "month") == datetime(2026, 1, 1,

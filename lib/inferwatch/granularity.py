@@ -100,23 +100,13 @@ def truncate(moment: datetime, unit: str) -> datetime:
     return day.replace(day=1) if unit == "month" else day
 
 
-def truncate_month(moment: datetime) -> datetime:
-    """The start of the month holding `moment` (the file span of weekly rows)."""
-    return truncate(moment, "month")
-
-
 def window_end(start: datetime, unit: str) -> datetime:
     """The end (exclusive) of the window of `unit` (a unit or a granularity name) that
     starts at `start`; a month ends where the next one starts."""
     unit = unit_of(unit)
     if unit == "month":
-        return truncate_month(start + timedelta(days=32))
+        return truncate(start + timedelta(days=32), "month")
     return start + {g.unit: g.step for g in GRANULARITIES.values()}[unit]
-
-
-def window_start_before(start: datetime, name: str) -> datetime:
-    """The start of the window of granularity `name` that precedes the one at `start`."""
-    return granularity(name).previous(start)
 
 
 def utc(moment: datetime) -> datetime:

@@ -26,8 +26,7 @@ from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics import drift
 from inferwatch.metrics.joined import baseline_rows
-from inferwatch.granularity import (GRANULARITIES, ROLLUPS, truncate, window_end,
-                                    window_start_before)
+from inferwatch.granularity import GRANULARITIES, ROLLUPS, granularity, truncate, window_end
 from inferwatch.metrics.window_store import read_windows, replace_windows
 
 JOB = "drift"
@@ -107,9 +106,9 @@ def _describe(model: ModelConfig) -> str:
 def _windows(hours: set[datetime]) -> dict[str, list[datetime]]:
     """The changed windows and the one after each (its `previous` changed too)."""
     out = {"1h": sorted({h for h in hours} | {window_end(h, "1h") for h in hours})}
-    for granularity in ROLLUPS:
-        starts = {truncate(h, granularity) for h in hours}
-        out[granularity] = sorted(starts | {window_end(s, granularity) for s in starts})
+    for name in ROLLUPS:
+        starts = {truncate(h, name) for h in hours}
+        out[name] = sorted(starts | {window_end(s, name) for s in starts})
     return out
 
 
@@ -117,7 +116,7 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
            part: Run) -> None:
     lake = ctx.lake
     targets = _windows(hours)
-    wanted = {g: sorted(set(ws) | {window_start_before(w, g) for w in ws})
+    wanted = {g: sorted(set(ws) | {granularity(g).previous(w) for w in ws})
               for g, ws in targets.items()}
     states = read_windows(lake, "state/profile", model.model_id, wanted)
     if states is None:
