@@ -1,31 +1,31 @@
-"""The quality job: each changed model-hour validated with the model's Great Expectations
-suite, plus the signals GX does not see on its own, into `metrics/quality`.
+"""The quality job: every changed model-hour of every model judged against the model's
+Great Expectations suite in one pass, plus the signals GX does not see on its own, into
+`metrics/quality` with one commit.
 
 For each model, the hours whose `inferences` or `state/deliveries` changed since its
-last run (`jobs.todo`): the hour's rows are cached, reduced to the columns the hour
-really has (`quality.signals.for_validation`), and validated once with every
-expectation of the model's suite (`quality.suite.model_suite`: the reviewed file, else
-the suite suggested from its baseline, plus the description's own expectations; the
-row-count bounds are those of the hour's hour of day). The hour's duplicate and
-quarantine rates are added as rows, and hours of the lake's clock in which the model has
-no row are validated as empty batches (a stopped feed). The rows replace those hours in
-`metrics/quality`. A model with no suite yet (no baseline, no expectations) owes its
-hours to a later run.
+last run (`jobs.todo`), with the expectations of the model's suite
+(`quality.suite.model_suite`: the reviewed file, else the suite suggested from its
+baseline, plus the description's own expectations; the row-count bounds are those of the
+hour's hour of day). `quality.fleet` judges them all from one scan of the rows (what it
+cannot judge, GX validates on the rows). The hour's duplicate and quarantine rates are
+added as rows, and hours of the lake's clock in which the model has no row are judged
+as empty hours (a stopped feed). The rows replace those hours in `metrics/quality`. A
+model with no suite yet (no baseline, no expectations) owes its hours to a later run; a
+model whose suite GX refuses fails alone.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from inferwatch.console import progress
-from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.runs import Progress, Run
-from inferwatch.jobs.todo import run_per_model
-from inferwatch.metrics.window_store import replace_windows
+from inferwatch.jobs.todo import run_fleet
+from inferwatch.metrics.window_store import replace_fleet_windows
+from inferwatch.model_config import ModelConfig
 from inferwatch.quality import signals
-from inferwatch.quality.hour import validate_empty, validate_hour
+from inferwatch.quality.fleet import Work, validate_fleet
 from inferwatch.quality.suite import model_suite, rate_limits
-from inferwatch.quality.validate import QUALITY_SCHEMA
+from inferwatch.quality.validate import QUALITY_SCHEMA, build_suite
+from inferwatch.runs import Progress, Run
 
 JOB = "quality"
 INPUTS = ("inferences", "state/deliveries")
@@ -33,47 +33,73 @@ TABLE = "metrics/quality"
 
 
 def run(ctx: Context) -> Run:
-    return run_per_model(ctx, JOB, INPUTS, _model, always=True)
+    empty = _EmptyHours()
+    return run_fleet(ctx, JOB, INPUTS, lambda *a: _prepare(*a, empty=empty), _compute,
+                     _write, always=True)
 
 
-def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
-           part: Run) -> None:
-    since = Progress(ctx.lake, JOB).cursor("inferences", model.model_id)
-    empty = signals.empty_hours(ctx.lake, model.model_id, since,
-                                versions["inferences"]) - hours
-    part.owed = sorted(set(part.owed) | {h for h in empty if not ctx.in_range(h)})
-    empty = {h for h in empty if ctx.in_range(h)}
-    if not hours and not empty:
-        return
+class _EmptyHours:
+    """Every model's hours without a row, from one listing (`signals.empty_hours`)."""
+
+    def __init__(self):
+        self.found: dict[str, set[datetime]] | None = None
+
+    def of(self, ctx: Context, model_id: str, done: Progress) -> set[datetime]:
+        if self.found is None:
+            version = ctx.lake.table("inferences").version()
+            self.found = signals.empty_hours(
+                ctx.lake, {m: done.cursor("inferences", m) for m in ctx.selected_models()},
+                version)
+        return self.found.get(model_id, set())
+
+
+def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
+             done: Progress, empty: _EmptyHours) -> Work | None:
+    lacking = empty.of(ctx, model.model_id, done) - hours
+    part.owed = sorted(set(part.owed) | {h for h in lacking if not ctx.in_range(h)})
+    lacking = {h for h in lacking if ctx.in_range(h)}
+    if not hours and not lacking:
+        return None
     suite = model_suite(ctx.lake, model)
     if suite is None:
         part.notes.append("no baseline and no expectations yet: quality waits for them")
         part.owed = sorted(set(part.owed) | hours)
-        return
+        return None
     name, specs = suite
-    counts = signals.deliveries(ctx.lake, model.model_id, hours | empty)
-    limits = rate_limits(model)
-    results: list[tuple] = []
-    todo = sorted(hours | empty)
-    with progress(f"[{JOB}] {model.model_id}", len(todo), "hours") as meter:
-        for hour in todo:  # GX takes seconds per hour: the job's longest loop
-            found = (validate_empty(ctx.spark, model, name, specs, hour) if hour in empty
-                     else _hour(ctx, model, name, specs, hour, versions["inferences"], part))
-            results += found + signals.delivery_rows(model, hour, counts.get(hour), limits)
-            meter.advance()
-    failed = sum(1 for r in results if not r[7])
-    part.notes.append(f"{len(results)} expectation results, {failed} failed"
-                      + (f", {len(empty)} hours without rows" if empty else ""))
-    fresh = ctx.spark.createDataFrame(results, QUALITY_SCHEMA)
-    part.outputs[TABLE] = replace_windows(ctx.lake, TABLE, model.model_id,
-                                          {"1h": sorted(hours | empty)}, fresh)
-    part.check_accounting()
+    build_suite(name, specs)  # a spec GX refuses fails this model now, alone
+    return Work(model, name, specs, hours, lacking)
 
 
-def _hour(ctx: Context, model: ModelConfig, name: str, specs: list[dict], hour: datetime,
-          version: int, part: Run) -> list[tuple]:
-    part.rows_in += sum(f.num_records or 0 for f in ctx.lake.table("inferences").files(
-        version, partitions=[{"model_id": model.model_id, "hour": hour}], stats=()))
-    found, n = validate_hour(ctx.lake, model, name, specs, hour, version)
-    part.rows_out += n
-    return found
+def _compute(ctx: Context, work: dict[str, Work], versions: dict[str, int]) -> dict:
+    found = validate_fleet(ctx.lake, work, versions["inferences"])
+    counts = signals.deliveries(ctx.lake, {m: w.hours | w.empty for m, w in work.items()})
+    listed = ctx.lake.table("inferences").files(
+        versions["inferences"], stats=(),
+        partitions=[{"model_id": m, "hour": h} for m, w in work.items() for h in w.hours])
+    rows_in: dict[str, int] = {}
+    for f in listed:
+        rows_in[f.partition["model_id"]] = (rows_in.get(f.partition["model_id"], 0)
+                                            + (f.num_records or 0))
+    out = {}
+    for model_id, w in work.items():
+        results, n = found[model_id]
+        limits = rate_limits(w.model)
+        for hour in sorted(w.hours | w.empty):
+            results += signals.delivery_rows(w.model, hour, counts.get((model_id, hour)), limits)
+        out[model_id] = (w, results, rows_in.get(model_id, 0), n)
+    return out
+
+
+def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
+    rows, windows = [], {}
+    for model_id, (w, found, rows_in, n) in results.items():
+        part = parts[model_id]
+        failed = sum(1 for r in found if not r[7])
+        part.notes.append(f"{len(found)} expectation results, {failed} failed"
+                          + (f", {len(w.empty)} hours without rows" if w.empty else ""))
+        part.rows_in, part.rows_out = rows_in, n
+        part.check_accounting()
+        rows += found
+        windows[model_id] = {"1h": sorted(w.hours | w.empty)}
+    fresh = ctx.spark.createDataFrame(rows, QUALITY_SCHEMA)
+    return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows, fresh)}

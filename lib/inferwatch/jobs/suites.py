@@ -8,7 +8,7 @@ from inferwatch.console import progress
 from inferwatch.context import Context
 from inferwatch.errors import UserError
 from inferwatch.granularity import utc
-from inferwatch.quality.hour import validate_hour
+from inferwatch.quality.fleet import Work, validate_fleet
 from inferwatch.quality.suggest import from_baseline
 from inferwatch.quality.suite import model_suite, suggest_from, suite_path, write_suite
 from inferwatch.quality.tune import TARGET_PER_WEEK, format_report, tune
@@ -54,11 +54,10 @@ def tune_suite(ctx: Context, out: str | None, target_per_week: float = TARGET_PE
     if not hours:
         raise UserError(f"no inferences of model {model_id} between {start.isoformat()} and "
                         f"{end.isoformat()}")
-    results = []
-    with progress(f"[tune] {model_id}", len(hours), "hours") as meter:
-        for hour in hours:
-            results += validate_hour(ctx.lake, model, name, specs, hour, version)[0]
-            meter.advance()
+    with progress(f"[tune] {model_id}: {len(hours)} hours in one pass", 1, "passes") as meter:
+        results = validate_fleet(ctx.lake, {model_id: Work(model, name, specs, set(hours))},
+                                 version)[model_id][0]
+        meter.advance()
     tuned, report = tune(specs, results, len(hours), target_per_week)
     path = Path(out) if out else (suite_path(model) or default_path(model_id))
     write_suite(path, name, tuned)

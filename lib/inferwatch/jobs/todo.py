@@ -12,6 +12,7 @@ owe.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from datetime import datetime
 
 from inferwatch.console import progress
@@ -92,3 +93,79 @@ def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
                                  + (f", {len(owed)} owed to a later run" if owed else ""))
         job.add_totals()
     return job
+
+
+def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
+              prepare: Callable[[Context, ModelConfig, set[datetime], Run, Progress], Any],
+              compute: Callable[[Context, dict[str, Any], dict[str, int]], dict[str, Any]],
+              write: Callable[[Context, dict[str, Any], dict[str, Run]], dict[str, int]],
+              always: bool = False) -> Run:
+    """The shape of a job that treats every model at once: record the run, find each
+    model's hours from its own progress, `prepare` each model's plan (None: nothing to
+    do; a model whose settings break fails here, alone), `compute` every plan together
+    ({model_id: result}), and `write` the results with one commit per output table
+    ({table: version}). If the joint `compute` fails, each model is computed alone, so
+    the failing one is recorded failed and the others are written. With `always`, a
+    model with no changed hour is prepared too."""
+    models = ctx.selected_models()
+    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
+              "rebuild": ctx.rebuild}
+    with track(ctx.lake, job_name, params) as job:
+        versions = {name: ctx.lake.table(name).version() for name in inputs}
+        job.inputs.update(versions)
+        done = Progress(ctx.lake, job_name)
+        todo = hours_to_do(ctx, done, models, inputs, versions)
+        plans: dict[str, Any] = {}
+        parts: dict[str, Run] = {}
+        with progress(f"[{job_name}] planning", len(todo), "models") as meter:
+            for model_id, (hours, owed) in sorted(todo.items()):
+                meter.working_on(model_id)
+                part = parts[model_id] = job.for_model(model_id)
+                part.inputs.update(versions)
+                part.owed = sorted(owed)
+                job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
+                                 + (f", {len(owed)} owed to a later run" if owed else ""))
+                if hours or always:
+                    _guarded(job, part, lambda: plans.__setitem__(  # noqa: B023
+                        model_id, prepare(ctx, models[model_id], hours, part, done)))
+                meter.advance()
+        plans = {m: p for m, p in plans.items() if p is not None}
+        results = _computed(ctx, job, parts, plans, versions, compute)
+        if results:
+            outputs = write(ctx, results, {m: parts[m] for m in results})
+            for model_id in results:
+                parts[model_id].outputs.update(outputs)
+        for model_id, part in sorted(parts.items()):
+            job.notes += [f"{model_id}: {note}" for note in part.notes]
+        job.add_totals()
+    return job
+
+
+def _computed(ctx: Context, job: Run, parts: dict[str, Run], plans: dict[str, Any],
+              versions: dict[str, int], compute: Callable) -> dict[str, Any]:
+    """Every plan computed together; if that fails, each alone (failures are values)."""
+    if not plans:
+        return {}
+    try:
+        return compute(ctx, plans, versions)
+    except Exception as err:  # noqa: BLE001 - isolate the model that breaks the joint plan
+        if len(plans) == 1:
+            _failed(job, parts[next(iter(plans))], err)
+            return {}
+    results: dict[str, Any] = {}
+    for model_id, plan in sorted(plans.items()):
+        _guarded(job, parts[model_id], lambda: results.update(  # noqa: B023
+            compute(ctx, {model_id: plan}, versions)))
+    return results
+
+
+def _guarded(job: Run, part: Run, step: Callable[[], Any]) -> None:
+    try:
+        step()
+    except Exception as err:  # noqa: BLE001 - failures are values; others go on
+        _failed(job, part, err)
+
+
+def _failed(job: Run, part: Run, err: BaseException) -> None:
+    part.fail(err)
+    job.notes.append(f"{part.model_id}: failed: {part.error[:200]}")

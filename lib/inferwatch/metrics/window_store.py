@@ -31,34 +31,46 @@ def replace_windows(lake: Lake, name: str, model_id: str, windows: dict[str, lis
                     fresh: DataFrame, read_version: int | None = None,
                     watch: Iterable[str] = ()) -> int:
     """Make the (model_id, granularity, window_start) windows of table `name` hold exactly
-    the rows of `fresh` (which has a `granularity` column), in one commit.
+    the rows of `fresh` (which has a `granularity` column), in one commit: one model's
+    `replace_fleet_windows`."""
+    return replace_fleet_windows(lake, name, {model_id: windows}, fresh, read_version, watch)
+
+
+def replace_fleet_windows(lake: Lake, name: str, windows: dict[str, dict[str, list[datetime]]],
+                          fresh: DataFrame, read_version: int | None = None,
+                          watch: Iterable[str] = ()) -> int:
+    """Make the windows of table `name` ({model_id: {granularity: [window_start]}}) hold
+    exactly the rows of `fresh` (with `model_id` and `granularity` columns), in one commit
+    for every model.
 
     Only the files whose `window_start` bounds overlap the windows are rewritten.
     `fresh` was computed from snapshot `read_version` (default: the latest): the commit
-    is refused (ConcurrentWriteError) if another writer changed the model's partitions
+    is refused (ConcurrentWriteError) if another writer changed these models' partitions
     of these windows' granularities, or of the `watch` granularities, since.
     """
     table = lake.table(name)
     if not table.exists():
         table.create(fresh.schema, PARTITION_BY)
     read_version = table.version() if read_version is None else read_version
-    parts = [{"model_id": model_id, "granularity": g} for g in windows]
-    guarded = parts + [{"model_id": model_id, "granularity": g} for g in watch
-                       if g not in windows]
-    # one listing for every granularity
+    parts = [{"model_id": m, "granularity": g} for m, by in windows.items() for g in by]
+    guarded = parts + [{"model_id": m, "granularity": g} for m, by in windows.items()
+                       for g in watch if g not in by]
+    # one listing for every model and granularity
     listed = table.files(read_version, partitions=parts, stats=("window_start",))
     doomed, spans = [], set()
-    for granularity, starts in windows.items():
-        points = [(w, w + timedelta(microseconds=1)) for w in starts]
-        hit = [f for f in listed
-               if f.partition["granularity"] == granularity and overlaps(f, points)]
-        doomed += hit
-        spans |= _file_spans(granularity, starts, hit)
+    for model_id, by in windows.items():
+        for granularity, starts in by.items():
+            points = [(w, w + timedelta(microseconds=1)) for w in starts]
+            hit = [f for f in listed if f.partition["model_id"] == model_id
+                   and f.partition["granularity"] == granularity and overlaps(f, points)]
+            doomed += hit
+            spans |= {(model_id, *s) for s in _file_spans(granularity, starts, hit)}
     stale = lake.spark.createDataFrame(
-        [(g, w) for g, starts in windows.items() for w in starts],
-        "granularity string, window_start timestamp")
+        [(m, g, w) for m, by in windows.items() for g, starts in by.items() for w in starts],
+        "model_id string, granularity string, window_start timestamp")
     kept = (table.read_files(doomed, read_version)
-            .join(F.broadcast(stale), on=["granularity", "window_start"], how="left_anti"))
+            .join(F.broadcast(stale), on=["model_id", "granularity", "window_start"],
+                  how="left_anti"))
     span = F.col("granularity")
     first, *rest = GRANULARITIES.values()
     cluster = F.when(span == first.name, window_column("window_start", first.file_span))

@@ -41,15 +41,22 @@ def allowed_null_rate(specs: Iterable[dict], column: str) -> float:
     return 1.0
 
 
+def has_columns(columns: Iterable[str], nonnull: dict[str, int], model: ModelConfig,
+                specs: list[dict]) -> list[str]:
+    """The columns an hour has: the contract's, and any other with a value in the hour
+    (`nonnull`: non-null counts), or a feature the suite allows to be mostly null."""
+    return [*CONTRACT, *[c for c in columns if c not in CONTRACT and (
+        nonnull[c] > 0 or (c in model.features
+                           and allowed_null_rate(specs, c) > MISSING_IF_NULL_UP_TO))]]
+
+
 def for_validation(rows: DataFrame, model: ModelConfig, specs: list[dict]) -> DataFrame:
     """The hour's rows with the columns it really has (one aggregation counts them)."""
     others = [c for c in rows.columns if c not in CONTRACT]
     if not others:  # a model logging no feature columns: nothing to count
         return rows.select(*CONTRACT)
     counts = rows.agg(*[F.count(F.col(f"`{c}`")).alias(c) for c in others]).first()
-    keep = [c for c in others
-            if counts[c] > 0 or (c in model.features
-                                 and allowed_null_rate(specs, c) > MISSING_IF_NULL_UP_TO)]
+    keep = has_columns(others, counts.asDict(), model, specs)[len(CONTRACT):]
     return rows.select(*CONTRACT, *[F.col(f"`{c}`") for c in keep])
 
 
@@ -79,26 +86,35 @@ def delivery_rows(model: ModelConfig, hour: datetime, counts: dict | None,
     return out
 
 
-def deliveries(lake, model_id: str, hours: Iterable[datetime]) -> dict[datetime, dict]:
-    """Per hour, the delivery counts summed over every partition run."""
-    table = lake.table("state/deliveries")
-    hours = sorted(hours)
-    if not hours:
+def deliveries(lake, hours: dict[str, Iterable[datetime]]) -> dict[tuple[str, datetime], dict]:
+    """Per (model_id, hour) of `hours` ({model_id: hours}), the delivery counts summed over
+    every partition run: one read for every model."""
+    wanted = [{"model_id": m, "hour": h} for m, hs in sorted(hours.items()) for h in sorted(hs)]
+    if not wanted:
         return {}
-    rows = (table.read(partitions=[{"model_id": model_id, "hour": h} for h in hours])
-            .groupBy("hour").agg(*[F.sum(c).alias(c) for c in
-                                   ("rows_new", "rows_duplicate", "rows_quarantined")],
-                                 F.max("example_reason").alias("example_reason")).collect())
-    return {utc(r["hour"]): r.asDict() for r in rows}
+    rows = (lake.table("state/deliveries").read(partitions=wanted)
+            .groupBy("model_id", "hour").agg(
+                *[F.sum(c).alias(c) for c in ("rows_new", "rows_duplicate", "rows_quarantined")],
+                F.max("example_reason").alias("example_reason")).collect())
+    return {(r["model_id"], utc(r["hour"])): r.asDict() for r in rows}
 
 
-def empty_hours(lake, model_id: str, since: int | None, version: int) -> set[datetime]:
-    """Hours some model's rows arrived for since version `since` in which `model_id`,
-    live since its first hour, has no row."""
+def empty_hours(lake, since: dict[str, int | None], version: int) -> dict[str, set[datetime]]:
+    """{model_id: hours some model's rows arrived for since version `since[model_id]` in
+    which that model, live since its first hour, has no row}: one listing of the table,
+    one file diff per distinct cursor."""
     table = lake.table("inferences")
-    mine = {utc(p["hour"]) for p in table.partitions(version) if p["model_id"] == model_id}
-    if not mine:
-        return set()
-    first = min(mine)
-    arrived = {utc(p["hour"]) for p in table.changed_partitions(since, version)}
-    return {h for h in arrived if h > first and h not in mine}
+    mine: dict[str, set[datetime]] = {}
+    for p in table.partitions(version):
+        mine.setdefault(p["model_id"], set()).add(utc(p["hour"]))
+    arrived: dict[int | None, set[datetime]] = {}
+    out = {}
+    for model_id, cursor in since.items():
+        if not mine.get(model_id):
+            out[model_id] = set()
+            continue
+        if cursor not in arrived:
+            arrived[cursor] = {utc(p["hour"]) for p in table.changed_partitions(cursor, version)}
+        first = min(mine[model_id])
+        out[model_id] = {h for h in arrived[cursor] if h > first and h not in mine[model_id]}
+    return out

@@ -79,16 +79,25 @@ def build_suite(name: str, specs: Sequence[dict]):
     return suite
 
 
+def stored_kwargs(name: str, specs: Sequence[dict]) -> list[dict]:
+    """Each spec's kwargs as GX keeps them in its results (defaults dropped, bounds
+    coerced), in order: what `metrics/quality` stores whichever path judged the hour."""
+    return [{k: v for k, v in e.configuration.to_json_dict()["kwargs"].items()
+             if k != "batch_id"} for e in build_suite(name, specs).expectations]
+
+
 def validate(rows: DataFrame, suite, model_id: str, hour: datetime) -> list[tuple]:
     """Validate `rows` (one model-hour, cached by the caller) with `suite`; one
     `QUALITY_SCHEMA` tuple per expectation."""
     _context, definition = _batch_definition()
     batch = definition.get_batch(batch_parameters={"dataframe": rows})
     result = batch.validate(suite, result_format=RESULT_FORMAT)
-    return [_row(r.to_json_dict(), suite.name, model_id, hour) for r in result.results]
+    return [result_row(r.to_json_dict(), suite.name, model_id, hour) for r in result.results]
 
 
-def _row(result: dict, suite: str, model_id: str, hour: datetime) -> tuple:
+def result_row(result: dict, suite: str, model_id: str, hour: datetime) -> tuple:
+    """One `QUALITY_SCHEMA` tuple from a GX result dict (`to_json_dict()`), or from
+    `quality.judge`, which returns the same shape."""
     config = result.get("expectation_config") or {}
     kwargs = {k: v for k, v in (config.get("kwargs") or {}).items() if k != "batch_id"}
     found = result.get("result") or {}

@@ -1,0 +1,215 @@
+"""Every statistic a quality run's expectations need, for every model-hour, in one plan.
+
+Most expectations of a suite are statements about one statistic of the hour's rows: a
+row count, a column's non-null count, mean, sample standard deviation, median or distinct
+count, the number of non-null values outside a range or a value set, the number of rows
+sharing a compound key. `needs(specs)` names them; `hour_statistics` computes all of
+them for every (model_id, hour) of the run in one grouped aggregation over the rows
+(plus one per compound key), whatever the number of models and hours. The statistics
+are Spark's own functions, the very ones Great Expectations' Spark engine runs for the
+same expectation (`mean`, `stddev_samp`, `count(DISTINCT)`, the exact median,
+`>=`/`<=` and `isin` conditions on non-null values), so `quality.judge` reaches GX's
+verdict from them.
+
+Bounds and value sets differ per model: they are columns of a small per-model settings
+frame joined (broadcast) to the rows, so a range check is one aggregate per (column,
+kind of check), not one per model.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from inferwatch.granularity import utc
+
+BETWEEN = "expect_column_values_to_be_between"
+IN_SET = "expect_column_values_to_be_in_set"
+NOT_NULL = "expect_column_values_to_not_be_null"
+COMPOUND_UNIQUE = "expect_compound_columns_to_be_unique"
+COLUMN_AGGREGATES = {"expect_column_mean_to_be_between": "mean",
+                     "expect_column_median_to_be_between": "median",
+                     "expect_column_stdev_to_be_between": "stdev",
+                     "expect_column_unique_value_count_to_be_between": "distinct"}
+SCHEMA_ONLY = ("expect_column_values_to_be_of_type", "expect_table_columns_to_match_set",
+               "expect_table_row_count_to_be_between")
+KNOWN = {BETWEEN, IN_SET, NOT_NULL, COMPOUND_UNIQUE, *COLUMN_AGGREGATES, *SCHEMA_ONLY}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One parametrised row check shared by every model that has it: a range check of a
+    column (bounds per model), or a value-set check."""
+    kind: str  # BETWEEN or IN_SET
+    column: str
+    strict_min: bool = False
+    strict_max: bool = False
+    occurrence: int = 0  # a second range check of the same column in one suite
+
+    @property
+    def name(self) -> str:
+        flags = f"{int(self.strict_min)}{int(self.strict_max)}"
+        return f"__{'between' if self.kind == BETWEEN else 'in_set'}_{flags}_{self.occurrence}"
+
+
+def slot_of(spec: dict, occurrence: int) -> Slot:
+    kwargs = spec.get("kwargs") or {}
+    return Slot(spec["type"], kwargs["column"], bool(kwargs.get("strict_min")),
+                bool(kwargs.get("strict_max")), occurrence)
+
+
+def computable(spec: dict, schema: T.StructType) -> bool:
+    """Whether the one-pass plan can judge `spec` (else GX validates it on the rows)."""
+    kind, kwargs = spec["type"], spec.get("kwargs") or {}
+    if kind not in KNOWN or set(kwargs) & {"condition_parser", "row_condition"}:
+        return False
+    column = kwargs.get("column")
+    field = next((f for f in schema.fields if f.name == column), None)
+    if kind == BETWEEN:
+        bounds = [kwargs.get("min_value"), kwargs.get("max_value")]
+        return (field is not None and isinstance(field.dataType, T.NumericType)
+                and any(b is not None for b in bounds)
+                and all(b is None or isinstance(b, (int, float)) and not isinstance(b, bool)
+                        for b in bounds)
+                and (None in bounds or bounds[0] <= bounds[1]))
+    if kind == IN_SET:
+        values = kwargs.get("value_set")
+        return (field is not None and isinstance(field.dataType, T.StringType)
+                and isinstance(values, list) and all(isinstance(v, str) for v in values))
+    if kind in COLUMN_AGGREGATES and COLUMN_AGGREGATES[kind] != "distinct":
+        return field is None or isinstance(field.dataType, T.NumericType)
+    if kind == "expect_column_values_to_be_of_type":
+        wanted = getattr(T, str(kwargs.get("type_")), None)
+        return isinstance(wanted, type) and issubclass(wanted, T.DataType)
+    if kind == COMPOUND_UNIQUE:
+        return isinstance(kwargs.get("column_list"), list) and kwargs.get(
+            "ignore_row_if", "all_values_are_missing") == "all_values_are_missing"
+    return True
+
+
+def slots(specs: Iterable[dict]) -> dict[int, Slot]:
+    """{index of the spec in `specs`: its slot} for the range and value-set checks."""
+    seen: dict[tuple, int] = {}
+    out = {}
+    for i, spec in enumerate(specs):
+        if spec["type"] in (BETWEEN, IN_SET):
+            slot = slot_of(spec, 0)
+            key = (slot.kind, slot.column, slot.strict_min, slot.strict_max)
+            out[i] = slot_of(spec, seen.get(key, 0))
+            seen[key] = seen.get(key, 0) + 1
+    return out
+
+
+def hour_statistics(spark: SparkSession, rows: DataFrame,
+                    suites: Mapping[str, list[dict]]) -> dict[tuple[str, datetime], dict]:
+    """{(model_id, hour): {statistic: value}} for every model-hour with rows in `rows`
+    (`inferences` rows of the hours to validate, every model at once), the statistics
+    the `suites` ({model_id: computable specs}) need, each keyed as `quality.judge`
+    reads it."""
+    columns = {f.name: f.dataType for f in rows.schema.fields}
+    aggregates: dict[tuple, Column] = {("rows",): F.count(F.lit(1))}
+    for name in columns:  # which columns an hour has: their non-null counts
+        aggregates[("nonnull", name)] = F.count(F.col(f"`{name}`"))
+    params: dict[str, dict[str, tuple]] = {}
+    keys: set[tuple[str, ...]] = set()
+    for model_id, specs in suites.items():
+        for i, slot in slots(specs).items():
+            if slot.column not in columns:
+                continue
+            kwargs = specs[i].get("kwargs") or {}
+            value = ((_float(kwargs.get("min_value")), _float(kwargs.get("max_value")))
+                     if slot.kind == BETWEEN else (list(kwargs["value_set"]),))
+            params.setdefault(slot.name + "_" + slot.column, {})[model_id] = value
+            aggregates[("unexpected", slot)] = _unexpected(slot)
+        for spec in specs:
+            kwargs = spec.get("kwargs") or {}
+            stat = COLUMN_AGGREGATES.get(spec["type"])
+            if stat and kwargs.get("column") in columns:
+                aggregates[(stat, kwargs["column"])] = _aggregate(stat, kwargs["column"])
+            if spec["type"] == COMPOUND_UNIQUE and all(c in columns for c in kwargs["column_list"]):
+                keys.add(tuple(kwargs["column_list"]))
+    with_params = rows.join(F.broadcast(_settings(spark, params)), "model_id", "left") \
+        if params else rows
+    found: dict[tuple[str, datetime], dict] = {}
+    names = list(aggregates)
+    for row in with_params.groupBy("model_id", "hour").agg(
+            *[a.alias(f"s{i}") for i, a in enumerate(aggregates.values())]).collect():
+        found[(row["model_id"], utc(row["hour"]))] = {
+            key: row[f"s{i}"] for i, key in enumerate(names)}
+    for key in sorted(keys):
+        for row in _compound(rows, key).collect():
+            stats = found.get((row["model_id"], utc(row["hour"])))
+            if stats is not None:
+                stats[("duplicated", key)] = row["duplicated"]
+                stats[("considered", key)] = row["considered"]
+    return found
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _settings(spark: SparkSession, params: dict[str, dict[str, tuple]]) -> DataFrame:
+    """One row per model: each slot's bounds (`<slot>_lo`, `<slot>_hi`) or value set."""
+    fields, models = [T.StructField("model_id", T.StringType())], sorted(
+        {m for by_model in params.values() for m in by_model})
+    for name, by_model in sorted(params.items()):
+        if name.startswith("__between"):
+            fields += [T.StructField(f"{name}_lo", T.DoubleType()),
+                       T.StructField(f"{name}_hi", T.DoubleType())]
+        else:
+            fields.append(T.StructField(f"{name}_set", T.ArrayType(T.StringType())))
+    data = []
+    for model_id in models:
+        row: list = [model_id]
+        for name, by_model in sorted(params.items()):
+            value = by_model.get(model_id)
+            if name.startswith("__between"):
+                row += list(value) if value else [None, None]
+            else:
+                row.append(value[0] if value else None)
+        data.append(tuple(row))
+    return spark.createDataFrame(data, T.StructType(fields))
+
+
+def _unexpected(slot: Slot) -> Column:
+    """Non-null values of the slot's column failing its check (GX's Spark conditions)."""
+    column, name = F.col(f"`{slot.column}`"), f"{slot.name}_{slot.column}"
+    if slot.kind == BETWEEN:
+        low, high = F.col(f"`{name}_lo`"), F.col(f"`{name}_hi`")
+        above = F.when(low.isNull(), True).otherwise(
+            column > low if slot.strict_min else column >= low)
+        below = F.when(high.isNull(), True).otherwise(
+            column < high if slot.strict_max else column <= high)
+        bad = ~(above & below) & (low.isNotNull() | high.isNotNull())
+    else:
+        bad = F.col(f"`{name}_set`").isNotNull() & ~F.array_contains(
+            F.col(f"`{name}_set`"), column)
+    return F.count(F.when(column.isNotNull() & bad, True))
+
+
+def _aggregate(stat: str, name: str) -> Column:
+    column = F.col(f"`{name}`")
+    if stat == "mean":
+        return F.mean(column)
+    if stat == "stdev":
+        return F.stddev_samp(column)
+    if stat == "median":  # exact, as GX asks approxQuantile with relative error 0
+        return F.percentile(column, F.lit(0.5))
+    return F.count_distinct(column)
+
+
+def _compound(rows: DataFrame, key: tuple[str, ...]) -> DataFrame:
+    """Per model-hour: rows whose `key` values are shared with another row (rows missing
+    every value of the key are ignored, GX's default), and rows considered."""
+    cols = [F.col(f"`{c}`") for c in key]
+    considered = rows.where(F.greatest(*[c.isNotNull() for c in cols]) if len(cols) > 1
+                            else cols[0].isNotNull())
+    counted = considered.groupBy("model_id", "hour", *cols).agg(F.count(F.lit(1)).alias("n"))
+    return counted.groupBy("model_id", "hour").agg(
+        F.sum(F.when(F.col("n") > 1, F.col("n")).otherwise(0)).alias("duplicated"),
+        F.sum("n").alias("considered"))
