@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from inferwatch import scenario
 from inferwatch.context import open_context
 from inferwatch.jobs.suites import tune_suite
-from inferwatch.quality.hour import validate_hour
+from inferwatch.quality.fleet import Work, validate_fleet
 from inferwatch.quality.suite import model_suite
 from inferwatch.quality.tune import TARGET_PER_WEEK
 
@@ -36,10 +36,10 @@ def test_tuned_suite_holds_the_target_and_still_fails_incidents(spark, scenario_
                                      if s["type"].endswith("_to_be_between"))
     version = ctx.lake.table("inferences").version()
 
-    failures = Counter()
-    for h in range(24):  # the baseline day: clean, and not what the suite was tuned on
-        found, _ = validate_hour(ctx.lake, model, name, specs, T0 + timedelta(hours=h), version)
-        failures.update((r[4], r[5]) for r in found if not r[7])
+    # the baseline day: clean, and not what the suite was tuned on
+    day = {T0 + timedelta(hours=h) for h in range(24)}
+    found = validate_fleet(ctx.lake, {"eta": Work(model, name, specs, day)}, version)["eta"][0]
+    failures = Counter((r[4], r[5]) for r in found if not r[7])
     expected = TARGET_PER_WEEK * 24 / 168 * len(specs)  # false failures the target allows
     assert sum(failures.values()) <= math.ceil(2 * expected), failures
     assert max(failures.values(), default=0) <= 2, failures
@@ -47,8 +47,10 @@ def test_tuned_suite_holds_the_target_and_still_fails_incidents(spark, scenario_
     manifest = json.loads((scenario_lake.parent / "input" / "manifest.json").read_text())
     onsets = {i["kind"]: datetime.fromisoformat(i["onset"].replace("Z", "+00:00"))
               for i in manifest["incidents"]}
+    found = validate_fleet(ctx.lake, {"eta": Work(model, name, specs, set(onsets.values()))},
+                           version)["eta"][0]
     for kind, expectation, column in (
             ("unit_change", "expect_column_mean_to_be_between", "distance_km"),
             ("stale_feature", "expect_column_stdev_to_be_between", "courier_load")):
-        found, _ = validate_hour(ctx.lake, model, name, specs, onsets[kind], version)
-        assert any(r[4] == expectation and r[5] == column and not r[7] for r in found), kind
+        assert any(r[2] == onsets[kind] and r[4] == expectation and r[5] == column
+                   and not r[7] for r in found), kind
