@@ -47,3 +47,19 @@ def test_quality_rows_per_model_hour(spark, scenario_lake, tmp_path):
     version = DeltaTable(str(tmp_path / "lake" / "metrics" / "quality")).version()
     assert quality.run(bounded).status == "ok"  # nothing changed: nothing recomputed
     assert DeltaTable(str(tmp_path / "lake" / "metrics" / "quality")).version() == version
+
+
+def test_one_commit_for_every_model_and_hour(spark, scenario_lake, tmp_path):
+    """The hours the fixture's bounded runs left owed, of both models (~90 each), are
+    judged in one run and written with one commit of `metrics/quality`."""
+    shutil.copytree(scenario_lake, tmp_path / "lake")
+    ctx = open_context("conf/local.yaml", lake=str(tmp_path / "lake"),
+                       models_dir=scenario_lake.parent / "input" / "models", spark=spark)
+    path = str(tmp_path / "lake" / "metrics" / "quality")
+    before = DeltaTable(path).version()
+    run = quality.run(ctx)
+    assert run.status == "ok" and set(run.models) == {"eta", "fraud"}, run.notes
+    assert DeltaTable(path).version() == before + 1
+    rows = read.table(str(tmp_path / "lake"), "metrics/quality")
+    hours = rows.groupby("model_id").window_start.nunique()
+    assert (hours >= 90).all(), hours
