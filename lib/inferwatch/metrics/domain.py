@@ -2,63 +2,60 @@
 
 Per-column drift misses a change in how features move together (a correlation that
 breaks, a mix of segments that shifts while every marginal stays put). A domain
-classifier sees the joint distribution: a random forest (Spark MLlib) is trained to tell
-a sample of the baseline (label 0) from a sample of the window (label 1), scored with
-`FOLDS`-fold cross-validation; the area under the ROC curve of the held-out predictions
-is the drift score. 0.5: the window looks like the baseline; 1.0: every row gives itself
-away. The features the forests lean on most (mean impurity importance over the folds, a
-column's null indicator counted with it) point at where the joint distribution moved.
+classifier sees the joint distribution: a random forest (scikit-learn, `TREES` trees of
+depth `DEPTH`, `sqrt` features per split) is trained to tell a sample of the baseline
+(label 0) from a sample of the window (label 1), scored with `FOLDS`-fold stratified
+cross-validation; the area under the ROC curve of the held-out predictions is the drift
+score. 0.5: the window looks like the baseline; 1.0: every row gives itself away. The
+features the forests lean on most (mean impurity importance over the folds, a column's
+null indicator counted with it) point at where the joint distribution moved.
+
+Every (model, day) of a run is one plan (`scores`): the rows are sampled in Spark and
+one `groupBy(model_id, window_start).applyInPandas` fits each day's forests on the
+executors, so at most 2 x `SAMPLE_ROWS` rows of a day reach a Python worker and no
+Spark job runs per model or day.
 
 Sizes: the baseline keeps a seeded sample of `SAMPLE_ROWS` rows (`baseline_samples`,
-stored with each baseline version); each window is sampled down to the same size, and
-both sides are cut to the smaller one so the classes are balanced. Below `MIN_ROWS` rows
-on either side the row says `insufficient_data`. A window that overlaps the baseline is
-scored without the sampled rows themselves: a row in both classes teaches the forest
-to guess against it, and the held-out AUC falls below 0.5 (NannyML's reference chunks
-have the same flaw). With 1,000 rows a side the held-out
-AUC of two samples of one distribution stays within about 0.5 ± 0.03 (its standard
-error is about 0.013), so the default threshold `THRESHOLD` = 0.6 sits more than 7
-standard errors above chance; set `drift: multivariate: {threshold: ...}` per model. A
-small window raises the threshold to 0.5 plus 4 standard errors of a null AUC.
-Numeric features enter as they are (null, NaN and infinities as a sentinel plus a null
-indicator), categorical ones as their frequency rank (an unseen or null value gets its
-own rank), so that a feature of 10,000 categories costs one split search, not 10,000.
+stored with each baseline version by `metrics.domain_sample`); each window is sampled
+down to the same size, and both sides are cut to the smaller one so the classes are balanced: the rows with the
+smallest seeded hash of their id (`_key`), a uniform draw that does not depend on how
+Spark splits the files. Below `MIN_ROWS` rows on either side the row says
+`insufficient_data`. A window that overlaps the baseline is scored without the sampled
+rows themselves: a row in both classes teaches the forest to guess against it, and the
+held-out AUC falls below 0.5 (NannyML's reference chunks have the same flaw). With 1,000
+rows a side the held-out AUC of two samples of one distribution stays within about
+0.5 ± 0.03 (its standard error is about 0.013), so the default threshold `THRESHOLD` =
+0.6 sits more than 7 standard errors above chance; set `drift: multivariate:
+{threshold: ...}` per model. A small window raises the threshold to 0.5 plus 4 standard
+errors of a null AUC. Numeric features enter as they are (null, NaN and infinities as a
+sentinel plus a null indicator), categorical ones as their frequency rank in the day's
+two samples (most frequent 0, ties by value; a null gets the next rank), so that a
+feature of 10,000 categories costs one split search, not 10,000.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
-from pyspark.ml import Pipeline
-from pyspark.ml.classification import RandomForestClassifier
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.feature import StringIndexer, VectorAssembler
-from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.model_config import ModelConfig
+from inferwatch.metrics.domain_sample import (  # noqa: F401 - the sample's names, here too
+    SAMPLE_ROWS, SAMPLE_SCHEMA, SAMPLE_TABLE, SEED, features, store_sample)
 from inferwatch.model_settings.drift import MULTIVARIATE_THRESHOLD
-from inferwatch.lake.tables import Lake
 
-SAMPLE_TABLE = "baseline_samples"
-SAMPLE_ROWS = 2000
 MIN_ROWS = 200
 FOLDS = 3
 TREES = 40
 DEPTH = 5
 THRESHOLD = MULTIVARIATE_THRESHOLD  # the default of the model's drift.multivariate.threshold
 TOP_FEATURES = 5
-SEED = 7
 SENTINEL = -1.0e30  # below any real value: a tree separates "missing" with one split
 
-SAMPLE_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
-    ("model_id", T.StringType()), ("name", T.StringType()), ("version", T.LongType()),
-    ("created_at", T.TimestampType()), ("inference_id", T.StringType()),
-    ("numeric", T.MapType(T.StringType(), T.DoubleType())),
-    ("categorical", T.MapType(T.StringType(), T.StringType()))]])
 RESULT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("model_id", T.StringType()), ("granularity", T.StringType()),
     ("window_start", T.TimestampType()), ("baseline", T.StringType()),
@@ -68,137 +65,180 @@ RESULT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("top_features", T.ArrayType(T.StructType([
         T.StructField("feature", T.StringType()),
         T.StructField("importance", T.DoubleType())])))]])
+# what the pandas function returns per (model, day)
+FIT_SCHEMA = ("model_id string, _day long, auc double, "
+              "top_names array<string>, top_importances array<double>")
+Names = Mapping[str, tuple[Sequence[str], Sequence[str]]]  # model_id: (numeric, categorical)
 
 
-def features(model: ModelConfig, columns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) features of `model` present in `columns`."""
-    have = set(columns)
-    return ([c for c in model.numeric if c in have],
-            [c for c in model.categorical if c in have and c not in model.numeric])
+def encoded(rows: DataFrame, numeric: Sequence[str], categorical: Sequence[str],
+            key: Column) -> DataFrame:
+    """`rows` as the classifier reads them: `x` (each numeric feature with null, NaN and
+    infinities as `SENTINEL`, then each one's null indicator), `c` (the categorical
+    features as strings) and `_key` (the seeded hash of `key`, a row's identity, by which
+    the samples are drawn). Columns other than those are dropped, `model_id` and
+    `window_start` kept when present."""
+    def col(name: str) -> Column:
+        return F.col("`" + name.replace("`", "``") + "`")
+
+    bad = [col(c).isNull() | F.isnan(col(c)) | col(c).isin(float("inf"), float("-inf"))
+           for c in numeric]
+    x = [F.when(b, F.lit(SENTINEL)).otherwise(col(c)).cast("double")
+         for b, c in zip(bad, numeric, strict=True)]
+    x += [col(c).isNull().cast("double") for c in numeric]
+    kept = [c for c in ("model_id", "window_start") if c in rows.columns]
+    return rows.select(
+        *kept, F.array(*x).cast("array<double>").alias("x"),
+        F.array(*[col(c).cast("string") for c in categorical]).cast("array<string>")
+        .alias("c"),
+        F.xxhash64(F.lit(SEED), key).alias("_key"))
 
 
-def store_sample(lake: Lake, model: ModelConfig, name: str, version: int,
-                 rows: DataFrame) -> int:
-    """Keep a seeded sample of a baseline's rows beside its version `version`."""
-    numeric, categorical = features(model, rows.columns)
-    total = rows.count()
-    fraction = min(1.0, 1.2 * SAMPLE_ROWS / max(total, 1))
-    sample = rows.sample(fraction=fraction, seed=SEED).limit(SAMPLE_ROWS).select(
-        F.lit(model.model_id).alias("model_id"), F.lit(name).alias("name"),
-        F.lit(version).cast("long").alias("version"),
-        F.lit(datetime.now(timezone.utc)).cast("timestamp").alias("created_at"),
-        (F.col("inference_id") if "inference_id" in rows.columns else F.lit(None))
-        .cast("string").alias("inference_id"),
-        _map(numeric, "double").alias("numeric"), _map(categorical, "string").alias("categorical"))
-    table = lake.table(SAMPLE_TABLE)
-    if not table.exists():
-        table.create(SAMPLE_SCHEMA, ["model_id", "name"])
-    part = {"model_id": model.model_id, "name": name}
-    return table.replace_partitions(sample, [part], read_version=table.version())
+def scores(reference: DataFrame, windows: DataFrame, days: DataFrame, names: Names
+           ) -> DataFrame:
+    """One row per (model_id, window_start) of `days`: `n`, `n_reference`, `size` (the
+    rows a side) and, where both sides have `MIN_ROWS` rows, the held-out `auc` and the
+    `top_names`/`top_importances` of the features. `reference` is each model's encoded
+    baseline sample (model_id, x, c, _key), `windows` the encoded rows of the days
+    (model_id, window_start, x, c, _key), `names` each model's (numeric, categorical)
+    features in `x`'s and `c`'s order."""
+    rows = labelled(reference, windows, days)
+    counts = counted(rows).withColumn("_day", F.unix_micros("window_start"))
+    # the day as a number through the Python worker: no time zone on the way
+    fitted = (balanced(rows, counts.where(F.col("size") >= MIN_ROWS))
+              .select("model_id", "_day", "_label", "x", "c", "_key")
+              .groupBy("model_id", "_day")
+              .applyInPandas(_fit_groups(dict(names)), FIT_SCHEMA))
+    return counts.join(fitted, on=["model_id", "_day"], how="left").drop("_day")
 
 
-def _map(columns: Sequence[str], kind: str):
-    if not columns:
-        return F.create_map().cast(f"map<string, {kind}>")
-    return F.create_map(*[x for c in columns for x in (F.lit(c), F.col(c).cast(kind))])
+def labelled(reference: DataFrame, windows: DataFrame, days: DataFrame) -> DataFrame:
+    """The baseline rows under label 0 in each of their model's `days`, the windows' rows
+    under label 1: (model_id, window_start, _label, x, c, _key)."""
+    columns = ["model_id", "window_start", "_label", "x", "c", "_key"]
+    ref = (reference.join(F.broadcast(days.select("model_id", "window_start")),
+                          on="model_id", how="inner")
+           .withColumn("_label", F.lit(0)).select(*columns))
+    return ref.unionByName(windows.withColumn("_label", F.lit(1)).select(*columns))
 
 
-def load_sample(lake: Lake, model: ModelConfig, name: str) -> tuple[DataFrame, int] | None:
-    """The stored sample of baseline `name` as flat feature columns (and the rows'
-    `inference_id`, null for a training file), and its version."""
-    table = lake.table(SAMPLE_TABLE)
-    if not table.exists():
-        return None
-    rows = table.read(partitions=[{"model_id": model.model_id, "name": name}])
-    version = rows.agg(F.max("version")).first()[0]
-    if version is None:
-        return None
-    numeric, categorical = features(model, model.features)
-    flat = rows.where(F.col("version") == version).select(
-        "inference_id", *[F.col("numeric")[c].alias(c) for c in numeric],
-        *[F.col("categorical")[c].alias(c) for c in categorical])
-    return flat, int(version)
+def counted(rows: DataFrame) -> DataFrame:
+    """(model_id, window_start, n, n_reference, size) of `labelled` rows: `size` is the
+    number of rows each side is cut to, min(n, n_reference, `SAMPLE_ROWS`)."""
+    sides = rows.groupBy("model_id", "window_start").agg(
+        F.count(F.when(F.col("_label") == 1, 1)).alias("n"),
+        F.count(F.when(F.col("_label") == 0, 1)).alias("n_reference"))
+    return sides.withColumn("size", F.least("n", "n_reference", F.lit(SAMPLE_ROWS)))
+
+
+def balanced(rows: DataFrame, counts: DataFrame) -> DataFrame:
+    """The `size` rows of each side of each (model, day) with the smallest `_key`, the
+    counts' columns beside them. A side's rows are first thinned to those whose `_key`
+    (a uniform hash) falls in the bottom (size + margin) / n of its range, so only a few
+    more than `size` rows a side are ranked, never the whole day; the margin (8 standard
+    deviations of the kept count) makes a thinned side short of `size` rows a
+    once-in-10^15 event, and the fit cuts both sides to the shorter if it happens."""
+    side = F.when(F.col("_label") == 1, F.col("n")).otherwise(F.col("n_reference"))
+    share = (F.col("size") + 8 * F.sqrt(F.col("size")) + 8) / side
+    uniform = F.col("_key").cast("double") / 2.0 ** 64 + 0.5
+    order = Window.partitionBy("model_id", "window_start", "_label").orderBy("_key")
+    return (rows.join(F.broadcast(counts), on=["model_id", "window_start"], how="inner")
+            .where(uniform <= share)
+            .withColumn("_rank", F.row_number().over(order))
+            .where(F.col("_rank") <= F.col("size")).drop("_rank"))
+
+
+def judged(auc: float | None, size: int, threshold: float) -> dict:
+    """{threshold, drifted, status} of a day's AUC on `size` rows a side: the threshold
+    is never closer to chance than 4 standard errors of a null AUC (Hanley & McNeil,
+    with equal classes): 0.6156 at `MIN_ROWS` rows a side, 0.5516 at 1,000."""
+    if auc is None or size < MIN_ROWS:
+        return {"threshold": threshold, "drifted": None, "status": "insufficient_data"}
+    threshold = max(threshold, 0.5 + 4 * math.sqrt((2 * size + 1) / (12 * size * size)))
+    return {"threshold": threshold, "drifted": bool(auc > threshold), "status": "ok"}
+
+
+def fit(sample: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+        ) -> tuple[float | None, dict[str, float]]:
+    """(held-out AUC, importance per feature) of one day's `balanced` rows (`_label`,
+    `x`, `c`, `_key`): the method itself, on one Python worker."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    sample = sample.sort_values(["_label", "_key"], kind="stable")
+    size = int(sample["_label"].value_counts().reindex([0, 1], fill_value=0).min())
+    sample = sample.groupby("_label", sort=True).head(size)  # balanced, by key
+    if size < MIN_ROWS or not (numeric or categorical):
+        return None, {}
+    matrix = np.column_stack([
+        np.stack(sample["x"].to_numpy()).reshape(len(sample), 2 * len(numeric)),
+        *[frequency_rank(pd.Series([c[j] for c in sample["c"]], dtype=object))
+          for j in range(len(categorical))]])
+    labels = sample["_label"].to_numpy()
+    held = np.empty(len(labels))
+    importance = np.zeros(matrix.shape[1])
+    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(
+            matrix, labels):
+        forest = RandomForestClassifier(n_estimators=TREES, max_depth=DEPTH,
+                                        max_features="sqrt", random_state=SEED, n_jobs=1)
+        forest.fit(matrix[train], labels[train])
+        held[test] = forest.predict_proba(matrix[test])[:, 1]
+        importance += forest.feature_importances_ / FOLDS
+    by_feature: dict[str, float] = {}
+    for name, value in zip([*numeric, *numeric, *categorical], importance, strict=True):
+        by_feature[name] = by_feature.get(name, 0.0) + float(value)
+    return float(roc_auc_score(labels, held)), by_feature
+
+
+def frequency_rank(values: pd.Series) -> np.ndarray:
+    """Each value's rank by frequency (most frequent 0, ties by value); a null ranks
+    after every value."""
+    counts = values.dropna().value_counts()
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranks = {value: float(i) for i, (value, _) in enumerate(order)}
+    return values.map(ranks).fillna(float(len(ranks))).to_numpy(dtype=float)
+
+
+def top(importance: Mapping[str, float]) -> list[dict]:
+    """The `TOP_FEATURES` features with the most importance, as `top_features` holds."""
+    ranked = sorted(importance.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FEATURES]
+    return [{"feature": f, "importance": float(v)} for f, v in ranked]
+
+
+def _fit_groups(names: dict[str, tuple[Sequence[str], Sequence[str]]]):
+    def fit_group(sample: pd.DataFrame) -> pd.DataFrame:
+        numeric, categorical = names[sample["model_id"].iloc[0]]
+        auc, importance = fit(sample, numeric, categorical)
+        best = top(importance)
+        return pd.DataFrame({
+            "model_id": [sample["model_id"].iloc[0]], "_day": [int(sample["_day"].iloc[0])],
+            "auc": [auc],
+            "top_names": [[f["feature"] for f in best]],
+            "top_importances": [[f["importance"] for f in best]]})
+    return fit_group
 
 
 def score(reference: DataFrame, window: DataFrame, numeric: Sequence[str],
           categorical: Sequence[str], threshold: float = THRESHOLD) -> dict:
     """Cross-validated domain-classifier AUC of `window` against `reference` (both with
-    the feature columns): {auc, drifted, status, n, n_reference, top_features, held_out}
-    where `held_out` holds each row's (label, score) for checking."""
-    columns = [*numeric, *categorical]
-    n_ref, n_win = reference.count(), window.count()
-    size = min(n_ref, n_win, SAMPLE_ROWS)
-    out = {"n": n_win, "n_reference": n_ref, "threshold": threshold, "auc": None,
-           "drifted": None, "status": "insufficient_data", "top_features": None,
-           "held_out": None}
-    if size < MIN_ROWS or not columns:
-        return out
-    # never closer to chance than 4 standard errors of a null AUC (Hanley & McNeil, with
-    # equal classes): 0.6156 at MIN_ROWS rows a side, 0.5516 at 1,000
-    threshold = max(threshold, 0.5 + 4 * math.sqrt((2 * size + 1) / (12 * size * size)))
-    out["threshold"] = threshold
-    sides = []
-    for frame, label, n in ((reference, 0.0, n_ref), (window, 1.0, n_win)):
-        picked = (frame.select(*columns).orderBy(F.rand(SEED)).limit(size) if n > size
-                  else frame.select(*columns))
-        sides.append(picked.withColumn("_label", F.lit(label)))
-    data = _prepared(sides[0].unionByName(sides[1]), numeric, categorical).persist()
-    try:
-        held, importances = _cross_validate(data)
-        held = held.persist()
-        auc = BinaryClassificationEvaluator(labelCol="_label", rawPredictionCol="_score",
-                                            metricName="areaUnderROC", numBins=0).evaluate(held)
-        rows = held.collect()
-        held.unpersist()
-    finally:
-        data.unpersist()
-    ranked = sorted(importances.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FEATURES]
-    out.update(auc=float(auc), drifted=bool(auc > threshold), status="ok",
-               top_features=[{"feature": f, "importance": float(v)} for f, v in ranked],
-               held_out=[(r[0], r[1]) for r in rows])
-    return out
+    the feature columns, rows identified by `inference_id` when they have one), as one
+    model-day of `scores`: {auc, threshold, drifted, status, n, n_reference,
+    top_features}."""
+    day = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
+    def side(rows: DataFrame) -> DataFrame:
+        ident = (F.col("inference_id").cast("string") if "inference_id" in rows.columns
+                 else F.monotonically_increasing_id().cast("string"))
+        return encoded(rows.withColumn("model_id", F.lit("-"))
+                       .withColumn("window_start", F.lit(day)), numeric, categorical, ident)
 
-def _prepared(rows: DataFrame, numeric: Sequence[str], categorical: Sequence[str]
-              ) -> DataFrame:
-    """Numbers with a sentinel and a null indicator; categories as frequency ranks."""
-    prepared = rows.select(
-        "_label",
-        *[F.when(F.col(c).isNull() | F.isnan(c) | F.col(c).isin(float("inf"), float("-inf")),
-                 F.lit(SENTINEL)).otherwise(F.col(c)).cast("double").alias(f"_n_{i}")
-          for i, c in enumerate(numeric)],
-        *[F.col(c).isNull().cast("double").alias(f"_m_{i}") for i, c in enumerate(numeric)],
-        *[F.col(c).cast("string").alias(f"_c_{i}") for i, c in enumerate(categorical)])
-    indexed = [f"_r_{i}" for i in range(len(categorical))]
-    if categorical:
-        indexer = StringIndexer(inputCols=[f"_c_{i}" for i in range(len(categorical))],
-                                outputCols=indexed, handleInvalid="keep",
-                                stringOrderType="frequencyDesc")
-        prepared = indexer.fit(prepared).transform(prepared)
-        # a plain number, not a nominal attribute: no one-bin-per-category split search
-        prepared = prepared.select(*[c for c in prepared.columns if c not in indexed],
-                                   *[F.col(c).alias(c, metadata={}) for c in indexed])
-    names = [*numeric, *numeric, *categorical]  # a null indicator counts for its column
-    inputs = ([f"_n_{i}" for i in range(len(numeric))]
-              + [f"_m_{i}" for i in range(len(numeric))] + indexed)
-    assembled = VectorAssembler(inputCols=inputs, outputCol="_features").transform(prepared)
-    return (assembled.select("_label", "_features",
-                             F.floor(F.rand(SEED) * FOLDS).alias("_fold"))
-            .withMetadata("_features", {"inferwatch_names": names}))
-
-
-def _cross_validate(data: DataFrame) -> tuple[DataFrame, dict[str, float]]:
-    """Held-out (label, score) of every row, and importance per feature over the folds."""
-    names = data.schema["_features"].metadata["inferwatch_names"]
-    held, importances = None, {}
-    for fold in range(FOLDS):
-        forest = RandomForestClassifier(labelCol="_label", featuresCol="_features",
-                                        numTrees=TREES, maxDepth=DEPTH, seed=SEED + fold,
-                                        featureSubsetStrategy="sqrt")
-        fitted = Pipeline(stages=[forest]).fit(data.where(F.col("_fold") != fold)).stages[0]
-        scored = fitted.transform(data.where(F.col("_fold") == fold)).select(
-            "_label", vector_to_array("probability")[1].alias("_score"))
-        held = scored if held is None else held.unionByName(scored)
-        for name, value in zip(names, fitted.featureImportances.toArray(), strict=True):
-            importances[name] = importances.get(name, 0.0) + float(value) / FOLDS
-    return held, importances
+    days = reference.sparkSession.createDataFrame([("-", day)],
+                                                  "model_id string, window_start timestamp")
+    row = scores(side(reference).drop("window_start"), side(window), days,
+                 {"-": (numeric, categorical)}).first()
+    names, values = row["top_names"] or [], row["top_importances"] or []
+    return {"n": row["n"], "n_reference": row["n_reference"], "auc": row["auc"],
+            **judged(row["auc"], row["size"], threshold),
+            "top_features": [{"feature": f, "importance": v} for f, v in zip(
+                names, values, strict=True)] or None}
