@@ -28,7 +28,7 @@ from inferwatch.granularity import truncate, utc
 from inferwatch.jobs.todo import run_fleet
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain, domain_sample
-from inferwatch.metrics.window_store import replace_windows, window_column
+from inferwatch.metrics.window_store import replace_fleet_windows, window_column
 from inferwatch.metrics.windows import rollup_windows
 from inferwatch.model_config import ModelConfig
 from inferwatch.runs import Progress, Run
@@ -159,19 +159,15 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 
 def _write(ctx: Context, results: dict[str, list[dict]], parts: dict[str, Run]
            ) -> dict[str, int]:
+    """Every model's days replaced in `metrics/multivariate_drift` with one commit."""
+    fields = domain.RESULT_SCHEMA.fieldNames()
+    fresh = ctx.spark.createDataFrame(
+        [tuple(r[f] for f in fields) for rows in results.values() for r in rows],
+        domain.RESULT_SCHEMA)
+    windows = {m: {"1d": [r["window_start"] for r in rows]} for m, rows in results.items()}
+    version = replace_fleet_windows(ctx.lake, TABLE, windows, fresh)
     for model_id, rows in sorted(results.items()):
         part = parts[model_id]
-        try:
-            fresh = ctx.spark.createDataFrame(
-                [tuple(r[f] for f in domain.RESULT_SCHEMA.fieldNames()) for r in rows],
-                domain.RESULT_SCHEMA)
-            days = [r["window_start"] for r in rows]
-            part.outputs[TABLE] = replace_windows(ctx.lake, TABLE, model_id, {"1d": days},
-                                                  fresh)
-        except Exception as err:  # noqa: BLE001 - failures are values; others go on
-            part.fail(err)
-            part.notes.append(f"failed: {part.error[:200]}")
-            continue
         for r in rows:
             part.rows_in += r["n"]
             part.rows_out += r["n"]
@@ -179,4 +175,4 @@ def _write(ctx: Context, results: dict[str, list[dict]], parts: dict[str, Run]
                 part.notes.append(f"{r['window_start']:%Y-%m-%d}: AUC {r['auc']:.3f} > "
                                   f"{r['threshold']}: {r['top_features'][0]['feature']} "
                                   "leads")
-    return {}
+    return {TABLE: version}
