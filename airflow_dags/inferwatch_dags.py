@@ -13,7 +13,10 @@ task needs is read when the task runs, from Airflow Variables with these default
     inferwatch_models   model descriptions folder overriding it ("" = the file's)
 
 and the Spark connection `spark_default` (master, deploy mode, spark-submit binary), as
-for any SparkSubmitOperator.
+for any SparkSubmitOperator. Each task gives the driver the checkout's
+`lib/inferwatch/log4j2.properties` (`spark.driver.extraJavaOptions`), so its JVM logs
+errors only from its first line, as under `inferwatch run`; that setting replaces a
+`spark.driver.extraJavaOptions` of spark-defaults.conf.
 
 Schedules:
 - `inferwatch_hourly` runs the pipeline (`inferwatch.jobs.PIPELINE`, the same order as
@@ -54,19 +57,24 @@ HOME = "{{ var.value.get('inferwatch_home', '%s') }}" % Path(__file__).resolve()
 CONF = "{{ var.value.get('inferwatch_conf', 'conf/local.yaml') }}"
 LAKE = "{{ var.value.get('inferwatch_lake', '') }}"
 MODELS = "{{ var.value.get('inferwatch_models', '') }}"
+# the driver JVM's log configuration: errors only, from its first line (lib/inferwatch/session.py
+# gives the same file to the JVM `inferwatch run` starts)
+DRIVER_OPTIONS = f"-Dlog4j2.configurationFile=file:{HOME}/lib/inferwatch/log4j2.properties"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DEFAULTS = {"retries": 3, "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=30)}
 
 
 def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOperator:
-    """`spark-submit <home>/jobs/submit.py <job> --conf <home>/<conf> args`; the lake and
+    """`spark-submit --conf spark.driver.extraJavaOptions=<DRIVER_OPTIONS>
+    <home>/jobs/submit.py <job> --conf <home>/<conf> args`; the lake and
     models overrides reach the job as INFERWATCH_LAKE / INFERWATCH_MODELS (empty: the
     conf's)."""
     return SparkSubmitOperator(
         task_id=task_id or job.replace("-", "_"),
         application=f"{HOME}/jobs/submit.py",
         application_args=[job, "--conf", f"{HOME}/{CONF}", *args],
+        conf={"spark.driver.extraJavaOptions": DRIVER_OPTIONS},
         env_vars={"INFERWATCH_LAKE": LAKE, "INFERWATCH_MODELS": MODELS},
         name=f"inferwatch-{job}",
         conn_id="spark_default",

@@ -52,6 +52,7 @@ def describe() -> dict:
             application = task.render_template(task.application, context)
             args = task.render_template(task.application_args, context)
             hook = SparkSubmitHook(conn_id=task._conn_id, application_args=args,
+                                   conf=task.render_template(task.conf, context),
                                    name=task.render_template(task.name, context))
             tasks.append({"task_id": task.task_id, "retries": task.retries,
                           "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
