@@ -85,6 +85,17 @@ def seed_lake(spark, tmp_path_factory):
     return seed_lakes(spark, tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def walkthrough(tmp_path_factory):
+    """README's walk-through run once as written (tests/walkthrough.py): (its folder,
+    {command: its completed process}), every command exited 0. The README test checks
+    what it left, the console test what `inferwatch run hourly` printed."""
+    from tests.walkthrough import run
+
+    folder = tmp_path_factory.mktemp("walkthrough")
+    return folder, run(folder)
+
+
 def quality_onsets(manifest: Path) -> list:
     """Onsets (UTC hours) of the scenario's data incidents, which quality must catch."""
     incidents = json.loads(manifest.read_text())["incidents"]

@@ -2,23 +2,26 @@
 not Spark's, the JDK's or Great Expectations' warnings, unless `-v` asks for them; a
 progress line is a live line on a terminal and a few plain lines elsewhere.
 
-The two subprocess tests run the real `inferwatch` script (one JVM each, ~15-30 s) on a
-lake of three rows that the suite's session partitions first."""
+The last two tests read real `inferwatch` runs: the README walk-through's `run hourly`
+(tests/walkthrough.py, run once per session for the README test too: three hours of a
+churn model, its stderr a pipe as in CI), and one `-v run partition` (one JVM, ~15-30 s)
+on a copy of that walk-through's lake."""
 from __future__ import annotations
 
 import io
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 
 from inferwatch import console
-from tests.helpers import three_inferences_lake
 
 REPO = Path(__file__).resolve().parents[1]
 INFERWATCH = Path(sys.executable).with_name("inferwatch")
@@ -161,40 +164,40 @@ def test_library_warnings_are_filtered_by_module_not_globally(restored_logging, 
     assert console.verbose() is verbose
 
 
-@pytest.fixture()
-def small_lake(spark, tmp_path) -> tuple[Path, Path]:
-    """(lake, models folder): three inferences of the repository's models, ingested;
-    fraud has one expectation, so the quality job validates its hour with GX."""
-    expectations = [{"type": "expect_column_values_to_not_be_null",
-                     "kwargs": {"column": "prediction"}}]
-    return three_inferences_lake(spark, tmp_path, {"quality": {"expectations": expectations}},
-                                 {"amount": [120.0, 80.0, None]})
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     assert INFERWATCH.exists(), f"{INFERWATCH} missing: install the package (make test)"
     env = {**os.environ, console.PROGRESS_ENV: "1"}
-    return subprocess.run([str(INFERWATCH), *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([str(INFERWATCH), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
-def test_a_run_shows_progress_and_no_library_warnings_and_v_brings_them_back(small_lake):
-    lake, models_dir = small_lake
-    where = ("--lake", str(lake), "--models", str(models_dir))
+def _hourly(walkthrough) -> tuple[str, subprocess.CompletedProcess]:
+    """The walk-through's `inferwatch run hourly ...` command and its completed process."""
+    _folder, done = walkthrough
+    return next((cmd, process) for cmd, process in done.items()
+                if cmd.startswith("inferwatch run hourly"))
 
-    quiet = _run("run", "hourly", *where)
 
-    assert quiet.returncode == 0, quiet.stderr
+def test_a_run_shows_progress_and_no_library_warnings(walkthrough):
+    _cmd, quiet = _hourly(walkthrough)  # exited 0 (the walk-through checks it)
+
     warned = [line for line in quiet.stderr.splitlines() if WARN_LINE.search(line)]
     assert not warned, quiet.stderr
     assert "[quality] running (job 7/8) ..." in quiet.stdout, quiet.stdout
     assert "[quality] ok in " in quiet.stdout, quiet.stdout
-    hours = r"^\[quality\] fraud: 1/1 hours, [\d.]+ (h/s|s/h), in \d+:\d\d$"
-    assert re.search(hours, quiet.stderr, re.MULTILINE), quiet.stderr
-    assert re.search(r"^\[quality\]: 2/2 models \(fraud\), ", quiet.stderr,
-                     re.MULTILINE), quiet.stderr
+    for job in ("profile", "drift", "performance"):  # a model's hours: seconds each
+        line = rf"^\[{job}\]: 1/1 models \(churn\), [\d.]+ (model/s|s/model), in \d+:\d\d$"
+        assert re.search(line, quiet.stderr, re.MULTILINE), (job, quiet.stderr)
 
-    loud = _run("-v", "run", "partition", *where)
+
+def test_v_brings_the_library_lines_back(walkthrough, tmp_path):
+    folder, _done = walkthrough
+    cmd, _quiet = _hourly(walkthrough)
+    options = cmd.split()[3:]  # the walk-through's --conf
+    conf = yaml.safe_load((folder / options[options.index("--conf") + 1]).read_text())
+    lake = shutil.copytree(folder / conf["lake"], tmp_path / "lake")  # the shared one stays
+
+    loud = _run("-v", "run", "partition", *options, "--lake", str(lake), cwd=folder)
 
     assert loud.returncode == 0, loud.stderr
     assert "WARNING: Using incubator modules" in loud.stderr, loud.stderr  # the JDK's own
