@@ -44,18 +44,18 @@ class _EmptyHours:
     def __init__(self):
         self.found: dict[str, set[datetime]] | None = None
 
-    def of(self, ctx: Context, model_id: str, done: Progress) -> set[datetime]:
+    def of(self, ctx: Context, part: Run, done: Progress) -> set[datetime]:
+        """`part`'s model's hours without a row, at the run's version of `inferences`."""
         if self.found is None:
-            version = ctx.lake.table("inferences").version()
             self.found = signals.empty_hours(
                 ctx.lake, {m: done.cursor("inferences", m) for m in ctx.selected_models()},
-                version)
-        return self.found.get(model_id, set())
+                part.inputs["inferences"])
+        return self.found.get(part.model_id, set())
 
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
              done: Progress, empty: _EmptyHours) -> Work | None:
-    lacking = empty.of(ctx, model.model_id, done) - hours
+    lacking = empty.of(ctx, part, done) - hours
     part.owed = sorted(set(part.owed) | {h for h in lacking if not ctx.in_range(h)})
     lacking = {h for h in lacking if ctx.in_range(h)}
     if not hours and not lacking:

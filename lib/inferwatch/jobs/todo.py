@@ -67,30 +67,22 @@ def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
     record a model's failure as a value while the others go on. With `always`, `compute`
     runs for a model with no changed hour too (the quality job looks for hours it lacks)."""
     models = ctx.selected_models()
-    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
-              "rebuild": ctx.rebuild}
-    with track(ctx.lake, job_name, params) as job:
-        versions = {name: ctx.lake.table(name).version() for name in inputs}
-        job.inputs.update(versions)
-        todo = hours_to_do(ctx, Progress(ctx.lake, job_name), models, inputs, versions)
+    with track(ctx.lake, job_name, _params(ctx, models)) as job:
+        versions, done, todo = _begin(ctx, job, inputs, models)
         with progress(f"[{job_name}]", len(todo), "models") as meter:
             for model_id, (hours, owed) in sorted(todo.items()):
                 meter.working_on(model_id)
-                part = job.for_model(model_id)
-                part.inputs.update(versions)
-                part.owed = sorted(owed)
+                part = _part(job, model_id, versions, owed)
                 try:
                     if hours or always:
                         compute(ctx, models[model_id], hours, versions, part)
                 except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                    part.fail(err)
-                    job.notes.append(f"{model_id}: failed: {part.error[:200]}")
+                    _failed(job, part, err)
                     continue
                 finally:
                     job.notes += [f"{model_id}: {note}" for note in part.notes]
                     meter.advance()
-                job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
-                                 + (f", {len(owed)} owed to a later run" if owed else ""))
+                job.notes.append(_recomputed(model_id, hours, owed))
         job.add_totals()
     return job
 
@@ -108,23 +100,15 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
     the failing one is recorded failed and the others are written. With `always`, a
     model with no changed hour is prepared too."""
     models = ctx.selected_models()
-    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
-              "rebuild": ctx.rebuild}
-    with track(ctx.lake, job_name, params) as job:
-        versions = {name: ctx.lake.table(name).version() for name in inputs}
-        job.inputs.update(versions)
-        done = Progress(ctx.lake, job_name)
-        todo = hours_to_do(ctx, done, models, inputs, versions)
+    with track(ctx.lake, job_name, _params(ctx, models)) as job:
+        versions, done, todo = _begin(ctx, job, inputs, models)
         plans: dict[str, Any] = {}
         parts: dict[str, Run] = {}
         with progress(f"[{job_name}] planning", len(todo), "models") as meter:
             for model_id, (hours, owed) in sorted(todo.items()):
                 meter.working_on(model_id)
-                part = parts[model_id] = job.for_model(model_id)
-                part.inputs.update(versions)
-                part.owed = sorted(owed)
-                job.notes.append(f"{model_id}: {len(hours)} hours recomputed"
-                                 + (f", {len(owed)} owed to a later run" if owed else ""))
+                part = parts[model_id] = _part(job, model_id, versions, owed)
+                job.notes.append(_recomputed(model_id, hours, owed))
                 if hours or always:
                     _guarded(job, part, lambda: plans.__setitem__(  # noqa: B023
                         model_id, prepare(ctx, models[model_id], hours, part, done)))
@@ -139,6 +123,33 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
             job.notes += [f"{model_id}: {note}" for note in part.notes]
         job.add_totals()
     return job
+
+
+def _params(ctx: Context, models: Mapping[str, ModelConfig]) -> dict[str, Any]:
+    return {"start": ctx.start, "end": ctx.end, "models": sorted(models),
+            "rebuild": ctx.rebuild}
+
+
+def _begin(ctx: Context, job: Run, inputs: Sequence[str], models: Mapping[str, ModelConfig]
+           ) -> tuple[dict[str, int], Progress, dict[str, tuple[set[datetime], set[datetime]]]]:
+    """(input versions, the job's progress, each model's hours to do and owed), each read
+    once for the run."""
+    versions = {name: ctx.lake.table(name).version() for name in inputs}
+    job.inputs.update(versions)
+    done = Progress(ctx.lake, job.job)
+    return versions, done, hours_to_do(ctx, done, models, inputs, versions)
+
+
+def _part(job: Run, model_id: str, versions: dict[str, int], owed: set[datetime]) -> Run:
+    part = job.for_model(model_id)
+    part.inputs.update(versions)
+    part.owed = sorted(owed)
+    return part
+
+
+def _recomputed(model_id: str, hours: set[datetime], owed: set[datetime]) -> str:
+    return (f"{model_id}: {len(hours)} hours recomputed"
+            + (f", {len(owed)} owed to a later run" if owed else ""))
 
 
 def _computed(ctx: Context, job: Run, parts: dict[str, Run], plans: dict[str, Any],

@@ -64,8 +64,9 @@ def validate_fleet(lake, work: dict[str, Work], version: int
             specs = for_hour(w.specs, hour.hour)
             columns = signals.has_columns(
                 others, {c: hour_stats[("nonnull", c)] for c in others}, w.model, w.specs)
-            rest = [s for s in specs if not computable(s, schema)]
-            mine = [(s, k) for s, k in zip(specs, stored) if computable(s, schema)]
+            can = [computable(s, schema) for s in specs]
+            rest = [s for s, ok in zip(specs, can) if not ok]
+            mine = [(s, k) for s, k, ok in zip(specs, stored, can) if ok]
             placed = slots([s for s, _k in mine])
             found += [result_row(judge(s, hour_stats, columns, schema, placed.get(i),
                                        s["kwargs"] if s["type"] == ROW_COUNT else k),

@@ -48,18 +48,17 @@ class Slot:
     column: str
     strict_min: bool = False
     strict_max: bool = False
-    occurrence: int = 0  # a second range check of the same column in one suite
 
     @property
     def name(self) -> str:
         flags = f"{int(self.strict_min)}{int(self.strict_max)}"
-        return f"__{'between' if self.kind == BETWEEN else 'in_set'}_{flags}_{self.occurrence}"
+        return f"__{'between' if self.kind == BETWEEN else 'in_set'}_{flags}"
 
 
-def slot_of(spec: dict, occurrence: int) -> Slot:
+def slot_of(spec: dict) -> Slot:
     kwargs = spec.get("kwargs") or {}
     return Slot(spec["type"], kwargs["column"], bool(kwargs.get("strict_min")),
-                bool(kwargs.get("strict_max")), occurrence)
+                bool(kwargs.get("strict_max")))
 
 
 def computable(spec: dict, schema: T.StructType) -> bool:
@@ -92,16 +91,11 @@ def computable(spec: dict, schema: T.StructType) -> bool:
 
 
 def slots(specs: Iterable[dict]) -> dict[int, Slot]:
-    """{index of the spec in `specs`: its slot} for the range and value-set checks."""
-    seen: dict[tuple, int] = {}
-    out = {}
-    for i, spec in enumerate(specs):
-        if spec["type"] in (BETWEEN, IN_SET):
-            slot = slot_of(spec, 0)
-            key = (slot.kind, slot.column, slot.strict_min, slot.strict_max)
-            out[i] = slot_of(spec, seen.get(key, 0))
-            seen[key] = seen.get(key, 0) + 1
-    return out
+    """{index of the spec in `specs`: its slot} for the range and value-set checks (a
+    suite holds at most one of each type per column: `validate.build_suite` refuses
+    two, as GX would merge them)."""
+    return {i: slot_of(spec) for i, spec in enumerate(specs)
+            if spec["type"] in (BETWEEN, IN_SET)}
 
 
 def hour_statistics(spark: SparkSession, rows: DataFrame,
