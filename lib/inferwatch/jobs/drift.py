@@ -26,6 +26,7 @@ from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics import drift
 from inferwatch.metrics.joined import baseline_rows
+from inferwatch.lake.schema import rows_frame
 from inferwatch.granularity import GRANULARITIES, ROLLUPS, granularity, truncate, window_end
 from inferwatch.metrics.window_store import read_windows, replace_windows
 
@@ -127,7 +128,7 @@ def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dic
         base = reference(ctx, model, part)
         rows = drift_rows(states, targets, base, thresholds(model), model.model_id)
         part.rows_in = part.rows_out = len(rows)
-        frame = lake.spark.createDataFrame(rows, drift.DRIFT_SCHEMA)
+        frame = rows_frame(lake.spark, rows, drift.DRIFT_SCHEMA)
         part.outputs[TABLE] = replace_windows(lake, TABLE, model.model_id, targets, frame)
         flagged = sum(1 for r in rows if r[15])
         part.notes.append(f"{flagged} of {len(rows)} drift rows flagged")
@@ -181,12 +182,12 @@ def drift_rows(states: DataFrame, targets: dict[str, list[datetime]], base: Data
                                    "version": F.lit(None).cast("long")}))
     frame = pairs[0] if len(pairs) == 1 else pairs[0].unionByName(pairs[1], allowMissingColumns=True)
     out = []
-    for row in drift.summaries(frame).toLocalIterator():
-        row = row.asDict()
+    for row, numeric in drift.scored(drift.summaries(frame).collect()):
         limit = dict(limits[row["kind"]])
         if row["comparison"] == "baseline" and row["granularity"] == "1h":
             limit.update(row["thresholds"] or {})
-        for metric, value, bound, threshold, flagged, status in drift.score(row, limit):
+        for metric, value, bound, threshold, flagged, status in drift.score(row, limit,
+                                                                            numeric):
             out.append((model_id, row["granularity"], row["w_window_start"], row["slice_key"],
                         row["slice_value"], row["column"], row["kind"], row["comparison"],
                         row["name"], row["version"], row["r_window_start"], metric, value,

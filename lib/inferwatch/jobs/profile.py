@@ -1,57 +1,113 @@
-"""The profile job: every feature, the prediction and the label of each changed hour.
+"""The profile job: every feature, the prediction and the label of each changed hour,
+for every model in one plan.
 
 For each model, the hours whose inferences or labels changed since that model's last
 run (`jobs.todo`): the hour's rows, sliced like performance, are profiled in one pass
-over all columns and slices (`metrics.profile`); the hourly state replaces those hours
-in `state/profile` and the days and weeks they fall in are merged again from the stored
-hourly states (never from raw rows); `metrics/profile` gets the compact rows of the
-same windows. A model's failure is recorded and the others go on; a slice that fails on
-the rows is dropped for the run with a note (`metrics.slices.compute_sliced`).
+over all columns and slices (`metrics.profile`), every model's states side by side in
+one Spark plan; the hourly state replaces those hours in `state/profile` and the days and
+weeks they fall in are merged again from the stored hourly states (never from raw rows);
+`metrics/profile` gets the compact rows of the same windows: one commit per table for
+all models (`metrics.windows.write_fleet_windows`). If the joint plan fails, each model
+is computed alone: a model's failure is recorded and the others go on; a slice that
+fails on the rows is dropped for the run with a note (`metrics.slices.compute_sliced`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.runs import Run
-from inferwatch.jobs.todo import run_per_model
+from inferwatch.jobs.todo import rows_listed, run_fleet
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
-from inferwatch.metrics.profile import computed_state, profiled_columns
-from inferwatch.metrics.slices import compute_sliced
-from inferwatch.metrics.windows import write_windows
+from inferwatch.metrics.profile import computed, profile_state, profiled_columns
+from inferwatch.metrics.slices import compute_sliced, sliced
+from inferwatch.metrics.windows import union, write_fleet_windows
+from inferwatch.model_config import ModelConfig
+from inferwatch.runs import Progress, Run
 
 JOB = "profile"
 INPUTS = ("inferences", "labels")
 
 
+@dataclass
+class _Plan:
+    model: ModelConfig
+    hours: set[datetime]
+    part: Run
+    notes: list[str] = field(default_factory=list)  # kept once the plan has run
+
+
 def run(ctx: Context) -> Run:
-    return run_per_model(ctx, JOB, INPUTS, _model)
+    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write)
 
 
-def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
-           part: Run) -> None:
-    lake = ctx.lake
-    parts = [{"model_id": model.model_id, "hour": h} for h in sorted(hours)]
-    part.rows_in = sum(f.num_records or 0 for f in lake.table("inferences").files(
-        versions["inferences"], partitions=parts, stats=()))
-    rows = joined_rows(lake, parts, versions)
+def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
+             done: Progress) -> _Plan:
+    return _Plan(model, hours, part)
+
+
+def _states(ctx: Context, plan: _Plan, versions: dict[str, int], alone: bool) -> DataFrame:
+    """One model's hourly profile state: lazy for a joint plan, computed when `alone`
+    (then a slice that fails on the rows is dropped, `compute_sliced`)."""
+    model = plan.model
+    rows = joined_rows(ctx.lake, [{"model_id": model.model_id, "hour": h}
+                                  for h in sorted(plan.hours)], versions)
     numeric, categorical = profiled_columns(model, rows.columns)
+    plan.notes = []
     missing = sorted(set(model.features) - set(numeric) - set(categorical))
     if missing:
-        part.notes.append(f"features {missing} are not in the inferences")
-    state = compute_sliced(rows, model, part.notes,
-                           lambda sliced: computed_state(sliced, numeric, categorical),
-                           extra=[*numeric, *categorical], details=part.details)
+        plan.notes.append(f"features {missing} are not in the inferences")
+    extra = [*numeric, *categorical]
+    if alone:
+        return compute_sliced(rows, model, plan.notes, lambda sliced_rows: computed(
+            ctx.spark, lambda: profile_state(sliced_rows, numeric, categorical)),
+            extra=extra, details=plan.part.details)
+    return profile_state(sliced(rows, model, plan.notes, extra, plan.part.details),
+                         numeric, categorical)
+
+
+def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
+    if len(plans) == 1:
+        state = _states(ctx, next(iter(plans.values())), versions, alone=True)
+    else:
+        state = computed(ctx.spark, lambda: union(
+            [_states(ctx, plan, versions, alone=False) for plan in plans.values()]))
     try:
-        whole = (state.where((F.col("slice_key") == "*"))
-                 .groupBy("window_start").agg(F.max("count").alias("n"))
-                 .agg(F.sum("n")).first()[0])
-        part.rows_out = int(whole or 0)
-        part.check_accounting()
-        part.outputs.update(write_windows(lake, PROFILE, model.model_id, hours, state))
-    finally:
+        whole = (state.where(F.col("slice_key") == "*")
+                 .groupBy("model_id", "window_start").agg(F.max("count").alias("n"))
+                 .groupBy("model_id").agg(F.sum("n")).collect())
+    except Exception:
         state.unpersist()
+        raise
+    rows_out = dict.fromkeys(plans, 0) | {m: int(n or 0) for m, n in whole}
+    return {m: (plans[m], state, rows_out[m]) for m in plans}
+
+
+def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
+    states = {id(state): state for _plan, state, _n in results.values()}
+    try:
+        listed = rows_listed(ctx, {m: plan.hours for m, (plan, _s, _n) in results.items()},
+                             next(iter(parts.values())).inputs["inferences"])
+        changed = {}
+        for model_id, (plan, _state, rows_out) in results.items():
+            part = parts[model_id]
+            part.notes += plan.notes
+            part.rows_in, part.rows_out = listed[model_id], rows_out
+            try:
+                part.check_accounting()
+            except RuntimeError as err:  # this model's rows are not written; others are
+                part.fail(err)
+                part.notes.append(f"failed: {part.error[:200]}")
+                continue
+            changed[model_id] = plan.hours
+        if not changed:
+            return {}
+        fresh = union(list(states.values())).where(F.col("model_id").isin(list(changed)))
+        return write_fleet_windows(ctx.lake, PROFILE, changed, fresh)
+    finally:
+        for state in states.values():
+            state.unpersist()

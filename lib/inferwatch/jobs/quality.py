@@ -18,13 +18,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import run_fleet
+from inferwatch.jobs.todo import rows_listed, run_fleet
 from inferwatch.metrics.window_store import replace_fleet_windows
 from inferwatch.model_config import ModelConfig
 from inferwatch.quality import signals
 from inferwatch.quality.fleet import Work, validate_fleet
 from inferwatch.quality.suite import model_suite, rate_limits
-from inferwatch.quality.validate import QUALITY_SCHEMA, build_suite
+from inferwatch.quality.validate import QUALITY_SCHEMA, stored_kwargs
 from inferwatch.runs import Progress, Run
 
 JOB = "quality"
@@ -66,20 +66,14 @@ def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
         part.owed = sorted(set(part.owed) | hours)
         return None
     name, specs = suite
-    build_suite(name, specs)  # a spec GX refuses fails this model now, alone
+    stored_kwargs(name, specs)  # a spec GX refuses fails this model now, alone
     return Work(model, name, specs, hours, lacking)
 
 
 def _compute(ctx: Context, work: dict[str, Work], versions: dict[str, int]) -> dict:
     found = validate_fleet(ctx.lake, work, versions["inferences"])
     counts = signals.deliveries(ctx.lake, {m: w.hours | w.empty for m, w in work.items()})
-    listed = ctx.lake.table("inferences").files(
-        versions["inferences"], stats=(),
-        partitions=[{"model_id": m, "hour": h} for m, w in work.items() for h in w.hours])
-    rows_in: dict[str, int] = {}
-    for f in listed:
-        rows_in[f.partition["model_id"]] = (rows_in.get(f.partition["model_id"], 0)
-                                            + (f.num_records or 0))
+    rows_in = rows_listed(ctx, {m: w.hours for m, w in work.items()}, versions["inferences"])
     out = {}
     for model_id, w in work.items():
         results, n = found[model_id]

@@ -125,6 +125,19 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
     return job
 
 
+def rows_listed(ctx: Context, hours: Mapping[str, set[datetime]], version: int
+                ) -> dict[str, int]:
+    """{model_id: rows} the Delta log says `inferences` holds (at `version`) in each
+    model's `hours`: one listing for every model, independent of any join."""
+    listed = ctx.lake.table("inferences").files(
+        version, stats=(), partitions=[{"model_id": m, "hour": h}
+                                       for m, hs in hours.items() for h in sorted(hs)])
+    out = dict.fromkeys(hours, 0)
+    for f in listed:
+        out[f.partition["model_id"]] += f.num_records or 0
+    return out
+
+
 def _params(ctx: Context, models: Mapping[str, ModelConfig]) -> dict[str, Any]:
     return {"start": ctx.start, "end": ctx.end, "models": sorted(models),
             "rebuild": ctx.rebuild}

@@ -108,9 +108,8 @@ def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
     references = merge_keyed(rest)
     pairs = with_edges(_pair(hourly, references), whole)
     scores: dict[tuple, dict[str, float]] = {}
-    for row in drift.summaries(pairs).toLocalIterator():
-        row = row.asDict()
-        for metric, value, _bound, _t, _d, status in drift.score(row, {}):
+    for row, numeric in drift.scored(drift.summaries(pairs).collect()):
+        for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
             scale = drift.row_scale(metric, row)
             if status != "ok" or value is None or not scale > 0:
                 continue

@@ -118,12 +118,28 @@ def threshold_of(metric: str, kind: str, thresholds: Mapping[str, float],
     return max(fixed, per_scale * scale) if math.isfinite(scale) else fixed
 
 
-def score(row: Mapping[str, Any], thresholds: Mapping[str, float]) -> Iterable[tuple]:
-    """(metric, value, error_bound, threshold, drifted, status) of one summary row."""
+def scored(rows: Iterable[Any]) -> Iterable[tuple[dict[str, Any], dict | None]]:
+    """(row as a dict, its numeric statistics or None) for `score`, the numeric ones
+    computed for all rows at once (`drift_batch.numeric_values`)."""
+    from inferwatch.metrics.drift_batch import numeric_values
+
+    rows = [r.asDict() if hasattr(r, "asDict") else dict(r) for r in rows]
+    numeric = [r for r in rows if r["kind"] == NUMERIC]
+    values = dict(zip(map(id, numeric), numeric_values(numeric), strict=True))
+    return [(r, values.get(id(r))) for r in rows]
+
+
+def score(row: Mapping[str, Any], thresholds: Mapping[str, float],
+          numeric: Mapping[str, tuple] | None = None) -> Iterable[tuple]:
+    """(metric, value, error_bound, threshold, drifted, status) of one summary row
+    (`numeric`: its numeric statistics, computed with other rows' by `scored`)."""
     kind = row["kind"]
     enough = min(row["w_n_finite"] or 0, row["r_n_finite"] or 0) >= MIN_COUNT
     rows_enough = min(row["w_count"] or 0, row["r_count"] or 0) >= MIN_COUNT
-    values = dict(_numeric(row) if kind == NUMERIC else _categorical(row))
+    if kind != NUMERIC:
+        values = dict(_categorical(row))
+    else:
+        values = dict(_numeric(row) if numeric is None else numeric)
     rate_w = (row["w_num_nulls"] or 0) / row["w_count"] if row["w_count"] else math.nan
     rate_r = (row["r_num_nulls"] or 0) / row["r_count"] if row["r_count"] else math.nan
     values["null_rate_delta"] = (ds.null_rate_delta(rate_w, rate_r), 0.0)

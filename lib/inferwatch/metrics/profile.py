@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from inferwatch.metrics.maps import COUNTS
@@ -156,13 +156,19 @@ def computed_state(rows: DataFrame, numeric: Sequence[str],
                    categorical: Sequence[str]) -> DataFrame:
     """`profile_state`, persisted and computed at once with its plain aggregates compiled
     (the caller unpersists it)."""
-    spark = rows.sparkSession
+    return computed(rows.sparkSession, lambda: profile_state(rows, numeric, categorical))
+
+
+def computed(spark: SparkSession, states: Callable[[], DataFrame]) -> DataFrame:
+    """The profile state `states()` builds (one model's, or several models' unioned),
+    persisted and computed at once with its plain aggregates compiled (the caller
+    unpersists it)."""
     key, fields = _CODEGEN_FIELDS
     before = spark.conf.get(key, None)
     spark.conf.set(key, str(fields))
     state = None
     try:
-        state = profile_state(rows, numeric, categorical).persist()
+        state = states().persist()
         state.count()
     except Exception:
         if state is not None:

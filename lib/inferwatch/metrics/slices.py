@@ -102,10 +102,16 @@ def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str],
 
 
 def sliced(rows: DataFrame, model: ModelConfig, notes: list[str],
-           extra: Sequence[str] = ()) -> DataFrame:
+           extra: Sequence[str] = (), details: dict[str, Any] | None = None) -> DataFrame:
     """One row per (inference, slice it belongs to), with `window_start` = its hour,
-    carrying the prediction and label columns and the `extra` columns asked for."""
-    return _exploded(rows, slice_specs(rows, model, notes), extra)
+    carrying the prediction and label columns and the `extra` columns asked for; the
+    slices skipped go in `details["slices_dropped"]`. Nothing runs: a plan of several
+    models unions these, and `compute_sliced` isolates a slice that fails."""
+    dropped: dict[str, str] = {}
+    out = _exploded(rows, slice_specs(rows, model, notes, dropped), extra)
+    if dropped and details is not None:
+        details.setdefault("slices_dropped", {}).update(dropped)
+    return out
 
 
 def compute_sliced(rows: DataFrame, model: ModelConfig, notes: list[str],

@@ -24,7 +24,7 @@ week is never written from hours that were already replaced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +35,7 @@ from pyspark.sql import types as T
 from inferwatch.granularity import ROLLUPS, truncate, utc, window_end
 from inferwatch.lake.commit import ConcurrentWriteError
 from inferwatch.lake.tables import Lake
-from inferwatch.metrics.window_store import overlaps, replace_windows
+from inferwatch.metrics.window_store import overlaps, replace_fleet_windows
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,14 @@ def conform(states: DataFrame, schema: T.StructType) -> DataFrame:
         (F.col(f.name) if f.name in states.columns else F.lit(None)).cast(f.dataType)
         .alias(f.name) for f in schema.fields
     ])
+
+
+def union(frames: Sequence[DataFrame]) -> DataFrame:
+    """The rows of every frame (by column name)."""
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
 
 
 @dataclass(frozen=True)
@@ -73,24 +81,39 @@ class Family:
 
 def write_windows(lake: Lake, family: Family, model_id: str, changed: Iterable[datetime],
                   hourly: DataFrame) -> dict[str, int]:
-    """Replace the changed hours and their days and weeks in `state/` and `metrics/`.
+    """Replace the changed hours and their days and weeks in `state/` and `metrics/`:
+    one model's `write_fleet_windows`."""
+    return write_fleet_windows(lake, family, {model_id: changed}, hourly)
 
-    `hourly` is the fresh state of exactly the `changed` hours. Returns the two tables'
-    new versions.
+
+def write_fleet_windows(lake: Lake, family: Family, changed: Mapping[str, Iterable[datetime]],
+                        hourly: DataFrame) -> dict[str, int]:
+    """Replace every model's changed hours ({model_id: hours}) and their days and weeks
+    in `state/` and `metrics/`, one commit per table for all of them.
+
+    `hourly` is the fresh state of exactly the changed hours (a `model_id` column tells
+    the models apart). Returns the two tables' new versions.
     """
-    hours = sorted({utc(h) for h in changed})
-    windows = {"1h": hours, **rollup_windows(hours)}
-    stale = hourly.sparkSession.createDataFrame([(h,) for h in hours], "window_start timestamp")
+    hours = {m: sorted({utc(h) for h in hs}) for m, hs in changed.items()}
+    hours = {m: hs for m, hs in hours.items() if hs}
+    if not hours:
+        return {}
+    windows = {m: {"1h": hs, **rollup_windows(hs)} for m, hs in hours.items()}
+    stale = hourly.sparkSession.createDataFrame(
+        [(m, h) for m, hs in hours.items() for h in hs],
+        "model_id string, window_start timestamp")
 
     def attempt() -> dict[str, int]:
-        version, stored = _stored_hourly(lake.table(family.state_table), model_id,
-                                         windows["1w"], hourly.columns)
+        version, stored = _stored_hourly(lake.table(family.state_table),
+                                         {m: w["1w"] for m, w in windows.items()},
+                                         hourly.columns)
         base = hourly if stored is None else stored.join(
-            F.broadcast(stale), on="window_start", how="left_anti").unionByName(hourly)
-        return _write(lake, family, model_id, windows, base,
+            F.broadcast(stale), on=["model_id", "window_start"],
+            how="left_anti").unionByName(hourly)
+        return _write(lake, family, windows, base,
                       hourly.withColumn("granularity", F.lit("1h")), version)
 
-    return _retried(attempt, family.state_table, model_id)
+    return _retried(attempt, family.state_table, ", ".join(sorted(hours)))
 
 
 def rollup_windows(hours: Iterable[datetime]) -> dict[str, list[datetime]]:
@@ -109,13 +132,13 @@ def write_rollups(lake: Lake, family: Family, model_id: str,
     weeks = sorted({truncate(w, "1w") for starts in windows.values() for w in starts})
 
     def attempt() -> dict[str, int]:
-        version, stored = _stored_hourly(table, model_id, weeks, None)
-        return _write(lake, family, model_id, windows, stored, None, version)
+        version, stored = _stored_hourly(table, {model_id: weeks}, None)
+        return _write(lake, family, {model_id: windows}, stored, None, version)
 
     return _retried(attempt, family.state_table, model_id)
 
 
-def _retried(attempt: Callable[[], dict[str, int]], name: str, model_id: str
+def _retried(attempt: Callable[[], dict[str, int]], name: str, models: str
              ) -> dict[str, int]:
     """`attempt()`, made again (it reads the hourly state afresh) while its replace is
     refused because another writer changed what it read; at most MERGE_ATTEMPTS times."""
@@ -126,38 +149,38 @@ def _retried(attempt: Callable[[], dict[str, int]], name: str, model_id: str
             if number == MERGE_ATTEMPTS:
                 raise
             log.info("%s %s: the hourly state changed while it was merged; merging again "
-                     "(%s)", name, model_id, err)
+                     "(%s)", name, models, err)
     raise AssertionError("unreachable")
 
 
-def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[datetime]],
+def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetime]]],
            base: DataFrame, fresh_hours: DataFrame | None, read_version: int | None
            ) -> dict[str, int]:
     """Merge `base` (hourly states read at `read_version` of the state table) into the
-    `windows`' days and weeks and replace the `windows` (with `fresh_hours` as the "1h"
-    rows) in both tables, each in one commit; the state replace is refused if the model's
-    hourly state changed after `read_version`."""
+    days and weeks of `windows` ({model_id: {granularity: [window_start]}}) and replace
+    the windows (with `fresh_hours` as the "1h" rows) in both tables, each in one commit;
+    the state replace is refused if these models' hourly state changed after
+    `read_version`."""
     states = [] if fresh_hours is None else [fresh_hours]
     # weeks merge the merged days (7 states per key, not 168): merges are associative
-    days = family.merge(base, "1d").persist() if any(windows.get(g) for g in ROLLUPS) else None
+    rollups = any(by.get(g) for by in windows.values() for g in ROLLUPS)
+    days = family.merge(base, "1d").persist() if rollups else None
     for granularity in ROLLUPS:
-        if not windows.get(granularity):
+        keys = [(m, w) for m, by in windows.items() for w in by.get(granularity, ())]
+        if not keys:
             continue
-        wanted = lake.spark.createDataFrame([(w,) for w in windows[granularity]],
-                                            "window_start timestamp")
+        wanted = lake.spark.createDataFrame(keys, "model_id string, window_start timestamp")
         merged = days if granularity == "1d" else family.merge(days, granularity)
-        states.append(merged.join(wanted, on="window_start", how="left_semi")
+        states.append(merged.join(F.broadcast(wanted), on=["model_id", "window_start"],
+                                  how="left_semi")
                       .withColumn("granularity", F.lit(granularity)))
-    fresh = states[0]
-    for frame in states[1:]:
-        fresh = fresh.unionByName(frame)
-    fresh = fresh.persist()
+    fresh = union(states).persist()
     try:
         return {
-            family.state_table: replace_windows(lake, family.state_table, model_id, windows,
-                                                fresh, read_version, watch=("1h",)),
-            family.metrics_table: replace_windows(lake, family.metrics_table, model_id,
-                                                  windows, family.metrics(fresh)),
+            family.state_table: replace_fleet_windows(lake, family.state_table, windows, fresh,
+                                                      read_version, watch=("1h",)),
+            family.metrics_table: replace_fleet_windows(lake, family.metrics_table, windows,
+                                                        family.metrics(fresh)),
         }
     finally:
         fresh.unpersist()
@@ -165,19 +188,22 @@ def _write(lake: Lake, family: Family, model_id: str, windows: dict[str, list[da
             days.unpersist()
 
 
-def _stored_hourly(table, model_id: str, weeks: list[datetime], columns: list[str] | None
+def _stored_hourly(table, weeks: Mapping[str, list[datetime]], columns: list[str] | None
                    ) -> tuple[int | None, DataFrame | None]:
-    """The version read and the stored hourly states of `model_id` in the ISO `weeks`
-    (files pruned by their `window_start` bounds); (None, None) when the table does not
-    exist."""
+    """The version read and the stored hourly states of each model in its ISO `weeks`
+    ({model_id: [week]}; files pruned by their `window_start` bounds); (None, None) when
+    the table does not exist."""
     if not table.exists():
         return None, None
     version = table.version()
-    hourly = table.files(version, partitions=[{"model_id": model_id, "granularity": "1h"}],
-                         stats=("window_start",))
-    spans = [(w, window_end(w, "1w")) for w in weeks]
-    files = [f for f in hourly if overlaps(f, spans)]
+    hourly = table.files(version, partitions=[{"model_id": m, "granularity": "1h"}
+                                              for m in weeks], stats=("window_start",))
+    spans = {m: [(w, window_end(w, "1w")) for w in ws] for m, ws in weeks.items()}
+    files = [f for f in hourly if overlaps(f, spans[f.partition["model_id"]])]
     stored = table.read_files(files, version)
     if columns is None:
         columns = [c for c in stored.columns if c != "granularity"]
-    return version, stored.where(F.col("window_start") >= F.lit(min(weeks))).select(*columns)
+    since = table.spark.createDataFrame([(m, min(ws)) for m, ws in weeks.items()],
+                                        "model_id string, _since timestamp")
+    return version, (stored.join(F.broadcast(since), on="model_id")
+                     .where(F.col("window_start") >= F.col("_since")).select(*columns))

@@ -1,0 +1,64 @@
+"""The batched numeric drift statistics equal the row-by-row ones (`drift._numeric`)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from inferwatch.metrics import drift
+from inferwatch.metrics import drift_stats as ds
+from inferwatch.metrics.drift_batch import numeric_values
+
+
+def _side(rng, kind: str) -> dict:
+    n = int(rng.integers(2, 3000))
+    if kind == "ties":  # a few values: point masses in the grid
+        values = rng.choice([0.0, 1.0, 2.5], size=n, p=[0.6, 0.3, 0.1])
+    elif kind == "constant":
+        values = np.full(n, 7.0)
+    elif kind == "heavy":
+        values = rng.lognormal(0, 1.5, n)
+    else:
+        values = rng.normal(rng.normal(0, 2), rng.uniform(0.1, 5), n)
+    q = np.quantile(values, ds.QUANTILE_GRID, method="inverted_cdf")
+    return {"q": q.tolist(), "n": n, "mean": float(values.mean()),
+            "m2": float(((values - values.mean()) ** 2).sum()),
+            "iqr": np.quantile(values, [0.25, 0.75]).tolist()}
+
+
+def _rows(seed: int, count: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    kinds = ["normal", "ties", "constant", "heavy"]
+    rows = []
+    for i in range(count):
+        w, r = _side(rng, rng.choice(kinds)), _side(rng, rng.choice(kinds))
+        edges = sorted(set(np.round(np.quantile(r["q"], np.linspace(0.1, 0.9, 9)), 3)))
+        rows.append({
+            "kind": "numeric", "q_w": w["q"], "q_r": r["q"], "iqr_r": r["iqr"],
+            "w_mean": None if i % 17 == 0 else w["mean"], "r_mean": r["mean"],
+            "r_n_finite": r["n"], "r_m2": None if i % 23 == 0 else r["m2"],
+            "edges": None if i % 7 == 0 else edges[: 1 + i % len(edges)],
+        })
+    rows[3]["q_w"] = None  # a side without values: no numeric statistic
+    return rows
+
+
+def test_batched_numeric_statistics_equal_the_row_by_row_ones():
+    rows = _rows(seed=3, count=1500)  # several blocks
+    batched = numeric_values(rows)
+    assert batched[3] == {}
+    compared = 0
+    for row, got in zip(rows, batched, strict=True):
+        want = dict(drift._numeric(row))
+        assert set(got) == set(want), (set(got), set(want))
+        for metric, (value, bound) in want.items():
+            for a, b in ((got[metric][0], value), (got[metric][1], bound)):
+                if b is None or (isinstance(b, float) and math.isnan(b)):
+                    assert a is None or math.isnan(a), (metric, a, b)
+                else:
+                    assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (metric, a, b)
+                    compared += 1
+    assert compared > 10_000
+    # and the values are not all alike: the rows drift by very different amounts
+    psi = [v["psi"][0] for v in batched if "psi" in v]
+    assert min(psi) < 0.05 and max(psi) > 5
