@@ -80,7 +80,11 @@ def test_other_seeds_flag_every_feature_incident(spark, seed_lake, tmp_path, see
     lake = copy_lake(seed_lake(seed), tmp_path)
     ctx = open_context("conf/local.yaml", lake=str(lake),
                        models_dir=tmp_path / "input" / "models", spark=spark)
-    profile.run(ctx)
+    profiled = profile.run(ctx)
+    assert profiled.status == "ok" and set(profiled.models) == {"eta", "fraud"}
+    for table in ("state/profile", "metrics/profile"):
+        # every model's hours in one commit per table: version 0 created it, 1 the run's
+        assert DeltaTable(str(lake / table)).version() == 1, table
     first = drift.run(ctx)
     assert first.status == "ok", first.notes
     manifest = json.loads((tmp_path / "input" / "manifest.json").read_text())
