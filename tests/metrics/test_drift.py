@@ -31,7 +31,7 @@ def _summary(spark, base: np.ndarray, window: np.ndarray) -> dict:
                            ["x"], [])
     w, b = (states.where(F.col("slice_value") == s) for s in ("w", "b"))
     pair = drift.side(w, "w").join(drift.side(b, "r").drop("slice_value"),
-                                   on=["slice_key", "column", "kind"])
+                                   on=["model_id", "slice_key", "column", "kind"])
     deciles = np.quantile(base, np.arange(1, 10) / 10, method="inverted_cdf")
     pair = pair.withColumn("edges", F.array(*[F.lit(float(e)) for e in np.unique(deciles)]))
     return drift.summaries(pair).first().asDict()

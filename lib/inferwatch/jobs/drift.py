@@ -1,5 +1,5 @@
 """The drift job: each changed window's profile against the baseline and the previous
-window, into `metrics/drift`.
+window, into `metrics/drift`, for every model in one plan and one commit.
 
 For each model, the hours that changed since its last drift run, up to where the
 profile job has got for that model (drift reads `state/profile`, never raw rows): those
@@ -9,63 +9,91 @@ else `default`; a model with a `baseline:` key gets its `default` baseline built
 first drift run) and with the window before, and replaced in `metrics/drift`. Hours the
 model's last profile run still owes (a run bounded by `--start/--end` left them) have no
 or stale profile state: drift owes them too and scores them once profile has done them.
+Every model's windows are read, compared and scored together (the model id is a key
+like the slice) and written with one commit (`jobs.todo.run_fleet`); a model that breaks
+the joint plan is found by computing each alone and recorded failed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.console import each
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
-from inferwatch.runs import Progress, Run, track
-from inferwatch.jobs.todo import after_upstream, hours_to_do
+from inferwatch.runs import Progress, Run
+from inferwatch.jobs.todo import run_fleet
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain
 from inferwatch.metrics import drift
 from inferwatch.metrics.joined import baseline_rows
 from inferwatch.lake.schema import rows_frame
 from inferwatch.granularity import GRANULARITIES, ROLLUPS, granularity, truncate, window_end
-from inferwatch.metrics.window_store import read_windows, replace_windows
+from inferwatch.metrics.window_store import read_fleet_windows, replace_fleet_windows
+from inferwatch.metrics.windows import union
 
 JOB = "drift"
 INPUTS = ("inferences", "labels")
 TABLE = "metrics/drift"
+KEYS = ["model_id", "slice_key", "slice_value", "column", "kind"]
+
+
+@dataclass
+class _Plan:
+    model: ModelConfig
+    hours: set[datetime]
+    targets: dict[str, list[datetime]]
+    base: DataFrame | None
 
 
 def run(ctx: Context) -> Run:
-    models = ctx.selected_models()
-    params = {"start": ctx.start, "end": ctx.end, "models": sorted(models),
-              "rebuild": ctx.rebuild}
-    with track(ctx.lake, JOB, params) as job:
-        profiled = Progress(ctx.lake, "profile")
-        mine = Progress(ctx.lake, JOB)
-        for model_id, model in each(f"[{JOB}]", sorted(models.items()), "models",
-                                    name=lambda item: item[0]):
-            part = job.for_model(model_id)
-            versions = {t: profiled.cursor(t, model_id) for t in INPUTS}
-            if any(v is None for v in versions.values()):
-                part.notes.append("not profiled yet; run profile first")
-                continue
-            part.inputs.update(versions)
-            hours, owed = hours_to_do(ctx, mine, {model_id: model}, INPUTS, versions)[model_id]
-            hours, owed, waiting = after_upstream(hours, owed, profiled.owed(model_id))
-            if waiting:
-                part.notes.append(f"{len(waiting)} hours wait for profile, which owes them")
-            part.owed = sorted(owed)
-            try:
-                if hours:
-                    _model(ctx, model, hours, versions, part)
-            except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                part.fail(err)
-                job.notes.append(f"{model_id}: failed: {part.error[:200]}")
-                continue
-            job.notes.append(f"{model_id}: drift of {len(hours)} changed hours"
-                             + "".join(f"; {n}" for n in part.notes))
-        job.add_totals()
-    return job
+    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write, upstream="profile")
+
+
+def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
+             done: Progress) -> _Plan:
+    return _Plan(model, hours, _windows(hours), reference(ctx, model, part))
+
+
+def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
+    wanted = {m: {g: sorted(set(ws) | {granularity(g).previous(w) for w in ws})
+                  for g, ws in p.targets.items()} for m, p in plans.items()}
+    states = read_fleet_windows(ctx.lake, "state/profile", wanted)
+    if states is None:
+        return {m: (plan, None) for m, plan in plans.items()}
+    states = states.persist()
+    try:
+        bases = [p.base for p in plans.values() if p.base is not None]
+        rows = drift_rows(states, {m: p.targets for m, p in plans.items()},
+                          union(bases) if bases else None,
+                          {m: thresholds(p.model) for m, p in plans.items()})
+    finally:
+        states.unpersist()
+    found: dict[str, list[tuple]] = {m: [] for m in plans}
+    for row in rows:
+        found[row[0]].append(row)
+    return {m: (plan, found[m]) for m, plan in plans.items()}
+
+
+def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
+    rows, windows = [], {}
+    for model_id, (plan, found) in results.items():
+        part = parts[model_id]
+        if found is None:
+            part.notes.append("no profile state yet")
+            continue
+        part.rows_in = part.rows_out = len(found)
+        flagged = sum(1 for r in found if r[15])
+        part.notes.append(f"drift of {len(plan.hours)} changed hours; "
+                          f"{flagged} of {len(found)} drift rows flagged")
+        rows += found
+        windows[model_id] = plan.targets
+    if not windows:
+        return {}
+    return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows,
+                                         rows_frame(ctx.spark, rows, drift.DRIFT_SCHEMA))}
 
 
 def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:
@@ -113,63 +141,43 @@ def _windows(hours: set[datetime]) -> dict[str, list[datetime]]:
     return out
 
 
-def _model(ctx: Context, model: ModelConfig, hours: set[datetime], versions: dict[str, int],
-           part: Run) -> None:
-    lake = ctx.lake
-    targets = _windows(hours)
-    wanted = {g: sorted(set(ws) | {granularity(g).previous(w) for w in ws})
-              for g, ws in targets.items()}
-    states = read_windows(lake, "state/profile", model.model_id, wanted)
-    if states is None:
-        part.notes.append("no profile state yet")
-        return
-    states = states.persist()
-    try:
-        base = reference(ctx, model, part)
-        rows = drift_rows(states, targets, base, thresholds(model), model.model_id)
-        part.rows_in = part.rows_out = len(rows)
-        frame = rows_frame(lake.spark, rows, drift.DRIFT_SCHEMA)
-        part.outputs[TABLE] = replace_windows(lake, TABLE, model.model_id, targets, frame)
-        flagged = sum(1 for r in rows if r[15])
-        part.notes.append(f"{flagged} of {len(rows)} drift rows flagged")
-    finally:
-        states.unpersist()
-
-
-def drift_rows(states: DataFrame, targets: dict[str, list[datetime]], base: DataFrame | None,
-               limits: dict[str, dict[str, float]], model_id: str) -> list[tuple]:
-    """Scored comparison rows (`drift.DRIFT_SCHEMA` order) of the target windows."""
-    keys = ["slice_key", "slice_value", "column", "kind"]
+def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
+               base: DataFrame | None, limits: dict[str, dict[str, dict[str, float]]]
+               ) -> list[tuple]:
+    """Scored comparison rows (`drift.DRIFT_SCHEMA` order) of every model's target
+    windows ({model_id: {granularity: [window_start]}}); `base` holds the models'
+    baselines, `limits` their thresholds by column kind."""
     spark = states.sparkSession
-    wanted = spark.createDataFrame([(g, w) for g, ws in targets.items() for w in ws],
-                                   "granularity string, window_start timestamp")
-    window = states.join(F.broadcast(wanted), on=["granularity", "window_start"],
+    wanted = spark.createDataFrame(
+        [(m, g, w) for m, by in targets.items() for g, ws in by.items() for w in ws],
+        "model_id string, granularity string, window_start timestamp")
+    window = states.join(F.broadcast(wanted), on=["model_id", "granularity", "window_start"],
                          how="left_semi")
     w = drift.side(window, "w").withColumn("granularity", F.col("w_granularity"))
     pairs = []
     if base is not None:
         r = drift.side(base, "r")
-        extra = base.select(*[F.col(k).alias(f"b_{k}") for k in keys], "edges",
+        extra = base.select(*[F.col(k).alias(f"b_{k}") for k in KEYS], "edges",
                             "thresholds", "name", "version")
-        joined = (w.join(r, on=[w[k].eqNullSafe(r[k]) for k in keys], how="inner")
+        joined = (w.join(r, on=[w[k].eqNullSafe(r[k]) for k in KEYS], how="inner")
                   .select(*[w[c] for c in w.columns], *[r[c] for c in r.columns
                                                           if c.startswith("r_")]))
-        joined = joined.join(extra, on=[joined[k].eqNullSafe(extra[f"b_{k}"]) for k in keys],
-                             how="left").drop(*[f"b_{k}" for k in keys])
+        joined = joined.join(extra, on=[joined[k].eqNullSafe(extra[f"b_{k}"]) for k in KEYS],
+                             how="left").drop(*[f"b_{k}" for k in KEYS])
         pairs.append(joined.withColumn("comparison", F.lit("baseline")))
     previous = drift.side(states, "r")
     before = F.col("w_window_start") - F.expr(
         "CASE w_granularity " + " ".join(f"WHEN '{g.name}' THEN {g.sql_interval}"
                                          for g in GRANULARITIES.values()) + " END")
-    prev = (w.join(previous, on=[w[k].eqNullSafe(previous[k]) for k in keys]
+    prev = (w.join(previous, on=[w[k].eqNullSafe(previous[k]) for k in KEYS]
                    + [w["w_granularity"] == previous["r_granularity"],
                       previous["r_window_start"] == before], how="inner")
             .select(*[w[c] for c in w.columns], *[previous[c] for c in previous.columns
                                                     if c.startswith("r_")]))
     if base is not None:
-        edges = base.select(*[F.col(k).alias(f"b_{k}") for k in keys], "edges")
-        prev = prev.join(edges, on=[prev[k].eqNullSafe(edges[f"b_{k}"]) for k in keys],
-                         how="left").drop(*[f"b_{k}" for k in keys])
+        edges = base.select(*[F.col(k).alias(f"b_{k}") for k in KEYS], "edges")
+        prev = prev.join(edges, on=[prev[k].eqNullSafe(edges[f"b_{k}"]) for k in KEYS],
+                         how="left").drop(*[f"b_{k}" for k in KEYS])
     else:
         prev = prev.withColumn("edges", F.lit(None).cast("array<double>"))
     deciles = F.array(*[F.lit(i / bl.BINS) for i in range(1, bl.BINS)])
@@ -183,12 +191,12 @@ def drift_rows(states: DataFrame, targets: dict[str, list[datetime]], base: Data
     frame = pairs[0] if len(pairs) == 1 else pairs[0].unionByName(pairs[1], allowMissingColumns=True)
     out = []
     for row, numeric in drift.scored(drift.summaries(frame).collect()):
-        limit = dict(limits[row["kind"]])
+        limit = dict(limits[row["model_id"]][row["kind"]])
         if row["comparison"] == "baseline" and row["granularity"] == "1h":
             limit.update(row["thresholds"] or {})
         for metric, value, bound, threshold, flagged, status in drift.score(row, limit,
                                                                             numeric):
-            out.append((model_id, row["granularity"], row["w_window_start"], row["slice_key"],
+            out.append((row["model_id"], row["granularity"], row["w_window_start"], row["slice_key"],
                         row["slice_value"], row["column"], row["kind"], row["comparison"],
                         row["name"], row["version"], row["r_window_start"], metric, value,
                         bound, threshold, flagged, status, row["w_count"], row["r_count"]))

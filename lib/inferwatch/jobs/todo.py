@@ -91,23 +91,44 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
               prepare: Callable[[Context, ModelConfig, set[datetime], Run, Progress], Any],
               compute: Callable[[Context, dict[str, Any], dict[str, int]], dict[str, Any]],
               write: Callable[[Context, dict[str, Any], dict[str, Run]], dict[str, int]],
-              always: bool = False) -> Run:
+              always: bool = False, upstream: str | None = None) -> Run:
     """The shape of a job that treats every model at once: record the run, find each
     model's hours from its own progress, `prepare` each model's plan (None: nothing to
     do; a model whose settings break fails here, alone), `compute` every plan together
     ({model_id: result}), and `write` the results with one commit per output table
     ({table: version}). If the joint `compute` fails, each model is computed alone, so
     the failing one is recorded failed and the others are written. With `always`, a
-    model with no changed hour is prepared too."""
+    model with no changed hour is prepared too. With `upstream` (a job whose output this
+    one reads), each model's inputs are the versions that job got to for it, and the
+    hours it still owes wait (`after_upstream`)."""
     models = ctx.selected_models()
     with track(ctx.lake, job_name, _params(ctx, models)) as job:
-        versions, done, todo = _begin(ctx, job, inputs, models)
+        if upstream is None:
+            versions, done, todo = _begin(ctx, job, inputs, models)
+            reached = dict.fromkeys(models, versions)
+            above = None
+        else:
+            done, above = Progress(ctx.lake, job_name), Progress(ctx.lake, upstream)
+            reached, todo = _after(ctx, done, above, inputs, models)
+            versions = {}
         plans: dict[str, Any] = {}
         parts: dict[str, Run] = {}
-        with progress(f"[{job_name}] planning", len(todo), "models") as meter:
-            for model_id, (hours, owed) in sorted(todo.items()):
+        with progress(f"[{job_name}] planning", len(models), "models") as meter:
+            for model_id in sorted(models):
                 meter.working_on(model_id)
-                part = parts[model_id] = _part(job, model_id, versions, owed)
+                if reached[model_id] is None:
+                    job.for_model(model_id).notes.append(
+                        f"not {upstream}d yet; run {upstream} first")
+                    meter.advance()
+                    continue
+                hours, owed = todo[model_id]
+                waiting = set()
+                if above is not None:
+                    hours, owed, waiting = after_upstream(hours, owed, above.owed(model_id))
+                part = parts[model_id] = _part(job, model_id, reached[model_id], owed)
+                if waiting:
+                    part.notes.append(f"{len(waiting)} hours wait for {upstream}, which owes "
+                                      "them")
                 job.notes.append(_recomputed(model_id, hours, owed))
                 if hours or always:
                     _guarded(job, part, lambda: plans.__setitem__(  # noqa: B023
@@ -119,10 +140,29 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
             outputs = write(ctx, results, {m: parts[m] for m in results})
             for model_id in results:
                 parts[model_id].outputs.update(outputs)
-        for model_id, part in sorted(parts.items()):
+        for model_id, part in sorted(job.models.items()):
             job.notes += [f"{model_id}: {note}" for note in part.notes]
         job.add_totals()
     return job
+
+
+def _after(ctx: Context, done: Progress, above: Progress, inputs: Sequence[str],
+           models: Mapping[str, ModelConfig]
+           ) -> tuple[dict[str, dict[str, int] | None], dict[str, tuple[set, set]]]:
+    """Each model's input versions as the upstream job left them (None: it has not run
+    for the model) and its hours to do at those versions (one diff per set of versions)."""
+    reached: dict[str, dict[str, int] | None] = {}
+    for model_id in models:
+        versions = {t: above.cursor(t, model_id) for t in inputs}
+        reached[model_id] = None if any(v is None for v in versions.values()) else versions
+    todo: dict[str, tuple[set, set]] = {}
+    groups: dict[tuple, dict[str, ModelConfig]] = {}
+    for model_id, versions in reached.items():
+        if versions is not None:
+            groups.setdefault(tuple(sorted(versions.items())), {})[model_id] = models[model_id]
+    for key, group in groups.items():
+        todo.update(hours_to_do(ctx, done, group, inputs, dict(key)))
+    return reached, todo
 
 
 def rows_listed(ctx: Context, hours: Mapping[str, set[datetime]], version: int

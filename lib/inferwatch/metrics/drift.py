@@ -200,8 +200,10 @@ def _categorical(row: Mapping[str, Any]) -> Iterable[tuple[str, tuple[float, flo
 
 
 def side(states: DataFrame, prefix: str) -> DataFrame:
-    """A state frame's comparable columns renamed `<prefix>_*` (keys kept)."""
-    keep = ["slice_key", "slice_value", "column", "kind"]
+    """A state frame's comparable columns renamed `<prefix>_*` (keys, the model id
+    among them, kept)."""
+    keep = [c for c in ("model_id", "slice_key", "slice_value", "column", "kind")
+            if c in states.columns]
     prefixed = [*_SIDE, "sketch", "hll", "window_start"]
     if "granularity" in states.columns:
         prefixed.append("granularity")

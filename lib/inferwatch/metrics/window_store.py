@@ -105,22 +105,23 @@ def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]],
     return any(low < end and high >= start for start, end in spans)
 
 
-def read_windows(lake: Lake, name: str, model_id: str,
-                 windows: dict[str, list[datetime]]) -> DataFrame | None:
-    """The stored rows of table `name` for exactly these (granularity, window_start)
-    windows of one model, reading only files whose `window_start` bounds reach them;
-    None when the table does not exist yet."""
+def read_fleet_windows(lake: Lake, name: str, windows: dict[str, dict[str, list[datetime]]]
+                       ) -> DataFrame | None:
+    """The stored rows of table `name` for exactly these windows ({model_id: {granularity:
+    [window_start]}}), from one listing, reading only files whose `window_start` bounds
+    reach them; None when the table does not exist yet."""
     table = lake.table(name)
     if not table.exists():
         return None
     version = table.version()
-    parts = [{"model_id": model_id, "granularity": g} for g in windows if windows[g]]
+    parts = [{"model_id": m, "granularity": g} for m, by in windows.items() for g in by if by[g]]
     listed = table.files(version, partitions=parts, stats=("window_start",))
-    wanted = [(g, w) for g, starts in windows.items() for w in starts]
-    files = [f for f in listed if overlaps(
-        f, [(w, w + timedelta(microseconds=1)) for g, w in wanted
-            if g == f.partition["granularity"]])]
-    keys = lake.spark.createDataFrame(wanted, "granularity string, window_start timestamp")
-    return table.read_files(files, version).join(F.broadcast(keys),
-                                                 on=["granularity", "window_start"],
-                                                 how="left_semi")
+    points = {(m, g): [(w, w + timedelta(microseconds=1)) for w in starts]
+              for m, by in windows.items() for g, starts in by.items()}
+    files = [f for f in listed
+             if overlaps(f, points.get((f.partition["model_id"], f.partition["granularity"]), []))]
+    keys = lake.spark.createDataFrame(
+        [(m, g, w) for m, by in windows.items() for g, starts in by.items() for w in starts],
+        "model_id string, granularity string, window_start timestamp")
+    return table.read_files(files, version).join(
+        F.broadcast(keys), on=["model_id", "granularity", "window_start"], how="left_semi")

@@ -27,6 +27,7 @@ reviewer sees why each bound is where it is:
 """
 from __future__ import annotations
 
+import copy
 import statistics
 
 from pyspark.sql import DataFrame
@@ -166,13 +167,22 @@ def for_hour(specs: list[dict], hour: int) -> list[dict]:
 
 
 def from_baseline(lake, model: ModelConfig, name: str = "default") -> list[dict] | None:
-    """The suite suggested from baseline `name` of `model`; None without that baseline."""
+    """The suite suggested from baseline `name` of `model`; None without that baseline.
+    Remembered for the process per version of the baselines table (a suggestion reads
+    the baseline with several Spark jobs; every quality run asks for it)."""
     from inferwatch.metrics import baseline as bl
 
     table = lake.table(bl.TABLE)
     if not table.exists():
         return None
-    rows = table.read(partitions=[{"model_id": model.model_id, "name": name}])
-    if rows.isEmpty():
-        return None
-    return suggest(model, rows, name)
+    key = (table.uri, table.version(), model.model_id, name, tuple(model.features))
+    if key not in _SUGGESTED:
+        rows = table.read(version=key[1], partitions=[{"model_id": model.model_id,
+                                                       "name": name}])
+        if len(_SUGGESTED) > 256:
+            _SUGGESTED.clear()
+        _SUGGESTED[key] = None if rows.isEmpty() else suggest(model, rows, name)
+    return copy.deepcopy(_SUGGESTED[key])
+
+
+_SUGGESTED: dict[tuple, list[dict] | None] = {}
