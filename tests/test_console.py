@@ -185,8 +185,10 @@ def test_a_run_shows_progress_and_no_library_warnings(walkthrough):
     assert not warned, quiet.stderr
     assert "[quality] running (job 7/8) ..." in quiet.stdout, quiet.stdout
     assert "[quality] ok in " in quiet.stdout, quiet.stdout
-    for job in ("profile", "drift", "performance"):  # a model's hours: seconds each
-        line = rf"^\[{job}\]: 1/1 models \(churn\), [\d.]+ (model/s|s/model), in \d+:\d\d$"
+    # performance goes model by model; profile, drift and quality compute every model at once
+    for job in ("profile", "drift", "performance", "quality"):
+        line = (rf"^\[{job}\]( computing)?: 1/1 models \(churn\), [\d.]+ (model/s|s/model), "
+                r"in \d+:\d\d$")
         assert re.search(line, quiet.stderr, re.MULTILINE), (job, quiet.stderr)
 
 

@@ -135,11 +135,15 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
                         model_id, prepare(ctx, models[model_id], hours, part, done)))
                 meter.advance()
         plans = {m: p for m, p in plans.items() if p is not None}
-        results = _computed(ctx, job, parts, plans, versions, compute)
-        if results:
-            outputs = write(ctx, results, {m: parts[m] for m in results})
-            for model_id in results:
-                parts[model_id].outputs.update(outputs)
+        # every model's plan at once: the meter's line says how long they took together
+        with progress(f"[{job_name}] computing", len(plans), "models") as meter:
+            meter.working_on(", ".join(sorted(plans)[:3]) + (", ..." if len(plans) > 3 else ""))
+            results = _computed(ctx, job, parts, plans, versions, compute)
+            if results:
+                outputs = write(ctx, results, {m: parts[m] for m in results})
+                for model_id in results:
+                    parts[model_id].outputs.update(outputs)
+            meter.advance(len(plans))
         for model_id, part in sorted(job.models.items()):
             job.notes += [f"{model_id}: {note}" for note in part.notes]
         job.add_totals()
