@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from datetime import datetime, timedelta
@@ -101,3 +102,34 @@ def quality_onsets(manifest: Path) -> list:
     incidents = json.loads(manifest.read_text())["incidents"]
     return sorted({datetime.fromisoformat(i["onset"].replace("Z", "+00:00"))
                    for i in incidents if i["kind"] in QUALITY_INCIDENTS})
+
+
+# `make test` runs on two pytest-xdist workers (pyproject's addopts), each with its own
+# Spark session: most of a test's time is single-threaded driver work, so two processes
+# keep both cores busy. Work is handed out a module at a time (its module-scoped fixtures
+# are built once), and every module that reads a lake built once per session goes to the
+# same worker, so each such lake is still built once.
+SHARED_LAKES = {"scenario_lake": "lakes", "seed_lake": "lakes", "walkthrough": "walkthrough"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = Path(str(config.rootpath))
+
+    class SharedLakes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(root, nodeid.split("::")[0])
+
+    return SharedLakes(config, log)
+
+
+@functools.cache
+def _work_unit(root: Path, module: str) -> str:
+    """The group of the modules that read a shared lake (by the fixture names their text
+    uses; the notebooks' `lake` is scenario_lake), else the module itself."""
+    if module.startswith("tests/notebooks/"):
+        return "lakes"
+    path = root / module
+    text = path.read_text() if path.is_file() else ""
+    return next((group for name, group in SHARED_LAKES.items() if name in text), module)

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import rows_listed, run_fleet
+from inferwatch.jobs.todo import accounted, run_fleet
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
 from inferwatch.metrics.profile import computed, profile_state, profiled_columns
@@ -90,20 +90,10 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
 def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
     states = {id(state): state for _plan, state, _n in results.values()}
     try:
-        listed = rows_listed(ctx, {m: plan.hours for m, (plan, _s, _n) in results.items()},
-                             next(iter(parts.values())).inputs["inferences"])
-        changed = {}
-        for model_id, (plan, _state, rows_out) in results.items():
-            part = parts[model_id]
-            part.notes += plan.notes
-            part.rows_in, part.rows_out = listed[model_id], rows_out
-            try:
-                part.check_accounting()
-            except RuntimeError as err:  # this model's rows are not written; others are
-                part.fail(err)
-                part.notes.append(f"failed: {part.error[:200]}")
-                continue
-            changed[model_id] = plan.hours
+        for model_id, (plan, _state, _n) in results.items():
+            parts[model_id].notes += plan.notes
+        changed = accounted(ctx, {m: (plan.hours, n) for m, (plan, _s, n) in results.items()},
+                            parts)
         if not changed:
             return {}
         fresh = union(list(states.values())).where(F.col("model_id").isin(list(changed)))

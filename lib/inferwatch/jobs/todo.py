@@ -59,34 +59,6 @@ def after_upstream(hours: set[datetime], owed: set[datetime], upstream_owed: set
     return hours - waiting, owed | waiting, waiting
 
 
-def run_per_model(ctx: Context, job_name: str, inputs: Sequence[str],
-                  compute: Callable[[Context, ModelConfig, set[datetime], dict[str, int], Run],
-                                    None], always: bool = False) -> Run:
-    """The shape every per-model job shares: record the run, find each model's hours to
-    do from its own progress, `compute(ctx, model, hours, versions, part)` them, and
-    record a model's failure as a value while the others go on. With `always`, `compute`
-    runs for a model with no changed hour too (the quality job looks for hours it lacks)."""
-    models = ctx.selected_models()
-    with track(ctx.lake, job_name, _params(ctx, models)) as job:
-        versions, done, todo = _begin(ctx, job, inputs, models)
-        with progress(f"[{job_name}]", len(todo), "models") as meter:
-            for model_id, (hours, owed) in sorted(todo.items()):
-                meter.working_on(model_id)
-                part = _part(job, model_id, versions, owed)
-                try:
-                    if hours or always:
-                        compute(ctx, models[model_id], hours, versions, part)
-                except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                    _failed(job, part, err)
-                    continue
-                finally:
-                    job.notes += [f"{model_id}: {note}" for note in part.notes]
-                    meter.advance()
-                job.notes.append(_recomputed(model_id, hours, owed))
-        job.add_totals()
-    return job
-
-
 def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
               prepare: Callable[[Context, ModelConfig, set[datetime], Run, Progress], Any],
               compute: Callable[[Context, dict[str, Any], dict[str, int]], dict[str, Any]],
@@ -131,14 +103,14 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
                                       "them")
                 job.notes.append(_recomputed(model_id, hours, owed))
                 if hours or always:
-                    _guarded(job, part, lambda: plans.__setitem__(  # noqa: B023
+                    _guarded(part, lambda: plans.__setitem__(  # noqa: B023
                         model_id, prepare(ctx, models[model_id], hours, part, done)))
                 meter.advance()
         plans = {m: p for m, p in plans.items() if p is not None}
         # every model's plan at once: the meter's line says how long they took together
         with progress(f"[{job_name}] computing", len(plans), "models") as meter:
             meter.working_on(", ".join(sorted(plans)[:3]) + (", ..." if len(plans) > 3 else ""))
-            results = _computed(ctx, job, parts, plans, versions, compute)
+            results = _computed(ctx, parts, plans, versions, compute)
             if results:
                 outputs = write(ctx, results, {m: parts[m] for m in results})
                 for model_id in results:
@@ -182,6 +154,31 @@ def rows_listed(ctx: Context, hours: Mapping[str, set[datetime]], version: int
     return out
 
 
+def accounted(ctx: Context, results: Mapping[str, tuple[set[datetime], int]],
+              parts: Mapping[str, Run]) -> dict[str, set[datetime]]:
+    """{model_id: hours} of the models whose rows may be written: each model's `rows_in`
+    (what the Delta log lists for its hours, at the version of `inferences` its part
+    read) against its `rows_out` (what its state counted) in `results` ({model_id:
+    (hours, rows_out)}); a model whose accounting breaks is failed alone, its rows left
+    out."""
+    by_version: dict[int, dict[str, set[datetime]]] = {}
+    for model_id, (hours, _rows_out) in results.items():
+        by_version.setdefault(parts[model_id].inputs["inferences"], {})[model_id] = hours
+    listed = {m: n for version, hours in by_version.items()
+              for m, n in rows_listed(ctx, hours, version).items()}
+    changed = {}
+    for model_id, (hours, rows_out) in results.items():
+        part = parts[model_id]
+        part.rows_in, part.rows_out = listed[model_id], rows_out
+        try:
+            part.check_accounting()
+        except RuntimeError as err:  # this model's rows are not written; others are
+            failed(part, err)
+            continue
+        changed[model_id] = hours
+    return changed
+
+
 def _params(ctx: Context, models: Mapping[str, ModelConfig]) -> dict[str, Any]:
     return {"start": ctx.start, "end": ctx.end, "models": sorted(models),
             "rebuild": ctx.rebuild}
@@ -209,7 +206,7 @@ def _recomputed(model_id: str, hours: set[datetime], owed: set[datetime]) -> str
             + (f", {len(owed)} owed to a later run" if owed else ""))
 
 
-def _computed(ctx: Context, job: Run, parts: dict[str, Run], plans: dict[str, Any],
+def _computed(ctx: Context, parts: dict[str, Run], plans: dict[str, Any],
               versions: dict[str, int], compute: Callable) -> dict[str, Any]:
     """Every plan computed together; if that fails, each alone (failures are values)."""
     if not plans:
@@ -218,22 +215,23 @@ def _computed(ctx: Context, job: Run, parts: dict[str, Run], plans: dict[str, An
         return compute(ctx, plans, versions)
     except Exception as err:  # noqa: BLE001 - isolate the model that breaks the joint plan
         if len(plans) == 1:
-            _failed(job, parts[next(iter(plans))], err)
+            failed(parts[next(iter(plans))], err)
             return {}
     results: dict[str, Any] = {}
     for model_id, plan in sorted(plans.items()):
-        _guarded(job, parts[model_id], lambda: results.update(  # noqa: B023
+        _guarded(parts[model_id], lambda: results.update(  # noqa: B023
             compute(ctx, {model_id: plan}, versions)))
     return results
 
 
-def _guarded(job: Run, part: Run, step: Callable[[], Any]) -> None:
+def _guarded(part: Run, step: Callable[[], Any]) -> None:
     try:
         step()
     except Exception as err:  # noqa: BLE001 - failures are values; others go on
-        _failed(job, part, err)
+        failed(part, err)
 
 
-def _failed(job: Run, part: Run, err: BaseException) -> None:
+def failed(part: Run, err: BaseException) -> None:
+    """Record a model's failure as a value: its status, error and a note."""
     part.fail(err)
-    job.notes.append(f"{part.model_id}: failed: {part.error[:200]}")
+    part.notes.append(f"failed: {part.error[:200]}")
