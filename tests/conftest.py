@@ -112,6 +112,7 @@ def quality_onsets(manifest: Path) -> list:
 SHARED_LAKES = {"scenario_lake": "lakes", "seed_lake": "lakes", "walkthrough": "walkthrough"}
 
 
+@pytest.hookimpl(optionalhook=True)  # `-p no:xdist` runs the suite in one process
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 

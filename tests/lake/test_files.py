@@ -74,3 +74,16 @@ def test_a_partial_partition_key_is_refused(spark, lake_dir):
     with pytest.raises(ValueError, match=r"lacks partition columns \['w'\]"):
         t.read(partitions=[{"k": "m"}])
     assert t.read(partitions=[{"k": "m", "w": None}]).count() == 0
+
+
+def test_partitions_filtered_by_some_columns_equal_the_filter_in_python(spark, lake_dir):
+    t = Table(spark, str(lake_dir / "two")).create(SCHEMA, partition_by=["k", "w"])
+    rows = [(k, DAY0 + timedelta(hours=h), h) for k in ("m", "n", "m n") for h in range(3)]
+    t.append(spark.createDataFrame(rows + [(None, DAY0, 9)], SCHEMA))
+    every = t.partitions()
+    assert len(every) == 10
+    for k in ("m", "n", "m n", "absent"):
+        assert sorted(t.partitions(k=k), key=str) == sorted(
+            [p for p in every if p["k"] == k], key=str), k
+    assert t.partitions(k="m", w=DAY0 + timedelta(hours=1)) == [
+        {"k": "m", "w": DAY0 + timedelta(hours=1)}]

@@ -33,8 +33,8 @@ def create(ctx: Context, name: str, source: str | None = None) -> str:
             described = f"file {source}"
         else:
             inferences = ctx.lake.table("inferences")
-            parts = [p for p in inferences.partitions()
-                     if p["model_id"] == model_id and start <= p["hour"] < end]
+            parts = [p for p in inferences.partitions(model_id=model_id)
+                     if start <= p["hour"] < end]
             if not parts:
                 raise UserError(f"no inferences of model {model_id} between {start.isoformat()} "
                                 f"and {end.isoformat()}")

@@ -49,8 +49,8 @@ def tune_suite(ctx: Context, out: str | None, target_per_week: float = TARGET_PE
     name, specs = suite
     table = ctx.lake.table("inferences")
     version = table.version()
-    hours = sorted(utc(p["hour"]) for p in table.partitions(version)
-                   if p["model_id"] == model_id and start <= utc(p["hour"]) < end)
+    hours = sorted(utc(p["hour"]) for p in table.partitions(version, model_id=model_id)
+                   if start <= utc(p["hour"]) < end)
     if not hours:
         raise UserError(f"no inferences of model {model_id} between {start.isoformat()} and "
                         f"{end.isoformat()}")

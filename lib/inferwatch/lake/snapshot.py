@@ -102,8 +102,10 @@ class Snapshots:
         return self._files(self.delta(version), partitions, where, stats)
 
     def _files(self, dt: DeltaTable, partitions, where,
-               stats: Sequence[str] | None = None) -> list[DataFile]:
-        """`files` of the snapshot `dt`."""
+               stats: Sequence[str] | None = None,
+               equal: Mapping[str, Any] | None = None) -> list[DataFile]:
+        """`files` of the snapshot `dt` (`equal`: column=value pairs every file's partition
+        has, a prefilter in Arrow; `where` makes the exact check)."""
         # Pruned in Arrow first: only the matching files' wanted columns become Python.
         actions = pa.table(dt.get_add_actions(flatten=True))
         part_cols = list(dt.metadata().partition_columns)
@@ -114,6 +116,8 @@ class Snapshots:
             if not wanted or actions.num_rows == 0:
                 return []
             actions = _prefilter(actions, part_cols, partitions)
+        if equal:
+            actions = _prefilter(actions, list(equal), [equal])
         if actions.num_rows == 0:
             return []
         have = set(actions.column_names)
@@ -145,9 +149,17 @@ class Snapshots:
                              f"(table has {columns}; give None for a null value)")
         return tuple(lf.format_partition_value(partition.get(c)) for c in columns)
 
-    def partitions(self, version: int | None = None) -> list[dict[str, Any]]:
+    def partitions(self, version: int | None = None, **equal: Any) -> list[dict[str, Any]]:
+        """The snapshot's distinct partitions; `equal` (column=value) keeps those with
+        these values, cut down in Arrow first (`partitions(model_id="fraud")`)."""
         seen: dict[tuple, dict[str, Any]] = {}
-        for f in self.files(version, stats=()):
+        dt = self.delta(version)
+        where = None
+        if equal:
+            wanted = {c: lf.format_partition_value(v) for c, v in equal.items()}
+            where = lambda values: all(  # noqa: E731
+                lf.format_partition_value(values[c]) == v for c, v in wanted.items())
+        for f in self._files(dt, None, where, stats=(), equal=equal):
             seen.setdefault(tuple(sorted(f.partition.items(), key=lambda kv: kv[0])), f.partition)
         return list(seen.values())
 

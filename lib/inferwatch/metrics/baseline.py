@@ -184,4 +184,4 @@ def names(lake: Lake, model_id: str) -> Sequence[str]:
     table = lake.table(TABLE)
     if not table.exists():
         return []
-    return sorted({p["name"] for p in table.partitions() if p["model_id"] == model_id})
+    return sorted({p["name"] for p in table.partitions(model_id=model_id)})

@@ -42,6 +42,7 @@ def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> D
     if "window" not in spec:
         return None
     start, end = baseline_window(model)
-    parts = [p for p in lake.table("inferences").partitions(versions["inferences"])
-             if p["model_id"] == model.model_id and start <= p["hour"] < end]
+    parts = [p for p in lake.table("inferences").partitions(versions["inferences"],
+                                                             model_id=model.model_id)
+             if start <= p["hour"] < end]
     return joined_rows(lake, parts, versions) if parts else None
