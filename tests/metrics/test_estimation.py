@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from inferwatch.metrics.estimation import build_reference, with_estimates, with_expectations
+from inferwatch.metrics.estimation import (build_reference, build_references,
+                                           with_estimates, with_expectations)
 from inferwatch.metrics.performance import BINARY, MULTICLASS, REGRESSION, metrics
 from inferwatch.metrics.performance_state import SCORE_BINS, hourly_state
 from tests.helpers import delta_frame
@@ -20,7 +21,7 @@ def _estimate(spark, live: pd.DataFrame, problem_type: str, threshold=None, refe
     frame = spark.createDataFrame(live.assign(
         model_id="m", window_start=HOUR, slice_key="*", slice_value="*", delay_s=None,
         prediction_label=None).astype({"delay_s": float, "prediction_label": object}))
-    rows = with_expectations(frame, reference, problem_type)
+    rows = with_expectations(frame, {"m": reference}, problem_type)
     state = hourly_state(rows, problem_type, threshold)
     return with_estimates(metrics(state, problem_type), problem_type).toPandas().iloc[0]
 
@@ -64,6 +65,39 @@ def test_labels_drawn_from_calibrated_scores_land_within_the_stated_error(spark)
     assert abs(got["auc_estimate_error"]) < 0.02
 
 
+def test_models_alike_share_one_reference_job_and_each_reads_its_own(spark):
+    """Two binary models' references built together (one Spark job) equal each built
+    alone, and their live rows, estimated in one frame, each take their own model's."""
+    rng = np.random.default_rng(12)
+
+    def baseline(skew: float) -> pd.DataFrame:
+        p = rng.beta(2, 3, 3000)
+        y = (rng.random(p.size) < np.clip(p * skew, 0, 1)).astype(float)
+        return pd.DataFrame({"model_version": "v1", "prediction": p, "label": y})
+
+    bases = {"a": baseline(0.6), "b": baseline(1.4)}  # b's labels are twice a's positives
+    both = build_references(spark.createDataFrame(pd.concat(
+        [b.assign(model_id=m) for m, b in bases.items()])), ["a", "b"], BINARY, 0.5)
+    for model_id, rows in bases.items():
+        alone = build_reference(spark.createDataFrame(rows), BINARY, 0.5)
+        pd.testing.assert_frame_equal(both[model_id].table.reset_index(drop=True),
+                                      alone.table.reset_index(drop=True))
+    live = pd.DataFrame({"model_version": "v1", "prediction": rng.beta(2, 3, 2000),
+                         "label": np.nan})
+    frame = spark.createDataFrame(pd.concat([live.assign(model_id=m) for m in bases]).assign(
+        window_start=HOUR, slice_key="*", slice_value="*", delay_s=None,
+        prediction_label=None).astype({"delay_s": float, "prediction_label": object}))
+    joint = with_estimates(metrics(hourly_state(with_expectations(frame, both, BINARY),
+                                                BINARY, 0.5), BINARY), BINARY).toPandas()
+    for model_id in bases:
+        own = _estimate(spark, live, BINARY, 0.5, both[model_id])
+        got = joint[joint.model_id == model_id].iloc[0]
+        assert got["estimated_accuracy"] == pytest.approx(own["estimated_accuracy"], rel=1e-12)
+        assert got["estimated_auc"] == pytest.approx(own["estimated_auc"], rel=1e-12)
+    a, b = (joint[joint.model_id == m].iloc[0]["estimated_precision"] for m in "ab")
+    assert b > a + 0.2  # each read its own reference, not the other's
+
+
 def test_reference_regression_weights_baseline_buckets_by_live_counts(spark):
     rng = np.random.default_rng(4)
     p0 = rng.gamma(4, 5, 5000)
@@ -105,7 +139,7 @@ def test_reference_multiclass_weights_per_class_accuracy_by_live_class_mix(spark
     live = rows(3000, [0.1, 0.6, 0.3]).assign(label=np.nan)  # shifted to the weak class
     frame = spark.createDataFrame(live.assign(
         model_id="m", window_start=HOUR, slice_key="*", slice_value="*", delay_s=np.nan))
-    state = hourly_state(with_expectations(frame, reference, MULTICLASS), MULTICLASS, None,
+    state = hourly_state(with_expectations(frame, {"m": reference}, MULTICLASS), MULTICLASS, None,
                          classes)
     got = with_estimates(metrics(state, MULTICLASS), MULTICLASS).toPandas().iloc[0]
     # independent: baseline accuracy per predicted class, weighted by the live class counts

@@ -7,11 +7,12 @@ anomalies) become alerts
 (`alerts.lifecycle`: grouped per kind and slice, opened, resolved), each performance
 alert with its root-cause hints (`alerts.explain`), from the metric rows of a trailing
 range (`alerts.history`: the anomaly histories, at least 28 days). The model's alerts are a function of
-its metric tables, so the job recomputes them and replaces the model's partition of
+its metric tables, so the job recomputes them and replaces every model's partition of
 `alerts` in one commit (a re-run writes the same rows; `opened_at` is kept from the
 first run that saw an alert). Opened and resolved alerts queue events in
-`alerts_outbox`, delivered to `alerts.webhook_url` within a time budget
-(`alerts.notify`): a webhook outage delays notifications, never the pipeline.
+`alerts_outbox` (one append for every model, before the alerts' commit), delivered to
+`alerts.webhook_url` within a time budget (`alerts.notify`): a webhook outage delays
+notifications, never the pipeline.
 
 A window that holds an hour the job writing its metric table still owes (`hours_owed` of
 that job's last run for the model: drift, quality, multivariate or performance) is left
@@ -31,6 +32,7 @@ from inferwatch.alerts import explain, history, lifecycle, notify, performance, 
 from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
+from inferwatch.jobs.todo import failed
 from inferwatch.runs import Progress, Run, track
 from inferwatch.lake.tables import ALERTS, Lake
 from inferwatch.granularity import GRANULARITIES
@@ -48,17 +50,43 @@ def run(ctx: Context) -> Run:
     models = ctx.selected_models()
     with track(ctx.lake, JOB, {"models": sorted(models)}) as job:
         writers = {name: Progress(ctx.lake, writer) for name, writer in WRITERS.items()}
+        version = ctx.lake.table(TABLE).version()
+        done: dict[str, tuple[list[dict], list[dict]]] = {}
         for model_id, model in sorted(models.items()):
             part = job.for_model(model_id)
             try:
-                _model(ctx, model, part, {n: p.owed(model_id) for n, p in writers.items()})
+                done[model_id] = _model(ctx, model, part,
+                                        {n: p.owed(model_id) for n, p in writers.items()})
             except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                part.fail(err)
-                job.notes.append(f"{model_id}: failed: {part.error[:200]}")
+                failed(part, err)
+        _write(ctx, job, done, version)
+        for model_id, part in sorted(job.models.items()):
             job.notes += [f"{model_id}: {note}" for note in part.notes]
         _deliver(ctx, job)
         job.add_totals()
     return job
+
+
+def _write(ctx: Context, job: Run, done: dict[str, tuple[list[dict], list[dict]]],
+           version: int) -> None:
+    """Every model's new events with one append to the outbox, then every model's alerts
+    with one replace of their partitions of `alerts` (refused if another run changed
+    them since `version`): one commit per table, whatever the number of models."""
+    if not done:
+        return
+    queued = [e for _records, events in done.values() for e in events]
+    if queued:  # before the alerts: a kill in between re-queues nothing twice
+        appended = ctx.lake.table(notify.OUTBOX).append_arrow(notify.table(queued))
+        for model_id, (_records, events) in done.items():
+            if events:
+                job.for_model(model_id).outputs[notify.OUTBOX] = appended
+    records = [r for rows, _events in done.values() for r in rows]
+    df = ctx.spark.createDataFrame(
+        [tuple(r.get(f.name) for f in ALERTS.fields) for r in records], ALERTS)
+    replaced = ctx.lake.table(TABLE).replace_partitions(
+        df, [{"model_id": m} for m in sorted(done)], read_version=version)
+    for model_id in done:
+        job.for_model(model_id).outputs[TABLE] = replaced
 
 
 def frames(root: str | Lake, model_id: str, start: datetime | None = None
@@ -188,11 +216,11 @@ def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
 
 
 def _model(ctx: Context, model: ModelConfig, part: Run, owed: dict[str, set[datetime]]
-           ) -> None:
+           ) -> tuple[list[dict], list[dict]]:
+    """The model's alerts as its metric tables now say (`opened_at` kept from the stored
+    ones) and the events they newly queue; nothing is written here."""
     wanted = settings(model)
     start = since(ctx.lake, model.model_id, history.lookback(wanted))
-    table = ctx.lake.table(TABLE)
-    version = table.version()
     stored = notify.as_dicts(_read(ctx.lake, TABLE, model.model_id))
     found = frames(ctx.lake, model.model_id, start)
     fresh = evaluate(wanted, without_owed(found, owed))
@@ -211,21 +239,15 @@ def _model(ctx: Context, model: ModelConfig, part: Run, owed: dict[str, set[date
         r["opened_at"] = now if old is None else _moment(old["opened_at"])
         r["updated_at"] = now if changed else _moment(old["updated_at"])
         r["run_id"] = part.run_id if changed else old["run_id"]
-    outbox = ctx.lake.table(notify.OUTBOX)
     known = {r["event_id"] for r in notify.as_dicts(
         _read(ctx.lake, notify.OUTBOX, model.model_id)) if r["record"] == "queued"}
     rank = SEVERITIES.index(wanted["min_severity"])
     told = [r for r in records if SEVERITIES.index(r["severity"]) >= rank]
     queued = notify.queued_rows(notify.events(told), known)
-    if queued:  # before the alerts: a kill in between re-queues nothing twice
-        part.outputs[notify.OUTBOX] = outbox.append_arrow(notify.table(queued))
-    df = ctx.spark.createDataFrame(
-        [tuple(r.get(f.name) for f in ALERTS.fields) for r in records], ALERTS)
-    part.outputs[TABLE] = table.replace_partitions(df, [{"model_id": model.model_id}],
-                                                   read_version=version)
     opened = sum(r["status"] == "open" for r in records)
     part.rows_out = len(records)
     part.notes.append(f"{len(records)} alerts ({opened} open), {len(queued)} events queued")
+    return records, queued
 
 
 TRACKED = ("status", "last_window", "resolved_window", "message", "causes")

@@ -26,9 +26,9 @@ from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
 from inferwatch.jobs.todo import run_fleet
 from inferwatch.metrics import baseline as bl
-from inferwatch.metrics import domain
+from inferwatch.metrics.domain_sample import SAMPLE_TABLE, store_samples
 from inferwatch.metrics import drift
-from inferwatch.metrics.joined import baseline_rows
+from inferwatch.metrics.joined import baselines_rows
 from inferwatch.lake.schema import rows_frame
 from inferwatch.granularity import GRANULARITIES, ROLLUPS, granularity, truncate, window_end
 from inferwatch.metrics.window_store import read_fleet_windows, replace_fleet_windows
@@ -45,7 +45,9 @@ class _Plan:
     model: ModelConfig
     hours: set[datetime]
     targets: dict[str, list[datetime]]
+    part: Run
     base: DataFrame | None
+    build: bool = False  # its `default` baseline is built by this run
 
 
 def run(ctx: Context) -> Run:
@@ -54,10 +56,16 @@ def run(ctx: Context) -> Run:
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
              done: Progress) -> _Plan:
-    return _Plan(model, hours, _windows(hours), reference(ctx, model, part))
+    name = bl.reference_name(model)
+    base = bl.load(ctx.lake, model.model_id, name)
+    build = base is None and name == "default" and bool(model.baseline)
+    if base is None and not build:
+        part.notes.append(f"no baseline '{name}': comparisons with the previous window only")
+    return _Plan(model, hours, _windows(hours), part, base, build)
 
 
 def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
+    _build_baselines(ctx, [p for p in plans.values() if p.build])
     wanted = {m: {g: sorted(set(ws) | {granularity(g).previous(w) for w in ws})
                   for g, ws in p.targets.items()} for m, p in plans.items()}
     states = read_fleet_windows(ctx.lake, "state/profile", wanted)
@@ -102,26 +110,36 @@ def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:
     return model.drift.by_kind()
 
 
-def reference(ctx: Context, model: ModelConfig, part: Run) -> DataFrame | None:
-    """The model's baseline (whole-baseline rows); `default` is built from the model's
-    `baseline:` key the first time it is needed."""
-    name = bl.reference_name(model)
-    rows = bl.load(ctx.lake, model.model_id, name)
-    if rows is None and name == "default" and model.baseline:
-        versions = {t: ctx.lake.table(t).version() for t in INPUTS}
-        source = baseline_rows(ctx.lake, model, versions)
-        if source is not None:
-            version = bl.build_and_store(ctx.lake, model, name, source, part.notes,
-                                         _describe(model))
-            part.outputs[bl.TABLE] = ctx.lake.table(bl.TABLE).version()
-            part.outputs[domain.SAMPLE_TABLE] = domain.store_sample(ctx.lake, model, name,
-                                                                    version, source)
-            part.notes.append(f"baseline '{name}' version {version} built from "
-                              f"{_describe(model)}")
-            rows = bl.load(ctx.lake, model.model_id, name)
-    if rows is None:
-        part.notes.append(f"no baseline '{name}': comparisons with the previous window only")
-    return rows
+def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
+    """The `default` baseline of every model in `plans`, from its `baseline:` key, built in
+    one plan and stored with one commit (and one of their domain samples): models alike
+    are read and profiled as one (`baselines_rows`)."""
+    if not plans:
+        return
+    versions = {t: ctx.lake.table(t).version() for t in INPUTS}
+    batches = [b for b in baselines_rows(ctx.lake, [p.model for p in plans], versions)
+               if b[1] is not None]
+    built = {m.model_id for models, _rows in batches for m in models}
+    for plan in plans:
+        if plan.model.model_id not in built:
+            plan.build = False
+            plan.part.notes.append("no baseline 'default': its window holds no inferences; "
+                                   "comparisons with the previous window only")
+    if not batches:
+        return
+    by_id = {p.model.model_id: p for p in plans if p.model.model_id in built}
+    made = bl.build_and_store_fleet(
+        ctx.lake, "default", batches, {m: p.part.notes for m, p in by_id.items()},
+        {m: _describe(p.model) for m, p in by_id.items()})
+    outputs = {bl.TABLE: ctx.lake.table(bl.TABLE).version(),
+               SAMPLE_TABLE: store_samples(ctx.lake, "default", batches, made)}
+    for model_id, version in made.items():
+        plan = by_id[model_id]
+        plan.build = False
+        plan.part.outputs.update(outputs)
+        plan.part.notes.append(f"baseline 'default' version {version} built from "
+                               f"{_describe(plan.model)}")
+        plan.base = bl.load(ctx.lake, model_id, "default")
 
 
 def _describe(model: ModelConfig) -> str:

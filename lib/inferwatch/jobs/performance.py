@@ -8,8 +8,8 @@ by side in one Spark plan (a model's problem type, threshold, classes and slices
 own projection); `metrics.windows.write_fleet_windows` then replaces those hours and
 their days and weeks in `state/performance` and `metrics/performance` (and
 `state/fairness`, `metrics/fairness` for binary models with `protected` attributes),
-one commit per table for all models. A model whose settings or baseline break is failed
-alone while planning; if the joint plan fails, each model is computed alone, so only the
+one commit per table for all models. A model whose baseline breaks is
+failed alone: if the joint plan fails, each model is computed alone, so only the
 breaking one is recorded failed; a slice that fails on the rows is dropped for the run,
 with a note, and the model's other rows are written (`metrics.slices.compute_sliced`).
 `--rebuild` recomputes every stored hour in the range.
@@ -23,11 +23,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import accounted, failed, run_fleet
-from inferwatch.metrics.estimation import Reference, build_reference, with_expectations
+from inferwatch.jobs.todo import accounted, alike, failed, run_fleet
+from inferwatch.metrics.estimation import Reference, build_references, with_expectations
 from inferwatch.metrics.fairness import fairness_state
 from inferwatch.metrics.families import FAIRNESS, performance
-from inferwatch.metrics.joined import baseline_rows, joined_rows
+from inferwatch.metrics.joined import baselines_rows, joined_rows
 from inferwatch.metrics.performance import BINARY
 from inferwatch.metrics.performance_state import hourly_state
 from inferwatch.metrics.slices import compute_sliced, sliced
@@ -45,6 +45,7 @@ class _Plan:
     hours: set[datetime]
     part: Run
     reference: Reference | None
+    referenced: bool = False  # the reference was looked for (built, or there is none)
     notes: list[str] = field(default_factory=list)  # kept once the plan has run
     rows: DataFrame | None = None  # the joined rows, persisted while the run writes
 
@@ -55,36 +56,72 @@ def run(ctx: Context) -> Run:
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
              done: Progress) -> _Plan:
-    """The model's plan, with the estimation reference of its labelled baseline (a
-    baseline that cannot be read fails the model here, alone)."""
-    baseline = baseline_rows(ctx.lake, model, part.inputs)
-    reference = None if baseline is None else build_reference(
-        baseline, model.problem_type, model.threshold, model.classes)
-    part.notes.append("estimates from " + (
-        f"a reference of {reference.rows} labelled baseline rows" if reference
-        else "confidence (no labelled baseline)"))
-    return _Plan(model, hours, part, reference)
+    return _Plan(model, hours, part, None)
 
 
-def _state(ctx: Context, plan: _Plan, versions: dict[str, int], alone: bool) -> DataFrame:
-    """One model's hourly performance state: lazy for a joint plan, persisted and
-    computed when `alone` (then a slice that fails on the rows is dropped,
-    `compute_sliced`). The model's joined rows are persisted for the fairness state."""
-    model = plan.model
-    if plan.rows is None:
-        rows = joined_rows(ctx.lake, [{"model_id": model.model_id, "hour": h}
-                                      for h in sorted(plan.hours)], versions)
-        plan.rows = with_expectations(rows, plan.reference, model.problem_type).persist()
-    plan.notes = []
+def _references(ctx: Context, plans: list[_Plan], versions: dict[str, int]) -> None:
+    """Each model's estimation reference from its labelled baseline, models alike in one
+    read and one Spark job (`baselines_rows`, `build_references`); a model without a
+    baseline estimates from confidence."""
+    wanted = [p for p in plans if not p.referenced and p.model.baseline]
+    by_id = {p.model.model_id: p for p in wanted}
+    for models, rows in baselines_rows(ctx.lake, [p.model for p in wanted], versions):
+        if rows is None:
+            continue
+        first = models[0]
+        built = build_references(rows, [m.model_id for m in models], first.problem_type,
+                                 first.threshold, first.classes)
+        for model_id, reference in built.items():
+            by_id[model_id].reference = reference
+    for plan in plans:
+        if not plan.referenced:
+            plan.referenced = True
+            reference = plan.reference
+            plan.part.notes.append("estimates from " + (
+                f"a reference of {reference.rows} labelled baseline rows" if reference
+                else "confidence (no labelled baseline)"))
+
+
+def _shape(plan: _Plan) -> tuple:
+    """What a model's performance plan depends on besides its rows and its reference's
+    per-bucket values: models alike in it are one branch of the joint plan (one read of
+    all their hours, one aggregation keyed by model)."""
+    model, reference = plan.model, plan.reference
+    return (model.problem_type, model.threshold, model.classes, model.slices,
+            model.protected, reference is None, reference and reference.edges)
+
+
+def _state(ctx: Context, group: list[_Plan], versions: dict[str, int], alone: bool
+           ) -> DataFrame:
+    """The hourly performance state of models alike (`_shape`): lazy for a joint plan,
+    persisted and computed when `alone` (one model; then a slice that fails on the rows
+    is dropped, `compute_sliced`). The joined rows are persisted for the fairness state."""
+    first = group[0]
+    model = first.model
+    if first.rows is None:
+        rows = joined_rows(ctx.lake, [{"model_id": plan.model.model_id, "hour": h}
+                                      for plan in group for h in sorted(plan.hours)], versions)
+        rows = with_expectations(rows, {plan.model.model_id: plan.reference for plan in group},
+                                 model.problem_type).persist()
+        for plan in group:
+            plan.rows = rows
+    notes: list[str] = []
+    details: dict = {}
 
     def state(sliced_rows: DataFrame) -> DataFrame:
         return hourly_state(sliced_rows, model.problem_type, model.threshold,
                             model.classes or None)
 
-    if alone:
-        return compute_sliced(plan.rows, model, plan.notes,
-                              lambda rows: _persisted(state(rows)), details=plan.part.details)
-    return state(sliced(plan.rows, model, plan.notes, details=plan.part.details))
+    try:
+        if alone:
+            return compute_sliced(first.rows, model, notes,
+                                  lambda rows: _persisted(state(rows)), details=details)
+        return state(sliced(first.rows, model, notes, details=details))
+    finally:
+        for plan in group:
+            plan.notes = list(notes)
+            for key, value in details.items():
+                plan.part.details.setdefault(key, {}).update(value)
 
 
 def _persisted(state: DataFrame) -> DataFrame:
@@ -98,12 +135,13 @@ def _persisted(state: DataFrame) -> DataFrame:
 
 
 def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
+    _references(ctx, list(plans.values()), versions)
     try:
         if len(plans) == 1:
-            state = _state(ctx, next(iter(plans.values())), versions, alone=True)
+            state = _state(ctx, list(plans.values()), versions, alone=True)
         else:
-            state = _persisted(union([_state(ctx, plan, versions, alone=False)
-                                      for plan in plans.values()]))
+            state = _persisted(union([_state(ctx, group, versions, alone=False)
+                                      for group in alike(plans, _shape)]))
         try:
             whole = dict(state.where(F.col("slice_key") == "*")
                          .groupBy("model_id").agg(F.sum("n")).collect())
@@ -144,13 +182,14 @@ def _fairness(ctx: Context, plans: dict[str, _Plan]) -> dict[str, int]:
         model = plan.model
         if model.problem_type != BINARY or not model.protected:
             continue
-        protected = [c for c in model.protected if c in plan.rows.columns]
+        rows = plan.rows.where(F.col("model_id") == model_id)
+        protected = [c for c in model.protected if c in rows.columns]
         absent = sorted(set(model.protected) - set(protected))
         if absent:
             plan.part.notes.append(f"protected attributes {absent} are not in the inferences; "
                                    "no fairness rows for them")
         if protected:
-            states[model_id] = fairness_state(plan.rows, protected, model.threshold)
+            states[model_id] = fairness_state(rows, protected, model.threshold)
     try:
         return _write_fairness(ctx, plans, states)
     except Exception:  # noqa: BLE001 - isolate the model whose fairness rows break
@@ -176,5 +215,5 @@ def _write_fairness(ctx: Context, plans: dict[str, _Plan], states: dict[str, Dat
 def _release(plans) -> None:
     for plan in plans:
         if plan.rows is not None:
-            plan.rows.unpersist()
+            plan.rows.unpersist()  # models alike share their rows: unpersisting twice is a no-op
             plan.rows = None

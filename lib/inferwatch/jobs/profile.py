@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import accounted, run_fleet
+from inferwatch.jobs.todo import accounted, alike, run_fleet
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
 from inferwatch.metrics.profile import computed, profile_state, profiled_columns
@@ -50,32 +50,48 @@ def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
     return _Plan(model, hours, part)
 
 
-def _states(ctx: Context, plan: _Plan, versions: dict[str, int], alone: bool) -> DataFrame:
-    """One model's hourly profile state: lazy for a joint plan, computed when `alone`
-    (then a slice that fails on the rows is dropped, `compute_sliced`)."""
+def _shape(plan: _Plan) -> tuple:
+    """What a model's profile plan depends on besides its rows: models alike in it are
+    profiled as one (one read of all their hours, one aggregation keyed by model)."""
     model = plan.model
-    rows = joined_rows(ctx.lake, [{"model_id": model.model_id, "hour": h}
-                                  for h in sorted(plan.hours)], versions)
-    numeric, categorical = profiled_columns(model, rows.columns)
-    plan.notes = []
-    missing = sorted(set(model.features) - set(numeric) - set(categorical))
+    return (model.problem_type, model.numeric, model.categorical, model.slices)
+
+
+def _states(ctx: Context, group: list[_Plan], versions: dict[str, int], alone: bool
+            ) -> DataFrame:
+    """The hourly profile state of models alike (`_shape`): lazy for a joint plan,
+    computed when `alone` (one model; then a slice that fails on the rows is dropped,
+    `compute_sliced`)."""
+    first = group[0]
+    rows = joined_rows(ctx.lake, [{"model_id": plan.model.model_id, "hour": h}
+                                  for plan in group for h in sorted(plan.hours)], versions)
+    numeric, categorical = profiled_columns(first.model, rows.columns)
+    notes: list[str] = []
+    missing = sorted(set(first.model.features) - set(numeric) - set(categorical))
     if missing:
-        plan.notes.append(f"features {missing} are not in the inferences")
+        notes.append(f"features {missing} are not in the inferences")
     extra = [*numeric, *categorical]
-    if alone:
-        return compute_sliced(rows, model, plan.notes, lambda sliced_rows: computed(
-            ctx.spark, lambda: profile_state(sliced_rows, numeric, categorical)),
-            extra=extra, details=plan.part.details)
-    return profile_state(sliced(rows, model, plan.notes, extra, plan.part.details),
-                         numeric, categorical)
+    details: dict = {}
+    try:
+        if alone:
+            return compute_sliced(rows, first.model, notes, lambda sliced_rows: computed(
+                ctx.spark, lambda: profile_state(sliced_rows, numeric, categorical)),
+                extra=extra, details=details)
+        return profile_state(sliced(rows, first.model, notes, extra, details),
+                             numeric, categorical)
+    finally:
+        for plan in group:
+            plan.notes = list(notes)
+            for key, value in details.items():
+                plan.part.details.setdefault(key, {}).update(value)
 
 
 def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
     if len(plans) == 1:
-        state = _states(ctx, next(iter(plans.values())), versions, alone=True)
+        state = _states(ctx, list(plans.values()), versions, alone=True)
     else:
         state = computed(ctx.spark, lambda: union(
-            [_states(ctx, plan, versions, alone=False) for plan in plans.values()]))
+            [_states(ctx, group, versions, alone=False) for group in alike(plans, _shape)]))
     try:
         whole = (state.where(F.col("slice_key") == "*")
                  .groupBy("model_id", "window_start").agg(F.max("count").alias("n"))

@@ -11,8 +11,8 @@ owe.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 from datetime import datetime
 
 from inferwatch.console import progress
@@ -20,6 +20,8 @@ from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
 from inferwatch.granularity import utc
+
+P = TypeVar("P")
 
 
 def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConfig],
@@ -139,6 +141,16 @@ def _after(ctx: Context, done: Progress, above: Progress, inputs: Sequence[str],
     for key, group in groups.items():
         todo.update(hours_to_do(ctx, done, group, inputs, dict(key)))
     return reached, todo
+
+
+def alike(plans: Mapping[str, P], shape: Callable[[P], Hashable]) -> list[list[P]]:
+    """`plans` in groups of equal `shape(plan)`, each in model order: models alike are
+    computed as one branch of a joint plan (one read of their rows, one aggregation keyed
+    by model), so a fleet of copies of one description costs a plan, not a plan per model."""
+    groups: dict[Hashable, list[P]] = {}
+    for _model_id, plan in sorted(plans.items()):
+        groups.setdefault(shape(plan), []).append(plan)
+    return list(groups.values())
 
 
 def rows_listed(ctx: Context, hours: Mapping[str, set[datetime]], version: int

@@ -10,6 +10,7 @@ handler records it as an ordinary error: it stops the process like a kill.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,7 @@ class _Injector:
     def __init__(self) -> None:
         self.armed_at: int | None = None
         self.commits = 0
+        self.tables: Counter[str] = Counter()  # commits per table, for the counting tests
         self.from_env_checked = False
 
     def after_commit(self, table: str, version: int) -> None:
@@ -33,6 +35,7 @@ class _Injector:
             if value and self.armed_at is None:
                 self.armed_at = int(value)
         self.commits += 1
+        self.tables[table] += 1
         if self.armed_at is not None and self.commits == self.armed_at:
             self.armed_at = None  # once: what follows (a failed-run record) may commit
             raise InjectedFault(f"injected failure after commit {self.commits} "
@@ -60,7 +63,7 @@ def fail_after_commit(n: int) -> Iterator[_Injector]:
 
 @contextmanager
 def count_commits() -> Iterator[_Injector]:
-    """Count the block's commits (`.commits`), without failing."""
+    """Count the block's commits (`.commits`; `.tables`: per table), without failing."""
     _INJECTOR.from_env_checked = True
-    _INJECTOR.commits, _INJECTOR.armed_at = 0, None
+    _INJECTOR.commits, _INJECTOR.armed_at, _INJECTOR.tables = 0, None, Counter()
     yield _INJECTOR

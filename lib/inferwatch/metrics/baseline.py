@@ -20,7 +20,7 @@ and `thresholds`) and `1h` (its hours, kept for calibration).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
@@ -40,7 +40,7 @@ MIN_CALIBRATION_WINDOWS = 12
 CALIBRATION_MARGIN = 1.5
 FLOOR_SHARE = 0.25
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-KEYS = ["slice_key", "slice_value", "column"]
+KEYS = ["model_id", "slice_key", "slice_value", "column"]
 BASELINE_SCHEMA = T.StructType(STATE_SCHEMA.fields + [
     T.StructField("name", T.StringType()), T.StructField("version", T.LongType()),
     T.StructField("scope", T.StringType()), T.StructField("source", T.StringType()),
@@ -51,32 +51,54 @@ BASELINE_SCHEMA = T.StructType(STATE_SCHEMA.fields + [
 
 def build_and_store(lake: Lake, model: ModelConfig, name: str, rows: DataFrame,
                     notes: list[str], source: str) -> int:
-    """`build` the baseline of `rows` and `store` it under `name`; returns its version.
-    The states cached on the way are released once it is written (or failed)."""
+    """`build` the baseline of `rows` and `store` it under `name`; returns its version."""
+    return build_and_store_fleet(lake, name, [([model], rows)], {model.model_id: notes},
+                                 {model.model_id: source})[model.model_id]
+
+
+def build_and_store_fleet(lake: Lake, name: str,
+                          batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
+                          notes: Mapping[str, list[str]], sources: Mapping[str, str]
+                          ) -> dict[str, int]:
+    """Baseline `name` of every model in `batches` (models alike, with the rows their
+    baselines come from), built in one plan and stored with one commit; {model_id: its
+    version}. The states cached on the way are released once it is written (or failed)."""
     cached: list[DataFrame] = []
     try:
-        return store(lake, model.model_id, name, build(model, rows, notes, cached), source)
+        built = [build(models, rows, notes, cached) for models, rows in batches]
+        out = built[0]
+        for frame in built[1:]:
+            out = out.unionByName(frame)
+        return store(lake, name, out, sources)
     finally:
         for frame in cached:
             frame.unpersist()
 
 
-def build(model: ModelConfig, rows: DataFrame, notes: list[str],
+def build(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, list[str]],
           cached: list[DataFrame]) -> DataFrame:
-    """Baseline rows (without name and version) of `rows`: labelled or not, with an
-    `hour` column when they come from the lake (then hours are kept and calibrated).
-    The states it caches are added to `cached`, for the caller to release."""
+    """Baseline rows (without name and version) of models alike (the same profiled
+    columns and slices; `rows` tell them apart by `model_id`, or belong to the one model
+    given): labelled or not, with an `hour` column when they come from the lake (then
+    hours are kept and calibrated). The states it caches are added to `cached`."""
+    first = models[0]
     if "hour" not in rows.columns and "ts" in rows.columns:  # a training file with times
         rows = rows.withColumn("hour", F.date_trunc("hour", F.col("ts").cast("timestamp")))
     if "hour" not in rows.columns:
         rows = rows.withColumn("hour", F.lit(EPOCH).cast("timestamp"))
-    rows = rows.withColumn("model_id", F.lit(model.model_id))
+    if len(models) == 1:
+        rows = rows.withColumn("model_id", F.lit(first.model_id))
     if "model_version" not in rows.columns:
         rows = rows.withColumn("model_version", F.lit(None).cast("string"))
-    numeric, categorical = profiled_columns(model, rows.columns)
-    hourly = compute_sliced(rows, model, notes,
-                            lambda sliced: computed_state(sliced, numeric, categorical),
-                            extra=[*numeric, *categorical])
+    numeric, categorical = profiled_columns(first, rows.columns)
+    shared: list[str] = []
+    try:
+        hourly = compute_sliced(rows, first, shared,
+                                lambda sliced: computed_state(sliced, numeric, categorical),
+                                extra=[*numeric, *categorical])
+    finally:
+        for model in models:
+            notes[model.model_id].extend(shared)
     cached.append(hourly)
     whole = merge_keyed(hourly.withColumn("window_start", F.lit(EPOCH).cast("timestamp")))
     deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
@@ -84,15 +106,18 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str],
                    F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
     whole = whole.withColumn("edges", edges).persist()
     cached.append(whole)
-    hours = [r[0] for r in hourly.select("window_start").distinct().collect()]
-    thresholds = None
-    if len(hours) >= MIN_CALIBRATION_WINDOWS:
-        thresholds = calibrate(hourly, whole)
-        notes.append(f"thresholds calibrated on {len(hours)} held-out hours")
-    else:
-        notes.append(f"{len(hours)} hours: too few to calibrate; default thresholds")
+    hours = dict(hourly.groupBy("model_id").agg(F.countDistinct("window_start")).collect())
+    calibrated = []
+    for model in models:
+        n = hours.get(model.model_id, 0)
+        if n >= MIN_CALIBRATION_WINDOWS:
+            calibrated.append(model.model_id)
+            notes[model.model_id].append(f"thresholds calibrated on {n} held-out hours")
+        else:
+            notes[model.model_id].append(f"{n} hours: too few to calibrate; default thresholds")
     out = whole.withColumn("scope", F.lit("all"))
-    if thresholds is not None:
+    if calibrated:
+        thresholds = calibrate(hourly.where(F.col("model_id").isin(calibrated)), whole)
         out = out.join(thresholds, on=[out[k].eqNullSafe(thresholds[k]) for k in KEYS],
                        how="left").select(*[out[c] for c in out.columns], "thresholds")
     hourly_rows = hourly.withColumn("scope", F.lit("1h"))
@@ -100,11 +125,13 @@ def build(model: ModelConfig, rows: DataFrame, notes: list[str],
 
 
 def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
-    """(slice, column) → {metric: floor, metric/scale: threshold per unit of chance
-    scale} from hours held out of the baseline."""
-    held = hourly.select(F.col("window_start").alias("held")).distinct()
-    rest = (hourly.join(F.broadcast(held), F.col("window_start") != F.col("held"))
-            .withColumn("window_start", F.col("held")).drop("held"))
+    """(model, slice, column) → {metric: floor, metric/scale: threshold per unit of
+    chance scale} from hours held out of each model's baseline, every model's at once."""
+    held = hourly.select(F.col("model_id").alias("held_model"),
+                         F.col("window_start").alias("held")).distinct()
+    rest = (hourly.join(F.broadcast(held), (F.col("model_id") == F.col("held_model"))
+                        & (F.col("window_start") != F.col("held")))
+            .withColumn("window_start", F.col("held")).drop("held", "held_model"))
     references = merge_keyed(rest)
     pairs = with_edges(_pair(hourly, references), whole)
     scores: dict[tuple, dict[str, float]] = {}
@@ -113,11 +140,11 @@ def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
             scale = drift.row_scale(metric, row)
             if status != "ok" or value is None or not scale > 0:
                 continue
-            at = (row["slice_key"], row["slice_value"], row["column"], row["kind"])
+            at = (*[row[k] for k in KEYS], row["kind"])
             scores.setdefault(at, {})
             scores[at][metric] = max(scores[at].get(metric, 0.0), abs(value) / scale)
-    rows = [(k[0], k[1], k[2], _limits(k[3], found)) for k, found in scores.items()]
-    schema = "slice_key string, slice_value string, column string, " \
+    rows = [(*k[:-1], _limits(k[-1], found)) for k, found in scores.items()]
+    schema = "model_id string, slice_key string, slice_value string, column string, " \
              "thresholds map<string, double>"
     return hourly.sparkSession.createDataFrame(rows, schema)
 
@@ -147,22 +174,29 @@ def _pair(window: DataFrame, reference: DataFrame) -> DataFrame:
         *[w[c] for c in w.columns], *[r[c] for c in r.columns if c.startswith("r_")])
 
 
-def store(lake: Lake, model_id: str, name: str, rows: DataFrame, source: str) -> int:
-    """Write a baseline under `name` (its version one above the last); returns it."""
+def store(lake: Lake, name: str, rows: DataFrame, sources: Mapping[str, str]
+          ) -> dict[str, int]:
+    """Write baseline `name` of every model in `sources` ({model_id: where its rows came
+    from}; `rows` tell the models apart), each model's version one above its last, in
+    one commit; {model_id: its new version}."""
     table = lake.table(TABLE)
     if not table.exists():
         table.create(BASELINE_SCHEMA, ["model_id", "name"])
     read_version = table.version()
-    part = {"model_id": model_id, "name": name}
-    previous = table.read(version=read_version, partitions=[part]).agg(F.max("version")).first()[0]
-    version = int(previous or 0) + 1
-    out = rows.withColumns({"name": F.lit(name), "version": F.lit(version).cast("long"),
-                            "source": F.lit(source),
-                            "created_at": F.lit(datetime.now(timezone.utc)).cast("timestamp")})
+    parts = [{"model_id": m, "name": name} for m in sorted(sources)]
+    previous = dict(table.read(version=read_version, partitions=parts)
+                    .groupBy("model_id").agg(F.max("version")).collect())
+    versions = {m: int(previous.get(m) or 0) + 1 for m in sources}
+    given = lake.spark.createDataFrame(
+        [(m, versions[m], sources[m]) for m in sorted(sources)],
+        "model_id string, version long, source string")
+    out = rows.drop("version", "source").join(F.broadcast(given), on="model_id").withColumns(
+        {"name": F.lit(name),
+         "created_at": F.lit(datetime.now(timezone.utc)).cast("timestamp")})
     table.replace_partitions(out.select(*[
         (F.col(f.name) if f.name in out.columns else F.lit(None)).cast(f.dataType).alias(f.name)
-        for f in BASELINE_SCHEMA.fields]), [part], read_version=read_version)
-    return version
+        for f in BASELINE_SCHEMA.fields]), parts, read_version=read_version)
+    return versions
 
 
 def reference_name(model: ModelConfig) -> str:
@@ -175,9 +209,10 @@ def load(lake: Lake, model_id: str, name: str) -> DataFrame | None:
     table = lake.table(TABLE)
     if not table.exists():
         return None
-    rows = table.read(partitions=[{"model_id": model_id, "name": name}])
-    rows = rows.where(F.col("scope") == "all")
-    return None if rows.isEmpty() else rows
+    stored = [{"model_id": model_id, "name": name}]
+    if not table.files(partitions=stored, stats=()):  # the log says, not a Spark job
+        return None
+    return table.read(partitions=stored).where(F.col("scope") == "all")
 
 
 def names(lake: Lake, model_id: str) -> Sequence[str]:

@@ -35,12 +35,43 @@ def store_sample(lake: Lake, model: ModelConfig, name: str, version: int,
                  rows: DataFrame) -> int:
     """Keep a seeded random sample of `SAMPLE_ROWS` of a baseline's rows beside its
     version `version`."""
+    return store_samples(lake, name, [([model], rows)], {model.model_id: version})
+
+
+def store_samples(lake: Lake, name: str,
+                  batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
+                  versions: Mapping[str, int]) -> int:
+    """`store_sample` of every model in `batches` (models with the rows their baselines
+    came from; with several, a `model_id` column tells them apart) that has a version in
+    `versions`, with one commit; returns the table's new version."""
+    samples = []
+    for models, rows in batches:
+        models = [m for m in models if m.model_id in versions]
+        if len(models) == 1:
+            totals = {models[0].model_id: rows.count()}
+        else:
+            totals = dict(rows.groupBy("model_id").count().collect())
+        for model in models:
+            own = rows if len(models) == 1 else rows.where(F.col("model_id") == model.model_id)
+            samples.append(_sample(model, name, versions[model.model_id], own,
+                                   totals.get(model.model_id, 0)))
+    table = lake.table(SAMPLE_TABLE)
+    if not table.exists():
+        table.create(SAMPLE_SCHEMA, ["model_id", "name"])
+    out = samples[0]
+    for sample in samples[1:]:
+        out = out.unionByName(sample)
+    return table.replace_partitions(out, [{"model_id": m, "name": name} for m in sorted(versions)],
+                                    read_version=table.version())
+
+
+def _sample(model: ModelConfig, name: str, version: int, rows: DataFrame, total: int
+            ) -> DataFrame:
     numeric, categorical = features(model, rows.columns)
-    total = rows.count()
     fraction = min(1.0, 1.2 * SAMPLE_ROWS / max(total, 1))
     # drawn at random, not the first rows: the rows of the baseline's own windows that
     # are left out of the sample are scored against it, and must not be its last hours
-    sample = rows.sample(fraction=fraction, seed=SEED).orderBy(F.rand(SEED)).limit(
+    return rows.sample(fraction=fraction, seed=SEED).orderBy(F.rand(SEED)).limit(
         SAMPLE_ROWS).select(
         F.lit(model.model_id).alias("model_id"), F.lit(name).alias("name"),
         F.lit(version).cast("long").alias("version"),
@@ -48,11 +79,6 @@ def store_sample(lake: Lake, model: ModelConfig, name: str, version: int,
         (F.col("inference_id") if "inference_id" in rows.columns else F.lit(None))
         .cast("string").alias("inference_id"),
         _map(numeric, "double").alias("numeric"), _map(categorical, "string").alias("categorical"))
-    table = lake.table(SAMPLE_TABLE)
-    if not table.exists():
-        table.create(SAMPLE_SCHEMA, ["model_id", "name"])
-    part = {"model_id": model.model_id, "name": name}
-    return table.replace_partitions(sample, [part], read_version=table.version())
 
 
 def _map(columns: Sequence[str], kind: str):

@@ -40,14 +40,17 @@ only `estimated_accuracy` (and its std) is estimated, macro/weighted F1 stay nul
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.metrics.performance import BINARY, MULTICLASS, clip_probability, metric_values
-from inferwatch.metrics.reference import Reference, bucket, build_reference
+from inferwatch.metrics.reference import Reference, bucket, build_reference, build_references
 
 __all__ = ["ESTIMATE_COLUMNS", "EXPECTED_SUMS", "Reference", "binary_expected_sums",
-           "build_reference", "multiclass_expected_sums", "regression_expected_sums",
+           "build_reference", "build_references", "multiclass_expected_sums", "regression_expected_sums",
            "with_estimates", "with_expectations"]
 
 ERROR_MIN_COVERAGE = 0.8  # estimate errors are reported once this share is labelled
@@ -65,25 +68,34 @@ ESTIMATE_COLUMNS = (
 _REG_STATS = ("_e_err", "_e_sq", "_e_abs", "_e_ape", "_e_nz")
 
 
-def with_expectations(rows: DataFrame, reference: Reference | None, problem_type: str) -> DataFrame:
-    """`rows` plus each row's expected outcome: `_q` (binary, multiclass) or `_e_*` (regression)."""
+def with_expectations(rows: DataFrame, references: Mapping[str, Reference | None],
+                      problem_type: str) -> DataFrame:
+    """`rows` (of the models in `references`, {model_id: its reference}) plus each row's
+    expected outcome: `_q` (binary, multiclass) or `_e_*` (regression), looked up in its
+    own model's reference. The models' references agree in what buckets a row (all None,
+    or all of `problem_type` with the same threshold, classes and edges)."""
     confidence = F.least(F.greatest(F.col("prediction"), F.lit(0.0)), F.lit(1.0))
-    if problem_type == BINARY and reference is None:
+    given = [r for r in references.values() if r is not None]
+    if problem_type == BINARY and not given:
         return rows.withColumn("_q", confidence)
-    if reference is None or problem_type != reference.problem_type:
+    if len(given) != len(references) or any(r.problem_type != problem_type for r in given):
         return rows
-    stats = [c for c in reference.table.columns if c not in ("model_version", "_bucket")]
-    table = rows.sparkSession.createDataFrame(reference.table)
-    own = table.select(F.col("model_version").alias("_ref_version"), "_bucket",
+    first = given[0]
+    stats = [c for c in first.table.columns if c not in ("model_version", "_bucket")]
+    table = rows.sparkSession.createDataFrame(pd.concat(
+        [r.table[["model_version", "_bucket", *stats]].assign(model_id=m)
+         for m, r in references.items()], ignore_index=True))
+    own = table.select("model_id", F.col("model_version").alias("_ref_version"), "_bucket",
                        *[F.col(c).alias(f"_own{c}") for c in stats])
     pooled = table.where(F.col("model_version") == "*").select(
-        "_bucket", *[F.col(c).alias(f"_pool{c}") for c in stats])
+        "model_id", "_bucket", *[F.col(c).alias(f"_pool{c}") for c in stats])
     keyed = rows.withColumns({
-        "_bucket": bucket(rows, reference),
+        "_bucket": bucket(rows, first),
         "_ref_version": F.coalesce(F.col("model_version").cast("string"), F.lit("null")),
     })
-    joined = (keyed.join(F.broadcast(own), on=["_ref_version", "_bucket"], how="left")
-              .join(F.broadcast(pooled), on="_bucket", how="left"))
+    joined = (keyed.join(F.broadcast(own), on=["model_id", "_ref_version", "_bucket"],
+                         how="left")
+              .join(F.broadcast(pooled), on=["model_id", "_bucket"], how="left"))
     looked_up = {
         c: F.when(F.col(f"_own{stats[0]}").isNotNull(), F.col(f"_own{c}")).otherwise(F.col(f"_pool{c}"))
         for c in stats

@@ -1,6 +1,8 @@
 """Labelled inference rows: the hours a job recomputes, and a model's baseline."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -46,3 +48,34 @@ def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> D
                                                              model_id=model.model_id)
              if start <= p["hour"] < end]
     return joined_rows(lake, parts, versions) if parts else None
+
+
+def baselines_rows(lake: Lake, models: Sequence[ModelConfig], versions: dict[str, int]
+                   ) -> list[tuple[list[ModelConfig], DataFrame | None]]:
+    """The labelled baseline rows of `models`, in batches of models alike (the same
+    problem type, threshold, classes, features and slices): a `source` file is its model's own batch; the
+    `window` baselines of models alike are read together (one listing, one read; a
+    `model_id` column tells them apart). A batch's rows are None when its windows hold no
+    inferences."""
+    out: list[tuple[list[ModelConfig], DataFrame | None]] = []
+    alike: dict[tuple, list[ModelConfig]] = {}
+    for model in models:
+        if "window" in model.baseline and "source" not in model.baseline:
+            key = (model.problem_type, model.threshold, model.classes, model.numeric,
+                   model.categorical, model.slices)
+            alike.setdefault(key, []).append(model)
+        else:
+            out.append(([model], baseline_rows(lake, model, versions)))
+    if not alike:
+        return out
+    listed = lake.table("inferences").partitions(versions["inferences"])
+    for group in alike.values():
+        windows = {m.model_id: baseline_window(m) for m in group}
+        parts = [p for p in listed if p["model_id"] in windows
+                 and windows[p["model_id"]][0] <= p["hour"] < windows[p["model_id"]][1]]
+        have = {p["model_id"] for p in parts}
+        out += [([m], None) for m in group if m.model_id not in have]
+        kept = [m for m in group if m.model_id in have]
+        if kept:
+            out.append((kept, joined_rows(lake, parts, versions)))
+    return out

@@ -51,16 +51,31 @@ def build_reference(rows: DataFrame, problem_type: str, threshold: float | None 
 
     Two small Spark jobs at most; the per-bucket table is a few hundred rows.
     """
+    return build_references(rows.withColumn("model_id", F.lit("")), [""], problem_type,
+                            threshold, classes)[""]
+
+
+def build_references(rows: DataFrame, model_ids: Sequence[str], problem_type: str,
+                     threshold: float | None = None, classes: Sequence[str] = ()
+                     ) -> dict[str, Reference | None]:
+    """{model_id: the reference of its rows} of models alike (one problem type, threshold
+    and classes) whose baselines are `rows` (a `model_id` column tells them apart):
+    binary and multiclass in one Spark job for all of them, regression two per model
+    (each model's quantile edges are its own)."""
     present = rows.where(_present("prediction") & _present("label"))
     version = F.coalesce(F.col("model_version").cast("string"), F.lit("null"))
     if problem_type == MULTICLASS:
-        return _multiclass_reference(present, version, tuple(classes))
+        counts = _multiclass_counts(present, version, tuple(classes))
+        return {m: _multiclass_reference(counts[counts["model_id"] == m], tuple(classes))
+                for m in model_ids}
     labeled = present.select(
-        version.alias("model_version"),
+        "model_id", version.alias("model_version"),
         F.col("prediction").cast("double").alias("p"), F.col("label").cast("double").alias("y"))
     if problem_type == BINARY:
-        return _binary_reference(labeled, float(threshold))
-    return _regression_reference(labeled)
+        counts = _binary_counts(labeled, float(threshold))
+        return {m: _binary_reference(counts[counts["model_id"] == m], float(threshold))
+                for m in model_ids}
+    return {m: _regression_reference(labeled.where(F.col("model_id") == m)) for m in model_ids}
 
 
 def _present(name: str) -> Column:
@@ -68,11 +83,17 @@ def _present(name: str) -> Column:
     return c.isNotNull() & ~F.isnan(c)
 
 
-def _binary_reference(labeled: DataFrame, threshold: float) -> Reference | None:
+def _binary_counts(labeled: DataFrame, threshold: float) -> pd.DataFrame:
     side = F.when(F.col("p") >= threshold, "+").otherwise("-")
-    counts = (labeled.groupBy("model_version", _score_bin(F.col("p")).alias("bin"), side.alias("side"))
-              .agg(F.count(F.lit(1)).alias("n"), F.count_if(is_positive(F.col("y"))).alias("pos"))
-              .toPandas())
+    return (labeled.groupBy("model_id", "model_version", _score_bin(F.col("p")).alias("bin"),
+                            side.alias("side"))
+            .agg(F.count(F.lit(1)).alias("n"), F.count_if(is_positive(F.col("y"))).alias("pos"))
+            .toPandas())
+
+
+def _binary_reference(counts: pd.DataFrame, threshold: float) -> Reference | None:
+    """The binary reference of one model's counts per (version, score bin, side)."""
+    counts = counts.drop(columns="model_id")
     if counts.empty:
         return None
     pooled = (counts.groupby(["bin", "side"], as_index=False)[["n", "pos"]].sum()
@@ -94,13 +115,18 @@ def _binary_reference(labeled: DataFrame, threshold: float) -> Reference | None:
     return Reference(BINARY, table, threshold=threshold, rows=int(counts["n"].sum()))
 
 
-def _multiclass_reference(rows: DataFrame, version: Column, classes: tuple[str, ...]
-                          ) -> Reference | None:
+def _multiclass_counts(rows: DataFrame, version: Column, classes: tuple[str, ...]
+                       ) -> pd.DataFrame:
     predicted = predicted_class(rows, classes)
     correct = class_name(F.col("label").cast("double"), classes) == predicted
-    stats = (rows.groupBy(version.alias("model_version"), predicted.alias("_bucket"))
-             .agg(F.count(F.lit(1)).alias("n"), F.count_if(correct).alias("correct"))
-             .where(F.col("_bucket").isNotNull()).toPandas())
+    return (rows.groupBy("model_id", version.alias("model_version"), predicted.alias("_bucket"))
+            .agg(F.count(F.lit(1)).alias("n"), F.count_if(correct).alias("correct"))
+            .where(F.col("_bucket").isNotNull()).toPandas())
+
+
+def _multiclass_reference(stats: pd.DataFrame, classes: tuple[str, ...]) -> Reference | None:
+    """The multiclass reference of one model's counts per (version, predicted class)."""
+    stats = stats.drop(columns="model_id")
     if stats.empty:
         return None
     pooled = stats.groupby("_bucket", as_index=False)[["n", "correct"]].sum().assign(
