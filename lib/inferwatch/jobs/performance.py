@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import accounted, alike, failed, run_fleet
+from inferwatch.jobs.todo import alike, failed, run_fleet, write_states
 from inferwatch.metrics.estimation import Reference, build_references, with_expectations
 from inferwatch.metrics.fairness import fairness_state
 from inferwatch.metrics.families import FAIRNESS, performance
@@ -51,7 +51,7 @@ class _Plan:
 
 
 def run(ctx: Context) -> Run:
-    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write)
+    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write, shape=_shape)
 
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
@@ -155,61 +155,62 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
 
 
 def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
-    states = {id(state): state for _plan, state, _n in results.values()}
     plans = {m: plan for m, (plan, _s, _n) in results.items()}
-    try:
-        for model_id, plan in plans.items():
-            parts[model_id].notes += plan.notes
-        changed = accounted(ctx, {m: (plan.hours, n) for m, (plan, _s, n) in results.items()},
-                            parts)
-        if not changed:
-            return {}
-        fresh = union(list(states.values())).where(F.col("model_id").isin(list(changed)))
+
+    def write(changed: dict[str, set[datetime]], fresh: DataFrame) -> dict[str, int]:
         family = performance({m: plans[m].model.problem_type for m in changed})
         outputs = write_fleet_windows(ctx.lake, family, changed, fresh)
         return outputs | _fairness(ctx, {m: plans[m] for m in changed})
+
+    try:
+        return write_states(ctx, results, parts, write)
     finally:
-        for state in states.values():
-            state.unpersist()
         _release(plans.values())
 
 
 def _fairness(ctx: Context, plans: dict[str, _Plan]) -> dict[str, int]:
     """Fairness counts of the binary models with `protected` attributes, every model's in
-    one plan and one commit per table."""
-    states = {}
-    for model_id, plan in plans.items():
+    one plan and one commit per table: models alike (sharing their joined rows) are one
+    aggregation; if the joint write fails, each model is written alone."""
+    groups: dict[int, list[str]] = {}
+    for model_id, plan in sorted(plans.items()):
         model = plan.model
         if model.problem_type != BINARY or not model.protected:
             continue
-        rows = plan.rows.where(F.col("model_id") == model_id)
-        protected = [c for c in model.protected if c in rows.columns]
-        absent = sorted(set(model.protected) - set(protected))
+        absent = sorted(set(model.protected) - set(plan.rows.columns))
         if absent:
             plan.part.notes.append(f"protected attributes {absent} are not in the inferences; "
                                    "no fairness rows for them")
-        if protected:
-            states[model_id] = fairness_state(rows, protected, model.threshold)
+        if set(model.protected) - set(absent):
+            groups.setdefault(id(plan.rows), []).append(model_id)
+
+    def state(model_ids: list[str]) -> DataFrame:
+        plan = plans[model_ids[0]]
+        protected = [c for c in plan.model.protected if c in plan.rows.columns]
+        return fairness_state(plan.rows.where(F.col("model_id").isin(model_ids)), protected,
+                              plan.model.threshold)
+
+    fairly = [m for ids in groups.values() for m in ids]
     try:
-        return _write_fairness(ctx, plans, states)
+        return _write_fairness(ctx, plans, fairly, [state(ids) for ids in groups.values()])
     except Exception:  # noqa: BLE001 - isolate the model whose fairness rows break
-        if len(states) == 1:
+        if len(fairly) == 1:
             raise
     outputs: dict[str, int] = {}
-    for model_id, state in sorted(states.items()):
+    for model_id in fairly:
         try:
-            outputs.update(_write_fairness(ctx, plans, {model_id: state}))
+            outputs.update(_write_fairness(ctx, plans, [model_id], [state([model_id])]))
         except Exception as err:  # noqa: BLE001 - failures are values; others go on
             failed(plans[model_id].part, err)
     return outputs
 
 
-def _write_fairness(ctx: Context, plans: dict[str, _Plan], states: dict[str, DataFrame]
-                    ) -> dict[str, int]:
-    if not states:
+def _write_fairness(ctx: Context, plans: dict[str, _Plan], model_ids: list[str],
+                    states: list[DataFrame]) -> dict[str, int]:
+    if not model_ids:
         return {}
-    return write_fleet_windows(ctx.lake, FAIRNESS, {m: plans[m].hours for m in states},
-                               union(list(states.values())))
+    return write_fleet_windows(ctx.lake, FAIRNESS, {m: plans[m].hours for m in model_ids},
+                               union(states))
 
 
 def _release(plans) -> None:

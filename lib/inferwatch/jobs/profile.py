@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import accounted, alike, run_fleet
+from inferwatch.jobs.todo import alike, run_fleet, write_states
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
 from inferwatch.metrics.profile import computed, profile_state, profiled_columns
@@ -42,7 +42,7 @@ class _Plan:
 
 
 def run(ctx: Context) -> Run:
-    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write)
+    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write, shape=_shape)
 
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
@@ -104,16 +104,5 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
 
 
 def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
-    states = {id(state): state for _plan, state, _n in results.values()}
-    try:
-        for model_id, (plan, _state, _n) in results.items():
-            parts[model_id].notes += plan.notes
-        changed = accounted(ctx, {m: (plan.hours, n) for m, (plan, _s, n) in results.items()},
-                            parts)
-        if not changed:
-            return {}
-        fresh = union(list(states.values())).where(F.col("model_id").isin(list(changed)))
-        return write_fleet_windows(ctx.lake, PROFILE, changed, fresh)
-    finally:
-        for state in states.values():
-            state.unpersist()
+    return write_states(ctx, results, parts, lambda changed, fresh: write_fleet_windows(
+        ctx.lake, PROFILE, changed, fresh))

@@ -15,7 +15,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 from datetime import datetime
 
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
 from inferwatch.console import progress
+from inferwatch.metrics.windows import union
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
@@ -65,13 +69,15 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
               prepare: Callable[[Context, ModelConfig, set[datetime], Run, Progress], Any],
               compute: Callable[[Context, dict[str, Any], dict[str, int]], dict[str, Any]],
               write: Callable[[Context, dict[str, Any], dict[str, Run]], dict[str, int]],
-              always: bool = False, upstream: str | None = None) -> Run:
+              always: bool = False, upstream: str | None = None,
+              shape: Callable[[Any], Hashable] | None = None) -> Run:
     """The shape of a job that treats every model at once: record the run, find each
     model's hours from its own progress, `prepare` each model's plan (None: nothing to
     do; a model whose settings break fails here, alone), `compute` every plan together
     ({model_id: result}), and `write` the results with one commit per output table
-    ({table: version}). If the joint `compute` fails, each model is computed alone, so
-    the failing one is recorded failed and the others are written. With `always`, a
+    ({table: version}). If the joint `compute` fails, each group of models alike
+    (`shape(plan)`; without it, each model) is computed alone, and each model of a group
+    that fails, so the failing one is recorded failed and the others are written. With `always`, a
     model with no changed hour is prepared too. With `upstream` (a job whose output this
     one reads), each model's inputs are the versions that job got to for it, and the
     hours it still owes wait (`after_upstream`)."""
@@ -112,7 +118,7 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
         # every model's plan at once: the meter's line says how long they took together
         with progress(f"[{job_name}] computing", len(plans), "models") as meter:
             meter.working_on(", ".join(sorted(plans)[:3]) + (", ..." if len(plans) > 3 else ""))
-            results = _computed(ctx, parts, plans, versions, compute)
+            results = _computed(ctx, parts, plans, versions, compute, shape)
             if results:
                 outputs = write(ctx, results, {m: parts[m] for m in results})
                 for model_id in results:
@@ -191,6 +197,30 @@ def accounted(ctx: Context, results: Mapping[str, tuple[set[datetime], int]],
     return changed
 
 
+def write_states(ctx: Context, results: Mapping[str, tuple[Any, DataFrame, int]],
+                 parts: Mapping[str, Run],
+                 write: Callable[[dict[str, set[datetime]], DataFrame], dict[str, int]]
+                 ) -> dict[str, int]:
+    """Write the hourly states a fleet job computed ({model_id: (plan, state, rows
+    counted)}; a plan has `hours` and `notes`; models may share one state): each model's
+    notes kept, its rows accounted (`accounted`), and `write(changed, fresh)` handed the
+    hours and the states of the models that may be written; the states are released
+    after, written or not."""
+    states = {id(state): state for _plan, state, _n in results.values()}
+    try:
+        for model_id, (plan, _state, _n) in results.items():
+            parts[model_id].notes += plan.notes
+        changed = accounted(ctx, {m: (plan.hours, n) for m, (plan, _s, n) in results.items()},
+                            parts)
+        if not changed:
+            return {}
+        fresh = union(list(states.values())).where(F.col("model_id").isin(list(changed)))
+        return write(changed, fresh)
+    finally:
+        for state in states.values():
+            state.unpersist()
+
+
 def _params(ctx: Context, models: Mapping[str, ModelConfig]) -> dict[str, Any]:
     return {"start": ctx.start, "end": ctx.end, "models": sorted(models),
             "rebuild": ctx.rebuild}
@@ -219,8 +249,11 @@ def _recomputed(model_id: str, hours: set[datetime], owed: set[datetime]) -> str
 
 
 def _computed(ctx: Context, parts: dict[str, Run], plans: dict[str, Any],
-              versions: dict[str, int], compute: Callable) -> dict[str, Any]:
-    """Every plan computed together; if that fails, each alone (failures are values)."""
+              versions: dict[str, int], compute: Callable,
+              shape: Callable[[Any], Hashable] | None) -> dict[str, Any]:
+    """Every plan computed together; if that fails, each group alike (`shape`) alone, and
+    a group that fails in halves, down to the models that fail alone (failures are
+    values): one bad model among n alike costs about 2 log2(n) plans, not n."""
     if not plans:
         return {}
     try:
@@ -230,9 +263,28 @@ def _computed(ctx: Context, parts: dict[str, Run], plans: dict[str, Any],
             failed(parts[next(iter(plans))], err)
             return {}
     results: dict[str, Any] = {}
-    for model_id, plan in sorted(plans.items()):
-        _guarded(parts[model_id], lambda: results.update(  # noqa: B023
-            compute(ctx, {model_id: plan}, versions)))
+    ids = {id(plan): model_id for model_id, plan in plans.items()}
+
+    def isolate(members: dict[str, Any], tried: bool = False) -> None:
+        if len(members) == 1:
+            model_id, plan = next(iter(members.items()))
+            _guarded(parts[model_id], lambda: results.update(
+                compute(ctx, {model_id: plan}, versions)))
+            return
+        if not tried:
+            try:
+                results.update(compute(ctx, members, versions))
+                return
+            except Exception:  # noqa: BLE001 - one of them breaks it: each half alone
+                pass
+        ordered = sorted(members.items())
+        half = len(ordered) // 2
+        isolate(dict(ordered[:half]))
+        isolate(dict(ordered[half:]))
+
+    groups = alike(plans, shape) if shape is not None else [[p] for _m, p in sorted(plans.items())]
+    for group in groups:  # a single group is the joint plan that just failed
+        isolate({ids[id(plan)]: plan for plan in group}, tried=len(groups) == 1)
     return results
 
 
