@@ -44,7 +44,8 @@ CATEGORICAL = [f"c{i}" for i in range(5)]
 def rows(n: int, hours: int, seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(inferences, labels) of one binary model; model ids are dealt out later."""
     rng = np.random.default_rng(seed)
-    ts = START + pd.to_timedelta(np.sort(rng.uniform(0, hours * 3600, n)), unit="s")
+    ts = (START + pd.to_timedelta(np.sort(rng.uniform(0, hours * 3600, n)), unit="s")
+          ).astype("datetime64[us, UTC]")  # Spark reads nanosecond Parquet times as numbers
     frame = pd.DataFrame({"inference_id": [f"r{i:09d}" for i in range(n)], "ts": ts,
                           "model_version": "v1"})
     x = rng.normal(0, 1, (n, len(NUMERIC)))

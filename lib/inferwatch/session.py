@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import subprocess
 import threading
 
@@ -94,6 +95,12 @@ def _start(master: str, settings: dict[str, str]) -> SparkSession:
     JDK's incubator-module notice: no setting turns that line off."""
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
+
+    if master.startswith("local"):
+        # Spark's Python workers run `python3` from PATH unless told: in local mode they
+        # must be this interpreter, whose packages (inferwatch, scikit-learn) the
+        # multivariate job's applyInPandas needs (found by benchmarks/bench_fleet.py)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     # A stopped context leaves its JVM running (pyspark reuses it for the next one): only
     # a process's first session starts one, and -v starts it as Spark would.
