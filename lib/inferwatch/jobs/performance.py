@@ -8,10 +8,11 @@ by side in one Spark plan (a model's problem type, threshold, classes and slices
 own projection); `metrics.windows.write_fleet_windows` then replaces those hours and
 their days and weeks in `state/performance` and `metrics/performance` (and
 `state/fairness`, `metrics/fairness` for binary models with `protected` attributes),
-one commit per table for all models. A model whose baseline breaks is
-failed alone: if the joint plan fails, each model is computed alone, so only the
-breaking one is recorded failed; a slice that fails on the rows is dropped for the run,
-with a note, and the model's other rows are written (`metrics.slices.compute_sliced`).
+one commit per table for all models. A model whose baseline breaks is failed alone: if
+the joint plan fails, each group of models alike is computed alone, and a failing group
+in halves, so only the breaking one is recorded failed; a slice that fails on the rows
+is dropped for the run, with a note, and the model's other rows are written
+(`metrics.slices.compute_sliced`).
 `--rebuild` recomputes every stored hour in the range.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import alike, failed, run_fleet, write_states
+from inferwatch.jobs.states import share, write_states
+from inferwatch.jobs.todo import alike, failed, run_fleet
 from inferwatch.metrics.estimation import Reference, build_references, with_expectations
 from inferwatch.metrics.fairness import fairness_state
 from inferwatch.metrics.families import FAIRNESS, performance
@@ -118,10 +120,7 @@ def _state(ctx: Context, group: list[_Plan], versions: dict[str, int], alone: bo
                                   lambda rows: _persisted(state(rows)), details=details)
         return state(sliced(first.rows, model, notes, details=details))
     finally:
-        for plan in group:
-            plan.notes = list(notes)
-            for key, value in details.items():
-                plan.part.details.setdefault(key, {}).update(value)
+        share(group, notes, details)
 
 
 def _persisted(state: DataFrame) -> DataFrame:

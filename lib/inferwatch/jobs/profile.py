@@ -20,7 +20,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.jobs.todo import alike, run_fleet, write_states
+from inferwatch.jobs.states import share, write_states
+from inferwatch.jobs.todo import alike, run_fleet
 from inferwatch.metrics.families import PROFILE
 from inferwatch.metrics.joined import joined_rows
 from inferwatch.metrics.profile import computed, profile_state, profiled_columns
@@ -80,10 +81,7 @@ def _states(ctx: Context, group: list[_Plan], versions: dict[str, int], alone: b
         return profile_state(sliced(rows, first.model, notes, extra, details),
                              numeric, categorical)
     finally:
-        for plan in group:
-            plan.notes = list(notes)
-            for key, value in details.items():
-                plan.part.details.setdefault(key, {}).update(value)
+        share(group, notes, details)
 
 
 def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
