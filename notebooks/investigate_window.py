@@ -30,6 +30,7 @@ from IPython.display import display
 
 from inferwatch import read
 from inferwatch.lake.storage import delta_options, delta_uri, settings_from
+from inferwatch.model_settings.drift import STATISTICS
 from inferwatch.report import data as lake_data
 from inferwatch.report import window as zoom
 
@@ -78,8 +79,9 @@ else:
 # %% [markdown]
 # ## Which features drifted
 #
-# Rows of `metrics/drift` marked `drifted` in the window, against the baseline and against
-# the previous window, per slice; `score` is the largest `abs(value) / threshold`.
+# The statistics of `metrics/drift` (one row per statistic: `read.drift_metrics`) marked
+# `drifted` in the window, against the baseline and against the previous window, per
+# slice; `score` is the largest `abs(value) / threshold`.
 
 # %%
 features = pd.DataFrame() if when is None else zoom.drifted_features(
@@ -138,12 +140,14 @@ if when is None or not read.exists(lake, "metrics/drift"):
 else:
     con = duckdb.connect()
     con.register("drift", dataset("metrics/drift"))
-    by_sql = con.execute("""
-        SELECT "column", comparison, count(*) AS metrics_drifted,
-               max(abs(value) / threshold) AS score
+    # one row per comparison, a column per statistic, each judged by its `thresholds` entry
+    score = ", ".join(f"abs({m}) / map_extract_value(thresholds, '{m}')" for m in STATISTICS)
+    by_sql = con.execute(f"""
+        SELECT "column", comparison, len(drifted_metrics) AS metrics_drifted,
+               greatest({score}) AS score
         FROM drift
         WHERE model_id = ? AND granularity = ? AND window_start = ?
           AND slice_key = '*' AND drifted
-        GROUP BY ALL ORDER BY score DESC""", [model, granularity, when.to_pydatetime()]).df()
+        ORDER BY score DESC""", [model, granularity, when.to_pydatetime()]).df()
     print(f"DuckDB: {len(by_sql)} (column, comparison) pairs drifted on the whole model.")
     display(by_sql)

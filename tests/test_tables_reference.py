@@ -192,7 +192,7 @@ def test_documented_constants_are_the_codes(doc):
     ]
     missing = [phrase for phrase in expected if phrase not in text]
     assert not missing, f"docs/tables.md does not say (or no longer matches the code): {missing}"
-    section = "\n".join(c[2] for c in doc["metrics/drift"]["columns"] if c[0] == "threshold")
+    section = "\n".join(c[2] for c in doc["metrics/drift"]["columns"] if c[0] == "thresholds")
     for kind, defaults in drift.DEFAULT_THRESHOLDS.items():
         for metric, value in defaults.items():
             assert f"`{metric}`" in section, f"metrics/drift threshold: {kind} {metric}"

@@ -15,6 +15,7 @@ from deltalake import DeltaTable
 
 from inferwatch.errors import UnknownNameError
 from inferwatch.lake.storage import delta_options, delta_uri, settings_from
+from inferwatch.model_settings.drift import BOUNDED, MIN_COUNT, STATISTICS
 
 TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
@@ -49,14 +50,15 @@ VIEWS["quality"] = ("metrics/quality", [
     "observed_value", "unexpected_percent", "severity", "message"])
 VIEWS["drift"] = ("metrics/drift", [
     "model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
-    "comparison", "baseline", "metric", "value", "error_bound", "threshold", "drifted",
-    "status", "n"])
+    "comparison", "baseline", "drifted_metrics", *STATISTICS, "status", "n", "n_reference"])
 VIEWS["alerts"] = ("alerts", [
     "model_id", "status", "severity", "kind", "slice_key", "slice_value", "column", "metric",
     "first_window", "last_window", "resolved_window", "peak_value", "threshold", "message"])
 VIEWS["multivariate"] = ("metrics/multivariate_drift", [
     "model_id", "granularity", "window_start", "baseline", "auc", "threshold", "drifted",
     "status", "n", "top_features"])
+# the view of one row per drift statistic (`drift_metrics`) and its table
+LONG = ("drift_metrics", "metrics/drift")
 SORT = ("model_id", "granularity", "window_start", "slice_key", "slice_value", "attribute",
         "group", "column", "comparison", "metric")
 
@@ -130,9 +132,9 @@ def _utc(moment: datetime | str) -> datetime:
 def view(lake_root: str, name: str, model: str | None = None,
          granularity: str | None = None) -> pd.DataFrame:
     """A view (performance, estimates, fairness) or a table, sorted, its key columns first."""
-    if name not in VIEWS and name not in TABLES:
-        raise UnknownNameError("table or view", name, [*VIEWS, *TABLES])
-    source, columns = VIEWS.get(name, (name, None))
+    if name not in VIEWS and name not in TABLES and name != LONG[0]:
+        raise UnknownNameError("table or view", name, [*VIEWS, LONG[0], *TABLES])
+    source, columns = VIEWS.get(name, (LONG[1], None) if name == LONG[0] else (name, None))
     frame = table(lake_root, source, model=model, granularity=granularity)
     if model is not None and frame.empty and exists(lake_root, source):
         delta = _delta(lake_root, source)
@@ -140,7 +142,9 @@ def view(lake_root: str, name: str, model: str | None = None,
             known = set(delta.to_pyarrow_table(columns=["model_id"])["model_id"].to_pylist())
             if model not in known:
                 raise UnknownNameError("model", model, sorted(m for m in known if m), source)
-    if columns is not None and not frame.empty:
+    if name == LONG[0]:
+        frame = drift_metrics(frame)
+    elif columns is not None and not frame.empty:
         frame = frame[[c for c in columns if c in frame.columns]].dropna(axis=1, how="all")
         frame = frame.sort_values([c for c in SORT if c in frame.columns])
     return frame.reset_index(drop=True)
@@ -150,3 +154,42 @@ def count_rows(lake_root: str, name: str) -> int | None:
     if not exists(lake_root, name):
         return None
     return int(_delta(lake_root, name).count())
+
+
+def drift_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    """`metrics/drift` rows (one per comparison, a column per statistic) as one row per
+    statistic that has a value: the comparison's keys, `metric`, `value`, `error_bound`,
+    `threshold` (the one it was judged by; NaN without), `drifted` and `status` (`ok`
+    when both sides had enough values, for `null_rate_delta` enough rows)."""
+    keys = ["model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
+            "kind", "comparison", "baseline", "baseline_version", "reference_start", "n",
+            "n_reference"]
+    columns = [*keys, "metric", "value", "error_bound", "threshold", "drifted", "status"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    keys = [k for k in keys if k in frame.columns]
+    limits = [dict(t) if t is not None else {} for t in frame["thresholds"]]
+    drifted = [set(d) if d is not None else set() for d in frame["drifted_metrics"]]
+    rows_ok = (frame["n"].fillna(0).clip(upper=frame["n_reference"].fillna(0))
+               >= MIN_COUNT).to_numpy()
+    parts = []
+    for metric in (m for m in STATISTICS if m in frame.columns):
+        has = frame[metric].notna().to_numpy()
+        if not has.any():
+            continue
+        part = frame.loc[has, keys].assign(metric=metric, value=frame.loc[has, metric])
+        bound = f"{metric}_error_bound"
+        part["error_bound"] = frame.loc[has, bound] if bound in frame.columns else (
+            0.0 if metric == "null_rate_delta" else float("nan"))
+        part["threshold"] = [limits[i].get(metric, float("nan")) for i in has.nonzero()[0]]
+        part["drifted"] = [metric in drifted[i] for i in has.nonzero()[0]]
+        ok = rows_ok[has] if metric == "null_rate_delta" else (
+            frame.loc[has, "status"] == "ok").to_numpy()
+        part["status"] = pd.Series(ok, index=part.index).map({True: "ok",
+                                                               False: "insufficient_data"})
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts)
+    return out.sort_values([c for c in SORT if c in out.columns], kind="stable"
+                           ).reset_index(drop=True)[[c for c in columns if c in out.columns]]

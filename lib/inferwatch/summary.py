@@ -17,7 +17,7 @@ def drifted(lake_root: str, model: str, window: str | None = None,
             granularity: str = "1h", limit: int = 20) -> str:
     """What drifted against the baseline, most recent window first, then by how far past
     its threshold (value / threshold)."""
-    frame = read.view(lake_root, "drift", model=model, granularity=granularity)
+    frame = read.view(lake_root, "drift_metrics", model=model, granularity=granularity)
     if frame.empty:
         return f"drift: no rows for model {model} at {granularity}"
     if window is not None:
@@ -27,8 +27,8 @@ def drifted(lake_root: str, model: str, window: str | None = None,
     hits = hits.sort_values(["window_start", "times_threshold"], ascending=[False, False])
     columns = ["window_start", "slice_key", "slice_value", "column", "metric", "value",
                "threshold", "times_threshold", "n"]
-    head = (f"drift of {model} ({granularity}): {len(hits)} drifted rows in "
-            f"{hits['window_start'].nunique()} windows; {len(frame)} rows in all")
+    head = (f"drift of {model} ({granularity}): {len(hits)} drifted statistics in "
+            f"{hits['window_start'].nunique()} windows; {len(frame)} statistics in all")
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         return head + "\n" + hits[columns].head(limit).to_string(index=False)
 
@@ -36,7 +36,7 @@ def drifted(lake_root: str, model: str, window: str | None = None,
 def first_drift(lake_root: str, model: str) -> str:
     """Per column, the first hour it drifted against the baseline (whole model), and by
     which metrics: the demo's answer to "what moved, and since when"."""
-    frame = read.view(lake_root, "drift", model=model, granularity="1h")
+    frame = read.view(lake_root, "drift_metrics", model=model, granularity="1h")
     if frame.empty:
         return f"drift of {model}: no rows"
     hits = frame[frame["drifted"] & (frame["comparison"] == "baseline")

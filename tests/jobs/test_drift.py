@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
+from inferwatch import read
 from inferwatch.context import open_context
 from inferwatch.jobs import drift, profile, run_job
 from tests.alerts.test_alerts_job import assert_alert_scorecard
@@ -19,10 +20,11 @@ FEATURE_INCIDENTS = {"covariate_drift", "unit_change", "stale_feature", "null_sp
 FALSE_FLAG_RATE = 0.03
 
 
-def _drift(lake) -> pd.DataFrame:
+def _drift(lake, long: bool = True) -> pd.DataFrame:
+    """`metrics/drift` as stored (one row per comparison) or one row per statistic."""
     frame = DeltaTable(f"{lake}/metrics/drift").to_pandas()
     frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
-    return frame
+    return read.drift_metrics(frame) if long else frame
 
 
 def _scored(lake, manifest: dict) -> tuple[pd.DataFrame, list[dict]]:
@@ -71,6 +73,13 @@ def test_the_scenario_drift_is_flagged_at_onset_and_clean_columns_stay_quiet(sce
     assert set(unjudged.metric) <= {"chi2", "null_rate_delta"}, set(unjudged.metric)
     assert set(unjudged[unjudged.metric == "null_rate_delta"].column) <= {"label"}
     assert not rows[(rows.column == "label") & (rows.metric == "null_rate_delta")].drifted.any()
+    # as stored: one row per window, slice, column and comparison, the statistics as columns
+    stored = _drift(scenario_lake, long=False)
+    keys = ["model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
+            "comparison"]
+    assert not stored.duplicated(keys).any()
+    assert len(rows) >= 6 * len(stored), (len(rows), len(stored))
+    assert (stored.drifted == stored.drifted_metrics.map(len).gt(0)).all()
 
 
 @pytest.mark.parametrize("seed", [5, 23])

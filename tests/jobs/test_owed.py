@@ -82,6 +82,14 @@ def _metrics(root, name: str) -> None:
         "granularity": ["1h", "1h", "1d", "1h"],
         "window_start": pd.to_datetime([H1, H2, datetime(2026, 3, 2), H2], utc=True),
         "value": [1.0, 2.0, 3.0, 4.0]})
+    if name == "metrics/drift":  # one comparison per row, a column per statistic
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(frame.rename(columns={"value": "psi"}).assign(
+            drifted_metrics=[["psi"]] * 4, status="ok", n=100, n_reference=100),
+            preserve_index=False)
+        frame = table.append_column("thresholds", pa.array(
+            [{"psi": 0.2}] * 4, type=pa.map_(pa.string(), pa.float64())))
     write_deltalake(f"{root}/{name}", frame, partition_by=["model_id", "granularity"])
 
 

@@ -79,3 +79,30 @@ def test_too_few_rows_say_so_instead_of_guessing(spark):
     row = _summary(spark, base, window)
     statuses = {m: (status, hit) for m, _v, _b, _t, hit, status in drift.score(row, {})}
     assert all(s == ("insufficient_data", False) for s in statuses.values()), statuses
+
+
+@pytest.mark.parametrize("case,rows", [("shift", 3000), ("same", drift.MIN_COUNT - 1)])
+def test_one_stored_row_per_comparison_gives_back_every_scored_statistic(spark, case, rows):
+    """`metrics/drift` keeps a comparison's statistics as columns (`drift.compact`);
+    `read.drift_metrics` turns them back into what `drift.score` judged, metric by metric:
+    value, error bound, threshold, drifted and status."""
+    import pandas as pd
+
+    from inferwatch import read
+
+    base, window = CASES[case](np.random.default_rng(5))
+    row = _summary(spark, base, window[:rows])
+    limits = {"psi": 0.3, "ks": 0.1}
+    scores = list(drift.score(row, limits))
+    keys = ("m", "1h", T0, "*", "*", "x", "numeric", "baseline", "default", 1, T0)
+    stored = pd.DataFrame([drift.compact(keys, scores, rows, 20000)],
+                          columns=drift.DRIFT_SCHEMA.fieldNames())
+    assert stored.loc[0, "drifted"] == (case == "shift")
+    long = read.drift_metrics(stored).set_index("metric")
+    expected = {m: (v, b, t, hit, s) for m, v, b, t, hit, s in scores if v is not None}
+    assert set(long.index) == set(expected)
+    for metric, (value, bound, threshold, hit, status) in expected.items():
+        got = long.loc[metric]
+        assert got["value"] == value and got["drifted"] == hit and got["status"] == status
+        assert (threshold is None and np.isnan(got["threshold"])) or got["threshold"] == threshold
+        assert (bound is None and np.isnan(got["error_bound"])) or got["error_bound"] == bound

@@ -39,6 +39,7 @@ def explain(lake: str, model, window: datetime, granularity: str,
 
     names = ("metrics/performance", "metrics/drift", "metrics/quality")
     found = {n: read.table(lake, n, model=model.model_id) for n in names}
+    found["metrics/drift"] = read.drift_metrics(found["metrics/drift"])
     start = truncate(window, granularity)
     stored = read.table(lake, "alerts", model=model.model_id)
     covering = stored

@@ -101,7 +101,8 @@ def check_runs(ctx: Context, since: datetime, jobs: str | None) -> None:
 def show(ctx: Context, table: str, limit: int, granularity: str | None,
          window: datetime | None) -> None:
     """Print a lake table, or a view: performance, estimates, fairness, profile, drift
-    (what drifted, ranked; needs --model). Read with delta-rs, no Spark."""
+    (with --model: what drifted, ranked), drift_metrics (one row per drift statistic).
+    Read with delta-rs, no Spark."""
     from inferwatch.summary import drifted
     from inferwatch.summary import show as show_view
 

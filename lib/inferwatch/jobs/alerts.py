@@ -92,10 +92,14 @@ def _write(ctx: Context, job: Run, done: dict[str, tuple[list[dict], list[dict]]
 def frames(root: str | Lake, model_id: str, start: datetime | None = None
            ) -> dict[str, pd.DataFrame]:
     """The model's metric frames: from a lake root (`inferwatch.read`, object-store
-    credentials from the environment) or through the job's `Lake` (its storage settings)."""
+    credentials from the environment) or through the job's `Lake` (its storage settings);
+    `metrics/drift` as one row per statistic (`read.drift_metrics`)."""
     if isinstance(root, str):
-        return {name: read.table(root, name, model=model_id, start=start) for name in INPUTS}
-    return {name: _read(root, name, model_id, start) for name in INPUTS}
+        found = {name: read.table(root, name, model=model_id, start=start) for name in INPUTS}
+    else:
+        found = {name: _read(root, name, model_id, start) for name in INPUTS}
+    found["metrics/drift"] = read.drift_metrics(found["metrics/drift"])
+    return found
 
 
 def _read(lake: Lake, name: str, model_id: str | None = None,

@@ -38,6 +38,7 @@ JOB = "drift"
 INPUTS = ("inferences", "labels")
 TABLE = "metrics/drift"
 KEYS = ["model_id", "slice_key", "slice_value", "column", "kind"]
+DRIFTED = drift.DRIFT_SCHEMA.fieldNames().index("drifted")
 
 
 @dataclass
@@ -93,9 +94,9 @@ def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]
             part.notes.append("no profile state yet")
             continue
         part.rows_in = part.rows_out = len(found)
-        flagged = sum(1 for r in found if r[15])
+        flagged = sum(1 for r in found if r[DRIFTED])
         part.notes.append(f"drift of {len(plan.hours)} changed hours; "
-                          f"{flagged} of {len(found)} drift rows flagged")
+                          f"{flagged} of {len(found)} comparisons drifted")
         rows += found
         windows[model_id] = plan.targets
     if not windows:
@@ -162,7 +163,7 @@ def _windows(hours: set[datetime]) -> dict[str, list[datetime]]:
 def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
                base: DataFrame | None, limits: dict[str, dict[str, dict[str, float]]]
                ) -> list[tuple]:
-    """Scored comparison rows (`drift.DRIFT_SCHEMA` order) of every model's target
+    """Scored comparisons, one row each (`drift.DRIFT_SCHEMA` order) of every model's target
     windows ({model_id: {granularity: [window_start]}}); `base` holds the models'
     baselines, `limits` their thresholds by column kind."""
     spark = states.sparkSession
@@ -212,10 +213,9 @@ def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
         limit = dict(limits[row["model_id"]][row["kind"]])
         if row["comparison"] == "baseline" and row["granularity"] == "1h":
             limit.update(row["thresholds"] or {})
-        for metric, value, bound, threshold, flagged, status in drift.score(row, limit,
-                                                                            numeric):
-            out.append((row["model_id"], row["granularity"], row["w_window_start"], row["slice_key"],
-                        row["slice_value"], row["column"], row["kind"], row["comparison"],
-                        row["name"], row["version"], row["r_window_start"], metric, value,
-                        bound, threshold, flagged, status, row["w_count"], row["r_count"]))
+        out.append(drift.compact(
+            (row["model_id"], row["granularity"], row["w_window_start"], row["slice_key"],
+             row["slice_value"], row["column"], row["kind"], row["comparison"], row["name"],
+             row["version"], row["r_window_start"]),
+            drift.score(row, limit, numeric), row["w_count"], row["r_count"]))
     return out

@@ -30,9 +30,9 @@ from pyspark.sql import types as T
 
 from inferwatch.metrics import drift_stats as ds
 from inferwatch.metrics.profile import NUMERIC
-from inferwatch.model_settings.drift import DEFAULT_THRESHOLDS, METRICS  # noqa: F401 - re-exported
+from inferwatch.model_settings.drift import (BOUNDED, DEFAULT_THRESHOLDS,  # noqa: F401
+                                             METRICS, MIN_COUNT, STATISTICS)
 
-MIN_COUNT = 50
 # the default thresholds (and why) live with the model's `drift:` settings, which override them
 # divergences (PSI, chi-square) shrink like 1/n + 1/m when nothing moved; distances (KS,
 # JS, Hellinger, Wasserstein, mean and rate deltas, L-inf, Cramér's V) like its root
@@ -40,15 +40,19 @@ DIVERGENCES = {"psi", "chi2"}
 PER_SCALE = "/scale"
 UNJUDGED_NULLS = "label"  # its nulls are rows whose label has not arrived (yet)  # `{metric}/scale` in a calibrated map: threshold per unit of `null_scale`
 
+KEYS = ("model_id", "granularity", "window_start", "slice_key", "slice_value", "column",
+        "kind", "comparison", "baseline", "baseline_version", "reference_start")
 DRIFT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("model_id", T.StringType()), ("granularity", T.StringType()),
     ("window_start", T.TimestampType()), ("slice_key", T.StringType()),
     ("slice_value", T.StringType()), ("column", T.StringType()), ("kind", T.StringType()),
     ("comparison", T.StringType()), ("baseline", T.StringType()),
     ("baseline_version", T.LongType()), ("reference_start", T.TimestampType()),
-    ("metric", T.StringType()), ("value", T.DoubleType()), ("error_bound", T.DoubleType()),
-    ("threshold", T.DoubleType()), ("drifted", T.BooleanType()), ("status", T.StringType()),
-    ("n", T.LongType()), ("n_reference", T.LongType())]])
+    *[(m, T.DoubleType()) for m in STATISTICS],
+    *[(f"{m}_error_bound", T.DoubleType()) for m in BOUNDED],
+    ("thresholds", T.MapType(T.StringType(), T.DoubleType())),
+    ("drifted_metrics", T.ArrayType(T.StringType())), ("drifted", T.BooleanType()),
+    ("status", T.StringType()), ("n", T.LongType()), ("n_reference", T.LongType())]])
 
 _SIDE = ["count", "num_nulls", "n_finite", "mean", "m2", "categories"]
 
@@ -153,6 +157,29 @@ def score(row: Mapping[str, Any], thresholds: Mapping[str, float],
                math.isfinite(bound) else None, threshold if math.isfinite(threshold) else None,
                bool(ok and finite and abs(value) > threshold),
                "ok" if ok and finite else "insufficient_data")
+
+
+def compact(keys: Sequence[Any], scores: Iterable[tuple], n: int | None,
+            n_reference: int | None) -> tuple:
+    """One `metrics/drift` row (`DRIFT_SCHEMA` order) of a comparison's `score`s: each
+    statistic's value in its column (null when not computed or not finite), the bounded
+    ones' error bounds, the finite thresholds it was judged by, the metrics that drifted;
+    `status` is `ok` when both sides had `MIN_COUNT` values (a distribution statistic
+    that is not finite stays null), `null_rate_delta` being judged on rows."""
+    values: dict[str, float | None] = {}
+    bounds: dict[str, float | None] = {}
+    limits: dict[str, float] = {}
+    drifted, status = [], "insufficient_data"
+    for metric, value, bound, threshold, flagged, judged in scores:
+        values[metric], bounds[metric] = value, bound
+        if threshold is not None:
+            limits[metric] = threshold
+        if flagged:
+            drifted.append(metric)
+        if judged == "ok" and metric != "null_rate_delta":
+            status = "ok"
+    return (*keys, *[values.get(m) for m in STATISTICS], *[bounds.get(m) for m in BOUNDED],
+            limits, sorted(drifted), bool(drifted), status, n, n_reference)
 
 
 def _std(row: Mapping[str, Any], side: str) -> float:

@@ -35,6 +35,13 @@ DEFAULT_THRESHOLDS = {
                     "new_category_share": 0.05, "null_rate_delta": 0.1},
 }
 METRICS = sorted({m for kind in DEFAULT_THRESHOLDS.values() for m in kind})
+# the statistics in the column order of `metrics/drift` (one column each), and the two
+# whose sketch error is bounded (`<metric>_error_bound`)
+STATISTICS = ("psi", "js", "hellinger", "ks", "wasserstein", "mean_delta", "linf", "chi2",
+              "cramers_v", "new_category_share", "null_rate_delta")
+BOUNDED = ("ks", "wasserstein")
+# values each side needs before a distribution statistic (rows, for a null rate) is judged
+MIN_COUNT = 50
 # the domain classifier's AUC above which a day has drifted (metrics.domain says why 0.6)
 MULTIVARIATE_THRESHOLD = 0.6
 

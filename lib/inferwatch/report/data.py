@@ -99,7 +99,7 @@ def load(lake: str, model: str, start: str | datetime | None = None,
     frames = {name: read.table(lake, name, model=model, start=first, end=last)
               for name in ("metrics/performance", "metrics/drift", "metrics/quality")}
     data = ModelData(lake, model, first, last, frames["metrics/performance"],
-                     frames["metrics/drift"], frames["metrics/quality"],
+                     read.drift_metrics(frames["metrics/drift"]), frames["metrics/quality"],
                      alerts(lake, model, first, last))
     if data.empty:
         # read.view names the models the lake knows when this one is not among them.
