@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +16,7 @@ from deltalake import DeltaTable
 
 from inferwatch.errors import UnknownNameError
 from inferwatch.lake.storage import delta_options, delta_uri, settings_from
-from inferwatch.model_settings.drift import BOUNDED, MIN_COUNT, STATISTICS
+from inferwatch.model_settings.drift import MIN_COUNT, STATISTICS
 
 TABLES = ("raw/inferences", "raw/labels", "inferences", "inference_index", "labels",
           "labels_pending", "quarantine", "metrics/performance", "metrics/fairness",
@@ -168,28 +169,28 @@ def drift_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=columns)
     keys = [k for k in keys if k in frame.columns]
+    stats = [m for m in STATISTICS if m in frame.columns]
+    values = frame[stats].to_numpy(dtype=float, na_value=np.nan)
+    row, col = np.nonzero(~np.isnan(values))  # row-major: each comparison's in order
+    if not len(row):
+        return pd.DataFrame(columns=columns)
+    names = np.asarray(stats, dtype=object)[col]
+    bounds = np.full(values.shape, np.nan)
+    for j, metric in enumerate(stats):
+        if f"{metric}_error_bound" in frame.columns:
+            bounds[:, j] = frame[f"{metric}_error_bound"].to_numpy(dtype=float, na_value=np.nan)
+        elif metric == "null_rate_delta":
+            bounds[:, j] = 0.0  # exact counts
     limits = [dict(t) if t is not None else {} for t in frame["thresholds"]]
     drifted = [set(d) if d is not None else set() for d in frame["drifted_metrics"]]
     rows_ok = (frame["n"].fillna(0).clip(upper=frame["n_reference"].fillna(0))
                >= MIN_COUNT).to_numpy()
-    parts = []
-    for metric in (m for m in STATISTICS if m in frame.columns):
-        has = frame[metric].notna().to_numpy()
-        if not has.any():
-            continue
-        part = frame.loc[has, keys].assign(metric=metric, value=frame.loc[has, metric])
-        bound = f"{metric}_error_bound"
-        part["error_bound"] = frame.loc[has, bound] if bound in frame.columns else (
-            0.0 if metric == "null_rate_delta" else float("nan"))
-        part["threshold"] = [limits[i].get(metric, float("nan")) for i in has.nonzero()[0]]
-        part["drifted"] = [metric in drifted[i] for i in has.nonzero()[0]]
-        ok = rows_ok[has] if metric == "null_rate_delta" else (
-            frame.loc[has, "status"] == "ok").to_numpy()
-        part["status"] = pd.Series(ok, index=part.index).map({True: "ok",
-                                                               False: "insufficient_data"})
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(parts)
+    ok = np.where(names == "null_rate_delta", rows_ok[row],
+                  (frame["status"] == "ok").to_numpy()[row])
+    out = frame[keys].take(row).reset_index(drop=True).assign(
+        metric=names, value=values[row, col], error_bound=bounds[row, col],
+        threshold=[limits[i].get(m, np.nan) for i, m in zip(row, names)],
+        drifted=[m in drifted[i] for i, m in zip(row, names)],
+        status=np.where(ok, "ok", "insufficient_data"))
     return out.sort_values([c for c in SORT if c in out.columns], kind="stable"
                            ).reset_index(drop=True)[[c for c in columns if c in out.columns]]

@@ -11,7 +11,8 @@ from inferwatch import read
 from inferwatch.alerts import history, scorecard
 from inferwatch.alerts.settings import settings
 from inferwatch.model_config import load_models
-from inferwatch.jobs.alerts import evaluate, frames
+from inferwatch.alerts.inputs import frames
+from inferwatch.jobs.alerts import evaluate
 
 
 def _alerts(root, model_id, since=None) -> list[dict]:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 from deltalake import write_deltalake
 
+from inferwatch.alerts import inputs
 from inferwatch.jobs import alerts as alerts_job
 from inferwatch.jobs import drift
 from inferwatch.runs import runs, track
@@ -69,7 +70,7 @@ def test_alerts_leave_out_the_windows_their_tables_job_owes():
     found = {"metrics/drift": _frame([("1h", H1, 1), ("1h", H2, 2), ("1d", day, 3),
                                       ("1d", other_day, 4), ("1w", week, 5)]),
              "metrics/performance": _frame([("1h", H2, 6), ("1d", day, 7)])}
-    kept = alerts_job.without_owed(found, {"metrics/drift": {H2},
+    kept = inputs.without_owed(found, {"metrics/drift": {H2},
                                            "metrics/performance": set()})
     assert kept["metrics/drift"]["value"].tolist() == [1, 4]
     assert kept["metrics/performance"]["value"].tolist() == [6, 7]
@@ -101,11 +102,11 @@ def test_the_alerts_job_reads_what_read_reads_through_the_lakes_storage(spark, t
     for name in ("metrics/performance", "metrics/drift"):
         _metrics(ctx.lake.root, name)
     span = timedelta(days=1)
-    assert alerts_job.since(ctx.lake, "fraud", span) == history.start(ctx.lake.root, "fraud",
+    assert inputs.since(ctx.lake, "fraud", span) == history.start(ctx.lake.root, "fraud",
                                                                       span)
-    assert alerts_job.since(ctx.lake, "nope", span) is None
-    mine, theirs = (alerts_job.frames(ctx.lake, "fraud", H2),
-                    alerts_job.frames(ctx.lake.root, "fraud", H2))
+    assert inputs.since(ctx.lake, "nope", span) is None
+    mine, theirs = (inputs.frames(ctx.lake, "fraud", H2),
+                    inputs.frames(ctx.lake.root, "fraud", H2))
     assert set(mine) == set(theirs) == set(alerts_job.INPUTS)
     for name in alerts_job.INPUTS:
         key = sorted(theirs[name].columns)
@@ -115,6 +116,19 @@ def test_the_alerts_job_reads_what_read_reads_through_the_lakes_storage(spark, t
             else theirs[name])
     assert mine["metrics/drift"]["value"].tolist() == [2.0]
     assert read.table(ctx.lake.root, "metrics/drift", model="fraud").shape[0] == 3
+    # the job reads each table once for a batch of models and cuts it per model: the same
+    starts = {"fraud": H2, "eta": None, "nope": H1}
+    batch = inputs.Batch(ctx.lake, starts, ())
+    for model_id, start in starts.items():
+        alone, cut = inputs.frames(ctx.lake, model_id, start), batch.frames(model_id)
+        for name in alerts_job.INPUTS:
+            if alone[name].empty:
+                assert cut[name].empty, (model_id, name)
+                continue
+            pd.testing.assert_frame_equal(alone[name], cut[name][alone[name].columns],
+                                          check_dtype=False)
+    assert inputs.newest(ctx.lake, ["fraud", "eta", "nope"]) == {
+        m: inputs.newest(ctx.lake, [m])[m] for m in ("fraud", "eta")}
 
 
 def test_the_alerts_job_reads_no_table_with_the_environments_settings_only(

@@ -23,24 +23,21 @@ stale. Tables are read through the lake's storage settings (the environment file
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pandas as pd
 
-from inferwatch import read
-from inferwatch.alerts import explain, history, lifecycle, notify, performance, signals
+from inferwatch.alerts import explain, history, inputs, lifecycle, notify, performance, signals
 from inferwatch.alerts.settings import SEVERITIES, settings
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.todo import failed
 from inferwatch.runs import Progress, Run, track
-from inferwatch.lake.tables import ALERTS, Lake
-from inferwatch.granularity import GRANULARITIES
+from inferwatch.lake.tables import ALERTS
 
 JOB = "alerts"
 TABLE = "alerts"
-INPUTS = ("metrics/drift", "metrics/quality", "metrics/multivariate_drift",
-          "metrics/performance")
+INPUTS = inputs.INPUTS
 # the job that writes each input: the hours it owes a model are not final there yet
 WRITERS = {"metrics/drift": "drift", "metrics/quality": "quality",
            "metrics/multivariate_drift": "multivariate", "metrics/performance": "performance"}
@@ -52,13 +49,25 @@ def run(ctx: Context) -> Run:
         writers = {name: Progress(ctx.lake, writer) for name, writer in WRITERS.items()}
         version = ctx.lake.table(TABLE).version()
         done: dict[str, tuple[list[dict], list[dict]]] = {}
-        for model_id, model in sorted(models.items()):
-            part = job.for_model(model_id)
-            try:
-                done[model_id] = _model(ctx, model, part,
-                                        {n: p.owed(model_id) for n, p in writers.items()})
+        ids = sorted(models)
+        for first in range(0, len(ids), inputs.BATCH):
+            batch = ids[first:first + inputs.BATCH]
+            wanted = _settings(ctx, job, {m: models[m] for m in batch})
+            try:  # each table read once for the batch, cut per model
+                found = inputs.Batch(ctx.lake, {m: start for m, (_s, start) in wanted.items()},
+                                     (TABLE, notify.OUTBOX))
             except Exception as err:  # noqa: BLE001 - failures are values; others go on
-                failed(part, err)
+                for model_id in wanted:
+                    failed(job.for_model(model_id), err)
+                continue
+            for model_id in sorted(wanted):
+                part = job.for_model(model_id)
+                try:
+                    done[model_id] = _model(models[model_id], part, {n: p.owed(model_id) for n, p in
+                                                          writers.items()}, found,
+                                            *wanted[model_id])
+                except Exception as err:  # noqa: BLE001 - failures are values; others go on
+                    failed(part, err)
         _write(ctx, job, done, version)
         for model_id, part in sorted(job.models.items()):
             job.notes += [f"{model_id}: {note}" for note in part.notes]
@@ -87,72 +96,6 @@ def _write(ctx: Context, job: Run, done: dict[str, tuple[list[dict], list[dict]]
         df, [{"model_id": m} for m in sorted(done)], read_version=version)
     for model_id in done:
         job.for_model(model_id).outputs[TABLE] = replaced
-
-
-def frames(root: str | Lake, model_id: str, start: datetime | None = None
-           ) -> dict[str, pd.DataFrame]:
-    """The model's metric frames: from a lake root (`inferwatch.read`, object-store
-    credentials from the environment) or through the job's `Lake` (its storage settings);
-    `metrics/drift` as one row per statistic (`read.drift_metrics`)."""
-    if isinstance(root, str):
-        found = {name: read.table(root, name, model=model_id, start=start) for name in INPUTS}
-    else:
-        found = {name: _read(root, name, model_id, start) for name in INPUTS}
-    found["metrics/drift"] = read.drift_metrics(found["metrics/drift"])
-    return found
-
-
-def _read(lake: Lake, name: str, model_id: str | None = None,
-          start: datetime | None = None) -> pd.DataFrame:
-    """`read.table` (model and `window_start >= start` filters) through the lake's
-    storage settings."""
-    table = lake.table(name)
-    if not table.exists():
-        return pd.DataFrame()
-    present = set(table.schema().fieldNames())
-    filters = [("model_id", "=", model_id)] if model_id and "model_id" in present else []
-    if start is not None and "window_start" in present:
-        moment = pd.Timestamp(start)
-        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-        filters.append(("window_start", ">=", moment.to_pydatetime()))
-    return table.delta().to_pandas(filters=filters or None).reset_index(drop=True)
-
-
-def since(lake: Lake, model_id: str, span: timedelta) -> datetime | None:
-    """`history.start` through the lake's storage settings: the newest window of the
-    model's `metrics/performance` (else `metrics/drift`) less `span`, at the start of its
-    day, from the log's file statistics; None when there is nothing yet."""
-    for name in ("metrics/performance", "metrics/drift"):
-        table = lake.table(name)
-        if not table.exists():
-            continue
-        highs = [f.bounds.get("window_start", (None, None))[1] for f in table.files(
-            where=lambda p: p.get("model_id") == model_id, stats=("window_start",))]
-        if any(h is None for h in highs):  # a file without statistics: read the column
-            frame = _read(lake, name, model_id)
-            highs = [] if frame.empty else [frame["window_start"].max()]
-        if highs:
-            return (pd.Timestamp(max(highs)) - span).floor("D").to_pydatetime()
-    return None
-
-
-def without_owed(found: dict[str, pd.DataFrame], owed: dict[str, set[datetime]]
-                 ) -> dict[str, pd.DataFrame]:
-    """The frames without the windows (an hour, its day, its week) that hold an hour the
-    table's job still owes: built from missing or stale inputs, they are not evaluated
-    until that job has done the hour (each run evaluates every window again)."""
-    out = {}
-    for name, frame in found.items():
-        hours = owed.get(name) or set()
-        if not hours or frame.empty or "granularity" not in frame:
-            out[name] = frame
-            continue
-        held = {(g.name, pd.Timestamp(g.truncate(h))) for h in hours
-                for g in GRANULARITIES.values()}
-        starts = pd.to_datetime(frame["window_start"], utc=True)
-        keep = [(g, w) not in held for g, w in zip(frame["granularity"], starts)]
-        out[name] = frame[keep].reset_index(drop=True)
-    return out
 
 
 def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
@@ -215,19 +158,34 @@ def _windows(frame: pd.DataFrame, granularity: str) -> list[datetime]:
         return []
     if "status" in frame:  # drift: an hour with too few rows to judge is not evaluated
         frame = frame[frame["status"] == "ok"]
-    seen = set(frame.loc[frame["granularity"] == granularity, "window_start"])
+    seen = frame.loc[frame["granularity"] == granularity, "window_start"].unique()
     return sorted(pd.Timestamp(w).to_pydatetime() for w in seen)
 
 
-def _model(ctx: Context, model: ModelConfig, part: Run, owed: dict[str, set[datetime]]
+def _settings(ctx: Context, job: Run, models: dict[str, ModelConfig]
+              ) -> dict[str, tuple[dict, datetime | None]]:
+    """{model_id: (its alert settings, where its metric rows start)} of the models whose
+    settings load (the others fail), the starts from one listing per table."""
+    newest = inputs.newest(ctx.lake, models)
+    out = {}
+    for model_id, model in sorted(models.items()):
+        try:
+            wanted = settings(model)
+            out[model_id] = wanted, inputs.start_of(newest.get(model_id),
+                                                    history.lookback(wanted))
+        except Exception as err:  # noqa: BLE001 - failures are values; others go on
+            failed(job.for_model(model_id), err)
+    return out
+
+
+def _model(model: ModelConfig, part: Run, owed: dict[str, set[datetime]],
+           batch: inputs.Batch, wanted: dict, start: datetime | None
            ) -> tuple[list[dict], list[dict]]:
     """The model's alerts as its metric tables now say (`opened_at` kept from the stored
     ones) and the events they newly queue; nothing is written here."""
-    wanted = settings(model)
-    start = since(ctx.lake, model.model_id, history.lookback(wanted))
-    stored = notify.as_dicts(_read(ctx.lake, TABLE, model.model_id))
-    found = frames(ctx.lake, model.model_id, start)
-    fresh = evaluate(wanted, without_owed(found, owed))
+    stored = notify.as_dicts(batch.rows(TABLE, model.model_id))
+    found = batch.frames(model.model_id)
+    fresh = evaluate(wanted, inputs.without_owed(found, owed))
     waiting = sorted({h for hours in owed.values() for h in hours})
     if waiting:  # say whose: the other tables' signals of those hours are evaluated
         whose = ", ".join(f"{WRITERS[n]} {len(h)}" for n, h in sorted(owed.items()) if h)
@@ -244,7 +202,7 @@ def _model(ctx: Context, model: ModelConfig, part: Run, owed: dict[str, set[date
         r["updated_at"] = now if changed else _moment(old["updated_at"])
         r["run_id"] = part.run_id if changed else old["run_id"]
     known = {r["event_id"] for r in notify.as_dicts(
-        _read(ctx.lake, notify.OUTBOX, model.model_id)) if r["record"] == "queued"}
+        batch.rows(notify.OUTBOX, model.model_id)) if r["record"] == "queued"}
     rank = SEVERITIES.index(wanted["min_severity"])
     told = [r for r in records if SEVERITIES.index(r["severity"]) >= rank]
     queued = notify.queued_rows(notify.events(told), known)
@@ -276,7 +234,7 @@ def _deliver(ctx: Context, job: Run) -> None:
             urls[model_id] = settings(model)["webhook"] or ctx.env.webhook_url
         except Exception:  # noqa: BLE001 - its own part already failed on it
             continue
-    waiting = notify.pending(notify.as_dicts(_read(ctx.lake, notify.OUTBOX)))
+    waiting = notify.pending(notify.as_dicts(inputs.read_frame(ctx.lake, notify.OUTBOX)))
     attempts = []
     for url in sorted({u for u in urls.values() if u}):
         mine = [e for e in waiting if urls.get(e["model_id"]) == url]

@@ -5,14 +5,15 @@ For each model, the days holding the hours whose inferences changed since its la
 (`jobs.todo`) are scored: a sample of the day's rows against the stored sample of the
 model's baseline (`drift.baseline`, else `default`; the drift job builds `default` and
 its sample). Every model's days go through one Spark plan (`domain.scores`: the rows
-sampled in Spark, each day's forests fitted on the executors); one row per (model, day)
+sampled in Spark, each day's forests fitted on the executors; models with the same
+features are one branch of it, keyed by model); one row per (model, day)
 replaces that day in `metrics/multivariate_drift`: AUC, threshold
 (`drift.multivariate.threshold`, default `model_settings.drift.MULTIVARIATE_THRESHOLD`),
 `drifted`, and the features the classifier leaned on most. Days only: an hour of a
 model's traffic is often too few rows to train on. `drift: {multivariate: false}` turns
 it off for a model; a model whose baseline has no sample yet owes its hours to a later
-run. If the joint plan fails, each model is scored alone (`todo.run_fleet`): the one
-that breaks it fails, the others are written.
+run. If the joint plan fails, its groups and then their halves are scored alone
+(`todo.run_fleet`): the model that breaks it fails, the others are written.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pyspark.sql import types as T
 
 from inferwatch.context import Context
 from inferwatch.granularity import truncate, utc
-from inferwatch.jobs.todo import run_fleet
+from inferwatch.jobs.todo import alike, run_fleet
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics import domain, domain_sample
 from inferwatch.metrics.window_store import replace_fleet_windows, window_column
@@ -52,7 +53,7 @@ class Plan:
 def run(ctx: Context) -> Run:
     samples = _Samples()
     return run_fleet(ctx, JOB, INPUTS, lambda *a: _prepare(*a, samples=samples), _compute,
-                     _write)
+                     _write, shape=_shape)
 
 
 class _Samples:
@@ -96,16 +97,17 @@ def _compute(ctx: Context, plans: dict[str, Plan], versions: dict[str, int]
     samples = domain_sample.read_samples(ctx.lake, {m: (p.baseline, p.version)
                                              for m, p in plans.items()})
     references, windows, names = [], [], {}
-    for model_id, plan in sorted(plans.items()):
-        rows = stored.where(F.col("model_id") == model_id)
-        sample = domain_sample.flat_sample(samples, plan.model)
-        numeric, categorical = domain.features(plan.model, rows.columns)
+    for group in alike(plans, _shape):  # models alike: one branch, keyed by model
+        ids = [p.model.model_id for p in group]
+        rows = stored.where(F.col("model_id").isin(ids))
+        sample = domain_sample.flat_sample(samples, group[0].model, ids)
+        numeric, categorical = domain.features(group[0].model, rows.columns)
         texts = [c for c in numeric if isinstance(rows.schema[c].dataType, T.StringType)]
-        if texts:  # found before any Spark job: the joint plan fails, the model alone
-            raise ValueError(f"{model_id}: numeric features {texts} hold text in "
+        if texts:  # found before any Spark job: the joint plan fails, the models alone
+            raise ValueError(f"{', '.join(ids)}: numeric features {texts} hold text in "
                              "inferences: list them under features.categorical")
-        names[model_id] = (numeric, categorical)
-        references.append(_reference(sample, model_id, numeric, categorical))
+        names.update({m: (numeric, categorical) for m in ids})
+        references.append(_reference(sample, numeric, categorical))
         windows.append(_window(rows, sample, numeric, categorical))
     plan_days = ctx.spark.createDataFrame(
         [(m, d) for m, p in sorted(plans.items()) for d in p.days],
@@ -131,20 +133,25 @@ def _compute(ctx: Context, plans: dict[str, Plan], versions: dict[str, int]
     return out
 
 
-def _reference(sample: DataFrame, model_id: str, numeric: list[str],
-               categorical: list[str]) -> DataFrame:
+def _shape(plan: Plan) -> tuple:
+    """What a model's branch depends on besides its rows: its features."""
+    return tuple(plan.model.numeric), tuple(plan.model.categorical)
+
+
+def _reference(sample: DataFrame, numeric: list[str], categorical: list[str]) -> DataFrame:
     # a training file's rows have no id: their place in the stored sample names them
     ident = F.coalesce(F.col("inference_id"),
                        F.concat(F.lit("#"), F.monotonically_increasing_id().cast("string")))
-    return domain.encoded(sample.withColumn("model_id", F.lit(model_id)), numeric,
-                          categorical, ident)
+    return domain.encoded(sample, numeric, categorical, ident)
 
 
 def _window(rows: DataFrame, sample: DataFrame, numeric: list[str],
             categorical: list[str]) -> DataFrame:
-    ids = F.broadcast(sample.select("inference_id").where(F.col("inference_id").isNotNull()))
+    ids = F.broadcast(sample.select("model_id", "inference_id")
+                      .where(F.col("inference_id").isNotNull()))
     day = window_column("hour", "1d")
-    fresh = rows.join(ids, on="inference_id", how="left_anti")  # the baseline's rows: not new
+    # the baseline's own rows are not new
+    fresh = rows.join(ids, on=["model_id", "inference_id"], how="left_anti")
     return domain.encoded(fresh.withColumn("window_start", day), numeric, categorical,
                           F.concat_ws("/", F.col("model_version").cast("string"),
                                       F.col("inference_id").cast("string")))

@@ -111,10 +111,12 @@ def read_samples(lake: Lake, wanted: Mapping[str, tuple[str, int]]) -> DataFrame
         on=["model_id", "name", "version"], how="left_semi")
 
 
-def flat_sample(samples: DataFrame, model: ModelConfig) -> DataFrame:
-    """`model`'s rows of `read_samples` as flat feature columns (and the rows'
-    `inference_id`, null for a training file)."""
+def flat_sample(samples: DataFrame, model: ModelConfig,
+                model_ids: Sequence[str] | None = None) -> DataFrame:
+    """`model`'s rows of `read_samples` (or those of `model_ids`, models with its
+    features) as flat feature columns, with the rows' `model_id` and `inference_id` (null
+    for a training file)."""
     numeric, categorical = features(model, model.features)
-    return samples.where(F.col("model_id") == model.model_id).select(
-        "inference_id", *[F.col("numeric")[c].alias(c) for c in numeric],
+    return samples.where(F.col("model_id").isin(model_ids or [model.model_id])).select(
+        "model_id", "inference_id", *[F.col("numeric")[c].alias(c) for c in numeric],
         *[F.col("categorical")[c].alias(c) for c in categorical])
