@@ -5,6 +5,7 @@ flagged with the two features that carry it on top."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from inferwatch.metrics import domain
+from inferwatch.metrics import domain, domain_sample
 from inferwatch.metrics.domain import MIN_ROWS, SENTINEL, THRESHOLD, score
 
 NUMERIC = ["a", "b", "noise"]
@@ -154,6 +155,39 @@ def test_each_side_is_sampled_to_its_smallest_keys(spark, rng):
     for label in (0, 1):
         expected = sorted(keys[keys._label == label]._key)[:domain.SAMPLE_ROWS]
         assert sorted(sample[sample._label == label]._key) == expected
+
+
+def test_a_models_stored_sample_is_its_smallest_keys_whoever_it_is_drawn_with(
+        spark, rng, tmp_path):
+    """Three models' baseline samples drawn together (one commit) hold, per model, the
+    `SAMPLE_ROWS` rows with the smallest seeded hash of their id (all of a model's rows
+    when it has fewer), the same rows as the model drawn alone."""
+    from inferwatch.lake.tables import Lake
+    from inferwatch.model_config import parse_model
+
+    sizes = {"m1": 5000, "m2": 1500, "m3": 2600}
+    models = [parse_model(Path(f"{m}.yaml"), {
+        "model_id": m, "problem_type": "binary_classification",
+        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL}}) for m in sizes]
+    rows = _frame(spark, rng, sizes["m1"], True, "m1")
+    for start, m in enumerate(["m2", "m3"], 1):
+        rows = rows.unionByName(_frame(spark, rng, sizes[m], True, m, start * 10**6))
+    keys = rows.select("model_id", "inference_id", F.xxhash64(
+        F.lit(domain_sample.SAMPLE_SALT), F.lit(domain.SEED), "inference_id").alias("k")
+    ).toPandas()
+    together, alone = Lake(spark, str(tmp_path / "together")), Lake(spark, str(tmp_path / "alone"))
+    domain_sample.store_samples(together, "default", [(models, rows)], {m: 3 for m in sizes})
+    domain.store_sample(alone, models[2], "default", 4, rows.where(F.col("model_id") == "m3"))
+    stored = together.table(domain.SAMPLE_TABLE).read().toPandas()
+    for model_id, n in sizes.items():
+        mine = stored[stored.model_id == model_id]
+        expected = keys[keys.model_id == model_id].nsmallest(domain.SAMPLE_ROWS, "k")
+        assert len(mine) == min(n, domain.SAMPLE_ROWS)
+        assert sorted(mine.inference_id) == sorted(expected.inference_id), model_id
+        assert set(mine.version) == {3} and set(mine.name) == {"default"}
+    one = alone.table(domain.SAMPLE_TABLE).read().toPandas()
+    assert sorted(one.inference_id) == sorted(stored[stored.model_id == "m3"].inference_id)
+    assert set(one.version) == {4} and set(one.model_id) == {"m3"}
 
 
 @pytest.mark.parametrize("spec", [{"threshold": 1.5}, {"threshold": "high"}, "yes"])

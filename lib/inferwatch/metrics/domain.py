@@ -45,7 +45,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.metrics.domain_sample import (  # noqa: F401 - the sample's names, here too
-    SAMPLE_ROWS, SAMPLE_SCHEMA, SAMPLE_TABLE, SEED, features, store_sample)
+    SAMPLE_ROWS, SAMPLE_SCHEMA, SAMPLE_TABLE, SEED, features, store_sample, thinned)
 from inferwatch.model_settings.drift import MULTIVARIATE_THRESHOLD
 
 MIN_ROWS = 200
@@ -133,17 +133,13 @@ def counted(rows: DataFrame) -> DataFrame:
 
 def balanced(rows: DataFrame, counts: DataFrame) -> DataFrame:
     """The `size` rows of each side of each (model, day) with the smallest `_key`, the
-    counts' columns beside them. A side's rows are first thinned to those whose `_key`
-    (a uniform hash) falls in the bottom (size + margin) / n of its range, so only a few
-    more than `size` rows a side are ranked, never the whole day; the margin (8 standard
-    deviations of the kept count) makes a thinned side short of `size` rows a
-    once-in-10^15 event, and the fit cuts both sides to the shorter if it happens."""
+    counts' columns beside them. A side's rows are first `thinned` to a few more than
+    `size`, so the whole day is never ranked; should a thinned side fall short of `size`
+    rows (a once-in-10^15 event), the fit cuts both sides to the shorter."""
     side = F.when(F.col("_label") == 1, F.col("n")).otherwise(F.col("n_reference"))
-    share = (F.col("size") + 8 * F.sqrt(F.col("size")) + 8) / side
-    uniform = F.col("_key").cast("double") / 2.0 ** 64 + 0.5
     order = Window.partitionBy("model_id", "window_start", "_label").orderBy("_key")
     return (rows.join(F.broadcast(counts), on=["model_id", "window_start"], how="inner")
-            .where(uniform <= share)
+            .where(thinned(F.col("_key"), F.col("size"), side))
             .withColumn("_rank", F.row_number().over(order))
             .where(F.col("_rank") <= F.col("size")).drop("_rank"))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -16,6 +16,7 @@ from inferwatch.model_config import ModelConfig
 SAMPLE_TABLE = "baseline_samples"
 SAMPLE_ROWS = 2000
 SEED = 7
+SAMPLE_SALT = "baseline_sample"  # its draw apart from the windows' (`domain.balanced`)
 
 SAMPLE_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("model_id", T.StringType()), ("name", T.StringType()), ("version", T.LongType()),
@@ -43,42 +44,70 @@ def store_samples(lake: Lake, name: str,
                   versions: Mapping[str, int]) -> int:
     """`store_sample` of every model in `batches` (models with the rows their baselines
     came from; with several, a `model_id` column tells them apart) that has a version in
-    `versions`, with one commit; returns the table's new version."""
+    `versions`, drawn in one plan (one count per batch, one ranking keyed by model) and
+    stored with one commit; returns the table's new version."""
     samples = []
     for models, rows in batches:
         models = [m for m in models if m.model_id in versions]
-        if len(models) == 1:
-            totals = {models[0].model_id: rows.count()}
-        else:
-            totals = dict(rows.groupBy("model_id").count().collect())
+        if not models:
+            continue
+        if "model_id" not in rows.columns:
+            rows = rows.withColumn("model_id", F.lit(models[0].model_id))
+        totals = dict(rows.groupBy("model_id").count().collect())
+        shapes: dict[tuple, list[ModelConfig]] = {}
         for model in models:
-            own = rows if len(models) == 1 else rows.where(F.col("model_id") == model.model_id)
-            samples.append(_sample(model, name, versions[model.model_id], own,
-                                   totals.get(model.model_id, 0)))
-    table = lake.table(SAMPLE_TABLE)
-    if not table.exists():
-        table.create(SAMPLE_SCHEMA, ["model_id", "name"])
+            shapes.setdefault(tuple(map(tuple, features(model, rows.columns))), []).append(model)
+        for (numeric, categorical), alike in shapes.items():
+            samples.append(_candidates(alike, name, versions, totals, numeric, categorical,
+                                       rows.where(F.col("model_id").isin(
+                                           [m.model_id for m in alike]))))
     out = samples[0]
     for sample in samples[1:]:
         out = out.unionByName(sample)
+    order = Window.partitionBy("model_id").orderBy("_key")
+    out = (out.withColumn("_rank", F.row_number().over(order))
+           .where(F.col("_rank") <= SAMPLE_ROWS).drop("_rank", "_key"))
+    table = lake.table(SAMPLE_TABLE)
+    if not table.exists():
+        table.create(SAMPLE_SCHEMA, ["model_id", "name"])
     return table.replace_partitions(out, [{"model_id": m, "name": name} for m in sorted(versions)],
                                     read_version=table.version())
 
 
-def _sample(model: ModelConfig, name: str, version: int, rows: DataFrame, total: int
-            ) -> DataFrame:
-    numeric, categorical = features(model, rows.columns)
-    fraction = min(1.0, 1.2 * SAMPLE_ROWS / max(total, 1))
-    # drawn at random, not the first rows: the rows of the baseline's own windows that
-    # are left out of the sample are scored against it, and must not be its last hours
-    return rows.sample(fraction=fraction, seed=SEED).orderBy(F.rand(SEED)).limit(
-        SAMPLE_ROWS).select(
-        F.lit(model.model_id).alias("model_id"), F.lit(name).alias("name"),
-        F.lit(version).cast("long").alias("version"),
+def thinned(key: Column, size: Column | int, n: Column | int) -> Column:
+    """True for a row whose seeded hash `key` falls in the bottom (size + margin) / n of
+    its range: of n rows, a few more than the `size` with the smallest keys survive, so
+    only those are ranked, never all n. The margin (8 standard deviations of the kept
+    count) makes fewer than `size` survivors a once-in-10^15 event."""
+    size, n = (F.lit(v) if isinstance(v, int) else v for v in (size, n))
+    return key.cast("double") / 2.0 ** 64 + 0.5 <= (size + 8 * F.sqrt(size) + 8) / n
+
+
+def _candidates(models: Sequence[ModelConfig], name: str, versions: Mapping[str, int],
+                totals: Mapping[str, int], numeric: Sequence[str],
+                categorical: Sequence[str], rows: DataFrame) -> DataFrame:
+    """The rows of `models` (alike) that may enter their samples, as `SAMPLE_SCHEMA` rows
+    with their `_key`. The sample is a model's `SAMPLE_ROWS` rows with the smallest seeded
+    hash of their id (of all their values, for a file without ids): drawn at random, not
+    the first rows (the rows of the baseline's own windows left out of the sample are
+    scored against it, and must not be its last hours), and the same whichever models
+    were drawn with it or however Spark split the files."""
+    ids = [m.model_id for m in models]
+    lookup = {m: F.create_map(*[x for i in ids for x in (F.lit(i), F.lit(value(i)))])
+              for m, value in (("version", versions.__getitem__),
+                               ("total", lambda i: totals.get(i, 0)))}
+    identity = (F.col("inference_id") if "inference_id" in rows.columns
+                else F.struct(*[F.col(c) for c in [*numeric, *categorical]]))
+    key = F.xxhash64(F.lit(SAMPLE_SALT), F.lit(SEED), identity)
+    return rows.select(
+        "model_id", F.lit(name).alias("name"),
+        lookup["version"][F.col("model_id")].cast("long").alias("version"),
         F.lit(datetime.now(timezone.utc)).cast("timestamp").alias("created_at"),
         (F.col("inference_id") if "inference_id" in rows.columns else F.lit(None))
         .cast("string").alias("inference_id"),
-        _map(numeric, "double").alias("numeric"), _map(categorical, "string").alias("categorical"))
+        _map(numeric, "double").alias("numeric"), _map(categorical, "string").alias("categorical"),
+        key.alias("_key")).where(thinned(F.col("_key"), SAMPLE_ROWS,
+                                         lookup["total"][F.col("model_id")]))
 
 
 def _map(columns: Sequence[str], kind: str):
