@@ -62,24 +62,28 @@ def rows(n: int, hours: int, seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame
     return frame, labels
 
 
-def description(model_id: str, hours: int) -> dict:
-    end = START + pd.Timedelta(hours=hours // 2)
+def description(model_id: str, baseline: dict) -> dict:
     return {"model_id": model_id, "problem_type": "binary_classification",
             "prediction": "prediction", "threshold": 0.5, "label": "label",
             "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
-            "slices": ["c0"],
-            "baseline": {"window": [START.isoformat(), end.isoformat()]}}
+            "slices": ["c0"], "baseline": baseline}
+
+
+def first_hours(hours: int) -> dict:
+    """The `baseline:` key of the first `hours` hours' window."""
+    return {"window": [START.isoformat(), (START + pd.Timedelta(hours=hours)).isoformat()]}
 
 
 def lake(work: Path, inferences: pd.DataFrame, labels: pd.DataFrame, models: int,
-         hours: int):
-    """A context whose lake holds the rows as `models` models, ingested."""
+         baseline: dict):
+    """A context whose lake holds the rows as `models` models (each with `baseline`),
+    ingested."""
     root = work / f"models{models}"
     (root / "models").mkdir(parents=True)
     names = [f"m{i:03d}" for i in range(models)]
     for name in names:
         (root / "models" / f"{name}.yaml").write_text(
-            yaml.safe_dump(description(name, hours), sort_keys=False))
+            yaml.safe_dump(description(name, baseline), sort_keys=False))
     owner = np.array(names)[np.arange(len(inferences)) % models]
     inferences.assign(model_id=owner).to_parquet(root / "inferences.parquet")
     labels.assign(model_id=owner).to_parquet(root / "labels.parquet")
@@ -109,6 +113,23 @@ def scan(ctx, root: Path) -> float:
     return time.perf_counter() - started
 
 
+def one_model(work: Path, inferences: pd.DataFrame, labels: pd.DataFrame, baseline: dict,
+              target: str) -> None:
+    """Ingest the rows as one model with `baseline`, time every job of `hourly` and the
+    best of three bare scans, and print each job's seconds and share, the total (with
+    `target`) and its ratio to the scan."""
+    ctx, root = lake(work, inferences, labels, 1, baseline)
+    scan(ctx, root)  # warm: the first read of the file pays the JVM's start
+    seconds = hourly(ctx)
+    bare = min(scan(ctx, root) for _ in range(3))
+    total = sum(seconds.values())
+    print(f"\n{'job':13s} {'seconds':>8s} {'share':>6s}")
+    for job in PIPELINE:
+        print(f"{job:13s} {seconds[job]:8.1f} {seconds[job] / total:6.1%}")
+    print(f"{'run hourly':13s} {total:8.1f}\n{'bare scan':13s} {bare:8.1f} (best of 3)")
+    print(f"run hourly / bare scan: {total / bare:.1f}x; target: {target}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -123,7 +144,8 @@ def main() -> None:
         for models in (1, args.models):
             print(f"{args.rows:,} rows over {args.hours} hours as {models} model(s):",
                   flush=True)
-            ctx, root = lake(work, inferences, labels, models, args.hours)
+            ctx, root = lake(work, inferences, labels, models,
+                             first_hours(args.hours // 2))
             scan(ctx, root)  # warm: the first read of the file pays the JVM's start
             seconds = hourly(ctx)
             seconds["scan"] = scan(ctx, root)
