@@ -27,9 +27,8 @@ from inferwatch.runs import Progress, Run
 from inferwatch.jobs.todo import run_fleet
 from inferwatch.metrics import baseline as bl
 from inferwatch.metrics.domain_sample import SAMPLE_TABLE, store_samples
-from inferwatch.metrics import drift
+from inferwatch.metrics import drift, drift_scoring
 from inferwatch.metrics.joined import baselines_rows
-from inferwatch.lake.schema import rows_frame
 from inferwatch.granularity import GRANULARITIES, ROLLUPS, granularity, truncate, window_end
 from inferwatch.metrics.window_store import read_fleet_windows, replace_fleet_windows
 from inferwatch.metrics.windows import union
@@ -38,7 +37,6 @@ JOB = "drift"
 INPUTS = ("inferences", "labels")
 TABLE = "metrics/drift"
 KEYS = ["model_id", "slice_key", "slice_value", "column", "kind"]
-DRIFTED = drift.DRIFT_SCHEMA.fieldNames().index("drifted")
 
 
 @dataclass
@@ -66,43 +64,52 @@ def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
 
 
 def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
+    """{model_id: (plan, its scored rows or None, rows, drifted)}: the models' rows are
+    one persisted frame, scored in the executors and counted once here (a model that
+    breaks the plan fails it here, before anything is written)."""
     _build_baselines(ctx, [p for p in plans.values() if p.build])
     wanted = {m: {g: sorted(set(ws) | {granularity(g).previous(w) for w in ws})
                   for g, ws in p.targets.items()} for m, p in plans.items()}
     states = read_fleet_windows(ctx.lake, "state/profile", wanted)
     if states is None:
-        return {m: (plan, None) for m, plan in plans.items()}
-    states = states.persist()
+        return {m: (plan, None, 0, 0) for m, plan in plans.items()}
+    bases = [p.base for p in plans.values() if p.base is not None]
+    states = states.persist()  # read as the windows and as the windows before them
+    rows = drift_rows(states, {m: p.targets for m, p in plans.items()},
+                      union(bases) if bases else None,
+                      {m: thresholds(p.model) for m, p in plans.items()}).persist()
     try:
-        bases = [p.base for p in plans.values() if p.base is not None]
-        rows = drift_rows(states, {m: p.targets for m, p in plans.items()},
-                          union(bases) if bases else None,
-                          {m: thresholds(p.model) for m, p in plans.items()})
+        counted = {r["model_id"]: (r["n"], r["drifted"]) for r in rows.groupBy("model_id").agg(
+            F.count(F.lit(1)).alias("n"), F.sum(F.col("drifted").cast("int")).alias("drifted")
+        ).collect()}
+    except Exception:
+        rows.unpersist()
+        raise
     finally:
         states.unpersist()
-    found: dict[str, list[tuple]] = {m: [] for m in plans}
-    for row in rows:
-        found[row[0]].append(row)
-    return {m: (plan, found[m]) for m, plan in plans.items()}
+    return {m: (plan, rows, *counted.get(m, (0, 0))) for m, plan in plans.items()}
 
 
 def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]:
-    rows, windows = [], {}
-    for model_id, (plan, found) in results.items():
+    frames, windows = {}, {}
+    for model_id, (plan, rows, n, flagged) in results.items():
         part = parts[model_id]
-        if found is None:
+        if rows is None:
             part.notes.append("no profile state yet")
             continue
-        part.rows_in = part.rows_out = len(found)
-        flagged = sum(1 for r in found if r[DRIFTED])
+        part.rows_in = part.rows_out = n
         part.notes.append(f"drift of {len(plan.hours)} changed hours; "
-                          f"{flagged} of {len(found)} comparisons drifted")
-        rows += found
+                          f"{flagged} of {n} comparisons drifted")
+        frames[id(rows)] = rows
         windows[model_id] = plan.targets
-    if not windows:
-        return {}
-    return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows,
-                                         rows_frame(ctx.spark, rows, drift.DRIFT_SCHEMA))}
+    try:
+        if not windows:
+            return {}
+        return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows, union(
+            [f.where(F.col("model_id").isin(list(windows))) for f in frames.values()]))}
+    finally:
+        for frame in frames.values():
+            frame.unpersist()
 
 
 def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:
@@ -162,8 +169,8 @@ def _windows(hours: set[datetime]) -> dict[str, list[datetime]]:
 
 def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
                base: DataFrame | None, limits: dict[str, dict[str, dict[str, float]]]
-               ) -> list[tuple]:
-    """Scored comparisons, one row each (`drift.DRIFT_SCHEMA` order) of every model's target
+               ) -> DataFrame:
+    """Scored comparisons, one `drift.DRIFT_SCHEMA` row each, of every model's target
     windows ({model_id: {granularity: [window_start]}}); `base` holds the models'
     baselines, `limits` their thresholds by column kind."""
     spark = states.sparkSession
@@ -208,14 +215,4 @@ def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
                                    "name": F.lit(None).cast("string"),
                                    "version": F.lit(None).cast("long")}))
     frame = pairs[0] if len(pairs) == 1 else pairs[0].unionByName(pairs[1], allowMissingColumns=True)
-    out = []
-    for row, numeric in drift.scored(drift.summaries(frame).collect()):
-        limit = dict(limits[row["model_id"]][row["kind"]])
-        if row["comparison"] == "baseline" and row["granularity"] == "1h":
-            limit.update(row["thresholds"] or {})
-        out.append(drift.compact(
-            (row["model_id"], row["granularity"], row["w_window_start"], row["slice_key"],
-             row["slice_value"], row["column"], row["kind"], row["comparison"], row["name"],
-             row["version"], row["r_window_start"]),
-            drift.score(row, limit, numeric), row["w_count"], row["r_count"]))
-    return out
+    return drift_scoring.scored(frame, limits)

@@ -15,14 +15,19 @@ def rows_frame(spark: SparkSession, rows: Sequence[tuple], schema: T.StructType)
     """A DataFrame of Python tuples in `schema`'s order, handed over as one Arrow table
     (column by column): about 3x faster than `createDataFrame(rows, schema)`, which
     checks and pickles row by row (200,000 drift rows: 2.3 s against 6.4 s)."""
+    return spark.createDataFrame(arrow_rows(rows, schema))
+
+
+def arrow_rows(rows: Sequence[tuple], schema: T.StructType):
+    """Python tuples in `schema`'s order as a pyarrow Table of `schema` (times in UTC)."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
     arrow = to_arrow_schema(schema, timezone="UTC")
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in arrow]
-    return spark.createDataFrame(pa.Table.from_arrays(
+    return pa.Table.from_arrays(
         [pa.array(list(c), type=f.type) for c, f in zip(columns, arrow, strict=True)],
-        schema=arrow))
+        schema=arrow)
 
 
 class SchemaMismatchError(ValueError):

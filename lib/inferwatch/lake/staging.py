@@ -4,6 +4,7 @@ from its footer). A kill before the commit leaves only files no commit reference
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -11,39 +12,46 @@ from deltalake.transaction import AddAction
 
 from inferwatch.lake import files as lf
 
+THREADS = 16
+
 
 def adopt(fs: pafs.FileSystem, root: str, staging: str, types: dict[str, str]
       ) -> list[AddAction]:
-    """Move a finished Spark write out of staging and describe its files as add actions."""
+    """Move a finished Spark write out of staging and describe its files as add actions.
+    A write of many partitions (a backfill: thousands of hours) has as many files, each
+    a footer read and a move: they run `THREADS` at a time (I/O waits, on object stores
+    above all)."""
     base = f"{root}/{staging}"
-    selector = pa.fs.FileSelector(base, recursive=True)
-    part_cols = list(types)
-    adds = []
+    found = [info for info in fs.get_file_info(pa.fs.FileSelector(base, recursive=True))
+             if info.type == pa.fs.FileType.File
+             and not info.path.rsplit("/", 1)[-1].startswith(("_", "."))]
     now_ms = int(time.time() * 1000)
-    for info in fs.get_file_info(selector):
-        relative = info.path[len(base) + 1:]
-        leaf = relative.rsplit("/", 1)[-1]
-        if info.type != pa.fs.FileType.File or leaf.startswith(("_", ".")):
-            continue
-        records, stats = lf.parquet_stats(fs, info.path)
-        if records == 0:
-            continue
-        # Spark's spelling of a value ("10:00:00.5") made canonical ("10:00:00.500000")
-        # so that partition values compare as strings.
-        values = {c: lf.format_partition_value(lf.parse_partition_value(v, types[c]))
-                  for c, v in lf.hive_values(relative).items() if c in types}
-        # Same folder naming as delta-rs (every special character %-escaped, non-ASCII
-        # as UTF-8), which object stores and delta-rs read back; reads scan files whose
-        # folders Spark would decode wrongly with the value from the log instead.
-        folders = [f"{c}={lf.escape_partition_value(values.get(c))}" for c in part_cols]
-        relative = "/".join(folders + [leaf])
-        target = f"{root}/{relative}"
-        fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        fs.move(info.path, target)
-        adds.append(AddAction(
-            path=relative, size=info.size,
-            partition_values={c: values.get(c) for c in part_cols},
-            modification_time=now_ms, data_change=True, stats=stats,
-        ))
+    with ThreadPoolExecutor(THREADS) as pool:
+        adds = [a for a in pool.map(lambda info: _adopt_file(fs, root, base, info, types, now_ms),
+                                    found) if a is not None]
     fs.delete_dir(base)
     return adds
+
+
+def _adopt_file(fs: pafs.FileSystem, root: str, base: str, info: pa.fs.FileInfo,
+                types: dict[str, str], now_ms: int) -> AddAction | None:
+    records, stats = lf.parquet_stats(fs, info.path)
+    if records == 0:
+        return None
+    relative = info.path[len(base) + 1:]
+    leaf = relative.rsplit("/", 1)[-1]
+    # Spark's spelling of a value ("10:00:00.5") made canonical ("10:00:00.500000")
+    # so that partition values compare as strings.
+    values = {c: lf.format_partition_value(lf.parse_partition_value(v, types[c]))
+              for c, v in lf.hive_values(relative).items() if c in types}
+    # Same folder naming as delta-rs (every special character %-escaped, non-ASCII
+    # as UTF-8), which object stores and delta-rs read back; reads scan files whose
+    # folders Spark would decode wrongly with the value from the log instead.
+    relative = "/".join([f"{c}={lf.escape_partition_value(values.get(c))}" for c in types]
+                        + [leaf])
+    target = f"{root}/{relative}"
+    fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+    fs.move(info.path, target)
+    return AddAction(path=relative, size=info.size,
+                     partition_values={c: values.get(c) for c in types},
+                     modification_time=now_ms, data_change=True, stats=stats)

@@ -4,7 +4,8 @@ A comparison pairs a window's profile state (`state/profile`) with a reference s
 the same slice and column: a baseline (`baselines`) or the previous window of the same
 granularity. Spark reads the sketches (the CDF of both sides at the baseline's frozen
 bin edges, quantiles at `QUANTILE_GRID`, both CDFs at the union of those quantiles) and
-the driver turns these small summaries into statistics (`metrics.drift_stats`):
+Python turns these small summaries into statistics (`metrics.drift_stats`), in the
+executors' workers a batch at a time (`metrics.drift_scoring`):
 
 - numeric: `psi`, `js` (base 2, in [0, 1]) and `hellinger` on the frozen bins, `ks` with
   its error bound (both sketches' rank errors plus the grid's gap), `wasserstein`

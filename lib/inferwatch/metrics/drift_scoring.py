@@ -1,0 +1,66 @@
+"""Comparisons scored where Spark computed them: the `drift.summaries` of every pair are
+scored batch by batch in the executors' Python workers (`mapInArrow`) into
+`metrics/drift` rows, never collected to the driver.
+
+A long backfill compares thousands of windows (a 9-month history of one model: about
+6,800 hours, days and weeks, each per slice and column, against its baseline and the
+window before: 1.4 million comparisons) whose summaries hold each side's quantile grid:
+gigabytes the driver cannot hold, where each worker holds one Arrow batch. The statistics
+are the driver's: the same `drift.scored`, `drift.score` and `drift.compact` on the same
+rows, a batch at a time.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import DataFrame
+
+from inferwatch.lake.schema import arrow_rows
+from inferwatch.metrics import drift
+
+# the summary columns that are maps (Arrow hands them over as lists of pairs)
+MAPS = ("w_categories", "r_categories", "thresholds")
+
+Limits = Mapping[str, Mapping[str, Mapping[str, float]]]
+
+
+def scored(pairs: DataFrame, limits: Limits) -> DataFrame:
+    """`metrics/drift` rows (`drift.DRIFT_SCHEMA`) of the `pairs` of states that
+    `jobs.drift.drift_rows` joins (window `w_*`, reference `r_*`, `edges`, `comparison`,
+    the baseline's `thresholds`, `name` and `version`), judged by `limits` ({model_id:
+    {column kind: {metric: threshold}}}, the calibrated map of a baseline comparison of
+    an hour on top)."""
+    limits = {m: {k: dict(v) for k, v in by.items()} for m, by in limits.items()}
+
+    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in found:
+            rows = [compacted(row, numeric, limits)
+                    for row, numeric in drift.scored(_dicts(batch))]
+            yield from arrow_rows(rows, drift.DRIFT_SCHEMA).to_batches()
+
+    return drift.summaries(pairs).mapInArrow(batches, drift.DRIFT_SCHEMA)
+
+
+def compacted(row: Mapping[str, Any], numeric: Mapping | None, limits: Limits) -> tuple:
+    """The `metrics/drift` row of one summary row: scored by its model's thresholds for
+    its column kind, an hour's baseline comparison by its calibrated ones."""
+    limit = dict(limits[row["model_id"]][row["kind"]])
+    if row["comparison"] == "baseline" and row["granularity"] == "1h":
+        limit.update(row["thresholds"] or {})
+    return drift.compact(
+        (row["model_id"], row["granularity"], row["w_window_start"], row["slice_key"],
+         row["slice_value"], row["column"], row["kind"], row["comparison"], row["name"],
+         row["version"], row["r_window_start"]),
+        drift.score(row, limit, numeric), row["w_count"], row["r_count"])
+
+
+def _dicts(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    rows = batch.to_pylist()
+    maps = [c for c in MAPS if c in batch.schema.names]
+    for row in rows:
+        for c in maps:
+            if row[c] is not None:
+                row[c] = dict(row[c])
+    return rows
