@@ -143,6 +143,44 @@ def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_la
     assert "drift of fraud (1h):" in text and "amount" in text
 
 
+def test_comparisons_scored_in_the_workers_equal_the_driver_scoring_them(spark, scenario_lake):
+    """The drift job scores its comparisons batch by batch in the executors' Python
+    workers (Arrow in and out: maps, arrays, times and nulls cross it); each row equals
+    `drift.score` run on the driver over the same collected summaries."""
+    from inferwatch.metrics import baseline as bl
+    from inferwatch.metrics import drift as metric
+    from inferwatch.metrics import drift_scoring
+    from inferwatch.metrics.window_store import read_fleet_windows
+
+    ctx = open_context("conf/local.yaml", str(scenario_lake),
+                       scenario_lake.parent / "input" / "models", spark=spark)
+    start = pd.Timestamp(json.loads((scenario_lake.parent / "input" / "manifest.json")
+                                    .read_text())["start"]).to_pydatetime()
+    hours = [start + pd.Timedelta(hours=h) for h in range(30, 36)]
+    targets = {m: {"1h": hours, "1d": [start + pd.Timedelta(days=1)]} for m in ctx.models}
+    wanted = {m: {g: ws + [ws[0] - (ws[1] - ws[0] if len(ws) > 1 else pd.Timedelta(days=1))]
+                  for g, ws in by.items()} for m, by in targets.items()}
+    states = read_fleet_windows(ctx.lake, "state/profile", wanted)
+    base = bl.load(ctx.lake, "fraud", "default").unionByName(bl.load(ctx.lake, "eta", "default"))
+    limits = {m: drift.thresholds(model) for m, model in ctx.models.items()}
+    found = drift.pairs(states, targets, base)
+    workers = drift_scoring.scored(found, limits).toPandas()
+    driver = pd.DataFrame([drift_scoring.compacted(row, numeric, limits) for row, numeric
+                           in metric.scored(metric.summaries(found).collect())],
+                          columns=metric.DRIFT_SCHEMA.fieldNames())
+    assert len(workers) == len(driver) > 1000
+    assert set(workers.comparison) == {"baseline", "previous"}
+    keys = list(metric.KEYS)
+    workers, driver = (f.sort_values(keys).reset_index(drop=True) for f in (workers, driver))
+    driver["window_start"] = pd.to_datetime(driver.window_start).dt.tz_localize(None)
+    workers["window_start"] = pd.to_datetime(workers.window_start).dt.tz_localize(None)
+    for frame in (workers, driver):
+        frame["reference_start"] = pd.to_datetime(frame.reference_start).dt.tz_localize(None)
+        frame["thresholds"] = frame.thresholds.map(lambda m: sorted(dict(m).items()))
+        frame["drifted_metrics"] = frame.drifted_metrics.map(list)
+    pd.testing.assert_frame_equal(workers, driver, check_dtype=False)
+
+
 def test_multivariate_drift_flags_incident_days_and_points_at_their_features(scenario_lake):
     manifest = json.loads((scenario_lake.parent / "input" / "manifest.json").read_text())
     rows = DeltaTable(f"{scenario_lake}/metrics/multivariate_drift").to_pandas()

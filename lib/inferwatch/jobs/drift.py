@@ -173,6 +173,13 @@ def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
     """Scored comparisons, one `drift.DRIFT_SCHEMA` row each, of every model's target
     windows ({model_id: {granularity: [window_start]}}); `base` holds the models'
     baselines, `limits` their thresholds by column kind."""
+    return drift_scoring.scored(pairs(states, targets, base), limits)
+
+
+def pairs(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
+          base: DataFrame | None) -> DataFrame:
+    """Each target window's state beside its baseline's and beside its previous
+    window's (`comparison`), as `drift_scoring.scored` takes them."""
     spark = states.sparkSession
     wanted = spark.createDataFrame(
         [(m, g, w) for m, by in targets.items() for g, ws in by.items() for w in ws],
@@ -180,7 +187,7 @@ def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
     window = states.join(F.broadcast(wanted), on=["model_id", "granularity", "window_start"],
                          how="left_semi")
     w = drift.side(window, "w").withColumn("granularity", F.col("w_granularity"))
-    pairs = []
+    found = []
     if base is not None:
         r = drift.side(base, "r")
         extra = base.select(*[F.col(k).alias(f"b_{k}") for k in KEYS], "edges",
@@ -190,7 +197,7 @@ def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
                                                           if c.startswith("r_")]))
         joined = joined.join(extra, on=[joined[k].eqNullSafe(extra[f"b_{k}"]) for k in KEYS],
                              how="left").drop(*[f"b_{k}" for k in KEYS])
-        pairs.append(joined.withColumn("comparison", F.lit("baseline")))
+        found.append(joined.withColumn("comparison", F.lit("baseline")))
     previous = drift.side(states, "r")
     before = F.col("w_window_start") - F.expr(
         "CASE w_granularity " + " ".join(f"WHEN '{g.name}' THEN {g.sql_interval}"
@@ -210,9 +217,9 @@ def drift_rows(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
     prev = prev.withColumn("edges", F.coalesce("edges", F.when(
         (F.col("kind") == "numeric") & (F.col("r_n_finite") > 0),
         F.array_distinct(F.kll_sketch_get_quantile_double("r_sketch", deciles)))))
-    pairs.append(prev.withColumns({"comparison": F.lit("previous"),
+    found.append(prev.withColumns({"comparison": F.lit("previous"),
                                    "thresholds": F.lit(None).cast("map<string,double>"),
                                    "name": F.lit(None).cast("string"),
                                    "version": F.lit(None).cast("long")}))
-    frame = pairs[0] if len(pairs) == 1 else pairs[0].unionByName(pairs[1], allowMissingColumns=True)
-    return drift_scoring.scored(frame, limits)
+    return (found[0] if len(found) == 1
+            else found[0].unionByName(found[1], allowMissingColumns=True))

@@ -202,8 +202,12 @@ class Table(Snapshots, Committer):
             aligned = (aligned.repartitionByRange(max(1, files), *part_cols, expression)
                        .sortWithinPartitions(*part_cols, expression))
         elif part_cols:
-            # One file per partition per write, not one per task and partition.
-            aligned = aligned.repartition(*part_cols)
+            # One file per partition per write, not one per task and partition; the
+            # partitions spread over the shuffle's tasks even when the rows are few (AQE
+            # would coalesce a small write into one task, which then writes a backfill's
+            # thousands of hours one file after another)
+            tasks = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+            aligned = aligned.repartition(tasks, *part_cols)
         writer = aligned.write.mode("errorifexists")
         if part_cols:
             writer = writer.partitionBy(*part_cols)
