@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
-from inferwatch.metrics import drift
+from inferwatch.metrics import drift, left_out
 from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, computed_state, profiled_columns
 from inferwatch.metrics.profile_merge import merge_keyed
 from inferwatch.metrics.slices import compute_sliced
@@ -127,13 +127,7 @@ def build(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, li
 def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
     """(model, slice, column) → {metric: floor, metric/scale: threshold per unit of
     chance scale} from hours held out of each model's baseline, every model's at once."""
-    held = hourly.select(F.col("model_id").alias("held_model"),
-                         F.col("window_start").alias("held")).distinct()
-    rest = (hourly.join(F.broadcast(held), (F.col("model_id") == F.col("held_model"))
-                        & (F.col("window_start") != F.col("held")))
-            .withColumn("window_start", F.col("held")).drop("held", "held_model"))
-    references = merge_keyed(rest)
-    pairs = with_edges(_pair(hourly, references), whole)
+    pairs = with_edges(_pair(hourly, left_out.references(hourly)), whole)
     scores: dict[tuple, dict[str, float]] = {}
     for row, numeric in drift.scored(drift.summaries(pairs).collect()):
         for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
