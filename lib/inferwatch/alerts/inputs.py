@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from inferwatch import read
 from inferwatch.granularity import GRANULARITIES
-from inferwatch.lake.tables import Lake
+
+if TYPE_CHECKING:  # the read side (report, notebooks) imports this module without Spark
+    from inferwatch.lake.tables import Lake
 
 INPUTS = ("metrics/drift", "metrics/quality", "metrics/multivariate_drift",
           "metrics/performance")
