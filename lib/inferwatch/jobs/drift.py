@@ -105,8 +105,8 @@ def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]
     try:
         if not windows:
             return {}
-        return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows, union(
-            [f.where(F.col("model_id").isin(list(windows))) for f in frames.values()]))}
+        return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows,
+                                             union(list(frames.values())))}
     finally:
         for frame in frames.values():
             frame.unpersist()

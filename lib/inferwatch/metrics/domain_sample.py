@@ -12,6 +12,7 @@ from pyspark.sql import types as T
 
 from inferwatch.lake.tables import Lake
 from inferwatch.model_config import ModelConfig
+from inferwatch.metrics.windows import union
 
 SAMPLE_TABLE = "baseline_samples"
 SAMPLE_ROWS = 2000
@@ -61,11 +62,8 @@ def store_samples(lake: Lake, name: str,
             samples.append(_candidates(alike, name, versions, totals, numeric, categorical,
                                        rows.where(F.col("model_id").isin(
                                            [m.model_id for m in alike]))))
-    out = samples[0]
-    for sample in samples[1:]:
-        out = out.unionByName(sample)
     order = Window.partitionBy("model_id").orderBy("_key")
-    out = (out.withColumn("_rank", F.row_number().over(order))
+    out = (union(samples).withColumn("_rank", F.row_number().over(order))
            .where(F.col("_rank") <= SAMPLE_ROWS).drop("_rank", "_key"))
     table = lake.table(SAMPLE_TABLE)
     if not table.exists():
@@ -88,26 +86,28 @@ def _candidates(models: Sequence[ModelConfig], name: str, versions: Mapping[str,
                 categorical: Sequence[str], rows: DataFrame) -> DataFrame:
     """The rows of `models` (alike) that may enter their samples, as `SAMPLE_SCHEMA` rows
     with their `_key`. The sample is a model's `SAMPLE_ROWS` rows with the smallest seeded
-    hash of their id (of all their values, for a file without ids): drawn at random, not
+    hash of their id (of their feature values, for a file without ids): drawn at random, not
     the first rows (the rows of the baseline's own windows left out of the sample are
     scored against it, and must not be its last hours), and the same whichever models
     were drawn with it or however Spark split the files."""
     ids = [m.model_id for m in models]
-    lookup = {m: F.create_map(*[x for i in ids for x in (F.lit(i), F.lit(value(i)))])
-              for m, value in (("version", versions.__getitem__),
-                               ("total", lambda i: totals.get(i, 0)))}
+
+    def per_model(value) -> Column:  # the row's model's value(model_id)
+        return F.create_map(*[x for i in ids for x in (F.lit(i), F.lit(value(i)))])[
+            F.col("model_id")]
+
     identity = (F.col("inference_id") if "inference_id" in rows.columns
                 else F.struct(*[F.col(c) for c in [*numeric, *categorical]]))
     key = F.xxhash64(F.lit(SAMPLE_SALT), F.lit(SEED), identity)
     return rows.select(
         "model_id", F.lit(name).alias("name"),
-        lookup["version"][F.col("model_id")].cast("long").alias("version"),
+        per_model(versions.__getitem__).cast("long").alias("version"),
         F.lit(datetime.now(timezone.utc)).cast("timestamp").alias("created_at"),
         (F.col("inference_id") if "inference_id" in rows.columns else F.lit(None))
         .cast("string").alias("inference_id"),
         _map(numeric, "double").alias("numeric"), _map(categorical, "string").alias("categorical"),
         key.alias("_key")).where(thinned(F.col("_key"), SAMPLE_ROWS,
-                                         lookup["total"][F.col("model_id")]))
+                                         per_model(lambda i: totals.get(i, 0))))
 
 
 def _map(columns: Sequence[str], kind: str):
