@@ -62,3 +62,25 @@ def test_batched_numeric_statistics_equal_the_row_by_row_ones():
     # and the values are not all alike: the rows drift by very different amounts
     psi = [v["psi"][0] for v in batched if "psi" in v]
     assert min(psi) < 0.05 and max(psi) > 5
+
+
+def test_counting_by_one_sort_equals_comparing_every_pair():
+    """`cdf_at` counts the grid quantiles below each point with one sort per row; it
+    equals summing every comparison, ties, infinities and nans included."""
+    from inferwatch.metrics.drift_batch import _below
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n, g, k = (int(v) for v in rng.integers(1, 40, 3))
+        q = np.sort(rng.integers(-5, 5, (n, g)).astype(float), axis=1)
+        x = rng.integers(-6, 6, (n, k)).astype(float)
+        if trial % 3 == 0:
+            q[rng.random(q.shape) < 0.1] = np.inf
+            q = np.sort(q, axis=1)
+            x[rng.random(x.shape) < 0.1] = np.nan
+            x[rng.random(x.shape) < 0.1] = -np.inf
+        if trial % 5 == 0:
+            q[:, -1] = np.nan
+        pairs = q[:, None, :], x[:, :, None]
+        assert (_below(q, x, strict=True) == np.sum(pairs[0] < pairs[1], axis=2)).all()
+        assert (_below(q, x, strict=False) == np.sum(pairs[0] <= pairs[1], axis=2)).all()

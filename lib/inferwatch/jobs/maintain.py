@@ -44,7 +44,7 @@ JOB = "maintain"
 SORT_BY = {"inferences": "ts", "labels": "ts", "raw/inferences": "ts",
            "raw/labels": "label_ts", "labels_pending": "inference_id",
            "quarantine": "quarantined_at", "job_runs": "started_at",
-           "state/deliveries": "run_id"}  # partitioned by hour: files merge within the hour
+           "state/deliveries": "hour"}
 
 
 def unread_files(lake: Lake, name: str) -> frozenset[str]:

@@ -1,7 +1,8 @@
 """Which hours a per-model job must recompute, from each model's own progress.
 
 For a model: the hours an earlier bounded run owes it, plus every (model_id, hour)
-partition of the inputs that changed since the versions its last ok run recorded (all
+partition of the inputs that changed since the versions its last ok run recorded (of an
+input partitioned by model alone, the hours of the rows added since; all
 of them for a model never run: a model described after its data arrived gets its whole
 history). Hours inside `--start/--end` are done now; the rest are owed, recorded with
 the run, and done by a later run whose range holds them. `--rebuild` adds every stored
@@ -30,11 +31,16 @@ def hours_to_do(ctx: Context, progress: Progress, models: Mapping[str, ModelConf
     """{model_id: (hours to recompute now, hours owed to a later run)}."""
     changed_since: dict[tuple[str, int | None], list[dict]] = {}  # one file diff per cursor
 
-    def changed(table: str, since: int | None) -> list[dict]:
-        if (table, since) not in changed_since:
-            changed_since[(table, since)] = ctx.lake.table(table).changed_partitions(
-                since, versions[table])
-        return changed_since[(table, since)]
+    def changed(name: str, since: int | None) -> list[dict]:
+        if (name, since) not in changed_since:
+            table = ctx.lake.table(name)
+            if "hour" in table.partition_columns():
+                parts = table.changed_partitions(since, versions[name])
+            else:  # partitioned by model alone (state/deliveries): the added rows' hours
+                parts = [r.asDict() for r in table.read_added(since, versions[name])
+                         .select("model_id", "hour").distinct().collect()]
+            changed_since[(name, since)] = parts
+        return changed_since[(name, since)]
 
     todo = {}
     for model_id in models:

@@ -103,7 +103,7 @@ SPECS = {
         TableSpec("inference_index", INFERENCE_INDEX, ("id_bucket",)),
         TableSpec("quarantine", QUARANTINE, tuple(RAW_TABLES["quarantine"][1])),
         TableSpec("job_runs", JOB_RUNS),
-        TableSpec("state/deliveries", DELIVERIES, ("model_id", "hour")),
+        TableSpec("state/deliveries", DELIVERIES, ("model_id",)),
         TableSpec("alerts", ALERTS, ("model_id",)),
         TableSpec("alerts_outbox", ALERTS_OUTBOX, ("model_id",)),
         TableSpec("leases", LEASES, ("job",)),

@@ -82,9 +82,7 @@ def _binned(rows: list[Mapping[str, Any]], q_w: np.ndarray, q_r: np.ndarray,
 def cdf_at(points: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """`drift.cdf_at` of each row's points (rows x k) on its quantiles (rows x grid)."""
     q = np.maximum.accumulate(quantiles, axis=1)
-    x = points[:, :, None]
-    left = np.sum(q[:, None, :] < x, axis=2)
-    right = np.sum(q[:, None, :] <= x, axis=2)
+    left, right = _below(q, points, strict=True), _below(q, points, strict=False)
     size = q.shape[1]
     below = np.maximum(right - 1, 0)
     above = np.minimum(right, size - 1)
@@ -95,6 +93,26 @@ def cdf_at(points: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):  # only `between` is used
         inside = GRID[below] + (GRID[above] - GRID[below]) * (points - q_below) / (q_above - q_below)
     return np.where(between, inside, out)
+
+
+def _below(q: np.ndarray, x: np.ndarray, strict: bool) -> np.ndarray:
+    """Per row, how many of `q`'s values are < (`strict`) or <= each `x`, as a sum of
+    comparisons would count them (a nan never counts and counts nothing), from one stable
+    sort of both: rows x (k + g) log, not the rows x k x g of comparing every pair."""
+    rows, k = x.shape
+    both = np.concatenate((x, q) if strict else (q, x), axis=1)  # ties: the first side first
+    is_x = np.zeros(both.shape, dtype=bool)
+    if strict:
+        is_x[:, :k] = True
+    else:
+        is_x[:, q.shape[1]:] = True
+    order = np.argsort(both, axis=1, kind="stable")
+    tags = np.take_along_axis(is_x, order, axis=1)
+    q_before = np.cumsum(~tags, axis=1)
+    where = order[tags].reshape(rows, k) - (0 if strict else q.shape[1])
+    counts = np.empty((rows, k), dtype=np.int64)
+    np.put_along_axis(counts, where, q_before[tags].reshape(rows, k), axis=1)
+    return np.where(np.isnan(x), 0, counts)
 
 
 def _pmf(ranks: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from inferwatch.metrics import drift
 
 # the summary columns that are maps (Arrow hands them over as lists of pairs)
 MAPS = ("w_categories", "r_categories", "thresholds")
+GRIDS = ("q_w", "q_r")  # each side's quantiles at `QUANTILE_GRID`
 
 Limits = Mapping[str, Mapping[str, Mapping[str, float]]]
 
@@ -57,7 +58,14 @@ def compacted(row: Mapping[str, Any], numeric: Mapping | None, limits: Limits) -
 
 
 def _dicts(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    rows = batch.to_pylist()
+    """The batch's rows as dicts; its quantile grids as numpy arrays (or None), not lists
+    of floats (listing them was a third of the scoring)."""
+    grids = [c for c in GRIDS if c in batch.schema.names]
+    rows = batch.drop_columns(grids).to_pylist()
+    for c in grids:
+        for row, values in zip(rows, batch.column(c).to_numpy(zero_copy_only=False),
+                               strict=True):
+            row[c] = values
     maps = [c for c in MAPS if c in batch.schema.names]
     for row in rows:
         for c in maps:

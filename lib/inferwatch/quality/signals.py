@@ -88,15 +88,22 @@ def delivery_rows(model: ModelConfig, hour: datetime, counts: dict | None,
 
 def deliveries(lake, hours: dict[str, Iterable[datetime]]) -> dict[tuple[str, datetime], dict]:
     """Per (model_id, hour) of `hours` ({model_id: hours}), the delivery counts summed over
-    every partition run: one read for every model."""
-    wanted = [{"model_id": m, "hour": h} for m, hs in sorted(hours.items()) for h in sorted(hs)]
+    every partition run: one read for every model, of its files from its first wanted
+    hour on (the table is partitioned by model; older lakes also by hour, read alike)."""
+    wanted = {m: sorted(utc(h) for h in hs) for m, hs in hours.items() if hs}
     if not wanted:
         return {}
-    rows = (lake.table("state/deliveries").read(partitions=wanted)
+    table = lake.table("state/deliveries")
+    first = F.create_map(*[x for m, hs in sorted(wanted.items())
+                           for x in (F.lit(m), F.lit(hs[0]))])
+    rows = (table.read(where=lambda p: p["model_id"] in wanted)
+            .where(F.col("hour") >= first[F.col("model_id")])
             .groupBy("model_id", "hour").agg(
                 *[F.sum(c).alias(c) for c in ("rows_new", "rows_duplicate", "rows_quarantined")],
                 F.max("example_reason").alias("example_reason")).collect())
-    return {(r["model_id"], utc(r["hour"])): r.asDict() for r in rows}
+    keep = {(m, h) for m, hs in wanted.items() for h in hs}
+    out = {(r["model_id"], utc(r["hour"])): r.asDict() for r in rows}
+    return {k: v for k, v in out.items() if k in keep}
 
 
 def empty_hours(lake, since: dict[str, int | None], version: int) -> dict[str, set[datetime]]:
