@@ -99,6 +99,30 @@ def test_every_window_and_slice_matches_sklearn(pipeline):
     assert checked == len(perf) > 6 * 7  # 6 hours + 1 day + 1 week, each with 7+ slices
 
 
+def test_a_baseline_from_a_file_estimates_as_the_same_rows_from_a_window(
+        pipeline, tmp_path):
+    """A baseline `source` is a Parquet file of the model's own rows (no `model_id`
+    column): the estimates it gives equal those of a window holding the same rows."""
+    import dataclasses
+    import shutil
+
+    ctx, lake_dir = pipeline
+    copy = tmp_path / "lake"
+    shutil.copytree(lake_dir, copy)
+    rows = _joined(copy).drop(columns=["model_id"])
+    source = tmp_path / "reference.parquet"
+    rows[rows.hour < pd.Timestamp("2026-03-03", tz="UTC")].to_parquet(source)
+    fraud = dataclasses.replace(models()["fraud"], baseline={"source": str(source)})
+    run = performance.run(context(ctx.spark, copy, {"fraud": fraud}, rebuild=True))
+    assert run.status == "ok", run.notes
+    key = ["granularity", "window_start", "slice_key", "slice_value"]
+    window, file = (delta_frame(f"{d}/metrics/performance").sort_values(key)
+                    .reset_index(drop=True) for d in (lake_dir, copy))
+    estimates = [c for c in window.columns if c.startswith(("est_", "estimated_"))]
+    assert estimates and window[estimates].notna().any().any()
+    pd.testing.assert_frame_equal(file[key + estimates], window[key + estimates])
+
+
 def test_a_90_day_late_label_changes_exactly_its_hour_day_and_week(pipeline):
     ctx, lake_dir = pipeline
     lake = ctx.lake

@@ -40,7 +40,7 @@ def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> D
                               f"{spec['source']} lacks {missing}")
         if "model_version" not in columns:
             frame = frame.withColumn("model_version", F.lit(None).cast("string"))
-        return frame
+        return frame.withColumn("model_id", F.lit(model.model_id))  # the file is its own
     if "window" not in spec:
         return None
     start, end = baseline_window(model)
