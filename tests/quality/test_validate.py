@@ -75,3 +75,41 @@ def test_an_hour_with_no_feature_columns_keeps_the_contract_columns(spark):
     got = for_validation(rows, models()["fraud"], SPECS)
     assert tuple(got.columns) == CONTRACT
     assert got.count() == 1
+
+
+VARIED = [
+    {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "amount"},
+     "meta": {"why": "x"}},
+    {"type": "expect_column_values_to_be_between",
+     "kwargs": {"column": "amount", "min_value": 0, "max_value": 10.5}, "severity": "warning"},
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "country",
+                                                               "mostly": 0.9}},
+    {"type": "expect_column_values_to_be_in_set",
+     "kwargs": {"column": "country", "value_set": ["DE", "FR"]}},
+    {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "amount",
+                                                            "min_value": 1}},
+]
+
+
+def test_a_suite_holds_what_gx_upserting_one_by_one_holds():
+    """`build_suite` checks GX's upsert rule (same type and domain: one expectation)
+    itself, once per expectation, and hands GX the whole list: the suite equals GX's own
+    one-by-one upsert, and two expectations GX would fold into one are refused."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    ours = build_suite("m", VARIED)
+    theirs = gx.ExpectationSuite(name="m")
+    for spec in VARIED:
+        theirs.add_expectation_configuration(ExpectationConfiguration(
+            type=spec["type"], kwargs=dict(spec["kwargs"]), meta=spec.get("meta"),
+            severity=spec.get("severity", "critical")))
+    assert [e.configuration.to_json_dict() for e in ours.expectations] == \
+        [e.configuration.to_json_dict() for e in theirs.expectations]
+    again = {"type": "expect_column_values_to_not_be_null",
+             "kwargs": {"column": "amount", "mostly": 0.5}}
+    with pytest.raises(ValueError, match="suite m: 7 expectations collapsed into 6"):
+        build_suite("m", [*VARIED, again])

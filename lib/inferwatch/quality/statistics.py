@@ -118,11 +118,13 @@ def hour_statistics(spark: SparkSession, rows: DataFrame,
             value = ((_float(kwargs.get("min_value")), _float(kwargs.get("max_value")))
                      if slot.kind == BETWEEN else (list(kwargs["value_set"]),))
             params.setdefault(slot.name + "_" + slot.column, {})[model_id] = value
-            aggregates[("unexpected", slot)] = _unexpected(slot)
+            if ("unexpected", slot) not in aggregates:  # one Column a slot (py4j calls)
+                aggregates[("unexpected", slot)] = _unexpected(slot)
         for spec in specs:
             kwargs = spec.get("kwargs") or {}
             stat = COLUMN_AGGREGATES.get(spec["type"])
-            if stat and kwargs.get("column") in columns:
+            if stat and kwargs.get("column") in columns and (stat, kwargs["column"]) \
+                    not in aggregates:
                 aggregates[(stat, kwargs["column"])] = _aggregate(stat, kwargs["column"])
             if spec["type"] == COMPOUND_UNIQUE and all(c in columns for c in kwargs["column_list"]):
                 keys.add(tuple(kwargs["column_list"]))

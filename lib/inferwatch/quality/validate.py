@@ -62,22 +62,32 @@ def build_suite(name: str, specs: Sequence[dict]):
         ExpectationConfiguration,
     )
 
-    suite = gx.ExpectationSuite(name=name)
+    # GX's own add_expectation_configuration upserts by domain, comparing each new
+    # expectation with every one before it (each comparison rebuilding both
+    # configurations): 128 expectations took 0.5 s a suite, 94 s for 100 models. The
+    # same test (type and domain kwargs equal), each domain computed once:
+    expectations, kept = [], {}  # {type: [domain kwargs]}
     for i, spec in enumerate(specs):
         try:
-            config = ExpectationConfiguration(type=spec["type"], kwargs=dict(spec.get("kwargs", {})),
-                                              meta=spec.get("meta"),
-                                              severity=spec.get("severity", "critical"))
-            suite.add_expectation_configuration(config)
+            config = ExpectationConfiguration(
+                type=spec["type"], kwargs=dict(spec.get("kwargs", {})), meta=spec.get("meta"),
+                severity=spec.get("severity", "critical"))
+            domain = config.get_domain_kwargs()
+            expectation = config.to_domain_obj()  # what the suite holds; refuses bad specs
         except Exception as err:  # noqa: BLE001 - GX raises many kinds; one message
             raise ValueError(f"suite {name}, expectation {i + 1} ({spec.get('type')}): "
                              f"{str(err).splitlines()[0][:200]}") from None
-    if len(suite.expectations) != len(specs):  # GX upserts what it deems the same
+        expectations.append(expectation)
+        same_type = kept.setdefault(config.type, [])
+        if domain not in same_type:
+            same_type.append(domain)
+    distinct = sum(len(v) for v in kept.values())
+    if distinct != len(specs):
         raise ValueError(f"suite {name}: {len(specs)} expectations collapsed into "
-                         f"{len(suite.expectations)} (GX treats some as one, e.g. "
+                         f"{distinct} (GX treats some as one, e.g. "
                          "expect_column_to_exist of two columns); use one "
                          "expect_table_columns_to_match_set")
-    return suite
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
 def stored_kwargs(name: str, specs: Sequence[dict]) -> list[dict]:
