@@ -181,6 +181,40 @@ def test_comparisons_scored_in_the_workers_equal_the_driver_scoring_them(spark, 
     pd.testing.assert_frame_equal(workers, driver, check_dtype=False)
 
 
+def test_calibration_maxima_from_the_workers_equal_the_driver_scoring_every_pair(
+        spark, scenario_lake):
+    """Calibration scores each held-out baseline hour against the rest in the workers
+    and Spark keeps each (slice, column, metric)'s largest scaled value: the same maxima,
+    exactly, as scoring every collected pair on the driver."""
+    from inferwatch.metrics import baseline as bl
+    from inferwatch.metrics import drift as metric
+    from inferwatch.metrics import drift_scoring, left_out
+    from inferwatch.metrics.profile import STATE_SCHEMA
+    from pyspark.sql import functions as F
+
+    ctx = open_context("conf/local.yaml", str(scenario_lake),
+                       scenario_lake.parent / "input" / "models", spark=spark)
+    stored = ctx.lake.table("baselines").read(
+        partitions=[{"model_id": m, "name": "default"} for m in ("fraud", "eta")])
+    hourly = stored.where(F.col("scope") == "1h").select(*STATE_SCHEMA.fieldNames())
+    # cached: merging KLL sketches is order-dependent, so two evaluations of the plan
+    # differ within the sketches' rank error; both sides score the same merged sketches
+    pairs = bl.with_edges(bl._pair(hourly, left_out.references(hourly)),
+                          stored.where(F.col("scope") == "all")).persist()
+    pairs.count()
+    workers = {tuple(r[:6]): r["scaled"] for r in drift_scoring.scaled_maxima(pairs).collect()}
+    driver: dict[tuple, float] = {}
+    for row, numeric in metric.scored(metric.summaries(pairs).collect()):
+        for name, value, _b, _t, _d, status in metric.score(row, {}, numeric):
+            scale = metric.row_scale(name, row)
+            if status == "ok" and value is not None and scale > 0:
+                at = (*[row[k] for k in bl.KEYS], row["kind"], name)
+                driver[at] = max(driver.get(at, 0.0), abs(value) / scale)
+    pairs.unpersist()
+    assert len(workers) > 100 and {k[0] for k in workers} == {"fraud", "eta"}
+    assert workers == driver
+
+
 def test_multivariate_drift_flags_incident_days_and_points_at_their_features(scenario_lake):
     manifest = json.loads((scenario_lake.parent / "input" / "manifest.json").read_text())
     rows = DeltaTable(f"{scenario_lake}/metrics/multivariate_drift").to_pandas()

@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
-from inferwatch.metrics import drift, left_out
+from inferwatch.metrics import drift, drift_scoring, left_out
 from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, computed_state, profiled_columns
 from inferwatch.metrics.profile_merge import merge_keyed
 from inferwatch.metrics.slices import compute_sliced
@@ -129,14 +129,9 @@ def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
     chance scale} from hours held out of each model's baseline, every model's at once."""
     pairs = with_edges(_pair(hourly, left_out.references(hourly)), whole)
     scores: dict[tuple, dict[str, float]] = {}
-    for row, numeric in drift.scored(drift.summaries(pairs).collect()):
-        for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
-            scale = drift.row_scale(metric, row)
-            if status != "ok" or value is None or not scale > 0:
-                continue
-            at = (*[row[k] for k in KEYS], row["kind"])
-            scores.setdefault(at, {})
-            scores[at][metric] = max(scores[at].get(metric, 0.0), abs(value) / scale)
+    for row in drift_scoring.scaled_maxima(pairs).collect():
+        scores.setdefault((*[row[k] for k in KEYS], row["kind"]), {})[row["metric"]] = \
+            row["scaled"]
     rows = [(*k[:-1], _limits(k[-1], found)) for k, found in scores.items()]
     schema = "model_id string, slice_key string, slice_value string, column string, " \
              "thresholds map<string, double>"

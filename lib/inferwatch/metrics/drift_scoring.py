@@ -16,6 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from inferwatch.lake.schema import arrow_rows
 from inferwatch.metrics import drift
@@ -42,6 +44,34 @@ def scored(pairs: DataFrame, limits: Limits) -> DataFrame:
             yield from arrow_rows(rows, drift.DRIFT_SCHEMA).to_batches()
 
     return drift.summaries(pairs).mapInArrow(batches, drift.DRIFT_SCHEMA)
+
+
+# per (model, slice, column, kind, metric): the largest |value| / chance scale seen
+SCALED = T.StructType([T.StructField(n, T.StringType()) for n in (
+    "model_id", "slice_key", "slice_value", "column", "kind", "metric")]
+    + [T.StructField("scaled", T.DoubleType())])
+
+
+def scaled_maxima(pairs: DataFrame) -> DataFrame:
+    """Per (model, slice, column, kind, metric) of the `pairs` (held-out hours beside their
+    references), the largest |statistic| / `drift.row_scale` among the comparisons that
+    judged it (`ok`, finite, a positive scale): what calibration sets thresholds from,
+    scored in the workers and reduced by Spark, so only the maxima reach the driver."""
+    keys = [f.name for f in SCALED.fields[:4]]
+
+    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in found:
+            rows = []
+            for row, numeric in drift.scored(_dicts(batch)):
+                for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
+                    scale = drift.row_scale(metric, row)
+                    if status == "ok" and value is not None and scale > 0:
+                        rows.append((*[row[k] for k in keys], row["kind"], metric,
+                                     abs(value) / scale))
+            yield from arrow_rows(rows, SCALED).to_batches()
+
+    return (drift.summaries(pairs).mapInArrow(batches, SCALED)
+            .groupBy(*keys, "kind", "metric").agg(F.max("scaled").alias("scaled")))
 
 
 def compacted(row: Mapping[str, Any], numeric: Mapping | None, limits: Limits) -> tuple:
