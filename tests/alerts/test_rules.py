@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,3 +106,22 @@ def test_a_slice_whose_labels_stopped_stands_out_even_while_few_labels_arrived()
     # nobody's labels have arrived yet: nothing to compare
     quiet = frame.assign(label_coverage=[0.01, 0.0, 0.0, 0.0])
     assert performance.coverage(quiet, "1d", min_rows=50, drop=0.5).empty
+
+
+def test_every_slices_history_at_once_equals_pandas_rolling_one_slice_at_a_time():
+    """`performance._past` (all slices' trailing windows in one padded array) against
+    pandas' own rolling median, MAD and count over each slice alone: equal, nulls,
+    gaps, a slice shorter than the history and a slice with no values included."""
+    rng = np.random.default_rng(7)
+    sizes, history = [1, 3, 9, 40, 17], 7
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    values = rng.normal(10, 3, len(group)).round(1)  # ties in medians and deviations
+    values[rng.random(len(group)) < 0.25] = np.nan
+    values[group == 1] = np.nan
+    median, mad, count = performance._past(values, group, history)
+    for g in range(len(sizes)):
+        past = pd.Series(values[group == g]).shift(1).rolling(history, min_periods=1)
+        want_mad = past.apply(lambda w: np.nanmedian(np.abs(w - np.nanmedian(w))), raw=True)
+        np.testing.assert_array_equal(median[group == g], past.median().to_numpy())
+        np.testing.assert_array_equal(mad[group == g], want_mad.to_numpy())
+        np.testing.assert_array_equal(count[group == g], past.count().to_numpy())

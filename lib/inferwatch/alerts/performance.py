@@ -11,6 +11,7 @@ estimated performance, label feedback and volume (rows in `signals.COLUMNS` orde
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -78,38 +79,62 @@ def anomalies(frame: pd.DataFrame, metrics: list[str], granularity: str, min_lab
     either way for the row count `n` (kind `volume`; delays and coverage: `coverage`)."""
     if frame is None or frame.empty:
         return empty()
-    rows = frame[frame["granularity"] == granularity].sort_values("window_start")
+    rows = frame[frame["granularity"] == granularity]
     keys = [rows["slice_key"], rows["slice_value"]]
     if seasonal and granularity in SEASON:
         keys.append(getattr(pd.to_datetime(rows["window_start"]).dt, SEASON[granularity]))
-    out = []
-    for key, part in rows.groupby(keys, dropna=False):
-        slice_key, slice_value = key[:2]
-        for metric in metrics:
-            if metric not in part:
-                continue
-            support = SUPPORT.get(metric, "n" if metric.startswith("estimated_")
-                                  else "n_labeled")
-            series = part[metric].astype(float)
-            if support:
-                series = series.where(part[support] >= min_labeled)
-            past = series.shift(1).rolling(history, min_periods=1)
-            median = past.median()
-            mad = past.apply(lambda w: np.nanmedian(np.abs(w - np.nanmedian(w))), raw=True)
-            spread = (1.4826 * mad).where(past.count() >= 5, 0.0)
-            scale = np.maximum(spread, sampling_error(part, metric)).replace(0.0, np.nan)
-            delta = (series - median) / scale
-            score = delta.abs() if metric == "n" else delta if metric in HIGHER_IS_WORSE \
-                else -delta
-            for i in np.flatnonzero((score > z).fillna(False).to_numpy()):
-                r = part.iloc[i]
-                out.append((r["model_id"], granularity, r["window_start"], rule_kind(metric),
-                            slice_key, slice_value, None, metric, r[metric], median.iloc[i],
-                            float(score.iloc[i]),
-                            f"{metric} {r[metric]:.4g} vs {median.iloc[i]:.4g} before "
-                            f"({score.iloc[i]:.1f} standard errors "
-                            f"{'off' if metric == 'n' else 'worse'})"))
-    return pd.DataFrame(out, columns=COLUMNS) if out else empty()
+    rows = rows.assign(_group=rows.groupby(keys, dropna=False).ngroup()).sort_values(
+        ["_group", "window_start"], kind="stable")
+    group = rows.pop("_group").to_numpy()
+    out = []  # (slice, metric, time): the order of one slice after another
+    for m, metric in enumerate(metrics):
+        if metric not in rows:
+            continue
+        support = SUPPORT.get(metric, "n" if metric.startswith("estimated_") else "n_labeled")
+        series = rows[metric].astype(float)
+        if support:
+            series = series.where(rows[support] >= min_labeled)
+        median, mad, count = _past(series.to_numpy(), group, history)
+        spread = np.where(count >= 5, 1.4826 * mad, 0.0)
+        scale = np.maximum(spread, sampling_error(rows, metric).to_numpy())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delta = (series.to_numpy() - median) / np.where(scale == 0.0, np.nan, scale)
+        score = np.abs(delta) if metric == "n" else delta if metric in HIGHER_IS_WORSE \
+            else -delta
+        for i in np.flatnonzero(np.nan_to_num(score, nan=-np.inf) > z):
+            r = rows.iloc[i]
+            out.append((group[i], m, i, r["model_id"], granularity, r["window_start"], rule_kind(metric),
+                        r["slice_key"], r["slice_value"], None, metric, r[metric], median[i],
+                        float(score[i]),
+                        f"{metric} {r[metric]:.4g} vs {median[i]:.4g} before "
+                        f"({score[i]:.1f} standard errors "
+                        f"{'off' if metric == 'n' else 'worse'})"))
+    return pd.DataFrame([o[3:] for o in sorted(out, key=lambda o: o[:3])],
+                        columns=COLUMNS) if out else empty()
+
+
+def _past(values: np.ndarray, group: np.ndarray, history: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row (rows sorted by group, then time): the median, the median absolute
+    deviation and the count of the non-null values among the group's previous `history`
+    rows (NaN, NaN, 0 where there are none), every group at once: each group's values
+    follow `history` NaNs in one padded array, so a row's window never reaches into the
+    group before it."""
+    if not len(values):
+        return values, values, np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    ordinal = np.zeros(len(values), dtype=np.int64)
+    ordinal[starts] = 1
+    at = np.arange(len(values)) + np.cumsum(ordinal) * history  # each group's pad before it
+    padded = np.full(len(values) + len(starts) * history, np.nan)
+    padded[at] = values
+    windows = np.lib.stride_tricks.sliding_window_view(padded, history)[at - history]
+    count = np.count_nonzero(~np.isnan(windows), axis=1)
+    with warnings.catch_warnings():  # a window with no values: NaN, as meant
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(windows, axis=1)
+        mad = np.nanmedian(np.abs(windows - median[:, None]), axis=1)
+    return median, mad, count
 
 
 def sampling_error(rows: pd.DataFrame, metric: str) -> pd.Series:
