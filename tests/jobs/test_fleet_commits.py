@@ -159,3 +159,24 @@ def test_a_model_that_breaks_the_joint_plans_fails_alone_and_the_others_equal_al
         pd.testing.assert_frame_equal(alone[alone.model_id == "fraud_03"].reset_index(drop=True),
                                       before[before.model_id == "fraud_03"].reset_index(drop=True),
                                       check_exact=False, rtol=1e-9)
+
+
+def test_suites_suggested_for_the_fleet_at_once_equal_each_suggested_alone(commits, spark):
+    """The quality job's first model reads every model's suggested suite in one pass
+    (`suggest.from_baseline` with `fleet`): each equals the suite suggested from that
+    model's baseline alone, and the others are then remembered, not read again."""
+    from inferwatch.quality import suggest
+    from inferwatch.quality.suite import model_suite
+
+    root = Path(commits[FLEET][2])
+    ctx = open_context("conf/local.yaml", lake=str(root), models_dir=root.parent / "models",
+                       spark=spark)
+    models = ctx.selected_models()
+    suggest._SUGGESTED.clear()
+    model_suite(ctx.lake, models["fraud_19"], models)
+    assert len(suggest._SUGGESTED) == FLEET  # the first call suggested all of them
+    together = {m: model_suite(ctx.lake, models[m], models) for m in sorted(models)}
+    for model_id in ("fraud_00", "fraud_13"):
+        suggest._SUGGESTED.clear()
+        alone = model_suite(ctx.lake, models[model_id])
+        assert alone == together[model_id] and len(alone[1]) > 20, model_id

@@ -61,7 +61,7 @@ def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
     lacking = {h for h in lacking if ctx.in_range(h)}
     if not hours and not lacking:
         return None
-    suite = model_suite(ctx.lake, model)
+    suite = model_suite(ctx.lake, model, ctx.selected_models())
     if suite is None:
         part.notes.append("no baseline and no expectations yet: quality waits for them")
         part.owed = sorted(set(part.owed) | hours)

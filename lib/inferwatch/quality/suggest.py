@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import statistics
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -54,19 +55,46 @@ LAKE_TYPES = {NUMERIC: "DoubleType", "categorical": "StringType"}
 
 def suggest(model: ModelConfig, baseline: DataFrame, baseline_name: str) -> list[dict]:
     """The suite's expectation specs (GX JSON shape) from the baseline's rows."""
-    whole = baseline.where((F.col("slice_key") == "*") & (F.col("scope") == "all"))
+    return suggest_fleet({model.model_id: (model, baseline_name)}, baseline)[model.model_id]
+
+
+def suggest_fleet(wanted: dict[str, tuple[ModelConfig, str]], baselines: DataFrame
+                  ) -> dict[str, list[dict] | None]:
+    """{model_id: its suite's specs, or None without baseline rows} for every model of
+    `wanted` ({model_id: (model, baseline name)}) from `baselines` (their rows, keyed by
+    `model_id`): three Spark jobs whatever the number of models."""
+    whole = baselines.where((F.col("slice_key") == "*") & (F.col("scope") == "all"))
     quantiles = F.array(*[F.lit(q) for q in (0.001, 0.1, 0.5, 0.9, 0.999)])
-    rows = whole.select(
-        "column", "kind", "count", "num_nulls", "n_finite", "mean", "m2", "categories",
-        "version", F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),
-                          F.kll_sketch_get_quantile_double("sketch", quantiles)).alias("q"),
-    ).collect()
-    hourly = baseline.where((F.col("slice_key") == "*") & (F.col("scope") == "1h"))
-    hours = hourly.groupBy("window_start").agg(F.max("count").alias("n")).collect()
-    means = {r["column"]: (r["low"], r["high"], r["hours"], r["rows"]) for r in hourly.where(
-        (F.col("kind") == NUMERIC) & (F.col("n_finite") >= MIN_HOUR_ROWS)).groupBy("column").agg(
+    rows = _by_model(whole.select(
+        "model_id", "column", "kind", "count", "num_nulls", "n_finite", "mean", "m2",
+        "categories", "version",
+        F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),
+               F.kll_sketch_get_quantile_double("sketch", quantiles)).alias("q"),
+    ).collect())
+    hourly = baselines.where((F.col("slice_key") == "*") & (F.col("scope") == "1h"))
+    hours = _by_model(hourly.groupBy("model_id", "window_start").agg(
+        F.max("count").alias("n")).collect())
+    means = _by_model(hourly.where(
+        (F.col("kind") == NUMERIC) & (F.col("n_finite") >= MIN_HOUR_ROWS)).groupBy(
+        "model_id", "column").agg(
         F.min("mean").alias("low"), F.max("mean").alias("high"),
-        F.count(F.lit(1)).alias("hours"), F.min("n_finite").alias("rows")).collect()}
+        F.count(F.lit(1)).alias("hours"), F.min("n_finite").alias("rows")).collect())
+    return {model_id: _specs(model, name, rows.get(model_id, []), hours.get(model_id, []),
+                             {r["column"]: (r["low"], r["high"], r["hours"], r["rows"])
+                              for r in means.get(model_id, [])})
+            if model_id in rows else None
+            for model_id, (model, name) in wanted.items()}
+
+
+def _by_model(rows: list) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for r in rows:
+        out.setdefault(r["model_id"], []).append(r)
+    return out
+
+
+def _specs(model: ModelConfig, baseline_name: str, rows: list, hours: list,
+           means: dict[str, tuple[float, float, int, int]]) -> list[dict]:
     source = {"baseline": baseline_name, "version": rows[0]["version"] if rows else None}
     present = sorted({*CONTRACT, *model.features})
     specs = [_spec("expect_table_columns_to_match_set",
@@ -166,23 +194,44 @@ def for_hour(specs: list[dict], hour: int) -> list[dict]:
     return out
 
 
-def from_baseline(lake, model: ModelConfig, name: str = "default") -> list[dict] | None:
+def from_baseline(lake, model: ModelConfig, name: str = "default",
+                  fleet: Mapping[str, tuple[ModelConfig, str]] | None = None
+                  ) -> list[dict] | None:
     """The suite suggested from baseline `name` of `model`; None without that baseline.
     Remembered for the process per version of the baselines table (a suggestion reads
-    the baseline with several Spark jobs; every quality run asks for it)."""
+    the baseline with Spark jobs; every quality run asks for it). With `fleet` ({model_id:
+    (model, baseline name)}: the other models a run will ask for), a model not yet
+    remembered is suggested together with every such one, in the same three jobs."""
     from inferwatch.metrics import baseline as bl
 
     table = lake.table(bl.TABLE)
     if not table.exists():
         return None
-    key = (table.uri, table.version(), model.model_id, name, tuple(model.features))
-    if key not in _SUGGESTED:
-        rows = table.read(version=key[1], partitions=[{"model_id": model.model_id,
-                                                       "name": name}])
-        if len(_SUGGESTED) > 256:
+    version = table.version()
+
+    def key(m: ModelConfig, n: str) -> tuple:
+        return table.uri, version, m.model_id, n, tuple(m.features)
+
+    if key(model, name) not in _SUGGESTED:
+        wanted = {m_id: (m, n) for m_id, (m, n) in (fleet or {}).items()
+                  if key(m, n) not in _SUGGESTED}
+        wanted[model.model_id] = (model, name)
+        if len(_SUGGESTED) + len(wanted) > 4096:
             _SUGGESTED.clear()
-        _SUGGESTED[key] = None if rows.isEmpty() else suggest(model, rows, name)
-    return copy.deepcopy(_SUGGESTED[key])
+        try:
+            found = _suggested(table, version, wanted)
+        except Exception:  # noqa: BLE001 - another model's baseline: this one alone
+            found = _suggested(table, version, {model.model_id: (model, name)})
+        for m_id, specs in found.items():
+            _SUGGESTED[key(*wanted[m_id])] = specs
+    return copy.deepcopy(_SUGGESTED[key(model, name)])
+
+
+def _suggested(table, version: int, wanted: dict[str, tuple[ModelConfig, str]]
+               ) -> dict[str, list[dict] | None]:
+    rows = table.read(version=version, partitions=[{"model_id": m_id, "name": n}
+                                                   for m_id, (_m, n) in wanted.items()])
+    return suggest_fleet(wanted, rows)
 
 
 _SUGGESTED: dict[tuple, list[dict] | None] = {}

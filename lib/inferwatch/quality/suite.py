@@ -22,6 +22,7 @@ A suite file is JSON or YAML: a list of specs, or a mapping with `name` and
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -47,6 +48,20 @@ def suggest_from(model: ModelConfig) -> str | None:
     from inferwatch.metrics.baseline import reference_name
 
     return model.quality.baseline or reference_name(model)
+
+
+def _suggested(models: Mapping[str, ModelConfig]) -> dict[str, tuple[ModelConfig, str]]:
+    """{model_id: (model, baseline name)} of the models whose suite is suggested (a model
+    whose description cannot say is left to fail on its own turn)."""
+    out = {}
+    for model_id, model in models.items():
+        try:
+            name = None if suite_path(model) is not None else suggest_from(model)
+        except Exception:  # noqa: BLE001 - its own turn says what is wrong
+            continue
+        if name is not None:
+            out[model_id] = model, name
+    return out
 
 
 def rate_limits(model: ModelConfig) -> dict[str, float]:
@@ -90,9 +105,11 @@ def with_overrides(specs: list[dict], extra: list[dict]) -> list[dict]:
     return out + [s for s in extra if key(s) in replaced]
 
 
-def model_suite(lake, model: ModelConfig) -> tuple[str, list[dict]] | None:
+def model_suite(lake, model: ModelConfig, fleet: Mapping[str, ModelConfig] | None = None
+                ) -> tuple[str, list[dict]] | None:
     """(suite name, specs) the model's hours are validated with; None while it has none
-    (no file, no baseline to suggest from, no expectations of its own)."""
+    (no file, no baseline to suggest from, no expectations of its own). `fleet`: the
+    models the caller asks next, whose suggested suites are then read in the same pass."""
     from inferwatch.quality.suggest import from_baseline
 
     extra = [dict(spec) for spec in model.quality.expectations]
@@ -100,7 +117,8 @@ def model_suite(lake, model: ModelConfig) -> tuple[str, list[dict]] | None:
     if path is not None:
         return f"{model.model_id}.{path.stem}", with_overrides(read_suite(path), extra)
     baseline = suggest_from(model)
-    specs = None if baseline is None else from_baseline(lake, model, baseline)
+    specs = None if baseline is None else from_baseline(lake, model, baseline,
+                                                        _suggested(fleet or {}))
     if specs is None and not extra:
         return None
     return f"{model.model_id}.suggested", with_overrides(specs or [], extra)
