@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-java:
+java: $(STAMP)
 	@bash scripts/check_java.sh
+	@bash scripts/build_jvm.sh $(BIN)/python
 
 demo: $(STAMP) java
 	$(BIN)/inferwatch demo

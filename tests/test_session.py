@@ -33,3 +33,37 @@ def test_local_workers_are_the_driver_interpreter(tmp_path):
     done = subprocess.run([sys.executable, "-c", SCRIPT.replace("LAKE", repr(str(tmp_path / "lake")))],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert "workers: [(0, 5), (1, 5)]" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
+
+
+def test_a_local_session_writes_files_through_the_nio_file_system(spark, tmp_path):
+    """`make` builds jvm/inferwatch-fs.jar and a local session's Hadoop file system for
+    the lake is its class: a partitioned write lands with the permissions (0644 files,
+    0755 directories, Hadoop's defaults under its 022 umask) and checksums Hadoop's own
+    gives, set by a system call instead of a forked `chmod` per file."""
+    from inferwatch.session import LOCAL_FS, LOCAL_FS_JAR
+
+    assert LOCAL_FS_JAR.is_file(), "make did not build the jar: is javac (a JDK) there?"
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(tmp_path.as_uri())
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    assert fs.getClass().getName() == LOCAL_FS
+    rows = spark.range(40).selectExpr("CAST(id % 4 AS STRING) AS part", "id")
+    rows.repartition(4, "part").write.partitionBy("part").parquet(str(tmp_path / "out"))
+    files = sorted((tmp_path / "out").glob("part=*/*.parquet"))
+    assert len(files) == 4 and all(f.with_name(f".{f.name}.crc").is_file() for f in files)
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o644)}
+    assert {oct(f.parent.stat().st_mode & 0o777) for f in files} == {oct(0o755)}
+    back = spark.read.parquet(str(tmp_path / "out"))
+    assert sorted(r.id for r in back.collect()) == list(range(40))
+
+
+def test_the_nio_file_system_is_asked_for_only_where_it_can_load(monkeypatch, tmp_path):
+    from inferwatch import session
+
+    wanted = session.local_files("local[2]", {"spark.driver.extraClassPath": "/x.jar"})
+    assert wanted == {"spark.hadoop.fs.file.impl": session.LOCAL_FS,
+                      "spark.driver.extraClassPath": f"/x.jar{os.pathsep}{session.LOCAL_FS_JAR}"}
+    assert session.local_files("spark://127.0.0.1:7077", {}) == {}  # executors lack it
+    assert session.local_files("local[2]", {"spark.hadoop.fs.file.impl": "mine"}) == {}
+    monkeypatch.setattr(session, "LOCAL_FS_JAR", tmp_path / "not_built.jar")
+    assert session.local_files("local[2]", {}) == {}

@@ -11,6 +11,7 @@ import os
 import sys
 import subprocess
 import threading
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -34,6 +35,8 @@ REQUIRED = {
     # Read nanosecond Parquet timestamps (pandas' default) as longs instead of failing.
     "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
+LOCAL_FS = "inferwatch.fs.NioLocalFileSystem"
+LOCAL_FS_JAR = Path(__file__).with_name("jvm") / "inferwatch-fs.jar"
 # Printed straight to stderr, not logged, so no log configuration reaches them: by the JDK
 # for the --add-modules=jdk.incubator.vector Spark's launcher always adds, and by the
 # DataSketches copy in spark-catalyst at the first sketch aggregate on Java > 11.
@@ -69,7 +72,8 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
         if submitted:
             active = SparkSession.builder.config(map=ui).getOrCreate()
         else:
-            active = _start(env.spark.master, {**settings, **ui})
+            active = _start(env.spark.master,
+                            {**settings, **ui, **local_files(env.spark.master, settings)})
         if not console.verbose():  # what the JVM logs from now on; -v keeps Spark's level
             active.sparkContext.setLogLevel("ERROR")
         if submitted:  # what spark-submit was told wins; the file fills in SQL settings
@@ -85,6 +89,23 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
         active.conf.set(key, value)
     log.info("spark %s master=%s", active.version, active.sparkContext.master)
     return active
+
+
+def local_files(master: str, settings: dict[str, str]) -> dict[str, str]:
+    """Settings for a local-mode JVM this process starts: Hadoop's local file system as
+    `jvm/NioLocalFileSystem.java` builds it (`make` compiles it when a JDK is there),
+    which sets a new file's permissions with one system call. Hadoop's own forks a
+    `chmod` process for every file and directory it creates without its native library
+    (pip's pyspark has none): about 15 ms a file, most of a small write's cost. None
+    when the jar was not built, the master is not local (executors elsewhere lack the
+    jar) or the environment file names a `fs.file.impl` of its own."""
+    if not master.startswith("local") or not LOCAL_FS_JAR.is_file() \
+            or "spark.hadoop.fs.file.impl" in settings:
+        return {}
+    path = settings.get("spark.driver.extraClassPath")
+    return {"spark.hadoop.fs.file.impl": LOCAL_FS,
+            "spark.driver.extraClassPath": os.pathsep.join(
+                p for p in (path, str(LOCAL_FS_JAR)) if p)}
 
 
 def _launched_by_spark_submit() -> bool:
