@@ -11,7 +11,7 @@ rows, a batch at a time.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -36,14 +36,21 @@ def scored(pairs: DataFrame, limits: Limits) -> DataFrame:
     {column kind: {metric: threshold}}}, the calibrated map of a baseline comparison of
     an hour on top)."""
     limits = {m: {k: dict(v) for k, v in by.items()} for m, by in limits.items()}
+    return _in_workers(pairs, lambda row, numeric: [compacted(row, numeric, limits)],
+                       drift.DRIFT_SCHEMA)
 
+
+def _in_workers(pairs: DataFrame, rows_of: Callable[[dict, Mapping | None], Iterable[tuple]],
+                schema: T.StructType) -> DataFrame:
+    """`rows_of(summary row, its numeric statistics)` of every summary of `pairs`, batch
+    by batch in the executors' Python workers, as rows of `schema`."""
     def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in found:
-            rows = [compacted(row, numeric, limits)
-                    for row, numeric in drift.scored(_dicts(batch))]
-            yield from arrow_rows(rows, drift.DRIFT_SCHEMA).to_batches()
+            rows = [out for row, numeric in drift.scored(_dicts(batch))
+                    for out in rows_of(row, numeric)]
+            yield from arrow_rows(rows, schema).to_batches()
 
-    return drift.summaries(pairs).mapInArrow(batches, drift.DRIFT_SCHEMA)
+    return drift.summaries(pairs).mapInArrow(batches, schema)
 
 
 # per (model, slice, column, kind, metric): the largest |value| / chance scale seen
@@ -59,18 +66,13 @@ def scaled_maxima(pairs: DataFrame) -> DataFrame:
     scored in the workers and reduced by Spark, so only the maxima reach the driver."""
     keys = [f.name for f in SCALED.fields[:4]]
 
-    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in found:
-            rows = []
-            for row, numeric in drift.scored(_dicts(batch)):
-                for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
-                    scale = drift.row_scale(metric, row)
-                    if status == "ok" and value is not None and scale > 0:
-                        rows.append((*[row[k] for k in keys], row["kind"], metric,
-                                     abs(value) / scale))
-            yield from arrow_rows(rows, SCALED).to_batches()
+    def scaled(row: dict, numeric: Mapping | None) -> Iterator[tuple]:
+        for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
+            scale = drift.row_scale(metric, row)
+            if status == "ok" and value is not None and scale > 0:
+                yield (*[row[k] for k in keys], row["kind"], metric, abs(value) / scale)
 
-    return (drift.summaries(pairs).mapInArrow(batches, SCALED)
+    return (_in_workers(pairs, scaled, SCALED)
             .groupBy(*keys, "kind", "metric").agg(F.max("scaled").alias("scaled")))
 
 
