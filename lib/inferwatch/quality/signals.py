@@ -102,8 +102,7 @@ def deliveries(lake, hours: dict[str, Iterable[datetime]]) -> dict[tuple[str, da
                 *[F.sum(c).alias(c) for c in ("rows_new", "rows_duplicate", "rows_quarantined")],
                 F.max("example_reason").alias("example_reason")).collect())
     keep = {(m, h) for m, hs in wanted.items() for h in hs}
-    out = {(r["model_id"], utc(r["hour"])): r.asDict() for r in rows}
-    return {k: v for k, v in out.items() if k in keep}
+    return {key: r.asDict() for r in rows if (key := (r["model_id"], utc(r["hour"]))) in keep}
 
 
 def empty_hours(lake, since: dict[str, int | None], version: int) -> dict[str, set[datetime]]:
