@@ -45,18 +45,22 @@ class _Plan:
     hours: set[datetime]
     targets: dict[str, list[datetime]]
     part: Run
-    base: DataFrame | None
+    base: str | None  # the name of its stored baseline
     build: bool = False  # its `default` baseline is built by this run
 
 
 def run(ctx: Context) -> Run:
-    return run_fleet(ctx, JOB, INPUTS, _prepare, _compute, _write, upstream="profile")
+    stored: list[set[tuple[str, str]]] = []  # the stored baselines, listed at first need
+    return run_fleet(ctx, JOB, INPUTS, lambda *a: _prepare(*a, stored=stored), _compute,
+                     _write, upstream="profile")
 
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
-             done: Progress) -> _Plan:
+             done: Progress, stored: list[set[tuple[str, str]]]) -> _Plan:
     name = bl.reference_name(model)
-    base = bl.load(ctx.lake, model.model_id, name)
+    if not stored:
+        stored.append(bl.stored(ctx.lake))
+    base = name if (model.model_id, name) in stored[0] else None
     build = base is None and name == "default" and bool(model.baseline)
     if base is None and not build:
         part.notes.append(f"no baseline '{name}': comparisons with the previous window only")
@@ -73,10 +77,9 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
     states = read_fleet_windows(ctx.lake, "state/profile", wanted)
     if states is None:
         return {m: (plan, None, 0, 0) for m, plan in plans.items()}
-    bases = [p.base for p in plans.values() if p.base is not None]
+    bases = bl.load_fleet(ctx.lake, {m: p.base for m, p in plans.items() if p.base})
     states = states.persist()  # read as the windows and as the windows before them
-    rows = drift_rows(states, {m: p.targets for m, p in plans.items()},
-                      union(bases) if bases else None,
+    rows = drift_rows(states, {m: p.targets for m, p in plans.items()}, bases,
                       {m: thresholds(p.model) for m, p in plans.items()}).persist()
     try:
         counted = {r["model_id"]: (r["n"], r["drifted"]) for r in rows.groupBy("model_id").agg(
@@ -147,7 +150,7 @@ def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
         plan.part.outputs.update(outputs)
         plan.part.notes.append(f"baseline 'default' version {version} built from "
                                f"{_describe(plan.model)}")
-        plan.base = bl.load(ctx.lake, model_id, "default")
+        plan.base = "default"
 
 
 def _describe(model: ModelConfig) -> str:

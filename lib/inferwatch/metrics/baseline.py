@@ -204,6 +204,24 @@ def load(lake: Lake, model_id: str, name: str) -> DataFrame | None:
     return table.read(partitions=stored).where(F.col("scope") == "all")
 
 
+def stored(lake: Lake) -> set[tuple[str, str]]:
+    """The (model_id, name) of every stored baseline: one listing of the log."""
+    table = lake.table(TABLE)
+    if not table.exists():
+        return set()
+    return {(p["model_id"], p["name"]) for p in table.partitions()}
+
+
+def load_fleet(lake: Lake, wanted: Mapping[str, str]) -> DataFrame | None:
+    """`load` of every model's baseline at once ({model_id: name}, stored ones): one read
+    of all their partitions; None for none."""
+    if not wanted:
+        return None
+    table = lake.table(TABLE)
+    return table.read(partitions=[{"model_id": m, "name": n} for m, n in sorted(
+        wanted.items())]).where(F.col("scope") == "all")
+
+
 def names(lake: Lake, model_id: str) -> Sequence[str]:
     table = lake.table(TABLE)
     if not table.exists():
