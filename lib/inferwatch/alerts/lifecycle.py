@@ -97,7 +97,10 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
                              hold=hold_rows(signals))
     for key, part in signals.groupby(list(KEY), dropna=False, sort=True):
         part = part[part["window_start"].isin(windows)]
-        by_window = {position[w]: g for w, g in part.groupby("window_start")}
+        confirmed = "confirm" in part
+        by_window: dict[int, list] = {}  # each window's rows, as named tuples
+        for r in part.itertuples():
+            by_window.setdefault(position[r.window_start], []).append(r)
         need = min_windows.get(key[1], 1)
         loud = (strong or {}).get(key[1], float("inf")) if key[2] == "*" else float("inf")
         active: list[Alert] = []
@@ -109,35 +112,38 @@ def alerts(signals: pd.DataFrame, windows: Sequence[datetime], min_windows: dict
                     alert.resolved_window = windows[last + clear_windows]
                     out.append(alert)
                     active.remove(alert)
-            rows = by_window[i]
-            held, rows = rows[rows["hold"]], rows[~rows["hold"]]
+            held = [r for r in by_window[i] if r.hold]
+            rows = [r for r in by_window[i] if not r.hold]
             for alert in active:
-                if held["subject"].isin(_subjects(alert)).any():
+                subjects = _subjects(alert)
+                if any(r.subject in subjects for r in held):
                     alert.held_window = windows[i]
                 young = i - position[alert.first_window] < GROUP_WINDOWS
-                mine = rows[rows["subject"].isin(_owned(active, only=alert))] if not young \
-                    else rows[~rows["subject"].isin(_owned(active, but=alert))]
-                if not mine.empty:
+                if young:
+                    others = _owned(active, but=alert)
+                    mine = [r for r in rows if r.subject not in others]
+                else:
+                    owned = _owned(active, only=alert)
+                    mine = [r for r in rows if r.subject in owned]
+                if mine:
                     # the model's output moves with any incident: it joins an open alert
                     # but does not keep it open (a later incident's would, for days)
-                    if not mine["subject"].isin(SYMPTOMS).all():
+                    if not all(r.subject in SYMPTOMS for r in mine):
                         alert.last_window = windows[i]
                     _add(alert, mine)
-            new = rows[~rows["subject"].isin(_owned(active))]
-            if new.empty:
+            owned = _owned(active)
+            new = [r for r in rows if r.subject not in owned]
+            if not new:
                 continue
             run_start = i if previous is None or i != previous + 1 else run_start
             previous = i
-            if i - run_start + 1 < need and not _strength(new) >= loud:
+            if i - run_start + 1 < need and not _strength(new, confirmed) >= loud:
                 continue
             alert = Alert(*key[:2], key[2], key[3], part["granularity"].iloc[0],
                           first_window=windows[run_start], last_window=windows[i],
                           opened_window=windows[i])
-            owned = _owned(active)
             for j in range(run_start, i + 1):
-                earlier = by_window.get(j)
-                if earlier is not None:
-                    _add(alert, earlier[~earlier["subject"].isin(owned)])
+                _add(alert, [r for r in by_window.get(j, ()) if r.subject not in owned])
             active.append(alert)
             run_start, previous = None, None
         for alert in active:
@@ -159,11 +165,12 @@ def _last(alert: Alert, position: dict[datetime, int]) -> int:
     return max(position[alert.last_window], held)
 
 
-def _strength(rows: pd.DataFrame) -> float:
-    """The window's strongest signal, confirmed (drift: by a second statistic)."""
-    if "confirm" in rows:
-        return float(rows["confirm"].fillna(rows["score"]).max())
-    return float(rows["score"].max())
+def _strength(rows: list, confirmed: bool) -> float:
+    """The window's strongest signal, confirmed (drift: by a second statistic, its
+    `confirm` column where the frame has one)."""
+    values = [r.confirm if confirmed and not pd.isna(r.confirm) else r.score for r in rows]
+    values = [float(v) for v in values if not pd.isna(v)]
+    return max(values) if values else float("nan")
 
 
 def _cause(row) -> str:
@@ -182,10 +189,8 @@ def _owned(active: list[Alert], but: Alert | None = None, only: Alert | None = N
     return found | SYMPTOMS if mine else found
 
 
-def _add(alert: Alert, rows: pd.DataFrame | None) -> None:
-    if rows is None:
-        return
-    for r in rows.itertuples():
+def _add(alert: Alert, rows: list) -> None:
+    for r in rows:
         cause = _cause(r)
         best = alert.causes.get(cause)
         if best is None or (_num(r.score) or 0.0) > (best["score"] or 0.0):
