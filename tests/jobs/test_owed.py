@@ -41,7 +41,7 @@ def test_drift_leaves_the_hours_profile_owes_for_later(spark, tmp_path, monkeypa
     ctx.lake.table("inferences").append(rows)
     ctx.lake.table("labels")
     scored: list[set[datetime]] = []
-    monkeypatch.setattr(drift, "_prepare", lambda _c, _m, hours, _p, _d: scored.append(hours))
+    monkeypatch.setattr(drift, "_prepare", lambda _c, _m, hours, _p, _d, **_run: scored.append(hours))
 
     _profiled(ctx, owed=[H2])  # profile did H1 only
     first = drift.run(ctx)
