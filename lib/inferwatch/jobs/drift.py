@@ -50,17 +50,15 @@ class _Plan:
 
 
 def run(ctx: Context) -> Run:
-    stored: list[set[tuple[str, str]]] = []  # the stored baselines, listed at first need
+    stored = bl.stored(ctx.lake)  # every model's stored baselines, from one listing
     return run_fleet(ctx, JOB, INPUTS, lambda *a: _prepare(*a, stored=stored), _compute,
                      _write, upstream="profile")
 
 
 def _prepare(ctx: Context, model: ModelConfig, hours: set[datetime], part: Run,
-             done: Progress, stored: list[set[tuple[str, str]]]) -> _Plan:
+             done: Progress, stored: set[tuple[str, str]]) -> _Plan:
     name = bl.reference_name(model)
-    if not stored:
-        stored.append(bl.stored(ctx.lake))
-    base = name if (model.model_id, name) in stored[0] else None
+    base = name if (model.model_id, name) in stored else None
     build = base is None and name == "default" and bool(model.baseline)
     if base is None and not build:
         part.notes.append(f"no baseline '{name}': comparisons with the previous window only")

@@ -198,10 +198,9 @@ def load(lake: Lake, model_id: str, name: str) -> DataFrame | None:
     table = lake.table(TABLE)
     if not table.exists():
         return None
-    stored = [{"model_id": model_id, "name": name}]
-    if not table.files(partitions=stored, stats=()):  # the log says, not a Spark job
-        return None
-    return table.read(partitions=stored).where(F.col("scope") == "all")
+    if not table.files(partitions=[{"model_id": model_id, "name": name}], stats=()):
+        return None  # the log says, not a Spark job
+    return load_fleet(lake, {model_id: name})
 
 
 def stored(lake: Lake) -> set[tuple[str, str]]:
