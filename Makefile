@@ -42,6 +42,8 @@ bench: $(STAMP) java
 #   make submit JOB=partition ARGS="--conf conf/local.yaml"
 #   make submit JOB=performance ARGS="--model fraud" SPARK_ARGS="--master local[2]"
 # pip's pyspark finds SPARK_HOME through the `python` on PATH, hence the venv first on PATH.
+# The driver class path holds the local file system class `make` builds (used with a local
+# master; a --driver-class-path of SPARK_ARGS wins).
 JOB ?=
 ARGS ?=
 SPARK_ARGS ?=
@@ -49,7 +51,8 @@ submit: $(STAMP) java
 	@test -n "$(JOB)" || { echo "usage: make submit JOB=partition|join-labels|profile|drift|multivariate|performance|quality|alerts|rollup|maintain|hourly\
 	[ARGS='--conf conf/local.yaml ...'] [SPARK_ARGS='--master local[2] ...']" >&2; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" \
-	  $(BIN)/spark-submit $(SPARK_ARGS) jobs/submit.py $(JOB) $(ARGS)
+	  $(BIN)/spark-submit --driver-class-path lib/inferwatch/jvm/inferwatch-fs.jar $(SPARK_ARGS) \
+	  jobs/submit.py $(JOB) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs benchmarks

@@ -15,8 +15,11 @@ task needs is read when the task runs, from Airflow Variables with these default
 and the Spark connection `spark_default` (master, deploy mode, spark-submit binary), as
 for any SparkSubmitOperator. Each task gives the driver the checkout's
 `lib/inferwatch/log4j2.properties` (`spark.driver.extraJavaOptions`), so its JVM logs
-errors only from its first line, as under `inferwatch run`; that setting replaces a
-`spark.driver.extraJavaOptions` of spark-defaults.conf.
+errors only from its first line, as under `inferwatch run`, and puts the checkout's
+`lib/inferwatch/jvm/inferwatch-fs.jar` on its class path
+(`spark.driver.extraClassPath`): with a local master the jobs then write files
+through the local file system class `make` builds (no `chmod` process forked per file;
+docs/benchmarks.md). These two settings replace the same keys of spark-defaults.conf.
 
 Schedules:
 - `inferwatch_hourly` runs the pipeline (`inferwatch.jobs.PIPELINE`, the same order as
@@ -60,21 +63,26 @@ MODELS = "{{ var.value.get('inferwatch_models', '') }}"
 # the driver JVM's log configuration: errors only, from its first line (lib/inferwatch/session.py
 # gives the same file to the JVM `inferwatch run` starts)
 DRIVER_OPTIONS = f"-Dlog4j2.configurationFile=file:{HOME}/lib/inferwatch/log4j2.properties"
+# the local file system class `make` builds (lib/inferwatch/session.py uses it for a local
+# master when the jar is on the driver's class path; a missing jar is ignored)
+DRIVER_CLASS_PATH = f"{HOME}/lib/inferwatch/jvm/inferwatch-fs.jar"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DEFAULTS = {"retries": 3, "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=30)}
 
 
 def job_task(job: str, *args: str, task_id: str | None = None) -> SparkSubmitOperator:
-    """`spark-submit --conf spark.driver.extraJavaOptions=<DRIVER_OPTIONS>
-    <home>/jobs/submit.py <job> --conf <home>/<conf> args`; the lake and
+    """`spark-submit --conf spark.driver.extraJavaOptions=<DRIVER_OPTIONS> --conf
+    spark.driver.extraClassPath=<DRIVER_CLASS_PATH> <home>/jobs/submit.py <job> --conf
+    <home>/<conf> args`; the lake and
     models overrides reach the job as INFERWATCH_LAKE / INFERWATCH_MODELS (empty: the
     conf's)."""
     return SparkSubmitOperator(
         task_id=task_id or job.replace("-", "_"),
         application=f"{HOME}/jobs/submit.py",
         application_args=[job, "--conf", f"{HOME}/{CONF}", *args],
-        conf={"spark.driver.extraJavaOptions": DRIVER_OPTIONS},
+        conf={"spark.driver.extraJavaOptions": DRIVER_OPTIONS,
+              "spark.driver.extraClassPath": DRIVER_CLASS_PATH},
         env_vars={"INFERWATCH_LAKE": LAKE, "INFERWATCH_MODELS": MODELS},
         name=f"inferwatch-{job}",
         conn_id="spark_default",

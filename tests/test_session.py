@@ -67,3 +67,19 @@ def test_the_nio_file_system_is_asked_for_only_where_it_can_load(monkeypatch, tm
     assert session.local_files("local[2]", {"spark.hadoop.fs.file.impl": "mine"}) == {}
     monkeypatch.setattr(session, "LOCAL_FS_JAR", tmp_path / "not_built.jar")
     assert session.local_files("local[2]", {}) == {}
+
+
+def test_a_submitted_local_driver_uses_it_when_the_launcher_put_the_jar_on_its_class_path(
+        monkeypatch, tmp_path):
+    """spark-submit's JVM is up before Python: the class can only be asked for when the
+    command gave the driver the jar (the DAGs' `spark.driver.extraClassPath`)."""
+    from inferwatch import session
+
+    jar = str(session.LOCAL_FS_JAR)
+    given = {"spark.master": "local[2]", "spark.driver.extraClassPath": f"/a.jar{os.pathsep}{jar}"}
+    assert session.submitted_files(given) == {"spark.hadoop.fs.file.impl": session.LOCAL_FS}
+    assert session.submitted_files({**given, "spark.master": "spark://127.0.0.1:7077"}) == {}
+    assert session.submitted_files({**given, "spark.hadoop.fs.file.impl": "mine"}) == {}
+    assert session.submitted_files({"spark.master": "local[2]"}) == {}  # not on its class path
+    missing = str(tmp_path / "inferwatch-fs.jar")  # named on the class path, never built
+    assert session.submitted_files({**given, "spark.driver.extraClassPath": missing}) == {}

@@ -70,7 +70,7 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
         ui = {"spark.ui.showConsoleProgress": "false",
               **({"spark.ui.enabled": "false"} if quiet else {})}
         if submitted:
-            active = SparkSession.builder.config(map=ui).getOrCreate()
+            active = SparkSession.builder.config(map={**ui, **submitted_files()}).getOrCreate()
         else:
             active = _start(env.spark.master,
                             {**settings, **ui, **local_files(env.spark.master, settings)})
@@ -106,6 +106,25 @@ def local_files(master: str, settings: dict[str, str]) -> dict[str, str]:
     return {"spark.hadoop.fs.file.impl": LOCAL_FS,
             "spark.driver.extraClassPath": os.pathsep.join(
                 p for p in (path, str(LOCAL_FS_JAR)) if p)}
+
+
+def submitted_files(given: dict[str, str] | None = None) -> dict[str, str]:
+    """The same file system for a local-mode driver spark-submit started, whose JVM was
+    up before Python: used when the launcher put the built jar on its class path
+    (`--driver-class-path`, or `spark.driver.extraClassPath` in client mode, as the
+    DAGs and `make submit` pass it), the master is local and no `fs.file.impl` is given.
+    `given`: spark-submit's settings (default: read from its JVM)."""
+    if given is None:
+        from pyspark import SparkConf, SparkContext
+
+        SparkContext._ensure_initialized()  # the launcher's JVM, whose settings SparkConf reads
+        given = dict(SparkConf().getAll())
+    jars = [Path(p) for p in given.get("spark.driver.extraClassPath", "").split(os.pathsep) if p]
+    if not given.get("spark.master", "").startswith("local") \
+            or "spark.hadoop.fs.file.impl" in given \
+            or not any(p.name == LOCAL_FS_JAR.name and p.is_file() for p in jars):
+        return {}
+    return {"spark.hadoop.fs.file.impl": LOCAL_FS}
 
 
 def _launched_by_spark_submit() -> bool:

@@ -95,6 +95,7 @@ def test_dags_import_and_tasks_follow_the_pipeline(airflow_env):
     assert Path(log4j2).is_file()
     assert first == ["spark-submit", "--master", "local[2]",
                      "--conf", f"spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:{log4j2}",
+                     "--conf", f"spark.driver.extraClassPath={REPO}/lib/inferwatch/jvm/inferwatch-fs.jar",
                      "--name", "inferwatch-partition",
                      "--deploy-mode", "client", f"{REPO}/jobs/submit.py", "partition",
                      "--conf", f"{REPO}/conf/local.yaml", "--start", "2026-03-03T10:00:00+00:00", "--end", "2026-03-03T11:00:00+00:00"]
