@@ -21,6 +21,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.frames import materialized, release
 from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
@@ -76,18 +77,15 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
     if states is None:
         return {m: (plan, None, 0, 0) for m, plan in plans.items()}
     bases = bl.load_fleet(ctx.lake, {m: p.base for m, p in plans.items() if p.base})
-    states = states.persist()  # read as the windows and as the windows before them
-    rows = drift_rows(states, {m: p.targets for m, p in plans.items()}, bases,
-                      {m: thresholds(p.model) for m, p in plans.items()}).persist()
+    states = materialized(states)  # read as the windows and as the windows before them
     try:
-        counted = {r["model_id"]: (r["n"], r["drifted"]) for r in rows.groupBy("model_id").agg(
-            F.count(F.lit(1)).alias("n"), F.sum(F.col("drifted").cast("int")).alias("drifted")
-        ).collect()}
-    except Exception:
-        rows.unpersist()
-        raise
+        rows = materialized(drift_rows(states, {m: p.targets for m, p in plans.items()}, bases,
+                                       {m: thresholds(p.model) for m, p in plans.items()}))
     finally:
-        states.unpersist()
+        release(states)
+    counted = {r["model_id"]: (r["n"], r["drifted"]) for r in rows.groupBy("model_id").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(F.col("drifted").cast("int")).alias("drifted")
+    ).collect()}
     return {m: (plan, rows, *counted.get(m, (0, 0))) for m, plan in plans.items()}
 
 
@@ -110,7 +108,7 @@ def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]
                                              union(list(frames.values())))}
     finally:
         for frame in frames.values():
-            frame.unpersist()
+            release(frame)
 
 
 def thresholds(model: ModelConfig) -> dict[str, dict[str, float]]:

@@ -23,6 +23,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.frames import materialized, release
 from inferwatch.context import Context
 from inferwatch.jobs.states import share, write_states
 from inferwatch.jobs.todo import alike, failed, run_fleet
@@ -117,20 +118,10 @@ def _state(ctx: Context, group: list[_Plan], versions: dict[str, int], alone: bo
     try:
         if alone:
             return compute_sliced(first.rows, model, notes,
-                                  lambda rows: _persisted(state(rows)), details=details)
+                                  lambda rows: materialized(state(rows)), details=details)
         return state(sliced(first.rows, model, notes, details=details))
     finally:
         share(group, notes, details)
-
-
-def _persisted(state: DataFrame) -> DataFrame:
-    state = state.persist()
-    try:
-        state.count()
-    except Exception:
-        state.unpersist()  # a failed plan leaves nothing cached behind
-        raise
-    return state
 
 
 def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) -> dict:
@@ -139,13 +130,13 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
         if len(plans) == 1:
             state = _state(ctx, list(plans.values()), versions, alone=True)
         else:
-            state = _persisted(union([_state(ctx, group, versions, alone=False)
+            state = materialized(union([_state(ctx, group, versions, alone=False)
                                       for group in alike(plans, _shape)]))
         try:
             whole = dict(state.where(F.col("slice_key") == "*")
                          .groupBy("model_id").agg(F.sum("n")).collect())
         except Exception:
-            state.unpersist()
+            release(state)
             raise
     except Exception:
         _release(plans.values())

@@ -19,6 +19,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.frames import release
 from inferwatch.context import Context
 from inferwatch.jobs.states import share, write_states
 from inferwatch.jobs.todo import alike, run_fleet
@@ -95,7 +96,7 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
                  .groupBy("model_id", "window_start").agg(F.max("count").alias("n"))
                  .groupBy("model_id").agg(F.sum("n")).collect())
     except Exception:
-        state.unpersist()
+        release(state)
         raise
     rows_out = dict.fromkeys(plans, 0) | {m: int(n or 0) for m, n in whole}
     return {m: (plans[m], state, rows_out[m]) for m in plans}

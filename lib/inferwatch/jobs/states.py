@@ -11,6 +11,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.frames import release
 from inferwatch.context import Context
 from inferwatch.jobs.todo import failed
 from inferwatch.metrics.windows import union
@@ -85,4 +86,4 @@ def write_states(ctx: Context, results: Mapping[str, tuple[Any, DataFrame, int]]
         return write(changed, fresh)
     finally:
         for state in states.values():
-            state.unpersist()
+            release(state)

@@ -27,12 +27,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.frames import materialized, release
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics import drift, drift_scoring, left_out
 from inferwatch.metrics.profile import NUMERIC, STATE_SCHEMA, computed_state, profiled_columns
 from inferwatch.metrics.profile_merge import merge_keyed
 from inferwatch.metrics.slices import compute_sliced
+from inferwatch.metrics.windows import union
 
 TABLE = "baselines"
 BINS = 10
@@ -61,26 +63,41 @@ def build_and_store_fleet(lake: Lake, name: str,
                           notes: Mapping[str, list[str]], sources: Mapping[str, str]
                           ) -> dict[str, int]:
     """Baseline `name` of every model in `batches` (models alike, with the rows their
-    baselines come from), built in one plan and stored with one commit; {model_id: its
-    version}. The states cached on the way are released once it is written (or failed)."""
+    baselines come from), built in one plan, calibrated in one (every group's held-out
+    hours at once) and stored with one commit; {model_id: its version}. The states
+    cached on the way are released once it is written (or failed)."""
     cached: list[DataFrame] = []
     try:
-        built = [build(models, rows, notes, cached) for models, rows in batches]
-        out = built[0]
-        for frame in built[1:]:
-            out = out.unionByName(frame)
-        return store(lake, name, out, sources)
+        return store(lake, name, build(batches, notes, cached), sources)
     finally:
         for frame in cached:
-            frame.unpersist()
+            release(frame)
 
 
-def build(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, list[str]],
-          cached: list[DataFrame]) -> DataFrame:
-    """Baseline rows (without name and version) of models alike (the same profiled
-    columns and slices; `rows` tell them apart by `model_id`, or belong to the one model
-    given): labelled or not, with an `hour` column when they come from the lake (then
-    hours are kept and calibrated). The states it caches are added to `cached`."""
+def build(batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
+          notes: Mapping[str, list[str]], cached: list[DataFrame]) -> DataFrame:
+    """Baseline rows (without name and version) of every group of `batches`: each
+    group's states (`_states`), then the thresholds of every model with hours enough
+    calibrated in one plan. The states it caches are added to `cached`."""
+    found = [_states(models, rows, notes, cached) for models, rows in batches]
+    hourly, whole = union([f[0] for f in found]), union([f[1] for f in found])
+    calibrated = [model_id for f in found for model_id in f[2]]
+    out = whole.withColumn("scope", F.lit("all"))
+    if calibrated:
+        thresholds = calibrate(hourly.where(F.col("model_id").isin(calibrated)), whole)
+        out = out.join(thresholds, on=[out[k].eqNullSafe(thresholds[k]) for k in KEYS],
+                       how="left").select(*[out[c] for c in out.columns], "thresholds")
+    hourly_rows = hourly.withColumn("scope", F.lit("1h"))
+    return out.unionByName(hourly_rows, allowMissingColumns=True)
+
+
+def _states(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, list[str]],
+            cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str]]:
+    """(hourly states, whole-baseline states with their `edges`, the models with hours
+    enough to calibrate) of models alike (the same profiled columns and slices; `rows`
+    tell them apart by `model_id`, or belong to the one model given): labelled or not,
+    with an `hour` column when they come from the lake (then hours are kept and
+    calibrated). The states it caches are added to `cached`."""
     first = models[0]
     if "hour" not in rows.columns and "ts" in rows.columns:  # a training file with times
         rows = rows.withColumn("hour", F.date_trunc("hour", F.col("ts").cast("timestamp")))
@@ -104,7 +121,7 @@ def build(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, li
     deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
     edges = F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),
                    F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
-    whole = whole.withColumn("edges", edges).persist()
+    whole = materialized(whole.withColumn("edges", edges))
     cached.append(whole)
     hours = dict(hourly.groupBy("model_id").agg(F.countDistinct("window_start")).collect())
     calibrated = []
@@ -115,13 +132,7 @@ def build(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, li
             notes[model.model_id].append(f"thresholds calibrated on {n} held-out hours")
         else:
             notes[model.model_id].append(f"{n} hours: too few to calibrate; default thresholds")
-    out = whole.withColumn("scope", F.lit("all"))
-    if calibrated:
-        thresholds = calibrate(hourly.where(F.col("model_id").isin(calibrated)), whole)
-        out = out.join(thresholds, on=[out[k].eqNullSafe(thresholds[k]) for k in KEYS],
-                       how="left").select(*[out[c] for c in out.columns], "thresholds")
-    hourly_rows = hourly.withColumn("scope", F.lit("1h"))
-    return out.unionByName(hourly_rows, allowMissingColumns=True)
+    return hourly, whole, calibrated
 
 
 def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from inferwatch.frames import materialized
 from inferwatch.metrics.maps import COUNTS
 from inferwatch.metrics.windows import conform
 
@@ -154,26 +155,18 @@ _CODEGEN_FIELDS = ("spark.sql.codegen.maxFields", 4000)
 
 def computed_state(rows: DataFrame, numeric: Sequence[str],
                    categorical: Sequence[str]) -> DataFrame:
-    """`profile_state`, persisted and computed at once with its plain aggregates compiled
-    (the caller unpersists it)."""
+    """`profile_state`, computed at once with its plain aggregates compiled."""
     return computed(rows.sparkSession, lambda: profile_state(rows, numeric, categorical))
 
 
 def computed(spark: SparkSession, states: Callable[[], DataFrame]) -> DataFrame:
     """The profile state `states()` builds (one model's, or several models' unioned),
-    persisted and computed at once with its plain aggregates compiled (the caller
-    unpersists it)."""
+    computed at once with its plain aggregates compiled (`frames.materialized`)."""
     key, fields = _CODEGEN_FIELDS
     before = spark.conf.get(key, None)
     spark.conf.set(key, str(fields))
-    state = None
     try:
-        state = states().persist()
-        state.count()
-    except Exception:
-        if state is not None:
-            state.unpersist()  # a failed model leaves nothing cached behind
-        raise
+        state = materialized(states())
     finally:
         if before is None:
             spark.conf.unset(key)

@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.frames import materialized, release
 from inferwatch.granularity import ROLLUPS, truncate, utc, window_end
 from inferwatch.lake.commit import ConcurrentWriteError
 from inferwatch.lake.tables import Lake
@@ -164,7 +165,7 @@ def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetim
     states = [] if fresh_hours is None else [fresh_hours]
     # weeks merge the merged days (7 states per key, not 168): merges are associative
     rollups = any(by.get(g) for by in windows.values() for g in ROLLUPS)
-    days = family.merge(base, "1d").persist() if rollups else None
+    days = materialized(family.merge(base, "1d")) if rollups else None
     for granularity in ROLLUPS:
         keys = [(m, w) for m, by in windows.items() for w in by.get(granularity, ())]
         if not keys:
@@ -174,7 +175,7 @@ def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetim
         states.append(merged.join(F.broadcast(wanted), on=["model_id", "window_start"],
                                   how="left_semi")
                       .withColumn("granularity", F.lit(granularity)))
-    fresh = union(states).persist()
+    fresh = materialized(union(states))
     try:
         return {
             family.state_table: replace_fleet_windows(lake, family.state_table, windows, fresh,
@@ -183,9 +184,9 @@ def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetim
                                                         family.metrics(fresh)),
         }
     finally:
-        fresh.unpersist()
+        release(fresh)
         if days is not None:
-            days.unpersist()
+            release(days)
 
 
 def _stored_hourly(table, weeks: Mapping[str, list[datetime]], columns: list[str] | None
