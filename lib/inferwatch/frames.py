@@ -26,9 +26,9 @@ def materialized(frame: DataFrame) -> DataFrame:
         return frame.localCheckpoint(eager=True)
     except Exception:
         if before is not None:  # the checkpoint's RDD stays registered when its job fails
-            for rdd_id, rdd in _stored(frame).items():
-                if rdd_id not in before:
-                    rdd.unpersist(False)
+            stored = frame.sparkSession.sparkContext._jsc.getPersistentRDDs()
+            for rdd_id in _stored(frame) - before:
+                stored.get(rdd_id).unpersist(False)
         raise
 
 
@@ -43,9 +43,8 @@ def release(frame: DataFrame) -> None:
         plan.rdd().unpersist(False)
 
 
-def _stored(frame: DataFrame) -> dict | None:
-    """{id: RDD} of the session's persisted RDDs (classic Spark), else None."""
+def _stored(frame: DataFrame) -> set[int] | None:
+    """The ids of the session's persisted RDDs (classic Spark), else None."""
     if getattr(frame, "_jdf", None) is None:
         return None
-    found = frame.sparkSession.sparkContext._jsc.getPersistentRDDs()
-    return {int(k): found.get(k) for k in found.keySet().toArray()}
+    return {int(k) for k in frame.sparkSession.sparkContext._jsc.getPersistentRDDs().keySet()}

@@ -99,8 +99,7 @@ def local_files(master: str, settings: dict[str, str]) -> dict[str, str]:
     (pip's pyspark has none): about 15 ms a file, most of a small write's cost. None
     when the jar was not built, the master is not local (executors elsewhere lack the
     jar) or the environment file names a `fs.file.impl` of its own."""
-    if not master.startswith("local") or not LOCAL_FS_JAR.is_file() \
-            or "spark.hadoop.fs.file.impl" in settings:
+    if not _local_fs_wanted(master, settings) or not LOCAL_FS_JAR.is_file():
         return {}
     path = settings.get("spark.driver.extraClassPath")
     return {"spark.hadoop.fs.file.impl": LOCAL_FS,
@@ -120,11 +119,15 @@ def submitted_files(given: dict[str, str] | None = None) -> dict[str, str]:
         SparkContext._ensure_initialized()  # the launcher's JVM, whose settings SparkConf reads
         given = dict(SparkConf().getAll())
     jars = [Path(p) for p in given.get("spark.driver.extraClassPath", "").split(os.pathsep) if p]
-    if not given.get("spark.master", "").startswith("local") \
-            or "spark.hadoop.fs.file.impl" in given \
+    if not _local_fs_wanted(given.get("spark.master", ""), given) \
             or not any(p.name == LOCAL_FS_JAR.name and p.is_file() for p in jars):
         return {}
     return {"spark.hadoop.fs.file.impl": LOCAL_FS}
+
+
+def _local_fs_wanted(master: str, settings: dict[str, str]) -> bool:
+    """A local master (executors elsewhere lack the jar) and no `fs.file.impl` given."""
+    return master.startswith("local") and "spark.hadoop.fs.file.impl" not in settings
 
 
 def _launched_by_spark_submit() -> bool:

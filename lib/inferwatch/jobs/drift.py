@@ -83,9 +83,13 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
                                        {m: thresholds(p.model) for m, p in plans.items()}))
     finally:
         release(states)
-    counted = {r["model_id"]: (r["n"], r["drifted"]) for r in rows.groupBy("model_id").agg(
-        F.count(F.lit(1)).alias("n"), F.sum(F.col("drifted").cast("int")).alias("drifted")
-    ).collect()}
+    try:
+        counted = {r["model_id"]: (r["n"], r["drifted"]) for r in rows.groupBy("model_id").agg(
+            F.count(F.lit(1)).alias("n"), F.sum(F.col("drifted").cast("int")).alias("drifted")
+        ).collect()}
+    except Exception:
+        release(rows)
+        raise
     return {m: (plan, rows, *counted.get(m, (0, 0))) for m, plan in plans.items()}
 
 
