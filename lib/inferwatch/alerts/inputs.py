@@ -27,12 +27,21 @@ INPUTS = ("metrics/drift", "metrics/quality", "metrics/multivariate_drift",
 # models whose tables one read holds: the reads follow models / BATCH, the memory BATCH
 BATCH = 50
 NEWEST_FROM = ("metrics/performance", "metrics/drift")
+# the `metrics/drift` rows alerts judge: hourly comparisons with the baseline (every
+# slice: `signals.drift`), and the whole model's of any window (`explain` hints); the
+# previous-window comparisons and the slices of days and weeks are half the table and
+# more, and nothing here reads them
+JUDGED = {"metrics/drift": [[("comparison", "=", "baseline"), ("granularity", "=", "1h")],
+                            [("comparison", "=", "baseline"), ("slice_key", "=", "*")]]}
 
 
 def read_frame(lake: Lake, name: str, model_ids: Sequence[str] | None = None,
-               start: datetime | None = None) -> pd.DataFrame:
+               start: datetime | None = None, any_of: Sequence[list[tuple]] = ()
+               ) -> pd.DataFrame:
     """A table's rows of `model_ids` (all when None) with `window_start >= start` where it
-    has those columns, through the lake's storage settings."""
+    has those columns, and meeting one of the `any_of` conditions (each a list of
+    (column, op, value) that all hold) when given, through the lake's storage
+    settings."""
     table = lake.table(name)
     if not table.exists():
         return pd.DataFrame()
@@ -42,7 +51,8 @@ def read_frame(lake: Lake, name: str, model_ids: Sequence[str] | None = None,
         filters.append(("model_id", "in", list(model_ids)))
     if start is not None and "window_start" in present:
         filters.append(("window_start", ">=", _utc(start).to_pydatetime()))
-    return table.delta().to_pandas(filters=filters or None).reset_index(drop=True)
+    dnf = [filters + list(c) for c in any_of] if any_of else filters
+    return table.delta().to_pandas(filters=dnf or None).reset_index(drop=True)
 
 
 def newest(lake: Lake, model_ids: Iterable[str]) -> dict[str, datetime]:
@@ -100,16 +110,17 @@ def frames(root: str | Lake, model_id: str, start: datetime | None = None
 
 class Batch:
     """The input tables, stored alerts and outbox of a batch of models, each table read
-    once (rows from the earliest model's start on) and cut per model."""
+    once (rows from the earliest model's start on; of `metrics/drift`, the `JUDGED` rows)
+    and cut per model."""
 
     def __init__(self, lake: Lake, starts: Mapping[str, datetime | None], tables: Sequence[str]):
         ids = sorted(starts)
         known = [s for s in starts.values() if s is not None]
         first = min(known) if len(known) == len(starts) else None
         self.starts = dict(starts)
-        self.tables = {name: _by_model(read_frame(lake, name, ids, first
-                                                  if name in INPUTS else None), name)
-                       for name in (*INPUTS, *tables)}
+        self.tables = {name: _by_model(read_frame(
+            lake, name, ids, first if name in INPUTS else None, JUDGED.get(name, ())), name)
+            for name in (*INPUTS, *tables)}
 
     def frames(self, model_id: str) -> dict[str, pd.DataFrame]:
         """`frames(lake, model_id, its start)`, cut from the batch's reads."""

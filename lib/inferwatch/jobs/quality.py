@@ -20,6 +20,7 @@ from datetime import datetime
 from inferwatch.context import Context
 from inferwatch.jobs.states import rows_listed
 from inferwatch.jobs.todo import run_fleet
+from inferwatch.lake.schema import rows_frame
 from inferwatch.metrics.window_store import replace_fleet_windows
 from inferwatch.model_config import ModelConfig
 from inferwatch.quality import signals
@@ -96,5 +97,5 @@ def _write(ctx: Context, results: dict, parts: dict[str, Run]) -> dict[str, int]
         part.check_accounting()
         rows += found
         windows[model_id] = {"1h": sorted(w.hours | w.empty)}
-    fresh = ctx.spark.createDataFrame(rows, QUALITY_SCHEMA)
+    fresh = rows_frame(ctx.spark, rows, QUALITY_SCHEMA)
     return {TABLE: replace_fleet_windows(ctx.lake, TABLE, windows, fresh)}
