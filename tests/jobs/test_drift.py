@@ -145,8 +145,9 @@ def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_la
 
 def test_comparisons_scored_in_the_workers_equal_the_driver_scoring_them(spark, scenario_lake):
     """The drift job scores its comparisons batch by batch in the executors' Python
-    workers (Arrow in and out: maps, arrays, times and nulls cross it); each row equals
-    `drift.score` run on the driver over the same collected summaries."""
+    workers (Arrow in and out: maps, arrays, times and nulls cross it), column by column
+    (`drift_columns`); each row equals `drift.score` and `drift.compact` run row by row
+    on the driver over the same collected summaries."""
     from inferwatch.metrics import baseline as bl
     from inferwatch.metrics import drift as metric
     from inferwatch.metrics import drift_scoring

@@ -26,57 +26,92 @@ EPS = ds.KLL_RANK_ERROR
 CHUNK = 512  # rows per block: the point-by-quantile comparison is rows x 200 x 100
 
 
+# (value, error bound or None, computed) of each statistic, one entry per row
+Columns = dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray]]
+
+
 def numeric_values(rows: Sequence[Mapping[str, Any]]
                    ) -> list[dict[str, tuple[float, float | None]]]:
     """Per summary row (the `drift.summaries` columns), {metric: (value, error bound)}
     of its numeric statistics: what `drift._numeric` yields for it ({} where a side has
     no quantiles)."""
+    found = numeric_columns(
+        [r["q_w"] for r in rows], [r["q_r"] for r in rows], np.array([_std(r) for r in rows]),
+        np.array([_iqr(r) for r in rows]), [r["edges"] for r in rows],
+        np.array([_number(r["w_mean"]) for r in rows]),
+        np.array([_number(r["r_mean"]) for r in rows]),
+        np.array([r["w_mean"] is not None and r["r_mean"] is not None for r in rows], dtype=bool))
     out: list[dict[str, tuple[float, float | None]]] = [{} for _ in rows]
-    usable = [i for i, r in enumerate(rows) if r["q_w"] is not None and r["q_r"] is not None]
-    for start in range(0, len(usable), CHUNK):
-        block = usable[start:start + CHUNK]
-        for i, found in zip(block, _block([rows[i] for i in block]), strict=True):
-            out[i] = found
+    for metric, (values, bounds, computed) in found.items():
+        for i in np.flatnonzero(computed):
+            out[i][metric] = (float(values[i]), None if bounds is None else float(bounds[i]))
     return out
 
 
-def _block(rows: list[Mapping[str, Any]]) -> list[dict[str, tuple[float, float | None]]]:
-    q_w = np.array([r["q_w"] for r in rows], dtype=float)
-    q_r = np.array([r["q_r"] for r in rows], dtype=float)
-    scale = np.array([ds.robust_scale(_std(r), _iqr(r)) for r in rows])
-    found: list[dict[str, tuple[float, float | None]]] = [{} for _ in rows]
-    _binned(rows, q_w, q_r, found)
-    ks = _ks(q_w, q_r)
-    bound = EPS + EPS + 3 * ds.QUANTILE_GRID_GAP
-    wasserstein = np.sum(WEIGHTS * np.abs(q_w - q_r), axis=1) / scale
-    error = (_spread(q_w) + _spread(q_r)) / scale
-    for i, r in enumerate(rows):
-        value = float(ks[i])
-        found[i]["ks"] = (value, bound) if math.isfinite(value) else (math.nan, math.nan)
-        found[i]["wasserstein"] = (float(wasserstein[i]), float(error[i]))
-        if r["w_mean"] is not None and r["r_mean"] is not None:
-            found[i]["mean_delta"] = ((float(r["w_mean"]) - float(r["r_mean"]))
-                                      / float(scale[i]), None)
+def numeric_columns(q_w: Sequence, q_r: Sequence, std: np.ndarray, iqr: np.ndarray,
+                    edges: Sequence, w_mean: np.ndarray, r_mean: np.ndarray,
+                    means: np.ndarray) -> Columns:
+    """The numeric statistics of many comparisons as arrays, per row: each side's
+    quantiles at `QUANTILE_GRID` (None: no statistic), the reference's std and IQR, its
+    frozen edges (None or empty: no binned statistic) and both means (`means`: both
+    known, else no `mean_delta`). `ks` and `wasserstein` carry error bounds."""
+    n = len(q_w)
+    found: Columns = {}
+    for metric, bounded in (("psi", False), ("js", False), ("hellinger", False),
+                            ("ks", True), ("wasserstein", True), ("mean_delta", False)):
+        found[metric] = (np.full(n, np.nan), np.full(n, np.nan) if bounded else None,
+                         np.zeros(n, dtype=bool))
+    usable = np.array([a is not None and b is not None for a, b in zip(q_w, q_r)], dtype=bool)
+    rows = np.flatnonzero(usable)
+    for start in range(0, rows.size, CHUNK):
+        block = rows[start:start + CHUNK]
+        _block(np.array([q_w[i] for i in block], dtype=float),
+               np.array([q_r[i] for i in block], dtype=float),
+               np.array([ds.robust_scale(std[i], iqr[i]) for i in block]),
+               [edges[i] for i in block], w_mean[block], r_mean[block], means[block],
+               block, found)
     return found
 
 
-def _binned(rows: list[Mapping[str, Any]], q_w: np.ndarray, q_r: np.ndarray,
-            found: list[dict]) -> None:
+def _block(q_w: np.ndarray, q_r: np.ndarray, scale: np.ndarray, edges: list,
+           w_mean: np.ndarray, r_mean: np.ndarray, means: np.ndarray, at: np.ndarray,
+           found: Columns) -> None:
+    """The statistics of one block of rows (rows `at` of `found`)."""
+    _binned(edges, q_w, q_r, at, found)
+    ks = _ks(q_w, q_r)
+    finite = np.isfinite(ks)
+    _put(found, "ks", at, np.where(finite, ks, np.nan),
+         np.where(finite, EPS + EPS + 3 * ds.QUANTILE_GRID_GAP, np.nan))
+    _put(found, "wasserstein", at, np.sum(WEIGHTS * np.abs(q_w - q_r), axis=1) / scale,
+         (_spread(q_w) + _spread(q_r)) / scale)
+    _put(found, "mean_delta", at[means], ((w_mean - r_mean) / scale)[means])
+
+
+def _put(found: Columns, metric: str, at: np.ndarray, values: np.ndarray,
+         bounds: np.ndarray | None = None) -> None:
+    value, bound, computed = found[metric]
+    value[at] = values
+    if bound is not None and bounds is not None:
+        bound[at] = bounds
+    computed[at] = True
+
+
+def _binned(edges: list, q_w: np.ndarray, q_r: np.ndarray, at: np.ndarray,
+            found: Columns) -> None:
     """PSI, JS and Hellinger of the rows with frozen edges, on their bins."""
-    with_edges = [i for i, r in enumerate(rows) if r["edges"]]
+    with_edges = [i for i, e in enumerate(edges) if e is not None and len(e)]
     if not with_edges:
         return
-    width = max(len(rows[i]["edges"]) for i in with_edges)
-    edges = np.array([list(rows[i]["edges"]) + [rows[i]["edges"][-1]] *
-                      (width - len(rows[i]["edges"])) for i in with_edges], dtype=float)
-    bins = np.array([len(rows[i]["edges"]) + 1 for i in with_edges], dtype=float)
-    expected = _pmf(cdf_at(edges, q_r[with_edges]))
-    actual = _pmf(cdf_at(edges, q_w[with_edges]))
-    psi, js, hellinger = _psi(expected, actual, bins), _js(expected, actual), \
-        _hellinger(expected, actual)
-    for n, i in enumerate(with_edges):
-        found[i].update({"psi": (float(psi[n]), None), "js": (float(js[n]), None),
-                         "hellinger": (float(hellinger[n]), None)})
+    width = max(len(edges[i]) for i in with_edges)
+    padded = np.array([list(edges[i]) + [edges[i][-1]] * (width - len(edges[i]))
+                       for i in with_edges], dtype=float)
+    bins = np.array([len(edges[i]) + 1 for i in with_edges], dtype=float)
+    expected = _pmf(cdf_at(padded, q_r[with_edges]))
+    actual = _pmf(cdf_at(padded, q_w[with_edges]))
+    rows = at[with_edges]
+    _put(found, "psi", rows, _psi(expected, actual, bins))
+    _put(found, "js", rows, _js(expected, actual))
+    _put(found, "hellinger", rows, _hellinger(expected, actual))
 
 
 def cdf_at(points: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -172,4 +207,9 @@ def _std(row: Mapping[str, Any]) -> float:
 
 
 def _iqr(row: Mapping[str, Any]) -> float:
-    return (row["iqr_r"][1] - row["iqr_r"][0]) if row["iqr_r"] else math.nan
+    return (row["iqr_r"][1] - row["iqr_r"][0]) if row["iqr_r"] is not None and len(
+        row["iqr_r"]) else math.nan
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)

@@ -5,9 +5,9 @@ scored batch by batch in the executors' Python workers (`mapInArrow`) into
 A long backfill compares thousands of windows (a 9-month history of one model: about
 6,800 hours, days and weeks, each per slice and column, against its baseline and the
 window before: 1.4 million comparisons) whose summaries hold each side's quantile grid:
-gigabytes the driver cannot hold, where each worker holds one Arrow batch. The statistics
-are the driver's: the same `drift.scored`, `drift.score` and `drift.compact` on the same
-rows, a batch at a time.
+gigabytes the driver cannot hold, where each worker holds one Arrow batch. `scored`
+judges each batch column by column (`drift_columns.scored_batch`: what `drift.score` and
+`drift.compact` give row by row, which the driver and calibration's `scaled_maxima` use).
 """
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from inferwatch.lake.schema import arrow_rows
 from inferwatch.metrics import drift
+from inferwatch.metrics.drift_columns import scored_batch
 
 # the summary columns that are maps (Arrow hands them over as lists of pairs)
 MAPS = ("w_categories", "r_categories", "thresholds")
@@ -36,8 +38,13 @@ def scored(pairs: DataFrame, limits: Limits) -> DataFrame:
     {column kind: {metric: threshold}}}, the calibrated map of a baseline comparison of
     an hour on top)."""
     limits = {m: {k: dict(v) for k, v in by.items()} for m, by in limits.items()}
-    return _in_workers(pairs, lambda row, numeric: [compacted(row, numeric, limits)],
-                       drift.DRIFT_SCHEMA)
+    schema = to_arrow_schema(drift.DRIFT_SCHEMA, timezone="UTC")
+
+    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in found:
+            yield from scored_batch(batch, limits, schema).to_batches()
+
+    return drift.summaries(pairs).mapInArrow(batches, drift.DRIFT_SCHEMA)
 
 
 def _in_workers(pairs: DataFrame, rows_of: Callable[[dict, Mapping | None], Iterable[tuple]],
