@@ -84,3 +84,50 @@ def test_counting_by_one_sort_equals_comparing_every_pair():
         pairs = q[:, None, :], x[:, :, None]
         assert (_below(q, x, strict=True) == np.sum(pairs[0] < pairs[1], axis=2)).all()
         assert (_below(q, x, strict=False) == np.sum(pairs[0] <= pairs[1], axis=2)).all()
+
+
+def _counts(rng) -> dict | None:
+    """A side's {category: count}: empty, None, with zero or null counts, new or `OTHER`
+    categories, one category or many."""
+    draw = rng.random()
+    if draw < 0.05:
+        return None
+    if draw < 0.1:
+        return {}
+    names = [f"c{i}" for i in range(int(rng.integers(1, 9)))] + [ds.OTHER]
+    chosen = rng.choice(names, size=int(rng.integers(1, len(names) + 1)), replace=False)
+    out = {str(c): int(rng.integers(0, 400)) for c in chosen}
+    if rng.random() < 0.1:
+        out[str(chosen[0])] = None
+    if rng.random() < 0.05:
+        out = {k: 0 for k in out}
+    return out
+
+
+def test_categorical_statistics_of_a_batch_equal_the_row_by_row_ones():
+    """`drift_categorical.categorical_columns` over map columns equals
+    `drift._categorical` row by row (empty and missing sides, zero and null counts,
+    categories on one side only, `OTHER`), and leaves numeric rows alone."""
+    import pyarrow as pa
+
+    from inferwatch.metrics.drift_categorical import categorical_columns
+
+    rng = np.random.default_rng(5)
+    rows = [(_counts(rng), _counts(rng)) for _ in range(3000)]
+    kind = rng.random(len(rows)) < 0.9  # the others stand for numeric rows
+    maps = [pa.array([None if s[i] is None else list(s[i].items()) for s in rows],
+                     type=pa.map_(pa.string(), pa.int64())) for i in (0, 1)]
+    found = categorical_columns(maps[0].slice(7), maps[1].slice(7), kind[7:])
+    compared = 0
+    for i, (base, window) in enumerate(rows[7:]):
+        want = dict(drift._categorical({"r_categories": base, "w_categories": window})) \
+            if kind[7 + i] else {}
+        assert {m for m, (_v, done) in found.items() if done[i]} == set(want), i
+        for metric, (value, _bound) in want.items():
+            got = found[metric][0][i]
+            if math.isnan(value):
+                assert math.isnan(got), (i, metric, got)
+            else:
+                assert math.isclose(got, value, rel_tol=1e-9, abs_tol=1e-12), (i, metric)
+                compared += 1
+    assert compared > 10_000

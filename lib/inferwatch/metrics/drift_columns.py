@@ -5,8 +5,8 @@ give row by row (a test holds both equal on a scenario's comparisons).
 Scoring a comparison row by row cost about 0.2 ms of Python (a fleet's first hourly run
 compares 661,500 windows, slices and columns: 86 s on 2 cores), most of it turning each
 row into a dict and judging each statistic apart. Here each statistic is an array over
-the batch: the numeric ones from `drift_batch.numeric_columns`, the categorical ones row
-by row (their category maps differ in size) but only for categorical rows, and every
+the batch: the numeric ones from `drift_batch.numeric_columns`, the categorical ones from
+`drift_categorical.categorical_columns` (per-row sums over the rows' categories), and every
 threshold, flag and status as array operations; the calibrated thresholds are read out of
 the rows' maps in one flattening.
 """
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from inferwatch.metrics import drift
 from inferwatch.metrics.drift_batch import numeric_columns
+from inferwatch.metrics.drift_categorical import categorical_columns
 from inferwatch.metrics.profile import NUMERIC
 from inferwatch.model_settings.drift import (BOUNDED, DEFAULT_THRESHOLDS, MIN_COUNT,
                                              STATISTICS)
@@ -93,18 +94,14 @@ def _statistics(batch: pa.RecordBatch, kind: np.ndarray
         batch.column("q_r").to_numpy(zero_copy_only=False), std, iqr,
         batch.column("edges").to_numpy(zero_copy_only=False),
         _numbers(batch, "w_mean"), _numbers(batch, "r_mean"), means)
-    categorical = np.flatnonzero(kind != NUMERIC)
-    if categorical.size:
-        taken = batch.take(pa.array(categorical))
-        sides = [[None if m is None else dict(m) for m in taken.column(c).to_pylist()]
-                 for c in ("r_categories", "w_categories")]
-        for i, base, window in zip(categorical, *sides, strict=True):
-            row = {"r_categories": base, "w_categories": window}
-            for metric, (value, _bound) in drift._categorical(row):
-                if metric not in values:
-                    values[metric] = (np.full(n, np.nan), None, np.zeros(n, dtype=bool))
-                values[metric][0][i] = math.nan if value is None else value
-                values[metric][2][i] = True
+    found = categorical_columns(batch.column("r_categories"), batch.column("w_categories"),
+                                kind != NUMERIC)
+    for metric, (value, computed) in found.items():
+        if metric in values:  # js and psi: numeric rows have theirs
+            old, bound, known = values[metric]
+            values[metric] = (np.where(computed, value, old), bound, known | computed)
+        else:
+            values[metric] = (value, None, computed)
     rates = []
     for side in ("w", "r"):
         count = _numbers(batch, f"{side}_count", fill=0.0)
