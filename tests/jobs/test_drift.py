@@ -3,6 +3,8 @@ flagged against the baseline in its onset hour or the next; clean columns in cle
 stay at or below the stated false-flag rate; re-runs change nothing."""
 from __future__ import annotations
 
+import math
+
 import json
 
 import pandas as pd
@@ -185,8 +187,8 @@ def test_comparisons_scored_in_the_workers_equal_the_driver_scoring_them(spark, 
 def test_calibration_maxima_from_the_workers_equal_the_driver_scoring_every_pair(
         spark, scenario_lake):
     """Calibration scores each held-out baseline hour against the rest in the workers
-    and Spark keeps each (slice, column, metric)'s largest scaled value: the same maxima,
-    exactly, as scoring every collected pair on the driver."""
+    and Spark keeps each (slice, column, metric)'s largest scaled value: the same maxima
+    (to 1e-12) as scoring every collected pair on the driver row by row."""
     from inferwatch.metrics import baseline as bl
     from inferwatch.metrics import drift as metric
     from inferwatch.metrics import drift_scoring, left_out
@@ -213,7 +215,8 @@ def test_calibration_maxima_from_the_workers_equal_the_driver_scoring_every_pair
                 driver[at] = max(driver.get(at, 0.0), abs(value) / scale)
     pairs.unpersist()
     assert len(workers) > 100 and {k[0] for k in workers} == {"fraud", "eta"}
-    assert workers == driver
+    assert workers.keys() == driver.keys()  # the workers sum in another order: ulps apart
+    assert all(math.isclose(workers[k], driver[k], rel_tol=1e-12) for k in driver)
 
 
 def test_multivariate_drift_flags_incident_days_and_points_at_their_features(scenario_lake):

@@ -154,15 +154,42 @@ def _scaled(given, rows: np.ndarray, per_scale: dict) -> None:
             per_scale[key[:-len(drift.PER_SCALE)]][rows] = value
 
 
-def _threshold(batch: pa.RecordBatch, metric: str, fixed: np.ndarray,
-               per_scale: np.ndarray) -> np.ndarray:
-    """`drift.threshold_of` per row: a calibrated per-scale threshold times the row's
-    `null_scale` (never below the fixed one), else the fixed one."""
+def scaled_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+    """Per judged statistic of each row of a batch of summaries (`ok`, finite, a positive
+    chance scale), its keys, `metric` and |value| / `drift.row_scale` (`schema`:
+    `drift_scoring.SCALED` in Arrow): what calibration reduces to maxima."""
+    kind = _text(batch, "kind")
+    enough = _least(batch, "n_finite") >= MIN_COUNT
+    rows_enough = _least(batch, "count") >= MIN_COUNT
+    keys = [f.name for f in schema if f.name not in ("metric", "scaled")]
+    parts = []
+    for metric, (value, _bound, computed) in sorted(_statistics(batch, kind).items()):
+        scale = _scale(batch, metric)
+        ok = (rows_enough if metric == NULLS else enough) & computed & np.isfinite(value)
+        at = np.flatnonzero(ok & (scale > 0))
+        if at.size:
+            taken = pa.array(at)
+            parts.append(pa.Table.from_arrays(
+                [*[batch.column(k).take(taken) for k in keys], pa.array([metric] * at.size),
+                 pa.array(np.abs(value[at]) / scale[at])], schema=schema))
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _scale(batch: pa.RecordBatch, metric: str) -> np.ndarray:
+    """`drift.row_scale` per row: how far `metric` moves by chance between its sides
+    (rows for a null rate, else values); nan without both."""
     size = "count" if metric == NULLS else "n_finite"
     w, r = _numbers(batch, f"w_{size}", fill=0.0), _numbers(batch, f"r_{size}", fill=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = np.where((w != 0) & (r != 0), 1.0 / w + 1.0 / r, np.nan)
-    scale = spread if metric in drift.DIVERGENCES else np.sqrt(spread)
+    return spread if metric in drift.DIVERGENCES else np.sqrt(spread)
+
+
+def _threshold(batch: pa.RecordBatch, metric: str, fixed: np.ndarray,
+               per_scale: np.ndarray) -> np.ndarray:
+    """`drift.threshold_of` per row: a calibrated per-scale threshold times the row's
+    `null_scale` (never below the fixed one), else the fixed one."""
+    scale = _scale(batch, metric)
     scaled = per_scale * scale
     use = ~np.isnan(per_scale) & np.isfinite(scale)
     return np.where(use & (scaled > fixed), scaled, fixed)

@@ -6,12 +6,12 @@ A long backfill compares thousands of windows (a 9-month history of one model: a
 6,800 hours, days and weeks, each per slice and column, against its baseline and the
 window before: 1.4 million comparisons) whose summaries hold each side's quantile grid:
 gigabytes the driver cannot hold, where each worker holds one Arrow batch. `scored`
-judges each batch column by column (`drift_columns.scored_batch`: what `drift.score` and
-`drift.compact` give row by row, which the driver and calibration's `scaled_maxima` use).
+and `scaled_maxima` judge each batch column by column (`drift_columns`): what
+`drift.score` and `drift.compact` give row by row (`compacted`, the driver's reference).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -20,13 +20,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from inferwatch.lake.schema import arrow_rows
 from inferwatch.metrics import drift
-from inferwatch.metrics.drift_columns import scored_batch
-
-# the summary columns that are maps (Arrow hands them over as lists of pairs)
-MAPS = ("w_categories", "r_categories", "thresholds")
-GRIDS = ("q_w", "q_r")  # each side's quantiles at `QUANTILE_GRID`
+from inferwatch.metrics.drift_columns import scaled_batch, scored_batch
 
 Limits = Mapping[str, Mapping[str, Mapping[str, float]]]
 
@@ -47,19 +42,6 @@ def scored(pairs: DataFrame, limits: Limits) -> DataFrame:
     return drift.summaries(pairs).mapInArrow(batches, drift.DRIFT_SCHEMA)
 
 
-def _in_workers(pairs: DataFrame, rows_of: Callable[[dict, Mapping | None], Iterable[tuple]],
-                schema: T.StructType) -> DataFrame:
-    """`rows_of(summary row, its numeric statistics)` of every summary of `pairs`, batch
-    by batch in the executors' Python workers, as rows of `schema`."""
-    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in found:
-            rows = [out for row, numeric in drift.scored(_dicts(batch))
-                    for out in rows_of(row, numeric)]
-            yield from arrow_rows(rows, schema).to_batches()
-
-    return drift.summaries(pairs).mapInArrow(batches, schema)
-
-
 # per (model, slice, column, kind, metric): the largest |value| / chance scale seen
 SCALED = T.StructType([T.StructField(n, T.StringType()) for n in (
     "model_id", "slice_key", "slice_value", "column", "kind", "metric")]
@@ -70,16 +52,16 @@ def scaled_maxima(pairs: DataFrame) -> DataFrame:
     """Per (model, slice, column, kind, metric) of the `pairs` (held-out hours beside their
     references), the largest |statistic| / `drift.row_scale` among the comparisons that
     judged it (`ok`, finite, a positive scale): what calibration sets thresholds from,
-    scored in the workers and reduced by Spark, so only the maxima reach the driver."""
+    scored in the workers (`drift_columns.scaled_batch`) and reduced by Spark, so only the
+    maxima reach the driver."""
     keys = [f.name for f in SCALED.fields[:4]]
+    schema = to_arrow_schema(SCALED)
 
-    def scaled(row: dict, numeric: Mapping | None) -> Iterator[tuple]:
-        for metric, value, _bound, _t, _d, status in drift.score(row, {}, numeric):
-            scale = drift.row_scale(metric, row)
-            if status == "ok" and value is not None and scale > 0:
-                yield (*[row[k] for k in keys], row["kind"], metric, abs(value) / scale)
+    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in found:
+            yield from scaled_batch(batch, schema).to_batches()
 
-    return (_in_workers(pairs, scaled, SCALED)
+    return (drift.summaries(pairs).mapInArrow(batches, SCALED)
             .groupBy(*keys, "kind", "metric").agg(F.max("scaled").alias("scaled")))
 
 
@@ -94,20 +76,3 @@ def compacted(row: Mapping[str, Any], numeric: Mapping | None, limits: Limits) -
          row["slice_value"], row["column"], row["kind"], row["comparison"], row["name"],
          row["version"], row["r_window_start"]),
         drift.score(row, limit, numeric), row["w_count"], row["r_count"])
-
-
-def _dicts(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    """The batch's rows as dicts; its quantile grids as numpy arrays (or None), not lists
-    of floats (listing them was a third of the scoring)."""
-    grids = [c for c in GRIDS if c in batch.schema.names]
-    rows = batch.drop_columns(grids).to_pylist()
-    for c in grids:
-        for row, values in zip(rows, batch.column(c).to_numpy(zero_copy_only=False),
-                               strict=True):
-            row[c] = values
-    maps = [c for c in MAPS if c in batch.schema.names]
-    for row in rows:
-        for c in maps:
-            if row[c] is not None:
-                row[c] = dict(row[c])
-    return rows
