@@ -3,9 +3,8 @@ flagged against the baseline in its onset hour or the next; clean columns in cle
 stay at or below the stated false-flag rate; re-runs change nothing."""
 from __future__ import annotations
 
-import math
-
 import json
+import math
 
 import pandas as pd
 import pytest
