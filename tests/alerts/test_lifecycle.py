@@ -118,3 +118,30 @@ def test_drift_signals_hold_columns_near_their_thresholds():
     # hour 2 has one statistic near (two are needed), hour 3 none
     assert list(got.index) == [HOURS[0], HOURS[1]]
     assert list(got["hold"]) == [False, True]
+
+
+def test_drift_signals_of_many_models_at_once_are_each_models_own():
+    """The alerts job finds a batch's drift signals in one call: each model's windows are
+    judged within the model (a slice holding all of one model's rows is that model's
+    whole again, whatever another model's whole holds in the same window)."""
+    rows = []
+    for model, n_all, moved in (("fraud", 500, (1.5, 1.4, 1.3)), ("eta", 300, (0.8, 0.7, 0.75))):
+        for slice_key, n in (("*", n_all), ("country", 300)):
+            for metric, ratio in zip(("psi", "ks", "wasserstein"), moved, strict=True):
+                rows.append({"model_id": model, "granularity": "1h",
+                             "window_start": HOURS[0], "comparison": "baseline",
+                             "slice_key": slice_key, "slice_value": slice_key,
+                             "column": "amount", "kind": "numeric", "metric": metric,
+                             "value": ratio * 0.2, "threshold": 0.2, "drifted": ratio > 1,
+                             "status": "ok", "n": n, "n_reference": 5000,
+                             "error_bound": 0.01})
+    frame = pd.DataFrame(rows)
+    together = signals.drift(frame)
+    alone = pd.concat([signals.drift(frame[frame.model_id == m]) for m in ("fraud", "eta")],
+                      ignore_index=True)
+    key = ["model_id", "slice_key", "hold"]
+    pd.testing.assert_frame_equal(together.sort_values(key).reset_index(drop=True),
+                                  alone.sort_values(key).reset_index(drop=True))
+    # eta's slice holds all of eta's rows: it is eta's whole, not a slice of its own
+    assert sorted(zip(together.model_id, together.slice_key, together.hold)) == [
+        ("eta", "*", True), ("fraud", "*", False), ("fraud", "country", False)]

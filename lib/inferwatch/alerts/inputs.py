@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from inferwatch import read
+from inferwatch.alerts import signals
 from inferwatch.granularity import GRANULARITIES
 
 if TYPE_CHECKING:  # the read side (report, notebooks) imports this module without Spark
@@ -31,6 +32,10 @@ NEWEST_FROM = ("metrics/performance", "metrics/drift")
 # slice: `signals.drift`), and the whole model's of any window (`explain` hints); the
 # previous-window comparisons and the slices of days and weeks are half the table and
 # more, and nothing here reads them
+# the drift signals of a batch's models (`signals.drift`), found once for all of them and
+# cut per model like a table; a window owed to `metrics/drift` is owed here too
+DRIFT_SIGNALS = "drift signals"
+WRITTEN_FROM = {DRIFT_SIGNALS: "metrics/drift"}
 JUDGED = {"metrics/drift": [[("comparison", "=", "baseline"), ("granularity", "=", "1h")],
                             [("comparison", "=", "baseline"), ("slice_key", "=", "*")]]}
 
@@ -118,15 +123,23 @@ class Batch:
         known = [s for s in starts.values() if s is not None]
         first = min(known) if len(known) == len(starts) else None
         self.starts = dict(starts)
-        self.tables = {name: _by_model(read_frame(
-            lake, name, ids, first if name in INPUTS else None, JUDGED.get(name, ())), name)
-            for name in (*INPUTS, *tables)}
+        got = {name: read_frame(lake, name, ids, first if name in INPUTS else None,
+                                JUDGED.get(name, ())) for name in (*INPUTS, *tables)}
+        if not got["metrics/drift"].empty:
+            got["metrics/drift"] = read.drift_metrics(got["metrics/drift"])
+            try:  # every model's at once; if any row breaks it, each model's alone
+                got[DRIFT_SIGNALS] = signals.drift(got["metrics/drift"])
+            except Exception:  # noqa: BLE001 - `evaluate` finds the model that breaks it
+                pass
+        self.tables = {name: _by_model(frame) for name, frame in got.items()}
 
     def frames(self, model_id: str) -> dict[str, pd.DataFrame]:
         """`frames(lake, model_id, its start)`, cut from the batch's reads."""
         start = self.starts.get(model_id)
         out = {}
-        for name in INPUTS:
+        for name in (*INPUTS, DRIFT_SIGNALS):
+            if name not in self.tables:
+                continue
             rows = self.rows(name, model_id)
             if start is not None and "window_start" in rows:
                 rows = rows[pd.to_datetime(rows["window_start"], utc=True) >= _utc(start)]
@@ -145,9 +158,7 @@ def _utc(moment: datetime) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def _by_model(frame: pd.DataFrame, name: str) -> dict[str, pd.DataFrame]:
-    if name == "metrics/drift":
-        frame = read.drift_metrics(frame) if not frame.empty else frame
+def _by_model(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if frame.empty or "model_id" not in frame:
         return {}
     return {m: rows.reset_index(drop=True) for m, rows in frame.groupby("model_id", sort=False)}
@@ -160,7 +171,7 @@ def without_owed(found: dict[str, pd.DataFrame], owed: dict[str, set[datetime]]
     until that job has done the hour (each run evaluates every window again)."""
     out = {}
     for name, frame in found.items():
-        hours = owed.get(name) or set()
+        hours = owed.get(WRITTEN_FROM.get(name, name)) or set()
         if not hours or frame.empty or "granularity" not in frame:
             out[name] = frame
             continue

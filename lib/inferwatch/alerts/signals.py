@@ -52,11 +52,12 @@ def held(signals: pd.DataFrame) -> pd.Series:
 def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     """Columns that fire (`hold` False), and columns that do not fire but whose statistics
     pass `HOLD` x their thresholds by the same counting rules (`hold` True): these only keep
-    an open alert of the column from resolving (`alerts.lifecycle`)."""
+    an open alert of the column from resolving (`alerts.lifecycle`). `frame` may hold many
+    models' rows (`read.drift_metrics`): each window is judged within its model."""
     if frame is None or frame.empty:
         return empty()
     base = frame[(frame["granularity"] == "1h") & (frame["comparison"] == "baseline")]
-    keys = ["window_start", "column", "metric"]
+    keys = ["model_id", "window_start", "column", "metric"]  # of any number of models
     whole = base.loc[base["slice_key"] == "*", keys + ["n"]].rename(columns={"n": "n_all"})
     base = base.merge(whole, on=keys, how="left")
     # a slice holding every row of the window (one model_version) is the whole model again
@@ -67,7 +68,7 @@ def drift(frame: pd.DataFrame, min_metrics: int = MIN_METRICS) -> pd.DataFrame:
     near = judged[judged["value"].abs() >= HOLD * judged["threshold"]]
     held = _columns(near, min_metrics)
     if not fired.empty and not held.empty:
-        at = ["window_start", "slice_key", "slice_value", "column"]
+        at = ["model_id", "window_start", "slice_key", "slice_value", "column"]
         both = held[at].merge(fired[at].drop_duplicates(), how="left", indicator=True)
         held = held[(both["_merge"] == "left_only").to_numpy()]
     parts = [p for p in (fired.assign(hold=False), held.assign(hold=True)) if not p.empty]
@@ -122,7 +123,7 @@ def small_windows(base: pd.DataFrame) -> pd.DataFrame:
     ks = small[small["metric"] == "ks"]
     critical = 1.63 * np.sqrt(1 / ks["n"] + 1 / ks["n_reference"].clip(lower=1))
     strong = ks[(ks["value"] - ks["error_bound"].fillna(0)) > critical]
-    keys = ["window_start", "slice_key", "slice_value", "column"]
+    keys = ["model_id", "window_start", "slice_key", "slice_value", "column"]
     chosen = small.merge(strong[keys], on=keys)
     chosen = chosen[chosen["metric"].isin(["ks", "psi"]) & chosen["threshold"].notna()
                     & (chosen["value"].abs() > chosen["threshold"])]

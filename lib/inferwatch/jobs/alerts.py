@@ -100,12 +100,13 @@ def _write(ctx: Context, job: Run, done: dict[str, tuple[list[dict], list[dict]]
 
 def evaluate(wanted: dict, found: dict[str, pd.DataFrame]) -> list[dict]:
     """The model's alert records from its settings (`alerts.settings`) and metric frames
-    (no Spark, no writes)."""
+    (no Spark, no writes); its drift signals from `found` when a batch found them."""
     if not wanted["enabled"]:
         return []
     perf = found["metrics/performance"]
     fired = pd.concat([part for part in [
-        signals.drift(found["metrics/drift"]), signals.quality(found["metrics/quality"]),
+        found[inputs.DRIFT_SIGNALS] if inputs.DRIFT_SIGNALS in found
+        else signals.drift(found["metrics/drift"]), signals.quality(found["metrics/quality"]),
         signals.multivariate(found["metrics/multivariate_drift"]),
         performance.performance(perf, wanted["rules"], wanted["min_labeled"]),
         *[performance.anomalies(perf, a["metrics"], a["granularity"], a["min_labeled"],
