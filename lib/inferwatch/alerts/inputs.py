@@ -28,14 +28,14 @@ INPUTS = ("metrics/drift", "metrics/quality", "metrics/multivariate_drift",
 # models whose tables one read holds: the reads follow models / BATCH, the memory BATCH
 BATCH = 50
 NEWEST_FROM = ("metrics/performance", "metrics/drift")
-# the `metrics/drift` rows alerts judge: hourly comparisons with the baseline (every
-# slice: `signals.drift`), and the whole model's of any window (`explain` hints); the
-# previous-window comparisons and the slices of days and weeks are half the table and
-# more, and nothing here reads them
 # the drift signals of a batch's models (`signals.drift`), found once for all of them and
 # cut per model like a table; a window owed to `metrics/drift` is owed here too
 DRIFT_SIGNALS = "drift signals"
 WRITTEN_FROM = {DRIFT_SIGNALS: "metrics/drift"}
+# the `metrics/drift` rows alerts judge: hourly comparisons with the baseline (every
+# slice: `signals.drift`), and the whole model's of any window (`explain` hints); the
+# previous-window comparisons and the slices of days and weeks are half the table and
+# more, and nothing here reads them
 JUDGED = {"metrics/drift": [[("comparison", "=", "baseline"), ("granularity", "=", "1h")],
                             [("comparison", "=", "baseline"), ("slice_key", "=", "*")]]}
 

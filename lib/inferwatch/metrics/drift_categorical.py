@@ -29,7 +29,9 @@ def categorical_columns(reference: pa.Array, window: pa.Array, rows: np.ndarray
     n = len(reference)
     found = {m: (np.full(n, np.nan), np.zeros(n, dtype=bool)) for m in STATISTICS}
     sides = [_entries(column) for column in (reference, window)]
-    present = rows & _nonempty(reference) & _nonempty(window)
+    present = rows.copy()
+    for side in sides:  # a null or empty map has no entries
+        present &= np.bincount(side["row"].to_numpy(), minlength=n) > 0
     if not present.any():
         return found
     kept = [side[present[side["row"].to_numpy()]] for side in sides]
@@ -55,19 +57,19 @@ def categorical_columns(reference: pa.Array, window: pa.Array, rows: np.ndarray
     return found
 
 
+def map_entries(column: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(row, key, value) of every entry of a map column, as arrays (a slice of a column
+    is honoured; a null map has no entry)."""
+    listed = pa.ListArray.from_arrays(column.offsets, column.values)  # a map: its entries
+    entries = pc.list_flatten(listed)
+    return (pc.list_parent_indices(listed).to_numpy(),
+            entries.field("key").to_numpy(zero_copy_only=False), entries.field("value"))
+
+
 def _entries(column: pa.Array) -> pd.DataFrame:
     """(row, key, count) of every entry of a map column (a null count as 0)."""
-    listed = pa.ListArray.from_arrays(column.offsets, column.values)
-    entries = pc.list_flatten(listed)
-    return pd.DataFrame({"row": pc.list_parent_indices(listed).to_numpy(),
-                         "key": entries.field("key").to_numpy(zero_copy_only=False),
-                         "count": pc.fill_null(entries.field("value"), 0).to_numpy()})
-
-
-def _nonempty(column: pa.Array) -> np.ndarray:
-    return pc.fill_null(pc.greater(pc.list_value_length(
-        pa.ListArray.from_arrays(column.offsets, column.values)), 0), False).to_numpy(
-        zero_copy_only=False) & pc.is_valid(column).to_numpy(zero_copy_only=False)
+    row, key, count = map_entries(column)
+    return pd.DataFrame({"row": row, "key": key, "count": pc.fill_null(count, 0).to_numpy()})
 
 
 def _normalized(x: np.ndarray, row: np.ndarray, n: int) -> np.ndarray:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from inferwatch.metrics import drift
 from inferwatch.metrics.drift_batch import numeric_columns
-from inferwatch.metrics.drift_categorical import categorical_columns
+from inferwatch.metrics.drift_categorical import categorical_columns, map_entries
 from inferwatch.metrics.profile import NUMERIC
 from inferwatch.model_settings.drift import (BOUNDED, DEFAULT_THRESHOLDS, MIN_COUNT,
                                              STATISTICS)
@@ -44,8 +44,7 @@ def scored_batch(batch: pa.RecordBatch, limits: Limits, schema: pa.Schema) -> pa
     kind = _text(batch, "kind")
     values = _statistics(batch, kind)
     fixed, per_scale = _limits(batch, kind, limits)
-    enough = _least(batch, "n_finite") >= MIN_COUNT
-    rows_enough = _least(batch, "count") >= MIN_COUNT
+    judged = _judged(batch, values)
     label = _text(batch, "column") == drift.UNJUDGED_NULLS
     names = sorted(values)
     judged_any = np.zeros(n, dtype=bool)
@@ -58,7 +57,7 @@ def scored_batch(batch: pa.RecordBatch, limits: Limits, schema: pa.Schema) -> pa
         if metric == NULLS:
             threshold = np.where(label, math.inf, threshold)
         finite = computed & np.isfinite(value)
-        ok = (rows_enough if metric == NULLS else enough) & finite
+        ok = judged[metric]
         if metric != NULLS:
             judged_any |= ok
         flagged[:, j] = ok & (np.abs(np.where(finite, value, 0.0)) > threshold)
@@ -127,52 +126,58 @@ def _limits(batch: pa.RecordBatch, kind: np.ndarray, limits: Limits
     model = _text(batch, "model_id")
     for model_id, k in sorted(set(zip(model, kind))):
         rows = (model == model_id) & (kind == k)
-        given = limits[model_id][k]
         for metric in metrics:
-            fixed[metric][rows] = given.get(metric, DEFAULT_THRESHOLDS[k].get(metric, math.inf))
-        _scaled(given.items(), np.flatnonzero(rows), per_scale)
+            fixed[metric][rows] = DEFAULT_THRESHOLDS[k].get(metric, math.inf)
+        for key, value in limits[model_id][k].items():
+            target = _target(key, fixed, per_scale)
+            if target is not None:
+                target[rows] = value
     own = (_text(batch, "comparison") == "baseline") & (_text(batch, "granularity") == "1h")
-    given = batch.column("thresholds")  # a map array as a list of its entries
-    maps = pa.ListArray.from_arrays(given.offsets, given.values)
-    parents = pc.list_parent_indices(maps).to_numpy()
-    entries = pc.list_flatten(maps)
-    keys = entries.field("key").to_numpy(zero_copy_only=False)
-    items = pc.fill_null(entries.field("value"), math.nan).to_numpy(zero_copy_only=False)
+    parents, keys, items = map_entries(batch.column("thresholds"))
+    items = pc.fill_null(items, math.nan).to_numpy(zero_copy_only=False)
     mine = own[parents]
     for key in set(keys[mine]):
-        at = mine & (keys == key)
-        metric = key[:-len(drift.PER_SCALE)] if key.endswith(drift.PER_SCALE) else key
-        if metric in metrics:
-            target = per_scale if key.endswith(drift.PER_SCALE) else fixed
-            target[metric][parents[at]] = items[at]
+        target = _target(key, fixed, per_scale)
+        if target is not None:
+            at = mine & (keys == key)
+            target[parents[at]] = items[at]
     return fixed, per_scale
 
 
-def _scaled(given, rows: np.ndarray, per_scale: dict) -> None:
-    for key, value in given:
-        if key.endswith(drift.PER_SCALE) and key[:-len(drift.PER_SCALE)] in per_scale:
-            per_scale[key[:-len(drift.PER_SCALE)]][rows] = value
+def _target(key: str, fixed: dict, per_scale: dict) -> np.ndarray | None:
+    """The thresholds a key of a threshold map sets: `metric` a fixed one, `metric/scale`
+    one per unit of chance scale; None for a key that names no statistic."""
+    if key.endswith(drift.PER_SCALE):
+        return per_scale.get(key[:-len(drift.PER_SCALE)])
+    return fixed.get(key)
 
 
 def scaled_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
     """Per judged statistic of each row of a batch of summaries (`ok`, finite, a positive
     chance scale), its keys, `metric` and |value| / `drift.row_scale` (`schema`:
     `drift_scoring.SCALED` in Arrow): what calibration reduces to maxima."""
-    kind = _text(batch, "kind")
-    enough = _least(batch, "n_finite") >= MIN_COUNT
-    rows_enough = _least(batch, "count") >= MIN_COUNT
+    values = _statistics(batch, _text(batch, "kind"))
+    judged = _judged(batch, values)
     keys = [f.name for f in schema if f.name not in ("metric", "scaled")]
     parts = []
-    for metric, (value, _bound, computed) in sorted(_statistics(batch, kind).items()):
+    for metric, (value, _bound, _computed) in sorted(values.items()):
         scale = _scale(batch, metric)
-        ok = (rows_enough if metric == NULLS else enough) & computed & np.isfinite(value)
-        at = np.flatnonzero(ok & (scale > 0))
+        at = np.flatnonzero(judged[metric] & (scale > 0))
         if at.size:
             taken = pa.array(at)
             parts.append(pa.Table.from_arrays(
                 [*[batch.column(k).take(taken) for k in keys], pa.array([metric] * at.size),
                  pa.array(np.abs(value[at]) / scale[at])], schema=schema))
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _judged(batch: pa.RecordBatch, values: dict) -> dict[str, np.ndarray]:
+    """Per statistic, the rows that judge it (`drift.score`'s `ok`): computed, finite, and
+    `MIN_COUNT` values on both sides (rows, for a null rate)."""
+    enough = _least(batch, "n_finite") >= MIN_COUNT
+    rows_enough = _least(batch, "count") >= MIN_COUNT
+    return {metric: (rows_enough if metric == NULLS else enough) & computed & np.isfinite(value)
+            for metric, (value, _bound, computed) in values.items()}
 
 
 def _scale(batch: pa.RecordBatch, metric: str) -> np.ndarray:

@@ -11,7 +11,7 @@ and `scaled_maxima` judge each batch column by column (`drift_columns`): what
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -34,12 +34,19 @@ def scored(pairs: DataFrame, limits: Limits) -> DataFrame:
     an hour on top)."""
     limits = {m: {k: dict(v) for k, v in by.items()} for m, by in limits.items()}
     schema = to_arrow_schema(drift.DRIFT_SCHEMA, timezone="UTC")
+    return _in_workers(pairs, lambda batch: scored_batch(batch, limits, schema),
+                       drift.DRIFT_SCHEMA)
 
+
+def _in_workers(pairs: DataFrame, judge: Callable[[pa.RecordBatch], pa.Table],
+                schema: T.StructType) -> DataFrame:
+    """`judge` of every batch of the `pairs`' summaries, in the executors' Python workers,
+    as rows of `schema`."""
     def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in found:
-            yield from scored_batch(batch, limits, schema).to_batches()
+            yield from judge(batch).to_batches()
 
-    return drift.summaries(pairs).mapInArrow(batches, drift.DRIFT_SCHEMA)
+    return drift.summaries(pairs).mapInArrow(batches, schema)
 
 
 # per (model, slice, column, kind, metric): the largest |value| / chance scale seen
@@ -56,12 +63,7 @@ def scaled_maxima(pairs: DataFrame) -> DataFrame:
     maxima reach the driver."""
     keys = [f.name for f in SCALED.fields[:4]]
     schema = to_arrow_schema(SCALED)
-
-    def batches(found: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in found:
-            yield from scaled_batch(batch, schema).to_batches()
-
-    return (drift.summaries(pairs).mapInArrow(batches, SCALED)
+    return (_in_workers(pairs, lambda batch: scaled_batch(batch, schema), SCALED)
             .groupBy(*keys, "kind", "metric").agg(F.max("scaled").alias("scaled")))
 
 
