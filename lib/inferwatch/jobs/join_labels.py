@@ -37,6 +37,7 @@ from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.jobs.index import entries
 from inferwatch.runs import Run, track
+from inferwatch.scoped_conf import sized
 from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
 from inferwatch.metrics.performance import MULTICLASS
 
@@ -100,29 +101,30 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
         if added:
             incoming = incoming.unionByName(raw.read_files(added, latest).select(*cols)
                                             .withColumn("first_seen", F.lit(now).cast("timestamp")))
-        batch = latest_per_inference(incoming, HINTED).persist()
-        located = None
-        try:
-            located = _judged(_located(lake, batch), now, env.pending_expiry_days,
-                              multiclass).persist()
-            outcome = located.groupBy("inference_id", "_hint_model").agg(
-                F.when(F.max(F.col("model_id").isNotNull() & F.col(REASON).isNull()), "matched")
-                .when(F.max(F.col(REASON).isNotNull()), "quarantined")
-                .otherwise("pending").alias("outcome"))
-            counts = dict(outcome.groupBy("outcome").count().collect())
-            job.rows_out, job.rows_pending = counts.get("matched", 0), counts.get("pending", 0)
-            job.rows_quarantined = counts.get("quarantined", 0)
-            job.rows_duplicate = job.rows_in - batch.count()
-            job.check_accounting()
-            if not added and not job.rows_out and not job.rows_quarantined:
-                job.notes.append(f"{job.rows_pending} labels still pending; nothing changed")
-                return job
-            cursor = (CURSOR, latest) if since is None or latest > since else None
-            _commit(lake, job, located, cursor, pending_version)
-        finally:
-            batch.unpersist()
-            if located is not None:
-                located.unpersist()
+        with sized(lake.spark, job.rows_in):  # few rows: interpreted expressions
+            batch = latest_per_inference(incoming, HINTED).persist()
+            located = None
+            try:
+                located = _judged(_located(lake, batch), now, env.pending_expiry_days,
+                                  multiclass).persist()
+                outcome = located.groupBy("inference_id", "_hint_model").agg(
+                    F.when(F.max(F.col("model_id").isNotNull() & F.col(REASON).isNull()), "matched")
+                    .when(F.max(F.col(REASON).isNotNull()), "quarantined")
+                    .otherwise("pending").alias("outcome"))
+                counts = dict(outcome.groupBy("outcome").count().collect())
+                job.rows_out, job.rows_pending = counts.get("matched", 0), counts.get("pending", 0)
+                job.rows_quarantined = counts.get("quarantined", 0)
+                job.rows_duplicate = job.rows_in - batch.count()
+                job.check_accounting()
+                if not added and not job.rows_out and not job.rows_quarantined:
+                    job.notes.append(f"{job.rows_pending} labels still pending; nothing changed")
+                    return job
+                cursor = (CURSOR, latest) if since is None or latest > since else None
+                _commit(lake, job, located, cursor, pending_version)
+            finally:
+                batch.unpersist()
+                if located is not None:
+                    located.unpersist()
     return job
 
 

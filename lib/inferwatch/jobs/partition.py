@@ -33,6 +33,7 @@ from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
 from inferwatch.runs import OK, Progress, Run, track
+from inferwatch.scoped_conf import sized
 from inferwatch.model_config import MODEL_ID_PATTERN
 from inferwatch.lake.scan import column as quoted
 from inferwatch.lake.tables import DELIVERIES, INFERENCES
@@ -122,40 +123,41 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
         added, logged = raw.added_files(since, latest), raw.added_records(since, latest)
         batch = _safe_columns(raw.read_files(added, latest), job)
         job.rows_in = logged if logged is not None else batch.count()
-        flagged = classify(batch, now, env.future_tolerance_hours).persist()
-        final = None
-        try:
-            read_version = target.version()
-            hours = [r.asDict() for r in flagged.where(F.col(STATUS) == "new")
-                     .select("model_id", "hour").distinct().collect()]
-            stored = stored_keys(lake, flagged.where(F.col(STATUS) == "new"), lookback)
-            final = mark_stored(flagged, stored, lookback).persist()
-            by_hour = final.groupBy(STATUS, "model_id", "hour").agg(
-                F.count(F.lit(1)).alias("n"), F.min(REASON).alias("reason")).collect()
-            counts = {}
-            for r in by_hour:
-                counts[r[STATUS]] = counts.get(r[STATUS], 0) + r["n"]
-            job.rows_out = counts.get("new", 0)
-            job.rows_duplicate = counts.get("duplicate", 0)
-            job.rows_quarantined = counts.get("quarantined", 0)
-            job.check_accounting()
-            if job.rows_quarantined and (quarantine.txn_version(txn[0]) or -1) < latest:
-                originals = [c for c in batch.columns if c != "ingest_date"]
-                bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"), SOURCE, JOB,
-                                      job.run_id, originals)
-                job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
-            if by_hour and (deliveries.txn_version(txn[0]) or -1) < latest:
-                job.outputs["state/deliveries"] = deliveries.append(
-                    _deliveries(ctx, by_hour, job.run_id), txn=txn)
-            rows = _inference_rows(final.where(F.col(STATUS) == "new"))
-            # refused if another writer added to these hours meanwhile (no lost duplicate check)
-            job.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
-                                                read_partitions=hours)
-            catch_up_index(lake, job)
-        finally:
-            flagged.unpersist()
-            if final is not None:
-                final.unpersist()
+        with sized(lake.spark, job.rows_in):  # few rows: interpreted expressions
+            flagged = classify(batch, now, env.future_tolerance_hours).persist()
+            final = None
+            try:
+                read_version = target.version()
+                hours = [r.asDict() for r in flagged.where(F.col(STATUS) == "new")
+                         .select("model_id", "hour").distinct().collect()]
+                stored = stored_keys(lake, flagged.where(F.col(STATUS) == "new"), lookback)
+                final = mark_stored(flagged, stored, lookback).persist()
+                by_hour = final.groupBy(STATUS, "model_id", "hour").agg(
+                    F.count(F.lit(1)).alias("n"), F.min(REASON).alias("reason")).collect()
+                counts = {}
+                for r in by_hour:
+                    counts[r[STATUS]] = counts.get(r[STATUS], 0) + r["n"]
+                job.rows_out = counts.get("new", 0)
+                job.rows_duplicate = counts.get("duplicate", 0)
+                job.rows_quarantined = counts.get("quarantined", 0)
+                job.check_accounting()
+                if job.rows_quarantined and (quarantine.txn_version(txn[0]) or -1) < latest:
+                    originals = [c for c in batch.columns if c != "ingest_date"]
+                    bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"), SOURCE, JOB,
+                                          job.run_id, originals)
+                    job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
+                if by_hour and (deliveries.txn_version(txn[0]) or -1) < latest:
+                    job.outputs["state/deliveries"] = deliveries.append(
+                        _deliveries(ctx, by_hour, job.run_id), txn=txn)
+                rows = _inference_rows(final.where(F.col(STATUS) == "new"))
+                # refused if another writer added to these hours meanwhile (no lost duplicate check)
+                job.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
+                                                    read_partitions=hours)
+                catch_up_index(lake, job)
+            finally:
+                flagged.unpersist()
+                if final is not None:
+                    final.unpersist()
     if resumed is not None and job.status == OK:
         return run(ctx, now)  # the rows added after the killed run's batch, in this run too
     return job

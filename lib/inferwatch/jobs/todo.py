@@ -21,6 +21,7 @@ from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run, track
 from inferwatch.granularity import utc
+from inferwatch.scoped_conf import sized
 
 P = TypeVar("P")
 
@@ -117,8 +118,10 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
                         model_id, prepare(ctx, models[model_id], hours, part, done)))
                 meter.advance()
         plans = {m: p for m, p in plans.items() if p is not None}
+        rows = _rows(ctx, {m: todo[m][0] for m in plans})
         # every model's plan at once: the meter's line says how long they took together
-        with progress(f"[{job_name}] computing", len(plans), "models") as meter:
+        with progress(f"[{job_name}] computing", len(plans), "models") as meter, \
+                sized(ctx.spark, rows):
             meter.working_on(", ".join(sorted(plans)[:3]) + (", ..." if len(plans) > 3 else ""))
             results = _computed(ctx, parts, plans, versions, compute, shape)
             if results:
@@ -130,6 +133,16 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
             job.notes += [f"{model_id}: {note}" for note in part.notes]
         job.add_totals()
     return job
+
+
+def _rows(ctx: Context, hours: Mapping[str, set[datetime]]) -> int:
+    """The rows `inferences` lists (its Delta log's record counts) in the models' hours:
+    the size of the run, read from the log, not counted."""
+    wanted = [{"model_id": m, "hour": h} for m, hs in hours.items() for h in sorted(hs)]
+    if not wanted:
+        return 0
+    table = ctx.lake.table("inferences")
+    return sum(f.num_records or 0 for f in table.files(partitions=wanted, stats=()))
 
 
 def _after(ctx: Context, done: Progress, above: Progress, inputs: Sequence[str],

@@ -31,6 +31,7 @@ from pyspark.sql import types as T
 
 from inferwatch.frames import materialized
 from inferwatch.metrics.maps import COUNTS
+from inferwatch.scoped_conf import scoped
 from inferwatch.metrics.windows import conform
 
 KLL_K = 200
@@ -163,16 +164,8 @@ def computed(spark: SparkSession, states: Callable[[], DataFrame]) -> DataFrame:
     """The profile state `states()` builds (one model's, or several models' unioned),
     computed at once with its plain aggregates compiled (`frames.materialized`)."""
     key, fields = _CODEGEN_FIELDS
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, str(fields))
-    try:
-        state = materialized(states())
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
-    return state
+    with scoped(spark, {key: str(fields)}):
+        return materialized(states())
 
 
 def sql_over(rows: DataFrame, query: Callable[[str], str]) -> DataFrame:
