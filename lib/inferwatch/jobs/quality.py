@@ -18,8 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from inferwatch.context import Context
-from inferwatch.jobs.states import rows_listed
-from inferwatch.jobs.todo import run_fleet
+from inferwatch.jobs.todo import rows_listed, run_fleet
 from inferwatch.lake.schema import rows_frame
 from inferwatch.metrics.window_store import replace_fleet_windows
 from inferwatch.model_config import ModelConfig

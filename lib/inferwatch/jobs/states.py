@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from inferwatch.frames import release
 from inferwatch.context import Context
-from inferwatch.jobs.todo import failed
+from inferwatch.jobs.todo import failed, rows_listed
 from inferwatch.metrics.windows import union
 from inferwatch.runs import Run
 
@@ -25,19 +25,6 @@ def share(group: Iterable[Any], notes: list[str], details: Mapping[str, dict]) -
         plan.notes = list(notes)
         for key, value in details.items():
             plan.part.details.setdefault(key, {}).update(value)
-
-
-def rows_listed(ctx: Context, hours: Mapping[str, set[datetime]], version: int
-                ) -> dict[str, int]:
-    """{model_id: rows} the Delta log says `inferences` holds (at `version`) in each
-    model's `hours`: one listing for every model, independent of any join."""
-    listed = ctx.lake.table("inferences").files(
-        version, stats=(), partitions=[{"model_id": m, "hour": h}
-                                       for m, hs in hours.items() for h in sorted(hs)])
-    out = dict.fromkeys(hours, 0)
-    for f in listed:
-        out[f.partition["model_id"]] += f.num_records or 0
-    return out
 
 
 def accounted(ctx: Context, results: Mapping[str, tuple[set[datetime], int]],

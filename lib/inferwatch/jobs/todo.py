@@ -118,7 +118,7 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
                         model_id, prepare(ctx, models[model_id], hours, part, done)))
                 meter.advance()
         plans = {m: p for m, p in plans.items() if p is not None}
-        rows = _rows(ctx, {m: todo[m][0] for m in plans})
+        rows = sum(rows_listed(ctx, {m: todo[m][0] for m in plans}, None).values())
         # every model's plan at once: the meter's line says how long they took together
         with progress(f"[{job_name}] computing", len(plans), "models") as meter, \
                 sized(ctx.spark, rows):
@@ -135,14 +135,17 @@ def run_fleet(ctx: Context, job_name: str, inputs: Sequence[str],
     return job
 
 
-def _rows(ctx: Context, hours: Mapping[str, set[datetime]]) -> int:
-    """The rows `inferences` lists (its Delta log's record counts) in the models' hours:
-    the size of the run, read from the log, not counted."""
-    wanted = [{"model_id": m, "hour": h} for m, hs in hours.items() for h in sorted(hs)]
-    if not wanted:
-        return 0
-    table = ctx.lake.table("inferences")
-    return sum(f.num_records or 0 for f in table.files(partitions=wanted, stats=()))
+def rows_listed(ctx: Context, hours: Mapping[str, set[datetime]], version: int | None
+                ) -> dict[str, int]:
+    """{model_id: rows} the Delta log says `inferences` holds (at `version`) in each
+    model's `hours`: one listing for every model, independent of any join."""
+    listed = ctx.lake.table("inferences").files(
+        version, stats=(), partitions=[{"model_id": m, "hour": h}
+                                       for m, hs in hours.items() for h in sorted(hs)])
+    out = dict.fromkeys(hours, 0)
+    for f in listed:
+        out[f.partition["model_id"]] += f.num_records or 0
+    return out
 
 
 def _after(ctx: Context, done: Progress, above: Progress, inputs: Sequence[str],
