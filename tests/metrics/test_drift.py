@@ -79,6 +79,9 @@ def test_too_few_rows_say_so_instead_of_guessing(spark):
     row = _summary(spark, base, window)
     statuses = {m: (status, hit) for m, _v, _b, _t, hit, status in drift.score(row, {})}
     assert all(s == ("insufficient_data", False) for s in statuses.values()), statuses
+    # no distribution statistic is computed from the few values: only the null rate
+    assert set(statuses) == {"null_rate_delta"}, statuses
+    assert row["q_w"] is row["q_r"] is row["w_mean"] is None
 
 
 @pytest.mark.parametrize("case,rows", [("shift", 3000), ("same", drift.MIN_COUNT - 1)])
