@@ -10,6 +10,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.sql_text import sql_ident, sql_type
+
 
 def rows_frame(spark: SparkSession, rows: Sequence[tuple], schema: T.StructType) -> DataFrame:
     """A DataFrame of Python tuples in `schema`'s order, handed over as one Arrow table
@@ -88,7 +90,7 @@ def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, li
     the table and the column.
     """
     incoming = {f.name: f for f in df.schema.fields}
-    columns: list[Column] = []
+    columns: list[str | Column] = []  # SQL text: one JVM call a column (`sql_text`)
     for field in table.fields:
         got = incoming.get(field.name)
         if got is None:
@@ -97,11 +99,11 @@ def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, li
                     f"{where}: column '{field.name}' ({field.dataType.simpleString()}, NOT NULL) "
                     "is missing from the data being written"
                 )
-            columns.append(F.lit(None).cast(field.dataType).alias(field.name))
+            columns.append(_cast("NULL", field))
         elif got.dataType == field.dataType:
-            columns.append(F.col(field.name))
+            columns.append(sql_ident(field.name))
         elif _widens(got.dataType, field.dataType) or loosened(got.dataType) == field.dataType:
-            columns.append(F.col(field.name).cast(field.dataType).alias(field.name))
+            columns.append(_cast(sql_ident(field.name), field))
         else:
             raise SchemaMismatchError(
                 f"{where}: column '{field.name}' is {field.dataType.simpleString()} in the table "
@@ -115,10 +117,21 @@ def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, li
             raise SchemaMismatchError(
                 f"{where}: new column '{field.name}' is timestamp_ntz; store UTC timestamps"
             )
-        columns.append(F.col(field.name))
+        columns.append(sql_ident(field.name))
     nullable_added = [T.StructField(f.name, loosened(f.dataType), True, f.metadata)
                       for f in added]
-    return df.select(*columns), nullable_added
+    if all(isinstance(c, str) for c in columns):
+        return df.selectExpr(*columns), nullable_added
+    return df.select(*[F.expr(c) if isinstance(c, str) else c for c in columns]), nullable_added
+
+
+def _cast(value: str, field: T.StructField) -> str | Column:
+    """`value` (SQL) cast to `field`'s type and named after it: SQL text, or a Column where
+    SQL cannot say the type (`sql_text.sql_type`)."""
+    target = sql_type(field.dataType)
+    if target is None:
+        return F.expr(value).cast(field.dataType).alias(field.name)
+    return f"CAST({value} AS {target}) AS {sql_ident(field.name)}"
 
 
 def _widens(source: T.DataType, target: T.DataType) -> bool:

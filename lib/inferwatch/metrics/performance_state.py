@@ -55,7 +55,8 @@ from inferwatch.metrics.performance import (
     predicted_class,
     true_class,
 )
-from inferwatch.metrics.maps import sorted_map, sum_maps
+from inferwatch.lake.sql_text import sql_ident
+from inferwatch.metrics.maps import sorted_map, sum_maps, summed_map
 from inferwatch.granularity import check_granularity
 from inferwatch.metrics.window_store import window_column
 from inferwatch.metrics.windows import conform
@@ -143,8 +144,8 @@ def merge_states(states: DataFrame, granularity: str) -> DataFrame:
         raise ValueError(f"states lack state columns {missing}; expected STATE_SCHEMA")
     window = window_column("window_start", granularity).alias("window_start")
     merged = states.groupBy("model_id", window, "slice_key", "slice_value").agg(
-        *[F.sum(c).alias(c) for c in _SUMS],
-        *[sum_maps(F.col(c), STATE_SCHEMA[c].dataType).alias(c) for c in _MAPS],
+        *[F.expr(f"sum({sql_ident(c)}) AS {sql_ident(c)}") for c in _SUMS],  # SQL text:
+        *[summed_map(c, STATE_SCHEMA[c].dataType).alias(c) for c in _MAPS],  # few JVM calls
         F.kll_merge_agg_double("delay_sketch").alias("delay_sketch"),
     )
     return conform(merged, STATE_SCHEMA)

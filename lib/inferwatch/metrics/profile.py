@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from inferwatch.frames import materialized
+from inferwatch.lake.sql_text import sql_ident, sql_string
 from inferwatch.metrics.maps import COUNTS
 from inferwatch.scoped_conf import scoped
 from inferwatch.metrics.windows import conform
@@ -180,16 +181,6 @@ def sql_over(rows: DataFrame, query: Callable[[str], str]) -> DataFrame:
         return rows.sparkSession.sql(query(view))
     finally:
         rows.sparkSession.catalog.dropTempView(view)
-
-
-def sql_ident(name: str) -> str:
-    """`name` as a quoted SQL identifier."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def sql_string(text: str) -> str:
-    """`text` as a SQL string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _categorical_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from inferwatch.metrics.profile import (KLL_K, NUMERIC, STATE_SCHEMA, sql_ident,
-                                        capped_categories)
+from inferwatch.lake.sql_text import sql_ident
+from inferwatch.metrics.profile import KLL_K, NUMERIC, STATE_SCHEMA, capped_categories
 from inferwatch.granularity import check_granularity
 from inferwatch.metrics.window_store import window_column
 from inferwatch.metrics.windows import conform

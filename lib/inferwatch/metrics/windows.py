@@ -35,6 +35,7 @@ from pyspark.sql import types as T
 from inferwatch.frames import materialized, release
 from inferwatch.granularity import ROLLUPS, truncate, utc, window_end
 from inferwatch.lake.commit import ConcurrentWriteError
+from inferwatch.lake.sql_text import conformed
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics.window_store import overlaps, replace_fleet_windows
 
@@ -45,10 +46,7 @@ MERGE_ATTEMPTS = 4
 
 def conform(states: DataFrame, schema: T.StructType) -> DataFrame:
     """Select `schema`'s columns in order, cast; columns `states` lacks are null."""
-    return states.select(*[
-        (F.col(f.name) if f.name in states.columns else F.lit(None)).cast(f.dataType)
-        .alias(f.name) for f in schema.fields
-    ])
+    return conformed(states, schema)
 
 
 def union(frames: Sequence[DataFrame]) -> DataFrame:
