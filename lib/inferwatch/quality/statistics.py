@@ -21,11 +21,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.granularity import utc
+from inferwatch.lake.sql_text import sql_ident
 
 BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"
@@ -105,9 +106,10 @@ def hour_statistics(spark: SparkSession, rows: DataFrame,
     the `suites` ({model_id: computable specs}) need, each keyed as `quality.judge`
     reads it."""
     columns = {f.name: f.dataType for f in rows.schema.fields}
-    aggregates: dict[tuple, Column] = {("rows",): F.count(F.lit(1))}
+    # as SQL text: a few JVM calls an aggregate, where a Column costs dozens (lake.sql_text)
+    aggregates: dict[tuple, str] = {("rows",): "count(1)"}
     for name in columns:  # which columns an hour has: their non-null counts
-        aggregates[("nonnull", name)] = F.count(F.col(f"`{name}`"))
+        aggregates[("nonnull", name)] = f"count({sql_ident(name)})"
     params: dict[str, dict[str, tuple]] = {}
     keys: set[tuple[str, ...]] = set()
     for model_id, specs in suites.items():
@@ -118,7 +120,7 @@ def hour_statistics(spark: SparkSession, rows: DataFrame,
             value = ((_float(kwargs.get("min_value")), _float(kwargs.get("max_value")))
                      if slot.kind == BETWEEN else (list(kwargs["value_set"]),))
             params.setdefault(slot.name + "_" + slot.column, {})[model_id] = value
-            if ("unexpected", slot) not in aggregates:  # one Column a slot (py4j calls)
+            if ("unexpected", slot) not in aggregates:  # one aggregate a slot
                 aggregates[("unexpected", slot)] = _unexpected(slot)
         for spec in specs:
             kwargs = spec.get("kwargs") or {}
@@ -133,7 +135,7 @@ def hour_statistics(spark: SparkSession, rows: DataFrame,
     found: dict[tuple[str, datetime], dict] = {}
     names = list(aggregates)
     for row in with_params.groupBy("model_id", "hour").agg(
-            *[a.alias(f"s{i}") for i, a in enumerate(aggregates.values())]).collect():
+            *[F.expr(f"{a} AS s{i}") for i, a in enumerate(aggregates.values())]).collect():
         found[(row["model_id"], utc(row["hour"]))] = {
             key: row[f"s{i}"] for i, key in enumerate(names)}
     for key in sorted(keys):
@@ -172,31 +174,32 @@ def _settings(spark: SparkSession, params: dict[str, dict[str, tuple]]) -> DataF
     return spark.createDataFrame(data, T.StructType(fields))
 
 
-def _unexpected(slot: Slot) -> Column:
-    """Non-null values of the slot's column failing its check (GX's Spark conditions)."""
-    column, name = F.col(f"`{slot.column}`"), f"{slot.name}_{slot.column}"
+def _unexpected(slot: Slot) -> str:
+    """Non-null values of the slot's column failing its check (GX's Spark conditions),
+    as SQL."""
+    column, name = sql_ident(slot.column), f"{slot.name}_{slot.column}"
     if slot.kind == BETWEEN:
-        low, high = F.col(f"`{name}_lo`"), F.col(f"`{name}_hi`")
-        above = F.when(low.isNull(), True).otherwise(
-            column > low if slot.strict_min else column >= low)
-        below = F.when(high.isNull(), True).otherwise(
-            column < high if slot.strict_max else column <= high)
-        bad = ~(above & below) & (low.isNotNull() | high.isNotNull())
+        low, high = sql_ident(f"{name}_lo"), sql_ident(f"{name}_hi")
+        above = f"CASE WHEN {low} IS NULL THEN true ELSE {column} " \
+                f"{'>' if slot.strict_min else '>='} {low} END"
+        below = f"CASE WHEN {high} IS NULL THEN true ELSE {column} " \
+                f"{'<' if slot.strict_max else '<='} {high} END"
+        bad = f"(NOT ({above} AND {below})) AND ({low} IS NOT NULL OR {high} IS NOT NULL)"
     else:
-        bad = F.col(f"`{name}_set`").isNotNull() & ~F.array_contains(
-            F.col(f"`{name}_set`"), column)
-    return F.count(F.when(column.isNotNull() & bad, True))
+        values = sql_ident(f"{name}_set")
+        bad = f"{values} IS NOT NULL AND NOT array_contains({values}, {column})"
+    return f"count(CASE WHEN {column} IS NOT NULL AND ({bad}) THEN true END)"
 
 
-def _aggregate(stat: str, name: str) -> Column:
-    column = F.col(f"`{name}`")
+def _aggregate(stat: str, name: str) -> str:
+    column = sql_ident(name)
     if stat == "mean":
-        return F.mean(column)
+        return f"avg({column})"
     if stat == "stdev":
-        return F.stddev_samp(column)
+        return f"stddev_samp({column})"
     if stat == "median":  # exact, as GX asks approxQuantile with relative error 0
-        return F.percentile(column, F.lit(0.5))
-    return F.count_distinct(column)
+        return f"percentile({column}, 0.5D)"
+    return f"count(DISTINCT {column})"
 
 
 def _compound(rows: DataFrame, key: tuple[str, ...]) -> DataFrame:
