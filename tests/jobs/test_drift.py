@@ -103,6 +103,10 @@ def test_other_seeds_flag_every_feature_incident(spark, seed_lake, tmp_path, see
         assert DeltaTable(str(lake / table)).version() == 1, table
     first = drift.run(ctx)
     assert first.status == "ok", first.notes
+    for model_id, part in first.models.items():  # the profile job's states, not a rescan
+        assert "baseline hours' profile read from state/profile" in part.notes, part.notes
+    if seed == 23:
+        _same_as_profiling_the_rows(ctx)
     manifest = json.loads((tmp_path / "input" / "manifest.json").read_text())
     _check(lake, manifest)
     before = _drift(lake)
@@ -114,6 +118,31 @@ def test_other_seeds_flag_every_feature_incident(spark, seed_lake, tmp_path, see
     for job in ("join-labels", "multivariate", "performance", "alerts"):
         assert run_job(ctx, job).status == "ok", job
     assert_alert_scorecard(lake, manifest)
+
+
+def _same_as_profiling_the_rows(ctx) -> None:
+    """The `default` baselines built from `state/profile` equal the same baselines built
+    by profiling their rows again (stored as `rows`): counts, moments and bounds of every
+    slice and column, and which thresholds were calibrated (the sketches' values agree
+    within their error, not exactly: KLL is randomized)."""
+    from inferwatch.metrics import baseline as bl
+    from inferwatch.metrics.joined import baselines_rows
+
+    models = list(ctx.selected_models().values())
+    versions = {t: ctx.lake.table(t).version() for t in ("inferences", "labels")}
+    batches = [b for b in baselines_rows(ctx.lake, models, versions) if b[1] is not None]
+    bl.build_and_store_fleet(ctx.lake, "rows", batches, {m.model_id: [] for m in models},
+                             {m.model_id: "rows" for m in models})
+    keys = ["model_id", "scope", "window_start", "slice_key", "slice_value", "column"]
+    stored = DeltaTable(str(ctx.lake.root) + "/baselines").to_pandas()
+    both = [stored[stored.name == name].sort_values(keys).reset_index(drop=True)
+            for name in ("default", "rows")]
+    assert len(both[0]) == len(both[1]) > 0
+    exact = ["count", "num_nulls", "num_nan", "num_inf", "num_zeros", "n_finite", "min", "max"]
+    pd.testing.assert_frame_equal(both[0][keys + exact], both[1][keys + exact])
+    pd.testing.assert_frame_equal(both[0][["mean", "m2"]], both[1][["mean", "m2"]], rtol=1e-9)
+    limits = [frame.thresholds.map(lambda t: sorted(dict(t or {}))) for frame in both]
+    assert limits[0].tolist() == limits[1].tolist()
 
 
 def test_a_named_baseline_from_a_training_file_and_show_drift(spark, scenario_lake, tmp_path):

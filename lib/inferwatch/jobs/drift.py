@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.frames import materialized, release
-from inferwatch.model_config import ModelConfig
+from inferwatch.model_config import ModelConfig, baseline_window
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
 from inferwatch.jobs.todo import run_fleet
@@ -30,7 +30,8 @@ from inferwatch.metrics import baseline as bl
 from inferwatch.metrics.domain_sample import SAMPLE_TABLE, store_samples
 from inferwatch.metrics import drift, drift_scoring
 from inferwatch.metrics.joined import baselines_rows
-from inferwatch.granularity import GRANULARITIES, ROLLUPS, granularity, truncate, window_end
+from inferwatch.granularity import (GRANULARITIES, ROLLUPS, granularity, truncate, utc,
+                                    window_end)
 from inferwatch.metrics.window_store import read_fleet_windows, replace_fleet_windows
 from inferwatch.metrics.windows import union
 
@@ -139,9 +140,12 @@ def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
     if not batches:
         return
     by_id = {p.model.model_id: p for p in plans if p.model.model_id in built}
+    profiled = _profiled(ctx, [p.model for p in by_id.values()], versions)
+    for model_id in profiled:
+        by_id[model_id].part.notes.append("baseline hours' profile read from state/profile")
     made = bl.build_and_store_fleet(
         ctx.lake, "default", batches, {m: p.part.notes for m, p in by_id.items()},
-        {m: _describe(p.model) for m, p in by_id.items()})
+        {m: _describe(p.model) for m, p in by_id.items()}, profiled)
     outputs = {bl.TABLE: ctx.lake.table(bl.TABLE).version(),
                SAMPLE_TABLE: store_samples(ctx.lake, "default", batches, made)}
     for model_id, version in made.items():
@@ -151,6 +155,35 @@ def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
         plan.part.notes.append(f"baseline 'default' version {version} built from "
                                f"{_describe(plan.model)}")
         plan.base = "default"
+
+
+def _profiled(ctx: Context, models: list[ModelConfig], versions: dict[str, int]
+              ) -> dict[str, DataFrame]:
+    """{model_id: the hourly profile states of its baseline window} of the window
+    baselines whose every hour `state/profile` holds with all the rows `inferences` lists
+    for it (its whole-model count): the profile job computed them from the same rows, so
+    the baseline need not profile them again. A model with an hour missing or stale is
+    left out (its baseline profiles its rows)."""
+    windows = {m.model_id: baseline_window(m) for m in models
+               if "window" in m.baseline and "source" not in m.baseline}
+    table = ctx.lake.table("inferences")
+    parts = [p for p in table.partitions(versions["inferences"]) if p["model_id"] in windows
+             and windows[p["model_id"]][0] <= p["hour"] < windows[p["model_id"]][1]]
+    listed: dict[tuple, int] = {}
+    for f in table.files(versions["inferences"], stats=(), partitions=parts) if parts else ():
+        key = (f.partition["model_id"], utc(f.partition["hour"]))
+        listed[key] = listed.get(key, 0) + (f.num_records or 0)
+    hours = {m: sorted({h for (mm, h) in listed if mm == m}) for m in windows}
+    states = read_fleet_windows(ctx.lake, "state/profile",
+                                {m: {"1h": hs} for m, hs in hours.items() if hs})
+    if states is None or not listed:
+        return {}
+    counted = {(r["model_id"], utc(r["window_start"])): r["n"] for r in
+               states.where(F.col("slice_key") == "*").groupBy("model_id", "window_start")
+               .agg(F.max("count").alias("n")).collect()}
+    complete = [m for m, hs in hours.items()
+                if hs and all(counted.get((m, h)) == listed[(m, h)] for h in hs)]
+    return {m: states.where(F.col("model_id") == m).drop("granularity") for m in complete}
 
 
 def _describe(model: ModelConfig) -> str:

@@ -60,26 +60,33 @@ def build_and_store(lake: Lake, model: ModelConfig, name: str, rows: DataFrame,
 
 def build_and_store_fleet(lake: Lake, name: str,
                           batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
-                          notes: Mapping[str, list[str]], sources: Mapping[str, str]
-                          ) -> dict[str, int]:
+                          notes: Mapping[str, list[str]], sources: Mapping[str, str],
+                          profiled: Mapping[str, DataFrame] | None = None) -> dict[str, int]:
     """Baseline `name` of every model in `batches` (models alike, with the rows their
     baselines come from), built in one plan, calibrated in one (every group's held-out
-    hours at once) and stored with one commit; {model_id: its version}. The states
-    cached on the way are released once it is written (or failed)."""
+    hours at once) and stored with one commit; {model_id: its version}. `profiled`:
+    {model_id: the hourly profile states of its rows}, taken instead of profiling them
+    again. The states cached on the way are released once it is written (or failed)."""
     cached: list[DataFrame] = []
     try:
-        return store(lake, name, build(batches, notes, cached), sources)
+        return store(lake, name, build(batches, notes, cached, profiled), sources)
     finally:
         for frame in cached:
             release(frame)
 
 
 def build(batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
-          notes: Mapping[str, list[str]], cached: list[DataFrame]) -> DataFrame:
+          notes: Mapping[str, list[str]], cached: list[DataFrame],
+          profiled: Mapping[str, DataFrame] | None = None) -> DataFrame:
     """Baseline rows (without name and version) of every group of `batches`: each
-    group's states (`_states`), then the thresholds of every model with hours enough
-    calibrated in one plan. The states it caches are added to `cached`."""
-    found = [_states(models, rows, notes, cached) for models, rows in batches]
+    group's states (`_states`; a group whose every model is in `profiled` takes those
+    hourly states), then the thresholds of every model with hours enough calibrated in
+    one plan. The states it caches are added to `cached`."""
+    profiled = profiled or {}
+    found = [_states(models, rows, notes, cached,
+                     union([profiled[m.model_id] for m in models])
+                     if all(m.model_id in profiled for m in models) else None)
+             for models, rows in batches]
     hourly, whole = union([f[0] for f in found]), union([f[1] for f in found])
     calibrated = [model_id for f in found for model_id in f[2]]
     out = whole.withColumn("scope", F.lit("all"))
@@ -92,13 +99,19 @@ def build(batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
 
 
 def _states(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, list[str]],
-            cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str]]:
+            cached: list[DataFrame], hourly: DataFrame | None = None
+            ) -> tuple[DataFrame, DataFrame, list[str]]:
     """(hourly states, whole-baseline states with their `edges`, the models with hours
     enough to calibrate) of models alike (the same profiled columns and slices; `rows`
     tell them apart by `model_id`, or belong to the one model given): labelled or not,
     with an `hour` column when they come from the lake (then hours are kept and
-    calibrated). The states it caches are added to `cached`."""
+    calibrated; `hourly`: their hourly states, already profiled). The states it caches
+    are added to `cached`."""
     first = models[0]
+    if hourly is not None:
+        hourly = materialized(hourly)
+        cached.append(hourly)
+        return _whole(models, hourly, notes, cached)
     if "hour" not in rows.columns and "ts" in rows.columns:  # a training file with times
         rows = rows.withColumn("hour", F.date_trunc("hour", F.col("ts").cast("timestamp")))
     if "hour" not in rows.columns:
@@ -117,6 +130,13 @@ def _states(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, 
         for model in models:
             notes[model.model_id].extend(shared)
     cached.append(hourly)
+    return _whole(models, hourly, notes, cached)
+
+
+def _whole(models: Sequence[ModelConfig], hourly: DataFrame, notes: Mapping[str, list[str]],
+           cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str]]:
+    """(`hourly`, the whole baseline's states with their frozen `edges`, the models with
+    hours enough to calibrate)."""
     whole = merge_keyed(hourly.withColumn("window_start", F.lit(EPOCH).cast("timestamp")))
     deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
     edges = F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),
