@@ -10,6 +10,7 @@ from pyspark.sql import types as T
 
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
+from inferwatch.lake.jvm_text import read_parquet, select_text
 from inferwatch.lake.sql_text import sql_ident
 
 
@@ -26,7 +27,7 @@ def scan(spark: SparkSession, root: str, schema: T.StructType, part_cols: list[s
         return spark.createDataFrame([], schema)
     data_schema = T.StructType([f for f in schema.fields if f.name not in part_cols])
     if not part_cols:
-        return spark.read.schema(data_schema).parquet(*_abs(root, data_files))
+        return read_parquet(spark.read.schema(data_schema), _abs(root, data_files))
     types = {f.name: f.dataType.typeName() for f in schema.fields}
     hive: list[DataFile] = []
     groups: dict[tuple, list[DataFile]] = {}
@@ -39,13 +40,14 @@ def scan(spark: SparkSession, root: str, schema: T.StructType, part_cols: list[s
     if hive:
         # Spark derives partition columns from the Hive-style folders, typed by the schema.
         ordered = T.StructType(data_schema.fields + [schema[c] for c in part_cols])
-        frames.append(spark.read.schema(ordered).option("basePath", root)
-                      .parquet(*_abs(root, hive)).selectExpr(*_columns(schema)))
+        read = read_parquet(spark.read.schema(ordered).option("basePath", root),
+                            _abs(root, hive))
+        frames.append(select_text(read, _columns(schema)))
     for values, group in groups.items():
-        df = spark.read.schema(data_schema).parquet(*_abs(root, group))
+        df = read_parquet(spark.read.schema(data_schema), _abs(root, group))
         for col, value in zip(part_cols, values):
             df = df.withColumn(col, F.lit(value).cast(schema[col].dataType))
-        frames.append(df.selectExpr(*_columns(schema)))
+        frames.append(select_text(df, _columns(schema)))
     return reduce(DataFrame.unionByName, frames)
 
 

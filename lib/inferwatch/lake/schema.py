@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.jvm_text import select_text
 from inferwatch.lake.sql_text import sql_ident, sql_type
 
 
@@ -121,7 +122,7 @@ def align(df: DataFrame, table: T.StructType, where: str) -> tuple[DataFrame, li
     nullable_added = [T.StructField(f.name, loosened(f.dataType), True, f.metadata)
                       for f in added]
     if all(isinstance(c, str) for c in columns):
-        return df.selectExpr(*columns), nullable_added
+        return select_text(df, columns), nullable_added
     return df.select(*[F.expr(c) if isinstance(c, str) else c for c in columns]), nullable_added
 
 

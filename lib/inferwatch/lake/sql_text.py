@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from inferwatch.lake.jvm_text import select_text
+
 
 def sql_ident(name: str) -> str:
     """`name` as a quoted SQL identifier (a dot or a backtick in it stays the name's)."""
@@ -53,7 +55,7 @@ def conformed(frame: DataFrame, schema: T.StructType, present: Iterable[str] | N
         if target is None:  # what SQL cannot say: as Columns
             return _conformed_columns(frame, schema, have)
         exprs.append(f"CAST({name if field.name in have else 'NULL'} AS {target}) AS {name}")
-    return frame.selectExpr(*exprs)
+    return select_text(frame, exprs)
 
 
 def _conformed_columns(frame: DataFrame, schema: T.StructType, have: set[str]) -> DataFrame:

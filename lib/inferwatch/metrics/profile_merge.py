@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
+from inferwatch.lake.jvm_text import select_text
 from inferwatch.lake.sql_text import sql_ident
 from inferwatch.metrics.profile import KLL_K, NUMERIC, STATE_SCHEMA, capped_categories
 from inferwatch.granularity import check_granularity
@@ -67,6 +68,6 @@ def merge_keyed(states: DataFrame) -> DataFrame:
     sets `window_start` to the window each state belongs to."""
     merged = states.sparkSession.sql(_MERGE, states=states)
     merged = capped_categories(merged)
-    merged = merged.selectExpr(*[sql_ident(c) for c in merged.columns if c not in (
-        "sketch", "_m", "_summed")], *_FINAL)
+    merged = select_text(merged, [*[sql_ident(c) for c in merged.columns if c not in (
+        "sketch", "_m", "_summed")], *_FINAL])
     return conform(merged, STATE_SCHEMA)

@@ -1,0 +1,42 @@
+"""Many strings to the JVM in one round trip: a projection's expressions, a scan's paths.
+
+py4j hands a Python list to the JVM one element at a time (`ArrayList.add`, a round trip
+each), so `selectExpr(*exprs)` of 60 columns or a scan of 500 files paid 60 or 500 of
+them before Spark saw the query. Here the strings travel joined, as one argument, and a
+JVM `Pattern` splits them back: four round trips whatever their number. Over Spark
+Connect (no py4j) the plain calls are used, one message each.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, DataFrameReader
+
+_SEP = "\x1f"  # ASCII unit separator: in no path, expression or name the project writes
+
+
+def select_text(frame: DataFrame, exprs: Sequence[str]) -> DataFrame:
+    """`frame.selectExpr(*exprs)`."""
+    seq = _seq(frame.sparkSession, exprs) if hasattr(frame, "_jdf") else None
+    if seq is None:
+        return frame.selectExpr(*exprs)
+    return type(frame)(frame._jdf.selectExpr(seq), frame.sparkSession)
+
+
+def read_parquet(reader: DataFrameReader, paths: Sequence[str]) -> DataFrame:
+    """`reader.parquet(*paths)`."""
+    spark = getattr(reader, "_spark", None)
+    seq = _seq(spark, paths) if hasattr(reader, "_jreader") and spark is not None else None
+    if seq is None:
+        return reader.parquet(*paths)
+    return DataFrame(reader._jreader.parquet(seq), spark)
+
+
+def _seq(spark, items: Sequence[str]):
+    """A Scala Seq of `items` built in the JVM, or None where py4j's list is as cheap or
+    the separator cannot be used."""
+    if len(items) < 4 or any(_SEP in item or not item for item in items):
+        return None
+    jvm = spark._jvm
+    joined = jvm.java.util.regex.Pattern.compile(_SEP).splitAsStream(_SEP.join(items)).toList()
+    return jvm.PythonUtils.toSeq(joined)
