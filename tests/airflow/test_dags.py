@@ -27,6 +27,7 @@ from inferwatch.context import open_context
 from inferwatch.ingest import ingest_files
 from inferwatch.jobs import DAILY, PIPELINE
 from inferwatch.jobs.failures import failures
+from inferwatch.session import CLASS_ARCHIVE_OPTIONS
 from inferwatch.scenario.incidents import iso
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,7 +95,8 @@ def test_dags_import_and_tasks_follow_the_pipeline(airflow_env):
     log4j2 = f"{REPO}/lib/inferwatch/log4j2.properties"  # quiet from the JVM's first line
     assert Path(log4j2).is_file()
     assert first == ["spark-submit", "--master", "local[2]",
-                     "--conf", f"spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:{log4j2}",
+                     "--conf", f"spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:{log4j2} "
+                     + CLASS_ARCHIVE_OPTIONS.format(f"{REPO}/lib/inferwatch/jvm/spark-classes.jsa"),
                      "--conf", f"spark.driver.extraClassPath={REPO}/lib/inferwatch/jvm/inferwatch-fs.jar",
                      "--name", "inferwatch-partition",
                      "--deploy-mode", "client", f"{REPO}/jobs/submit.py", "partition",
