@@ -16,7 +16,7 @@ and the Spark connection `spark_default` (master, deploy mode, spark-submit bina
 for any SparkSubmitOperator. Each task gives the driver the checkout's
 `lib/inferwatch/log4j2.properties` (`spark.driver.extraJavaOptions`), so its JVM logs
 errors only from its first line, as under `inferwatch run`, and the archive of Spark's
-classes `make` builds (`lib/inferwatch/jvm/spark-classes.jsa`: 4 s less per start), and puts the checkout's
+classes `make cds` builds (`lib/inferwatch/jvm/spark-classes.jsa`: 4 s less per start), and puts the checkout's
 `lib/inferwatch/jvm/inferwatch-fs.jar` on its class path
 (`spark.driver.extraClassPath`): with a local master the jobs then write files
 through the local file system class `make` builds (no `chmod` process forked per file;
@@ -63,7 +63,7 @@ LAKE = "{{ var.value.get('inferwatch_lake', '') }}"
 MODELS = "{{ var.value.get('inferwatch_models', '') }}"
 # the driver JVM's log configuration: errors only, from its first line (lib/inferwatch/session.py
 # gives the same file to the JVM `inferwatch run` starts)
-# and the archive of the classes a driver loads, which `make` builds (a missing one is
+# and the archive of the classes a driver loads, which `make cds` builds (a missing one is
 # ignored; lib/inferwatch/session.py's CLASS_ARCHIVE_OPTIONS, held equal by a test)
 DRIVER_OPTIONS = (f"-Dlog4j2.configurationFile=file:{HOME}/lib/inferwatch/log4j2.properties"
                   f" -XX:SharedArchiveFile={HOME}/lib/inferwatch/jvm/spark-classes.jsa"

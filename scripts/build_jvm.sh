@@ -3,15 +3,12 @@
 # driver's class path) from its Java source with the JDK's javac, against the Hadoop API
 # jar pip's pyspark ships. Without a JDK nothing is built and Spark keeps Hadoop's own
 # local file system: the same files, each write slower (it forks `chmod` per file).
-# Then lib/inferwatch/jvm/spark-classes.jsa (scripts/build_cds.sh): a driver JVM's classes.
 set -euo pipefail
 python=${1:?usage: build_jvm.sh PYTHON}
 dir=lib/inferwatch/jvm
 jar=$dir/inferwatch-fs.jar
 src=$dir/NioLocalFileSystem.java
-if [ -f "$jar" ] && [ "$jar" -nt "$src" ]; then
-  exec bash scripts/build_cds.sh "$python"
-fi
+[ -f "$jar" ] && [ "$jar" -nt "$src" ] && exit 0
 javac=${JAVA_HOME:+$JAVA_HOME/bin/}javac
 if ! command -v "$javac" >/dev/null 2>&1; then
   echo "note: no javac (a JDK, e.g. openjdk-17-jdk-headless): $jar not built; Spark writes" \
@@ -25,4 +22,3 @@ trap 'rm -rf "$out"' EXIT
 "$javac" --release 17 -nowarn -cp "$api" -d "$out" "$src"
 "${JAVA_HOME:+$JAVA_HOME/bin/}jar" cf "$jar" -C "$out" .
 echo "built $jar"
-bash scripts/build_cds.sh "$python"

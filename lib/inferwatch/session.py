@@ -37,9 +37,10 @@ REQUIRED = {
 }
 LOCAL_FS = "inferwatch.fs.NioLocalFileSystem"
 LOCAL_FS_JAR = Path(__file__).with_name("jvm") / "inferwatch-fs.jar"
-# The classes a driver loads, archived by `make` (scripts/build_cds.sh): a JVM maps them
-# instead of reading and verifying them from Spark's jars, 4 s less per start. A missing,
-# stale or foreign archive (another JDK or class path) is ignored, silently.
+# The classes a driver loads, archived by `make cds` (scripts/build_cds.sh; `make test`
+# runs it): a JVM maps them instead of reading and verifying them from Spark's jars, 4 s
+# less per start. A missing, stale or foreign archive (another JDK, another class path)
+# is ignored, silently.
 CLASS_ARCHIVE = Path(__file__).with_name("jvm") / "spark-classes.jsa"
 CLASS_ARCHIVE_OPTIONS = "-XX:SharedArchiveFile={} -Xlog:cds=off -Xlog:cds+dynamic=off"
 # Printed straight to stderr, not logged, so no log configuration reaches them: by the JDK
