@@ -15,6 +15,8 @@ collected (Spark's context cleaner; over Spark Connect, the server's).
 """
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import DataFrame
 
 
@@ -44,7 +46,19 @@ def release(frame: DataFrame) -> None:
 
 
 def _stored(frame: DataFrame) -> set[int] | None:
-    """The ids of the session's persisted RDDs (classic Spark), else None."""
+    """The ids of the session's persisted RDDs (classic Spark), else None. Read as the
+    key set's text: iterating a Java set from Python costs two JVM round trips a key, and
+    a long session (the test suite) holds hundreds."""
     if getattr(frame, "_jdf", None) is None:
         return None
-    return {int(k) for k in frame.sparkSession.sparkContext._jsc.getPersistentRDDs().keySet()}
+    keys = frame.sparkSession.sparkContext._jsc.getPersistentRDDs().keySet().toString()
+    return {int(k) for k in re.findall(r"\d+", keys)}
+
+
+def gateway_key() -> int:
+    """Which JVM this process's Columns belong to (0 over Spark Connect, whose Columns
+    are plain expressions): the key under which Columns built once may be kept."""
+    from pyspark import SparkContext
+
+    gateway = getattr(SparkContext, "_gateway", None)
+    return 0 if gateway is None else id(gateway)

@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.frames import materialized, release
+from inferwatch.lake.sql_text import joined_beside, sql_double
 from inferwatch.model_config import ModelConfig, baseline_window
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
@@ -224,35 +225,28 @@ def pairs(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
                          how="left_semi")
     w = drift.side(window, "w").withColumn("granularity", F.col("w_granularity"))
     found = []
+    # joined as SQL text over the sides' aliases (`joined_beside`): a Column a column of a
+    # comparison's ~60 was a dozen JVM calls
     if base is not None:
         r = drift.side(base, "r")
-        extra = base.select(*[F.col(k).alias(f"b_{k}") for k in KEYS], "edges",
-                            "thresholds", "name", "version")
-        joined = (w.join(r, on=[w[k].eqNullSafe(r[k]) for k in KEYS], how="inner")
-                  .select(*[w[c] for c in w.columns], *[r[c] for c in r.columns
-                                                          if c.startswith("r_")]))
-        joined = joined.join(extra, on=[joined[k].eqNullSafe(extra[f"b_{k}"]) for k in KEYS],
-                             how="left").drop(*[f"b_{k}" for k in KEYS])
+        joined = joined_beside(w, r, KEYS, right_columns=[c for c in r.columns if c[:2] == "r_"])
+        joined = joined_beside(joined, base, KEYS, how="left",
+                               right_columns=["edges", "thresholds", "name", "version"])
         found.append(joined.withColumn("comparison", F.lit("baseline")))
     previous = drift.side(states, "r")
-    before = F.col("w_window_start") - F.expr(
-        "CASE w_granularity " + " ".join(f"WHEN '{g.name}' THEN {g.sql_interval}"
-                                         for g in GRANULARITIES.values()) + " END")
-    prev = (w.join(previous, on=[w[k].eqNullSafe(previous[k]) for k in KEYS]
-                   + [w["w_granularity"] == previous["r_granularity"],
-                      previous["r_window_start"] == before], how="inner")
-            .select(*[w[c] for c in w.columns], *[previous[c] for c in previous.columns
-                                                    if c.startswith("r_")]))
+    before = "l.w_window_start - CASE l.w_granularity " + " ".join(
+        f"WHEN '{g.name}' THEN {g.sql_interval}" for g in GRANULARITIES.values()) + " END"
+    prev = joined_beside(w, previous, KEYS, also=f"l.w_granularity = r.r_granularity AND "
+                                                 f"r.r_window_start = {before}",
+                         right_columns=[c for c in previous.columns if c[:2] == "r_"])
     if base is not None:
-        edges = base.select(*[F.col(k).alias(f"b_{k}") for k in KEYS], "edges")
-        prev = prev.join(edges, on=[prev[k].eqNullSafe(edges[f"b_{k}"]) for k in KEYS],
-                         how="left").drop(*[f"b_{k}" for k in KEYS])
+        prev = joined_beside(prev, base, KEYS, how="left", right_columns=["edges"])
     else:
         prev = prev.withColumn("edges", F.lit(None).cast("array<double>"))
-    deciles = F.array(*[F.lit(i / bl.BINS) for i in range(1, bl.BINS)])
-    prev = prev.withColumn("edges", F.coalesce("edges", F.when(
-        (F.col("kind") == "numeric") & (F.col("r_n_finite") > 0),
-        F.array_distinct(F.kll_sketch_get_quantile_double("r_sketch", deciles)))))
+    deciles = "array(" + ", ".join(sql_double(i / bl.BINS) for i in range(1, bl.BINS)) + ")"
+    prev = prev.withColumn("edges", F.expr(
+        "coalesce(edges, CASE WHEN kind = 'numeric' AND r_n_finite > 0 THEN "
+        f"array_distinct(kll_sketch_get_quantile_double(r_sketch, {deciles})) END)"))
     found.append(prev.withColumns({"comparison": F.lit("previous"),
                                    "thresholds": F.lit(None).cast("map<string,double>"),
                                    "name": F.lit(None).cast("string"),

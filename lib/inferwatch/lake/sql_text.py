@@ -7,7 +7,7 @@ the whole projection as text: one call per column, the parsing done in the JVM.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
@@ -23,6 +23,13 @@ def sql_ident(name: str) -> str:
 def sql_string(text: str) -> str:
     """`text` as a SQL string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_double(value: float) -> str:
+    """A finite `value` as an exact SQL double literal (a bare `0.1` is a decimal in Spark
+    SQL; Python's repr reads back as the same double in Java)."""
+    text = f"{float(value)!r}D"
+    return f"({text})" if text.startswith("-") else text
 
 
 def sql_type(data_type: T.DataType) -> str | None:
@@ -64,3 +71,21 @@ def _conformed_columns(frame: DataFrame, schema: T.StructType, have: set[str]) -
     return frame.select(*[
         (F.col(sql_ident(f.name)) if f.name in have else F.lit(None)).cast(f.dataType)
         .alias(f.name) for f in schema.fields])
+
+
+def joined_beside(left: DataFrame, right: DataFrame, keys: Sequence[str], how: str = "inner",
+                  also: str = "", right_columns: Sequence[str] | None = None) -> DataFrame:
+    """`left` joined with `right` where each of `keys` is equal or null on both sides (and
+    the SQL condition `also`, naming the sides `l.` and `r.`): `left`'s columns, then
+    `right_columns` of `right` (default: those `left` lacks). Written as SQL text over
+    the two sides' aliases, which also tells apart the sides of a frame joined with
+    itself."""
+    from pyspark.sql import functions as F
+
+    on = [f"l.{sql_ident(k)} <=> r.{sql_ident(k)}" for k in keys] + ([also] if also else [])
+    joined = left.alias("l").join(right.alias("r"), on=F.expr(" AND ".join(on)), how=how)
+    left_columns = left.columns
+    if right_columns is None:
+        right_columns = [c for c in right.columns if c not in left_columns]
+    return select_text(joined, [*[f"l.{sql_ident(c)}" for c in left_columns],
+                                *[f"r.{sql_ident(c)}" for c in right_columns]])

@@ -27,6 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.sql_text import joined_beside
 from inferwatch.frames import materialized, release
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
@@ -180,18 +181,14 @@ def _limits(kind: str, scaled: dict[str, float]) -> dict[str, float]:
 
 def with_edges(pairs: DataFrame, whole: DataFrame) -> DataFrame:
     """Pairs with the baseline's frozen `edges` of their slice and column."""
-    edges = whole.select(*[F.col(k).alias(f"e_{k}") for k in KEYS], "edges")
-    return pairs.join(edges, on=[pairs[k].eqNullSafe(edges[f"e_{k}"]) for k in KEYS],
-                      how="left").drop(*[f"e_{k}" for k in KEYS])
+    return joined_beside(pairs, whole, KEYS, how="left", right_columns=["edges"])
 
 
 def _pair(window: DataFrame, reference: DataFrame) -> DataFrame:
     """Window states beside the reference state of the same window, slice and column."""
     w, r = drift.side(window, "w"), drift.side(reference, "r")
-    same = [w[k].eqNullSafe(r[k]) for k in (*KEYS, "kind")] + [
-        w["w_window_start"] == r["r_window_start"]]
-    return w.join(r, on=same, how="inner").select(
-        *[w[c] for c in w.columns], *[r[c] for c in r.columns if c.startswith("r_")])
+    return joined_beside(w, r, [*KEYS, "kind"], also="l.w_window_start = r.r_window_start",
+                         right_columns=[c for c in r.columns if c.startswith("r_")])
 
 
 def store(lake: Lake, name: str, rows: DataFrame, sources: Mapping[str, str]

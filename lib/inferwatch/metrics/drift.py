@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.sql_text import sql_double, sql_ident, sql_string
 from inferwatch.metrics import drift_stats as ds
 from inferwatch.metrics.profile import NUMERIC
 from inferwatch.model_settings.drift import (BOUNDED, DEFAULT_THRESHOLDS,  # noqa: F401
@@ -69,20 +70,19 @@ def summaries(pairs: DataFrame) -> DataFrame:
     categories and means are null, so only its null rates reach the scoring. On sparse
     hours and slices that is most pairs (a model of 40 rows an hour has no hourly
     pair of 50), whose grids were most of drift's cost."""
-    grid = F.array(*[F.lit(p) for p in ds.QUANTILE_GRID])
-    enough = F.least(F.coalesce("w_n_finite", F.lit(0)),
-                     F.coalesce("r_n_finite", F.lit(0))) >= MIN_COUNT
-    numeric = (F.col("kind") == NUMERIC) & enough
-    kept = {f"{side}_{c}": F.when(enough, F.col(f"{side}_{c}")).alias(f"{side}_{c}")
+    # SQL text: the grid's 100 literals as Columns were 1,000 JVM calls a query
+    grid = "array(" + ", ".join(sql_double(p) for p in ds.QUANTILE_GRID) + ")"
+    enough = f"least(coalesce(w_n_finite, 0), coalesce(r_n_finite, 0)) >= {MIN_COUNT}"
+    numeric = f"kind = {sql_string(NUMERIC)} AND {enough}"
+    kept = {f"{side}_{c}": f"CASE WHEN {enough} THEN {side}_{c} END AS {side}_{c}"
             for side in ("w", "r") for c in ("mean", "categories")}
-    return pairs.select(
-        *[kept.get(c, c) for c in pairs.columns
+    return select_text(pairs, [
+        *[kept.get(c, sql_ident(c)) for c in pairs.columns
           if not c.endswith("_sketch") and not c.endswith("_hll")],
-        F.when(numeric, F.kll_sketch_get_quantile_double("w_sketch", grid)).alias("q_w"),
-        F.when(numeric, F.kll_sketch_get_quantile_double("r_sketch", grid)).alias("q_r"),
-        F.when(numeric, F.kll_sketch_get_quantile_double(
-            "r_sketch", F.array(F.lit(0.25), F.lit(0.75)))).alias("iqr_r"),
-    )
+        f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(w_sketch, {grid}) END AS q_w",
+        f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(r_sketch, {grid}) END AS q_r",
+        f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(r_sketch, "
+        "array(0.25D, 0.75D)) END AS iqr_r"])
 
 
 def cdf_at(points: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
@@ -248,4 +248,6 @@ def side(states: DataFrame, prefix: str) -> DataFrame:
     prefixed = [*_SIDE, "sketch", "hll", "window_start"]
     if "granularity" in states.columns:
         prefixed.append("granularity")
-    return states.select(*keep, *[F.col(c).alias(f"{prefix}_{c}") for c in prefixed])
+    return select_text(states, [*[sql_ident(c) for c in keep],
+                                *[f"{sql_ident(c)} AS {sql_ident(f'{prefix}_{c}')}"
+                                  for c in prefixed]])

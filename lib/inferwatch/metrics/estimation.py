@@ -40,13 +40,18 @@ only `estimated_accuracy` (and its std) is estimated, macro/weighted F1 stay nul
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.metrics.performance import BINARY, MULTICLASS, clip_probability, metric_values
+from inferwatch.frames import gateway_key
+from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.sql_text import sql_double, sql_ident
+from inferwatch.metrics.performance import (
+    BINARY, MULTICLASS, clipped_sql, metric_values)
 from inferwatch.metrics.reference import Reference, bucket, build_reference, build_references
 
 __all__ = ["ESTIMATE_COLUMNS", "EXPECTED_SUMS", "Reference", "binary_expected_sums",
@@ -65,6 +70,7 @@ ESTIMATE_COLUMNS = (
     *[f"estimated_{m}" for m in ESTIMATED], "estimated_accuracy_std",
     *[f"{m}_estimate_error" for m in ESTIMATED],
 )
+_CONFIDENCE = "least(greatest(prediction, 0.0D), 1.0D)"  # a score as its own probability
 _REG_STATS = ("_e_err", "_e_sq", "_e_abs", "_e_ape", "_e_nz")
 
 
@@ -74,10 +80,9 @@ def with_expectations(rows: DataFrame, references: Mapping[str, Reference | None
     expected outcome: `_q` (binary, multiclass) or `_e_*` (regression), looked up in its
     own model's reference. The models' references agree in what buckets a row (all None,
     or all of `problem_type` with the same threshold, classes and edges)."""
-    confidence = F.least(F.greatest(F.col("prediction"), F.lit(0.0)), F.lit(1.0))
     given = [r for r in references.values() if r is not None]
     if problem_type == BINARY and not given:
-        return rows.withColumn("_q", confidence)
+        return rows.withColumn("_q", F.expr(_CONFIDENCE))
     if len(given) != len(references) or any(r.problem_type != problem_type for r in given):
         return rows
     first = given[0]
@@ -85,10 +90,11 @@ def with_expectations(rows: DataFrame, references: Mapping[str, Reference | None
     table = rows.sparkSession.createDataFrame(pd.concat(
         [r.table[["model_version", "_bucket", *stats]].assign(model_id=m)
          for m, r in references.items()], ignore_index=True))
-    own = table.select("model_id", F.col("model_version").alias("_ref_version"), "_bucket",
-                       *[F.col(c).alias(f"_own{c}") for c in stats])
-    pooled = table.where(F.col("model_version") == "*").select(
-        "model_id", "_bucket", *[F.col(c).alias(f"_pool{c}") for c in stats])
+    q = sql_ident  # the projections as SQL text: a JVM call each, not a dozen a column
+    own = select_text(table, ["model_id", "model_version AS _ref_version", "_bucket",
+                              *[f"{q(c)} AS {q('_own' + c)}" for c in stats]])
+    pooled = select_text(table.where("model_version = '*'"), [
+        "model_id", "_bucket", *[f"{q(c)} AS {q('_pool' + c)}" for c in stats]])
     keyed = rows.withColumns({
         "_bucket": bucket(rows, first),
         "_ref_version": F.coalesce(F.col("model_version").cast("string"), F.lit("null")),
@@ -96,38 +102,42 @@ def with_expectations(rows: DataFrame, references: Mapping[str, Reference | None
     joined = (keyed.join(F.broadcast(own), on=["model_id", "_ref_version", "_bucket"],
                          how="left")
               .join(F.broadcast(pooled), on=["model_id", "_bucket"], how="left"))
-    looked_up = {
-        c: F.when(F.col(f"_own{stats[0]}").isNotNull(), F.col(f"_own{c}")).otherwise(F.col(f"_pool{c}"))
-        for c in stats
-    }
+    looked_up = {c: f"CASE WHEN {q('_own' + stats[0])} IS NOT NULL THEN {q('_own' + c)} "
+                    f"ELSE {q('_pool' + c)} END" for c in stats}
     if problem_type == BINARY:  # a score bucket the baseline never saw: confidence-based
-        looked_up["_q"] = F.coalesce(looked_up["_q"], confidence)
-    return joined.withColumns(looked_up).drop("_bucket", "_ref_version", *[f"_own{c}" for c in stats], *[f"_pool{c}" for c in stats])
+        looked_up["_q"] = f"coalesce({looked_up['_q']}, {_CONFIDENCE})"
+    dropped = {"_bucket", "_ref_version", *[f"_own{c}" for c in stats],
+               *[f"_pool{c}" for c in stats]}
+    columns = [c for c in joined.columns if c not in dropped]
+    return select_text(joined, [
+        *[f"{looked_up[c]} AS {q(c)}" if c in looked_up else q(c) for c in columns],
+        *[f"{v} AS {q(c)}" for c, v in looked_up.items() if c not in columns]])
 
 
 def binary_expected_sums(rows: DataFrame, threshold: float) -> list[Column]:
-    """Aggregates of the expected binary state (empty when rows carry no `_q`)."""
+    """Aggregates of the expected binary state (empty when rows carry no `_q`), as SQL
+    text (`sql_text`)."""
     if "_q" not in rows.columns:
         return []
-    q, p = F.col("_q"), F.col("prediction")
-    has = q.isNotNull() & p.isNotNull()
-    positive = p >= threshold
+    positive = f"prediction >= {sql_double(threshold)}"
 
-    def total(value: Column) -> Column:
-        return F.sum(F.when(has, value).otherwise(0.0))
+    def total(value: str, name: str) -> Column:
+        return F.expr(f"sum(CASE WHEN _q IS NOT NULL AND prediction IS NOT NULL "
+                      f"THEN {value} ELSE 0.0D END) AS {name}")
 
+    log_p, log_not_p = (f"ln({clipped_sql(p)})" for p in ("prediction", "1.0D - prediction"))
     return [
-        total(F.lit(1.0)).alias("est_n_labeled"),
-        total(F.when(positive, q).otherwise(0.0)).alias("est_tp"),
-        total(F.when(positive, 1.0 - q).otherwise(0.0)).alias("est_fp"),
-        total(F.when(positive, 0.0).otherwise(1.0 - q)).alias("est_tn"),
-        total(F.when(positive, 0.0).otherwise(q)).alias("est_fn"),
-        total(-q * F.log(clip_probability(p)) - (1.0 - q) * F.log(clip_probability(1.0 - p)))
-        .alias("est_sum_log_loss"),
-        total(q * (1.0 - p) ** 2 + (1.0 - q) * p ** 2).alias("est_sum_brier"),
-        total(q * (1.0 - q)).alias("est_var_correct"),
-        total(q).alias("_est_pos"),
-        total(1.0 - q).alias("_est_neg"),
+        total("1.0D", "est_n_labeled"),
+        total(f"CASE WHEN {positive} THEN _q ELSE 0.0D END", "est_tp"),
+        total(f"CASE WHEN {positive} THEN 1.0D - _q ELSE 0.0D END", "est_fp"),
+        total(f"CASE WHEN {positive} THEN 0.0D ELSE 1.0D - _q END", "est_tn"),
+        total(f"CASE WHEN {positive} THEN 0.0D ELSE _q END", "est_fn"),
+        total(f"(- _q) * {log_p} - (1.0D - _q) * {log_not_p}", "est_sum_log_loss"),
+        total("_q * power(1.0D - prediction, 2) + (1.0D - _q) * power(prediction, 2)",
+              "est_sum_brier"),
+        total("_q * (1.0D - _q)", "est_var_correct"),
+        total("_q", "_est_pos"),
+        total("1.0D - _q", "_est_neg"),
     ]
 
 
@@ -172,6 +182,12 @@ def regression_expected_sums(rows: DataFrame) -> list[Column]:
 
 def with_estimates(frame: DataFrame, problem_type: str) -> DataFrame:
     """Metrics rows (state + realized metrics) plus `ESTIMATE_COLUMNS`."""
+    return frame.select("*", *_estimate_columns(problem_type, gateway_key()))
+
+
+@functools.cache
+def _estimate_columns(problem_type: str, _gateway: int) -> tuple[Column, ...]:
+    """`ESTIMATE_COLUMNS` as Columns, built once per JVM (as `performance.metrics`)."""
     if problem_type == MULTICLASS:  # accuracy only: F1 would need the whole confusion
         values = {"accuracy": F.try_divide(F.col("est_correct"), F.col("est_n_labeled"))}
     else:
@@ -179,9 +195,7 @@ def with_estimates(frame: DataFrame, problem_type: str) -> DataFrame:
     estimated = {m: values.get(m, F.lit(None)).cast("double") for m in ESTIMATED}
     std = F.sqrt(F.col("est_var_correct")) / F.col("est_n_labeled")
     covered = F.col("label_coverage") >= ERROR_MIN_COVERAGE
-    return frame.select(
-        "*", *[v.alias(f"estimated_{m}") for m, v in estimated.items()],
-        F.when(F.col("est_n_labeled") > 0, std).cast("double").alias("estimated_accuracy_std"),
-        *[F.when(covered, v - F.col(m)).cast("double").alias(f"{m}_estimate_error")
-          for m, v in estimated.items()],
-    )
+    return (*[v.alias(f"estimated_{m}") for m, v in estimated.items()],
+            F.when(F.col("est_n_labeled") > 0, std).cast("double").alias("estimated_accuracy_std"),
+            *[F.when(covered, v - F.col(m)).cast("double").alias(f"{m}_estimate_error")
+              for m, v in estimated.items()])

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.metrics.performance import is_positive
+from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.sql_text import sql_double, sql_ident, sql_string
+from inferwatch.metrics.performance import is_positive_sql
 from inferwatch.granularity import check_granularity
 from inferwatch.metrics.window_store import window_column
 from inferwatch.metrics.windows import conform
@@ -54,25 +56,26 @@ def fairness_state(rows: DataFrame, protected: Sequence[str], threshold: float) 
     if missing:
         raise ValueError(f"protected attributes {missing} are not columns of the inferences; "
                          f"available: {sorted(rows.columns)}")
-    score = F.nanvl(F.col("prediction").cast("double"), F.lit(None).cast("double"))
-    label = F.nanvl(F.col("label").cast("double"), F.lit(None).cast("double"))
-    scored, labeled = score.isNotNull(), score.isNotNull() & label.isNotNull()
-    predicted, positive = score >= threshold, is_positive(label)
-    groups = F.array(*[
-        F.struct(F.lit(c).alias("attribute"),
-                 F.col(c).cast("string").alias("group"))
-        for c in protected
-    ])
-    state = (rows.withColumn("_g", F.explode(groups))
+    # as SQL text: a JVM call an aggregate, where Columns cost dozens
+    score = "nanvl(CAST(prediction AS DOUBLE), CAST(NULL AS DOUBLE))"
+    label = "nanvl(CAST(label AS DOUBLE), CAST(NULL AS DOUBLE))"
+    scored = f"({score} IS NOT NULL)"
+    labeled = f"({score} IS NOT NULL AND {label} IS NOT NULL)"
+    predicted = f"({score} >= {sql_double(threshold)})"
+    positive = f"({is_positive_sql(label)})"
+    groups = ", ".join(f"named_struct('attribute', {sql_string(c)}, "
+                       f"'group', CAST({sql_ident(c)} AS STRING))" for c in protected)
+    state = (rows.withColumn("_g", F.expr(f"explode(array({groups}))"))
              .groupBy("model_id", F.col("hour").alias("window_start"), "_g.attribute", "_g.group")
-             .agg(F.count(F.lit(1)).alias("n"),
-                  F.count_if(scored).alias("n_scored"),
-                  F.count_if(scored & predicted).alias("n_pred_pos"),
-                  F.count_if(labeled).alias("n_labeled"),
-                  F.count_if(labeled & positive & predicted).alias("tp"),
-                  F.count_if(labeled & ~positive & predicted).alias("fp"),
-                  F.count_if(labeled & ~positive & ~predicted).alias("tn"),
-                  F.count_if(labeled & positive & ~predicted).alias("fn")))
+             .agg(*[F.expr(text) for text in (
+                 "count(1) AS n",
+                 f"count_if({scored}) AS n_scored",
+                 f"count_if({scored} AND {predicted}) AS n_pred_pos",
+                 f"count_if({labeled}) AS n_labeled",
+                 f"count_if({labeled} AND {positive} AND {predicted}) AS tp",
+                 f"count_if({labeled} AND NOT {positive} AND {predicted}) AS fp",
+                 f"count_if({labeled} AND NOT {positive} AND NOT {predicted}) AS tn",
+                 f"count_if({labeled} AND {positive} AND NOT {predicted}) AS fn")]))
     return conform(state, STATE_SCHEMA)
 
 
@@ -81,33 +84,30 @@ def merge_fairness(states: DataFrame, granularity: str) -> DataFrame:
     check_granularity(granularity)
     window = window_column("window_start", granularity).alias("window_start")
     return conform(states.groupBy("model_id", window, "attribute", "group")
-                   .agg(*[F.sum(c).alias(c) for c in COUNTS]), STATE_SCHEMA)
+                   .agg(*[F.expr(f"sum({c}) AS {c}") for c in COUNTS]), STATE_SCHEMA)
 
 
 def fairness_metrics(states: DataFrame, min_group_size: int = 1) -> DataFrame:
     """`states` plus per-group rates and per-attribute disparities (see the module doc)."""
     keys = [c for c in ("model_id", "granularity", "window_start", "attribute")
             if c in states.columns]
-    per_attribute = Window.partitionBy(*keys)
-    rates = states.withColumns({
-        "selection_rate": F.try_divide(F.col("n_pred_pos"), F.col("n_scored")),
-        "tpr": F.try_divide(F.col("tp"), F.col("tp") + F.col("fn")),
-        "fpr": F.try_divide(F.col("fp"), F.col("fp") + F.col("tn")),
-    })
-    counted = F.col("n_scored") >= min_group_size
+    # as SQL text, one JVM call a column (`sql_text`)
+    rates = select_text(states, ["*", "try_divide(n_pred_pos, n_scored) AS selection_rate",
+                                 "try_divide(tp, tp + fn) AS tpr",
+                                 "try_divide(fp, fp + tn) AS fpr"])
+    per_attribute = "PARTITION BY " + ", ".join(sql_ident(k) for k in keys)
+    counted = f"n_scored >= {int(min_group_size)}"
 
-    def over_groups(agg, value: str) -> Column:
-        return agg(F.when(counted, F.col(value))).over(per_attribute)
+    def over_groups(agg: str, value: str) -> str:
+        return f"{agg}(CASE WHEN {counted} THEN {value} END) OVER ({per_attribute})"
 
-    top = over_groups(F.max, "selection_rate")
-    low = over_groups(F.min, "selection_rate")
-    return rates.withColumns({
-        "parity_difference": F.col("selection_rate") - top,
-        "disparate_impact": F.try_divide(F.col("selection_rate"), F.nullif(top, F.lit(0.0))),
-        "statistical_parity_difference": top - low,
-        "disparate_impact_ratio": F.try_divide(low, F.nullif(top, F.lit(0.0))),
-        "equalized_odds_difference": F.greatest(
-            over_groups(F.max, "tpr") - over_groups(F.min, "tpr"),
-            over_groups(F.max, "fpr") - over_groups(F.min, "fpr")),
-        "groups": F.count(F.when(counted, F.lit(1))).over(per_attribute),
-    })
+    top, low = over_groups("max", "selection_rate"), over_groups("min", "selection_rate")
+    return select_text(rates, [
+        "*",
+        f"selection_rate - {top} AS parity_difference",
+        f"try_divide(selection_rate, nullif({top}, 0.0D)) AS disparate_impact",
+        f"{top} - {low} AS statistical_parity_difference",
+        f"try_divide({low}, nullif({top}, 0.0D)) AS disparate_impact_ratio",
+        f"greatest({over_groups('max', 'tpr')} - {over_groups('min', 'tpr')}, "
+        f"{over_groups('max', 'fpr')} - {over_groups('min', 'fpr')}) AS equalized_odds_difference",
+        f"count(CASE WHEN {counted} THEN 1 END) OVER ({per_attribute}) AS `groups`"])

@@ -18,11 +18,15 @@ bound; 1.65% for PMF/CDF queries). The tests hold it to ±2%.
 """
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.frames import gateway_key
+from inferwatch.lake.sql_text import sql_double
 from inferwatch.model_config import PROBLEM_TYPES
 
 BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classification", "regression"
@@ -46,6 +50,11 @@ def is_positive(label: Column) -> Column:
     return label == 1.0
 
 
+def is_positive_sql(label: str) -> str:
+    """`is_positive` of the SQL expression `label`, as SQL text."""
+    return f"{label} = 1.0D"
+
+
 def check_problem_type(problem_type: str) -> None:
     if problem_type not in PROBLEM_TYPES:
         raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {problem_type!r}")
@@ -64,17 +73,28 @@ def metrics(states: DataFrame, problem_type: str) -> DataFrame:
     missing = [c for c in ("n", "n_labeled", "delay_sketch", *needed) if c not in states.columns]
     if missing:
         raise ValueError(f"states lack columns {missing}; pass the output of hourly_state")
+    return states.select("*", *_metric_columns(problem_type, gateway_key()))
+
+
+@functools.cache
+def _metric_columns(problem_type: str, _gateway: int) -> tuple[Column, ...]:
+    """`METRIC_COLUMNS` of `problem_type` as Columns, built once per JVM: the formulas
+    cost the driver ~1,000 JVM round trips, and a Column names state columns, not a
+    frame's, so the same ones serve every frame."""
     values = metric_values(problem_type)
     values["label_coverage"] = F.try_divide(F.col("n_labeled"), F.col("n"))
     values.update(_delay_quantiles())
-    return states.select(
-        "*", *[values.get(c, F.lit(None)).cast("double").alias(c) for c in METRIC_COLUMNS]
-    )
+    return tuple(values.get(c, F.lit(None)).cast("double").alias(c) for c in METRIC_COLUMNS)
 
 
 def clip_probability(p: Column) -> Column:
     """sklearn's log_loss clipping of a probability to [eps, 1 - eps]."""
     return F.least(F.greatest(p, F.lit(LOG_LOSS_EPS)), F.lit(1.0 - LOG_LOSS_EPS))
+
+
+def clipped_sql(p: str) -> str:
+    """`clip_probability` of the SQL expression `p`, as SQL text."""
+    return f"least(greatest({p}, {sql_double(LOG_LOSS_EPS)}), {sql_double(1.0 - LOG_LOSS_EPS)})"
 
 
 def class_name(index: Column, classes: Sequence[str] | None) -> Column:

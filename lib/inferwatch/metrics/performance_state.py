@@ -49,13 +49,13 @@ from inferwatch.metrics.performance import (
     BINARY,
     MULTICLASS,
     check_problem_type,
-    clip_probability,
-    is_positive,
+    clipped_sql,
+    is_positive_sql,
     metrics,
     predicted_class,
     true_class,
 )
-from inferwatch.lake.sql_text import sql_ident
+from inferwatch.lake.sql_text import joined_beside, sql_double, sql_ident
 from inferwatch.metrics.maps import sorted_map, sum_maps, summed_map
 from inferwatch.granularity import check_granularity
 from inferwatch.metrics.window_store import window_column
@@ -113,7 +113,7 @@ def hourly_state(
     check_problem_type(problem_type)
     _check_columns(rows, problem_type)
     rows = rows.withColumns({  # NaN is as good as missing
-        c: F.nanvl(F.col(c).cast("double"), F.lit(None).cast("double"))
+        c: F.expr(f"nanvl(CAST({c} AS DOUBLE), CAST(NULL AS DOUBLE))")
         for c in ("prediction", "label", "delay_s") if c in rows.columns
     })
     if problem_type == BINARY:
@@ -122,9 +122,8 @@ def hourly_state(
         folded = _fold_binary_cells(_binary_cells(rows, float(threshold)))
         sketches = rows.groupBy(*KEY).agg(
             F.kll_sketch_agg_double("delay_s", KLL_K).alias("delay_sketch"))
-        same_key = [folded[c].eqNullSafe(sketches[c]) for c in KEY]
-        return conform(folded.join(sketches, on=same_key, how="inner")
-                        .select(*[folded[c] for c in folded.columns], "delay_sketch"), STATE_SCHEMA)
+        return conform(joined_beside(folded, sketches, KEY, right_columns=["delay_sketch"]),
+                       STATE_SCHEMA)
     if problem_type == MULTICLASS:
         if classes is not None and (isinstance(classes, str) or len(set(classes)) != len(classes)):
             raise ValueError(f"classes must be a sequence of distinct names, got {classes!r}")
@@ -155,27 +154,27 @@ def merge_states(states: DataFrame, granularity: str) -> DataFrame:
 
 
 def _binary_cells(rows: DataFrame, threshold: float) -> DataFrame:
-    """One cell per (key, score bin) of the scored rows, plus one for unscored rows."""
-    p, label = F.col("prediction"), F.col("label")
-    labeled = label.isNotNull() & p.isNotNull()
-    is_pos = is_positive(label)
-    predicted_pos = p >= threshold
-    y = is_pos.cast("double")
+    """One cell per (key, score bin) of the scored rows, plus one for unscored rows. As
+    SQL text (`sql_text`): a JVM call an aggregate, where Columns cost dozens."""
+    labeled = "(label IS NOT NULL AND prediction IS NOT NULL)"
+    is_pos = f"({is_positive_sql('label')})"
+    predicted_pos = f"(prediction >= {sql_double(threshold)})"
     # sklearn: -log(clip(p)) for positives, -log(clip(1 - p)) for negatives
-    p_of_label = F.when(is_pos, p).otherwise(1.0 - p)
-    row_log_loss = -F.log(clip_probability(p_of_label))
-    score_bin = F.least(F.greatest(F.floor(p * SCORE_BINS), F.lit(0)), F.lit(SCORE_BINS - 1))
-    expected = binary_expected_sums(rows, threshold)
-    return rows.groupBy(*KEY, score_bin.cast("int").alias("_bin")).agg(
-        F.count(F.lit(1)).alias("n"),
-        F.count_if(labeled).alias("n_labeled"),
-        F.count_if(labeled & is_pos & predicted_pos).alias("tp"),
-        F.count_if(labeled & ~is_pos & predicted_pos).alias("fp"),
-        F.count_if(labeled & ~is_pos & ~predicted_pos).alias("tn"),
-        F.count_if(labeled & is_pos & ~predicted_pos).alias("fn"),
-        F.sum(F.when(labeled, row_log_loss).otherwise(0.0)).alias("sum_log_loss"),
-        F.sum(F.when(labeled, (p - y) ** 2).otherwise(0.0)).alias("sum_brier"),
-        *expected,
+    p_of_label = f"CASE WHEN {is_pos} THEN prediction ELSE 1.0D - prediction END"
+    score_bin = f"least(greatest(floor(prediction * {SCORE_BINS}), 0), {SCORE_BINS - 1})"
+    return rows.groupBy(*KEY, F.expr(f"CAST({score_bin} AS INT) AS _bin")).agg(*[
+        F.expr(text) for text in (
+            "count(1) AS n",
+            f"count_if({labeled}) AS n_labeled",
+            f"count_if({labeled} AND {is_pos} AND {predicted_pos}) AS tp",
+            f"count_if({labeled} AND NOT {is_pos} AND {predicted_pos}) AS fp",
+            f"count_if({labeled} AND NOT {is_pos} AND NOT {predicted_pos}) AS tn",
+            f"count_if({labeled} AND {is_pos} AND NOT {predicted_pos}) AS fn",
+            f"sum(CASE WHEN {labeled} THEN - ln({clipped_sql(p_of_label)}) ELSE 0.0D END)"
+            " AS sum_log_loss",
+            f"sum(CASE WHEN {labeled} THEN power(prediction - CAST({is_pos} AS DOUBLE), 2) "
+            "ELSE 0.0D END) AS sum_brier")],
+        *binary_expected_sums(rows, threshold),
     )
 
 
@@ -187,7 +186,7 @@ def _fold_binary_cells(cells: DataFrame) -> DataFrame:
     counts = ("n", "n_labeled", "tp", "fp", "tn", "fn", "sum_log_loss", "sum_brier")
     expected = [c for c in cells.columns if c.startswith("est_")]
     folded = cells.groupBy(*KEY).agg(
-        *[F.sum(c).alias(c) for c in (*counts, *expected)],
+        *[F.expr(f"sum({sql_ident(c)}) AS {sql_ident(c)}") for c in (*counts, *expected)],
         histogram(F.col("tp") + F.col("fn")).alias("pos_hist"),
         histogram(F.col("fp") + F.col("tn")).alias("neg_hist"),
         *([histogram(F.col("_est_pos")).alias("est_pos_hist"),

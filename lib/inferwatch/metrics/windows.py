@@ -35,7 +35,8 @@ from pyspark.sql import types as T
 from inferwatch.frames import materialized, release
 from inferwatch.granularity import ROLLUPS, truncate, utc, window_end
 from inferwatch.lake.commit import ConcurrentWriteError
-from inferwatch.lake.sql_text import conformed
+from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.sql_text import conformed, sql_ident
 from inferwatch.lake.tables import Lake
 from inferwatch.metrics.window_store import overlaps, replace_fleet_windows
 
@@ -204,5 +205,5 @@ def _stored_hourly(table, weeks: Mapping[str, list[datetime]], columns: list[str
         columns = [c for c in stored.columns if c != "granularity"]
     since = table.spark.createDataFrame([(m, min(ws)) for m, ws in weeks.items()],
                                         "model_id string, _since timestamp")
-    return version, (stored.join(F.broadcast(since), on="model_id")
-                     .where(F.col("window_start") >= F.col("_since")).select(*columns))
+    return version, select_text(stored.join(F.broadcast(since), on="model_id")
+                                .where("window_start >= _since"), [sql_ident(c) for c in columns])
