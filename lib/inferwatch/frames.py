@@ -54,11 +54,3 @@ def _stored(frame: DataFrame) -> set[int] | None:
     keys = frame.sparkSession.sparkContext._jsc.getPersistentRDDs().keySet().toString()
     return {int(k) for k in re.findall(r"\d+", keys)}
 
-
-def gateway_key() -> int:
-    """Which JVM this process's Columns belong to (0 over Spark Connect, whose Columns
-    are plain expressions): the key under which Columns built once may be kept."""
-    from pyspark import SparkContext
-
-    gateway = getattr(SparkContext, "_gateway", None)
-    return 0 if gateway is None else id(gateway)

@@ -1,4 +1,5 @@
-"""Many strings to the JVM in one round trip: a projection's expressions, a scan's paths.
+"""Fewer JVM round trips: many strings in one (a projection's expressions, a scan's
+paths), and the key under which Columns built once may be kept.
 
 py4j hands a Python list to the JVM one element at a time (`ArrayList.add`, a round trip
 each), so `selectExpr(*exprs)` of 60 columns or a scan of 500 files paid 60 or 500 of
@@ -37,6 +38,27 @@ def _seq(spark, items: Sequence[str]):
     the separator cannot be used."""
     if len(items) < 4 or any(_SEP in item or not item for item in items):
         return None
-    jvm = spark._jvm
-    joined = jvm.java.util.regex.Pattern.compile(_SEP).splitAsStream(_SEP.join(items)).toList()
-    return jvm.PythonUtils.toSeq(joined)
+    splitter, to_seq = _splitter(gateway_key(), spark)
+    return to_seq(splitter.splitAsStream(_SEP.join(items)).toList())
+
+
+_SPLITTERS: dict[int, tuple] = {}
+
+
+def _splitter(gateway: int, spark) -> tuple:
+    """The JVM's compiled separator and `PythonUtils.toSeq`, looked up once per JVM (a
+    lookup by name is a round trip a dotted part)."""
+    if gateway not in _SPLITTERS:
+        jvm = spark._jvm
+        _SPLITTERS[gateway] = (jvm.java.util.regex.Pattern.compile(_SEP), jvm.PythonUtils.toSeq)
+    return _SPLITTERS[gateway]
+
+
+def gateway_key() -> int:
+    """Which JVM this process's Columns belong to (0 over Spark Connect, whose Columns
+    are plain expressions): the key under which Columns built once may be kept. A
+    Column names columns, not a frame's, so one built once serves every frame."""
+    from pyspark import SparkContext
+
+    gateway = getattr(SparkContext, "_gateway", None)
+    return 0 if gateway is None else id(gateway)

@@ -47,8 +47,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.frames import gateway_key
-from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.jvm_text import gateway_key, select_text
 from inferwatch.lake.sql_text import sql_double, sql_ident
 from inferwatch.metrics.performance import (
     BINARY, MULTICLASS, clipped_sql, metric_values)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.frames import gateway_key
+from inferwatch.lake.jvm_text import gateway_key
 from inferwatch.lake.sql_text import sql_double
 from inferwatch.model_config import PROBLEM_TYPES
 

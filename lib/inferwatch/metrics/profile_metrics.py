@@ -6,8 +6,7 @@ import functools
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.frames import gateway_key
-from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.jvm_text import gateway_key, select_text
 from inferwatch.lake.sql_text import sql_ident
 from inferwatch.metrics.profile import NUMERIC, OTHER, QUANTILES, TABLE_ROW, TOP_ITEMS
 
