@@ -30,12 +30,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.jobs.index import entries
+from inferwatch.lake.jvm_text import select_text
+from inferwatch.lake.sql_text import sql_ident, sql_string
 from inferwatch.runs import Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
@@ -52,28 +54,27 @@ AMBIGUOUS = "_models"  # the models that scored a label's id, when it names none
 
 def latest_per_inference(labels: DataFrame, key: Sequence[str] = ("inference_id",)) -> DataFrame:
     """One row per `key`: the latest label_ts (then the latest ingest, the higher label)."""
-    order = Window.partitionBy(*key).orderBy(
-        F.col("label_ts").desc_nulls_last(), F.col("ingested_at").desc_nulls_last(),
-        F.col("label").desc_nulls_last(), F.col("label_class").desc_nulls_last())
-    return (labels.withColumn("_rank", F.row_number().over(order))
-            .where(F.col("_rank") == 1).drop("_rank"))
+    order = (f"PARTITION BY {', '.join(sql_ident(k) for k in key)} ORDER BY "
+             "label_ts DESC NULLS LAST, ingested_at DESC NULLS LAST, label DESC NULLS LAST, "
+             "label_class DESC NULLS LAST")
+    return (labels.withColumn("_rank", F.expr(f"row_number() OVER ({order})"))
+            .where("_rank = 1").drop("_rank"))
 
 
 def locate(lake: Lake, batch: DataFrame) -> DataFrame:
     """(inference_id, model_id, hour, ts) of every stored inference the batch's ids name."""
     inferences = lake.table("inferences")
-    hinted = batch.where(F.col("model_id").isNotNull() & F.col("inference_ts").isNotNull())
-    hint_parts = [r.asDict() for r in hinted.select(
-        "model_id", F.date_trunc("hour", "inference_ts").alias("hour")).distinct().collect()]
-    found = (inferences.read(partitions=hint_parts)
-             .join(hinted.select("inference_id", "model_id"), on=["inference_id", "model_id"],
-                   how="left_semi")
-             .select(*LOCATION))
+    hinted = batch.where("model_id IS NOT NULL AND inference_ts IS NOT NULL")
+    hint_parts = [r.asDict() for r in hinted.selectExpr(
+        "model_id", "date_trunc('HOUR', inference_ts) AS hour").distinct().collect()]
+    found = select_text(inferences.read(partitions=hint_parts)
+                        .join(hinted.select("inference_id", "model_id"),
+                              on=["inference_id", "model_id"], how="left_semi"), LOCATION)
     unmatched = batch.select("inference_id").join(found, on="inference_id", how="left_anti")
-    indexed = entries(lake, unmatched).select(*LOCATION)
+    indexed = select_text(entries(lake, unmatched), LOCATION)
     # versions of one id in one hour: the earliest ts gives the feedback delay
     return (found.unionByName(indexed).groupBy("inference_id", "model_id", "hour")
-            .agg(F.min("ts").alias("ts")))
+            .agg(F.expr("min(ts) AS ts")))
 
 
 def run(ctx: Context, now: datetime | None = None) -> Run:
@@ -91,15 +92,17 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             job.notes.append(f"no new labels since version {since}")
             return job
         stored = pending.read_files(waiting, pending_version)
-        flushed = stored.where(F.col("reason").isNotNull()).count()
+        flushed = stored.where("reason IS NOT NULL").count()
         logged = raw.added_records(since, latest) if added else 0
         if logged is None:  # an add action without a record count (another writer)
             logged = raw.read_files(added, latest).count()
         job.rows_in = logged + sum(f.num_records or 0 for f in waiting) - flushed
         cols = [f.name for f in LABELS_PENDING.fields if f.name not in ("first_seen", "reason")]
-        incoming = stored.where(F.col("reason").isNull()).select(*cols, "first_seen")
+        incoming = select_text(stored.where("reason IS NULL"),
+                               [*map(sql_ident, cols), "first_seen"])
         if added:
-            incoming = incoming.unionByName(raw.read_files(added, latest).select(*cols)
+            incoming = incoming.unionByName(select_text(raw.read_files(added, latest),
+                                                        [sql_ident(c) for c in cols])
                                             .withColumn("first_seen", F.lit(now).cast("timestamp")))
         with sized(lake.spark, job.rows_in):  # few rows: interpreted expressions
             batch = latest_per_inference(incoming, HINTED).persist()
@@ -107,10 +110,10 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             try:
                 located = _judged(_located(lake, batch), now, env.pending_expiry_days,
                                   multiclass).persist()
-                outcome = located.groupBy("inference_id", "_hint_model").agg(
-                    F.when(F.max(F.col("model_id").isNotNull() & F.col(REASON).isNull()), "matched")
-                    .when(F.max(F.col(REASON).isNotNull()), "quarantined")
-                    .otherwise("pending").alias("outcome"))
+                outcome = located.groupBy("inference_id", "_hint_model").agg(F.expr(
+                    f"CASE WHEN max(model_id IS NOT NULL AND {REASON} IS NULL) THEN 'matched' "
+                    f"WHEN max({REASON} IS NOT NULL) THEN 'quarantined' ELSE 'pending' END "
+                    "AS outcome"))
                 counts = dict(outcome.groupBy("outcome").count().collect())
                 job.rows_out, job.rows_pending = counts.get("matched", 0), counts.get("pending", 0)
                 job.rows_quarantined = counts.get("quarantined", 0)
@@ -132,34 +135,37 @@ def _located(lake: Lake, batch: DataFrame) -> DataFrame:
     """Each label with every stored inference it applies to (none: model_id null)."""
     labels = batch.withColumnRenamed("model_id", "_hint_model")
     places = locate(lake, batch).withColumnRenamed("inference_id", "_place_id")
-    applies = ((F.col("inference_id") == F.col("_place_id"))
-               & (F.col("_hint_model").isNull() | (F.col("_hint_model") == F.col("model_id"))))
+    applies = F.expr("inference_id = _place_id "
+                     "AND (_hint_model IS NULL OR _hint_model = model_id)")
     joined = labels.join(places, on=applies, how="left").drop("_place_id")
     # a label naming no model, for an id that several models scored, is not guessed
-    models = F.sort_array(F.collect_set("model_id").over(
-        Window.partitionBy("inference_id", "_hint_model")))
-    ambiguous = F.col("_hint_model").isNull() & (F.size(models) > 1)
-    return (joined.withColumn(AMBIGUOUS, F.when(ambiguous, F.array_join(models, ", ")))
-            .withColumns({c: F.when(F.col(AMBIGUOUS).isNull(), F.col(c))
+    models = "sort_array(collect_set(model_id) OVER (PARTITION BY inference_id, _hint_model))"
+    ambiguous = f"_hint_model IS NULL AND size({models}) > 1"
+    return (joined.withColumn(AMBIGUOUS, F.expr(
+                f"CASE WHEN {ambiguous} THEN array_join({models}, ', ') END"))
+            .withColumns({c: F.expr(f"CASE WHEN {AMBIGUOUS} IS NULL THEN {c} END")
                           for c in ("model_id", "hour", "ts")}))
 
 
 def _judged(located: DataFrame, now: datetime, expiry_days: float,
             multiclass: list[str]) -> DataFrame:
     """REASON for a label that must be quarantined, null for a good or pending one."""
-    expired = F.col("first_seen") < F.lit(now - timedelta(days=expiry_days))
-    not_number = F.col("label").isNull() & ~F.col("model_id").isin(multiclass)
-    return located.withColumn(REASON, F.when(
-        F.col(AMBIGUOUS).isNotNull(),
-        F.concat(F.lit("inference id "), F.col("inference_id"), F.lit(" was scored by models "),
-                 F.col(AMBIGUOUS), F.lit(": send the label with its model_id"))).when(
-        F.col("model_id").isNotNull() & not_number,
-        F.concat(F.lit("label '"), F.col("label_class"), F.lit("' is not a number (model "),
-                 F.col("model_id"), F.lit(" is not multiclass)"))).when(
-        F.col("model_id").isNull() & expired,
-        F.concat(F.lit("no inference with this id"),
-                 F.coalesce(F.concat(F.lit(" in model "), F.col("_hint_model")), F.lit("")),
-                 F.lit(f" arrived within {expiry_days:g} days"))).cast("string"))
+    # the cutoff as microseconds since the epoch, no time zone in the text (a naive `now`
+    # is local time, as F.lit read it)
+    cutoff = (now - timedelta(days=expiry_days)).astimezone(timezone.utc)
+    micros = (cutoff - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    expired = f"first_seen < timestamp_micros({micros})"
+    listed = ", ".join(sql_string(m) for m in multiclass)
+    not_number = f"label IS NULL AND NOT model_id IN ({listed})" if multiclass else "label IS NULL"
+    label_is, not_a_number = sql_string("label '"), sql_string("' is not a number (model ")
+    within = sql_string(f" arrived within {expiry_days:g} days")
+    return located.withColumn(REASON, F.expr(
+        f"CAST(CASE WHEN {AMBIGUOUS} IS NOT NULL THEN concat('inference id ', inference_id, "
+        f"' was scored by models ', {AMBIGUOUS}, ': send the label with its model_id') "
+        f"WHEN model_id IS NOT NULL AND {not_number} THEN concat({label_is}, label_class, "
+        f"{not_a_number}, model_id, ' is not multiclass)') "
+        f"WHEN model_id IS NULL AND {expired} THEN concat('no inference with this id', "
+        f"coalesce(concat(' in model ', _hint_model), ''), {within}) END AS STRING)"))
 
 
 def _commit(lake: Lake, job: Run, located: DataFrame, cursor: tuple[str, int] | None,
@@ -168,10 +174,10 @@ def _commit(lake: Lake, job: Run, located: DataFrame, cursor: tuple[str, int] | 
     raw labels were read) and the rejected labels (`reason` set), then those to quarantine
     (`_flush`)."""
     labels, pending = lake.table("labels"), lake.table("labels_pending")
-    matched = located.where(F.col("model_id").isNotNull() & F.col(REASON).isNull()).select(
+    matched = select_text(located.where(f"model_id IS NOT NULL AND {REASON} IS NULL"), [
         "inference_id", "label", "label_class", "label_ts",
-        (F.col("label_ts").cast("double") - F.col("ts").cast("double")).alias("delay_s"),
-        "ts", "source", "ingested_at", "model_id", "hour")
+        "CAST(label_ts AS DOUBLE) - CAST(ts AS DOUBLE) AS delay_s",
+        "ts", "source", "ingested_at", "model_id", "hour"])
     parts = [r.asDict() for r in matched.select("model_id", "hour").distinct().collect()]
     if parts:
         read_version = labels.version()
@@ -179,16 +185,17 @@ def _commit(lake: Lake, job: Run, located: DataFrame, cursor: tuple[str, int] | 
             labels.read(version=read_version, partitions=parts).unionByName(matched),
             key=("model_id", "hour", "inference_id"))
         job.outputs["labels"] = labels.replace_partitions(
-            merged.select(*LABELS.fieldNames()), parts, read_version=read_version)
-    rejected = (located.where(F.col(REASON).isNotNull())
-                .withColumn("model_id", F.coalesce("model_id", "_hint_model"))
+            select_text(merged, [sql_ident(c) for c in LABELS.fieldNames()]), parts,
+            read_version=read_version)
+    rejected = (located.where(f"{REASON} IS NOT NULL")
+                .withColumn("model_id", F.expr("coalesce(model_id, _hint_model)"))
                 .dropDuplicates(["inference_id", "model_id"]))
-    still = (located.where(F.col("model_id").isNull() & F.col(REASON).isNull())
+    still = (located.where(f"model_id IS NULL AND {REASON} IS NULL")
              .withColumn("model_id", F.col("_hint_model")))
-    rows = [f.name for f in LABELS_PENDING.fields if f.name != "reason"]
+    rows = [sql_ident(f.name) for f in LABELS_PENDING.fields if f.name != "reason"]
     version = pending.overwrite(
-        still.select(*rows, F.lit(None).cast("string").alias("reason"))
-        .unionByName(rejected.select(*rows, F.col(REASON).alias("reason"))),
+        select_text(still, [*rows, "CAST(NULL AS STRING) AS reason"])
+        .unionByName(select_text(rejected, [*rows, f"{REASON} AS reason"])),
         txn=cursor, read_version=pending_version)
     job.outputs["labels_pending"] = version
     _flush(lake, job, version)
@@ -203,7 +210,7 @@ def _flush(lake: Lake, job: Run, pending_version: int) -> None:
     app = f"{JOB}:quarantine"
     if (quarantine.txn_version(app) or -1) >= pending_version:
         return
-    rejected = pending.read(version=pending_version).where(F.col("reason").isNotNull())
+    rejected = pending.read(version=pending_version).where("reason IS NOT NULL")
     if rejected.isEmpty():
         return
     originals = [f.name for f in LABELS_PENDING.fields if f.name != "reason"]

@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.sql_text import sql_in
 from inferwatch.context import Context
 from inferwatch.granularity import truncate, utc
 from inferwatch.jobs.todo import alike, run_fleet
@@ -99,7 +100,7 @@ def _compute(ctx: Context, plans: dict[str, Plan], versions: dict[str, int]
     references, windows, names = [], [], {}
     for group in alike(plans, _shape):  # models alike: one branch, keyed by model
         ids = [p.model.model_id for p in group]
-        rows = stored.where(F.col("model_id").isin(ids))
+        rows = stored.where(sql_in("model_id", ids))
         sample = domain_sample.flat_sample(samples, group[0].model, ids)
         numeric, categorical = domain.features(group[0].model, rows.columns)
         texts = [c for c in numeric if isinstance(rows.schema[c].dataType, T.StringType)]

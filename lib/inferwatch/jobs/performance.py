@@ -23,6 +23,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from inferwatch.lake.sql_text import sql_in
 from inferwatch.frames import materialized, release
 from inferwatch.context import Context
 from inferwatch.jobs.states import share, write_states
@@ -177,7 +178,7 @@ def _fairness(ctx: Context, plans: dict[str, _Plan]) -> dict[str, int]:
     def state(model_ids: list[str]) -> DataFrame:
         plan = plans[model_ids[0]]
         protected = [c for c in plan.model.protected if c in plan.rows.columns]
-        return fairness_state(plan.rows.where(F.col("model_id").isin(model_ids)), protected,
+        return fairness_state(plan.rows.where(sql_in("model_id", model_ids)), protected,
                               plan.model.threshold)
 
     fairly = [m for ids in groups.values() for m in ids]

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
+from inferwatch.lake.sql_text import sql_in
 from inferwatch.frames import release
 from inferwatch.context import Context
 from inferwatch.jobs.todo import failed, rows_listed
@@ -69,7 +69,7 @@ def write_states(ctx: Context, results: Mapping[str, tuple[Any, DataFrame, int]]
                             parts)
         if not changed:
             return {}
-        fresh = union(list(states.values())).where(F.col("model_id").isin(list(changed)))
+        fresh = union(list(states.values())).where(sql_in("model_id", changed))
         return write(changed, fresh)
     finally:
         for state in states.values():

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from inferwatch.lake.sql_text import joined_beside
+from inferwatch.lake.sql_text import joined_beside, sql_in
 from inferwatch.frames import materialized, release
 from inferwatch.model_config import ModelConfig
 from inferwatch.lake.tables import Lake
@@ -92,7 +92,7 @@ def build(batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
     calibrated = [model_id for f in found for model_id in f[2]]
     out = whole.withColumn("scope", F.lit("all"))
     if calibrated:
-        thresholds = calibrate(hourly.where(F.col("model_id").isin(calibrated)), whole)
+        thresholds = calibrate(hourly.where(sql_in("model_id", calibrated)), whole)
         out = out.join(thresholds, on=[out[k].eqNullSafe(thresholds[k]) for k in KEYS],
                        how="left").select(*[out[c] for c in out.columns], "thresholds")
     hourly_rows = hourly.withColumn("scope", F.lit("1h"))

@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.sql_text import sql_in
 from inferwatch.lake.tables import Lake
 from inferwatch.model_config import ModelConfig
 from inferwatch.metrics.windows import union
@@ -60,8 +61,8 @@ def store_samples(lake: Lake, name: str,
             shapes.setdefault(tuple(map(tuple, features(model, rows.columns))), []).append(model)
         for (numeric, categorical), alike in shapes.items():
             samples.append(_candidates(alike, name, versions, totals, numeric, categorical,
-                                       rows.where(F.col("model_id").isin(
-                                           [m.model_id for m in alike]))))
+                                       rows.where(sql_in(
+                                           "model_id", [m.model_id for m in alike]))))
     order = Window.partitionBy("model_id").orderBy("_key")
     out = (union(samples).withColumn("_rank", F.row_number().over(order))
            .where(F.col("_rank") <= SAMPLE_ROWS).drop("_rank", "_key"))
@@ -146,6 +147,6 @@ def flat_sample(samples: DataFrame, model: ModelConfig,
     features) as flat feature columns, with the rows' `model_id` and `inference_id` (null
     for a training file)."""
     numeric, categorical = features(model, model.features)
-    return samples.where(F.col("model_id").isin(model_ids or [model.model_id])).select(
+    return samples.where(sql_in("model_id", model_ids or [model.model_id])).select(
         "model_id", "inference_id", *[F.col("numeric")[c].alias(c) for c in numeric],
         *[F.col("categorical")[c].alias(c) for c in categorical])

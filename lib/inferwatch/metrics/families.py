@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
+from inferwatch.lake.sql_text import sql_in
 from inferwatch.metrics import fairness as fair
 from inferwatch.metrics import performance_state as perf
 from inferwatch.metrics.estimation import ESTIMATE_COLUMNS, with_estimates
@@ -46,7 +46,7 @@ def performance(problem_types: str | Mapping[str, str]) -> Family:
     def compact(states: DataFrame) -> DataFrame:
         if len(by_type) == 1:
             return of_type(states, next(iter(by_type)))
-        return union([of_type(states.where(F.col("model_id").isin(models)), problem_type)
+        return union([of_type(states.where(sql_in("model_id", models)), problem_type)
                       for problem_type, models in sorted(by_type.items())])
 
     return Family("performance", perf.merge_states, compact)
