@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.frames import materialized, release
-from inferwatch.lake.sql_text import joined_beside, sql_double
+from inferwatch.lake.sql_text import joined_beside, sql_double, sql_in
 from inferwatch.model_config import ModelConfig, baseline_window
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
@@ -160,7 +160,7 @@ def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
 
 def _profiled(ctx: Context, models: list[ModelConfig], versions: dict[str, int]
               ) -> dict[str, DataFrame]:
-    """{model_id: the hourly profile states of its baseline window} of the window
+    """{model_id: a frame of the hourly profile states of its baseline window} of the window
     baselines whose every hour `state/profile` holds with all the rows `inferences` lists
     for it (its whole-model count): the profile job computed them from the same rows, so
     the baseline need not profile them again. A model with an hour missing or stale is
@@ -184,7 +184,8 @@ def _profiled(ctx: Context, models: list[ModelConfig], versions: dict[str, int]
                .agg(F.max("count").alias("n")).collect()}
     complete = [m for m, hs in hours.items()
                 if hs and all(counted.get((m, h)) == listed[(m, h)] for h in hs)]
-    return {m: states.where(F.col("model_id") == m).drop("granularity") for m in complete}
+    shared = states.where(sql_in("model_id", complete)).drop("granularity")
+    return {m: shared for m in complete}  # one frame: a filter per model reads it per model
 
 
 def _describe(model: ModelConfig) -> str:

@@ -84,9 +84,7 @@ def build(batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
     hourly states), then the thresholds of every model with hours enough calibrated in
     one plan. The states it caches are added to `cached`."""
     profiled = profiled or {}
-    found = [_states(models, rows, notes, cached,
-                     union([profiled[m.model_id] for m in models])
-                     if all(m.model_id in profiled for m in models) else None)
+    found = [_states(models, rows, notes, cached, _given(models, profiled))
              for models, rows in batches]
     hourly, whole = union([f[0] for f in found]), union([f[1] for f in found])
     calibrated = [model_id for f in found for model_id in f[2]]
@@ -97,6 +95,17 @@ def build(batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
                        how="left").select(*[out[c] for c in out.columns], "thresholds")
     hourly_rows = hourly.withColumn("scope", F.lit("1h"))
     return out.unionByName(hourly_rows, allowMissingColumns=True)
+
+
+def _given(models: Sequence[ModelConfig], profiled: Mapping[str, DataFrame]
+           ) -> DataFrame | None:
+    """The hourly states of `models` from `profiled` when it holds every one's: the
+    distinct frames it maps them to (one frame may hold many models': a union of a
+    filter per model would read it once a model), cut to these models."""
+    if not all(m.model_id in profiled for m in models):
+        return None
+    frames = {id(profiled[m.model_id]): profiled[m.model_id] for m in models}
+    return union(list(frames.values())).where(sql_in("model_id", [m.model_id for m in models]))
 
 
 def _states(models: Sequence[ModelConfig], rows: DataFrame, notes: Mapping[str, list[str]],
