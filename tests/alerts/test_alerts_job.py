@@ -48,7 +48,12 @@ def test_explain_ranks_what_moved_in_a_window(scenario_lake):
     unit = next(i for i in manifest["incidents"] if i["kind"] == "unit_change")
     text = explain(str(scenario_lake), models["eta"], scorecard._time(unit["onset"]), "1h")
     lines = text.splitlines()
-    drift = lines[lines.index("drift:") + 1]
-    assert "distance_km" in drift, text
+    # the unit change leads the quality section (an exact mean) and is among the first two
+    # drift lines: eta's prep_time_min moves at 04:00 every night by a similar PSI, and the
+    # two trade places between runs (PSI and calibrated thresholds come from KLL sketches,
+    # whose merges follow the shuffle's fetch order: 0.856 / 0.796 for the same rows)
+    drift = lines[lines.index("drift:") + 1:lines.index("drift:") + 3]
+    assert any("distance_km" in line for line in drift), text
+    assert "distance_km" in lines[lines.index("quality:") + 1], text
     assert any(line.startswith("alerts:") for line in lines) and "distance_km" in \
         text.split("alerts:")[1], text
