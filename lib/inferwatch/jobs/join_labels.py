@@ -37,7 +37,7 @@ from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.jobs.index import entries
 from inferwatch.lake.jvm_text import select_text
-from inferwatch.lake.sql_text import sql_ident, sql_string
+from inferwatch.lake.sql_text import sql_ident, sql_in, sql_string
 from inferwatch.runs import Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
@@ -155,8 +155,7 @@ def _judged(located: DataFrame, now: datetime, expiry_days: float,
     cutoff = (now - timedelta(days=expiry_days)).astimezone(timezone.utc)
     micros = (cutoff - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
     expired = f"first_seen < timestamp_micros({micros})"
-    listed = ", ".join(sql_string(m) for m in multiclass)
-    not_number = f"label IS NULL AND NOT model_id IN ({listed})" if multiclass else "label IS NULL"
+    not_number = f"label IS NULL AND NOT {sql_in('model_id', multiclass)}"
     label_is, not_a_number = sql_string("label '"), sql_string("' is not a number (model ")
     within = sql_string(f" arrived within {expiry_days:g} days")
     return located.withColumn(REASON, F.expr(

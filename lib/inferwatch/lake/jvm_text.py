@@ -4,7 +4,8 @@ paths), and the key under which Columns built once may be kept.
 py4j hands a Python list to the JVM one element at a time (`ArrayList.add`, a round trip
 each), so `selectExpr(*exprs)` of 60 columns or a scan of 500 files paid 60 or 500 of
 them before Spark saw the query. Here the strings travel joined, as one argument, and a
-JVM `Pattern` splits them back: four round trips whatever their number. Over Spark
+JVM `Pattern` compiled once per JVM splits them back: three round trips whatever their
+number. Over Spark
 Connect (no py4j) the plain calls are used, one message each.
 """
 from __future__ import annotations
