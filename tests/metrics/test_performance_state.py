@@ -17,6 +17,7 @@ from sklearn import metrics as skm
 
 from inferwatch.metrics.performance import METRIC_COLUMNS
 from inferwatch.metrics.performance_state import (
+    BIN_KEY,
     KEY,
     SCORE_BINS,
     STATE_SCHEMA,
@@ -190,10 +191,10 @@ def _binary_reference(g: pd.DataFrame) -> dict:
 
 
 def _bins(p: np.ndarray) -> dict[int, int]:
-    """The sparse histogram: {bin: count} of the bins that hold a score."""
+    """The sparse histogram: {key: count} of the bins that hold a score."""
     bins, counts = np.unique(np.clip(np.floor(p * SCORE_BINS), 0, SCORE_BINS - 1).astype(int),
                              return_counts=True)
-    return {int(b): int(c) for b, c in zip(bins, counts)}
+    return {int(b) * BIN_KEY: int(c) for b, c in zip(bins, counts)}
 
 
 def _regression_reference(g: pd.DataFrame) -> dict:
@@ -317,6 +318,25 @@ def test_auc_from_histograms(results, data) -> None:
                                        rel=0, abs=1e-12)
     one_class = got.xs(("edge", "one_class"), level=["slice_key", "slice_value"]).iloc[0]
     assert pd.isna(one_class["auc"]) and one_class["recall"] > 0
+
+
+def test_finer_keys_of_earlier_states_read_as_their_bins(data) -> None:
+    """States written with 1e-5 bins (keys 0..99999) read as the 1e-4 bins they fall in:
+    the same histograms with each bin's negatives moved to a finer key inside it give the
+    same auc and bound (a sweep over raw keys would order them below the positives)."""
+    _, rows = data[BINARY]
+    state = _state(rows, BINARY)
+
+    def finer(hist: str, offset: int):
+        return F.transform_keys(hist, lambda k, _v: k + offset)
+
+    split = state.withColumns({"pos_hist": finer("pos_hist", BIN_KEY - 1),
+                               "neg_hist": finer("neg_hist", 1)})
+    got = _collect({"coarse": metrics(state, BINARY), "fine": metrics(split, BINARY)})
+    assert (got["coarse"]["auc_error_bound"].dropna() > 0).any()  # bins hold both classes
+    for c in ("auc", "auc_error_bound"):
+        assert np.allclose(got["fine"][c].astype(float), got["coarse"][c].astype(float),
+                           rtol=0, atol=1e-12, equal_nan=True), c
 
 
 def test_unlabelled_rows_count_in_n_only(results) -> None:

@@ -6,7 +6,9 @@ has no labelled row; `auc` is null unless both classes are present; `r2` is null
 fewer than two labelled rows or zero label variance; `mape` averages |err| / |y| over
 the rows with y != 0 (sklearn's value whenever no label is 0).
 
-AUC comes from the sparse score histograms (bins of width 1e-5): the Mann-Whitney
+AUC comes from the sparse score histograms (bins of width 1e-4, keyed by their lower
+edge in units of 1e-5, `BIN_KEY` apart; a key is read as bin `key div BIN_KEY`, so the
+1e-5 bins of states written by earlier versions read as the same bins): the Mann-Whitney
 statistic with a positive and a negative in the same bin counted as half a pair. Exact AUC differs from it only through
 those same-bin pairs, so |auc - exact| <= `auc_error_bound`
 = 0.5 * sum_b pos_b * neg_b / (n_pos * n_neg) (zero when no bin holds both classes; and
@@ -28,6 +30,8 @@ from pyspark.sql import functions as F
 from inferwatch.lake.jvm_text import gateway_key
 from inferwatch.lake.sql_text import sql_double
 from inferwatch.model_config import PROBLEM_TYPES
+
+BIN_KEY = 10  # a score bin's key is its lower edge in units of 1e-5: its index x BIN_KEY
 
 BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classification", "regression"
 METRIC_COLUMNS = (
@@ -171,23 +175,38 @@ def _binary_metrics(col: _Columns) -> dict[str, Column]:
 
 
 def _mann_whitney(pos_hist: Column, neg_hist: Column) -> tuple[Column, Column]:
-    """(U, same-bin pairs) from the sparse histograms in one sweep from the lowest bin up.
+    """(U, same-bin pairs) from the sparse histograms in one sweep from the lowest key up.
 
     U counts (positive, negative) pairs with the positive in a higher bin, plus half of
-    the pairs sharing a bin.
+    the pairs sharing a bin. Keys of one bin (`key div BIN_KEY`) are summed into it
+    before it is closed: the sweep carries the open bin's counts.
     """
     both = F.map_zip_with(pos_hist, neg_hist, lambda _b, p, q: F.struct(
         F.coalesce(p.cast("double"), F.lit(0.0)).alias("pos"),
         F.coalesce(q.cast("double"), F.lit(0.0)).alias("neg")))
-    bins = F.transform(F.array_sort(F.map_entries(both)), lambda e: e["value"])
-    start = F.struct(
-        F.lit(0.0).alias("neg_below"), F.lit(0.0).alias("u"), F.lit(0.0).alias("same_bin")
-    )
-    sweep = F.aggregate(bins, start, lambda acc, b: F.struct(
-        (acc["neg_below"] + b["neg"]).alias("neg_below"),
-        (acc["u"] + b["pos"] * (acc["neg_below"] + 0.5 * b["neg"])).alias("u"),
-        (acc["same_bin"] + b["pos"] * b["neg"]).alias("same_bin"),
-    ))
+    entries = F.array_sort(F.map_entries(both))
+    start = F.struct(F.lit(-1).cast("int").alias("bin"), F.lit(0.0).alias("pos"),
+                     F.lit(0.0).alias("neg"), F.lit(0.0).alias("neg_below"),
+                     F.lit(0.0).alias("u"), F.lit(0.0).alias("same_bin"))
+
+    def closed(acc: Column) -> dict[str, Column]:  # the open bin added to the totals
+        return {"neg_below": acc["neg_below"] + acc["neg"],
+                "u": acc["u"] + acc["pos"] * (acc["neg_below"] + 0.5 * acc["neg"]),
+                "same_bin": acc["same_bin"] + acc["pos"] * acc["neg"]}
+
+    def step(acc: Column, entry: Column) -> Column:
+        key, value = F.floor(entry["key"] / BIN_KEY).cast("int"), entry["value"]
+        new = key != acc["bin"]
+        done = closed(acc)
+        return F.struct(
+            key.alias("bin"),
+            F.when(new, value["pos"]).otherwise(acc["pos"] + value["pos"]).alias("pos"),
+            F.when(new, value["neg"]).otherwise(acc["neg"] + value["neg"]).alias("neg"),
+            *[F.when(new, done[c]).otherwise(acc[c]).alias(c)
+              for c in ("neg_below", "u", "same_bin")])
+
+    sweep = F.aggregate(entries, start, step, lambda acc: F.struct(
+        *[value.alias(c) for c, value in closed(acc).items()]))
     return sweep["u"], sweep["same_bin"]
 
 

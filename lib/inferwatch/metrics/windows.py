@@ -175,14 +175,18 @@ def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetim
                                   how="left_semi")
                       .withColumn("granularity", F.lit(granularity)))
     fresh = materialized(union(states))
+    # computed once: the write's range partitioning samples its input before it writes
+    # it, and a family's metrics (AUC sweeps, sketch quantiles) cost more than the rows
+    metrics = materialized(family.metrics(fresh))
     try:
         return {
             family.state_table: replace_fleet_windows(lake, family.state_table, windows, fresh,
                                                       read_version, watch=("1h",)),
             family.metrics_table: replace_fleet_windows(lake, family.metrics_table, windows,
-                                                        family.metrics(fresh)),
+                                                        metrics),
         }
     finally:
+        release(metrics)
         release(fresh)
         if days is not None:
             release(days)
