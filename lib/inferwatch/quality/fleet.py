@@ -21,7 +21,9 @@ from inferwatch.model_config import ModelConfig
 from inferwatch.quality import signals
 from inferwatch.quality.hour import validate_hour
 from inferwatch.quality.judge import ROW_COUNT, empty_rows, judge
-from inferwatch.quality.statistics import computable, hour_statistics, slots
+from inferwatch.quality.statistics import (
+    computable, hour_statistics, settle_medians, slots,
+)
 from inferwatch.quality.suggest import for_hour
 from inferwatch.quality.validate import result_row, stored_kwargs
 
@@ -48,6 +50,9 @@ def validate_fleet(lake, work: dict[str, Work], version: int
         schema = rows.schema
         judged = {m: [s for s in w.specs if computable(s, schema)] for m, w in work.items()}
         stats = hour_statistics(lake.spark, rows, judged)
+        settle_medians(lambda parts: lake.table("inferences").read(version, partitions=parts),
+                       stats, {(m, h): for_hour(judged[m], h.hour)
+                               for m, w in work.items() for h in w.hours})
     others = [f.name for f in schema.fields if f.name not in signals.CONTRACT]
     out = {}
     for model_id, w in work.items():

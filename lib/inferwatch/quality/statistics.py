@@ -7,9 +7,20 @@ sharing a compound key. `needs(specs)` names them; `hour_statistics` computes al
 them for every (model_id, hour) of the run in one grouped aggregation over the rows
 (plus one per compound key), whatever the number of models and hours. The statistics
 are Spark's own functions, the very ones Great Expectations' Spark engine runs for the
-same expectation (`mean`, `stddev_samp`, `count(DISTINCT)`, the exact median,
-`>=`/`<=` and `isin` conditions on non-null values), so `quality.judge` reaches GX's
-verdict from them.
+same expectation (`mean`, `stddev_samp`, `count(DISTINCT)` as the size of the set of
+values, `>=`/`<=` and `isin` conditions on non-null values), so `quality.judge` reaches
+GX's verdict from them.
+
+The median is the exception: GX computes it exactly, which holds every distinct value
+of the hour (an exact `percentile` over 21 columns was 15 s of a 1,000,000-row day,
+against 1.7 s for a KLL sketch, and ran the driver out of a 1 GB heap). The pass reads
+the values at ranks 0.5 - `MEDIAN_MARGIN`, 0.5 and 0.5 + `MEDIAN_MARGIN` off a KLL
+sketch (k=200: a rank within 1.33% with 99% confidence; the margin is three times
+that), and `settle_medians` computes the exact median, in one more grouped pass, of the
+model-hours and columns whose expectation has a bound between the outer two: every
+verdict is GX's, and an observed median is exact there and within 1.33% of rank 0.5
+elsewhere. `count(DISTINCT)` of several columns expands every row once a column; the
+set's size is the same number without it (12.1 -> 4.2 s for five columns there).
 
 Bounds and value sets differ per model: they are columns of a small per-model settings
 frame joined (broadcast) to the rows, so a range check is one aggregate per (column,
@@ -17,7 +28,7 @@ kind of check), not one per model.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,6 +50,9 @@ COLUMN_AGGREGATES = {"expect_column_mean_to_be_between": "mean",
 SCHEMA_ONLY = ("expect_column_values_to_be_of_type", "expect_table_columns_to_match_set",
                "expect_table_row_count_to_be_between")
 KNOWN = {BETWEEN, IN_SET, NOT_NULL, COMPOUND_UNIQUE, *COLUMN_AGGREGATES, *SCHEMA_ONLY}
+MEDIAN = "expect_column_median_to_be_between"
+MEDIAN_K = 200  # KLL: rank error 1.33% with 99% confidence
+MEDIAN_MARGIN = 0.04  # the exact median lies between the sketch's values at 0.5 -/+ this
 
 
 @dataclass(frozen=True)
@@ -197,9 +211,48 @@ def _aggregate(stat: str, name: str) -> str:
         return f"avg({column})"
     if stat == "stdev":
         return f"stddev_samp({column})"
-    if stat == "median":  # exact, as GX asks approxQuantile with relative error 0
-        return f"percentile({column}, 0.5D)"
-    return f"count(DISTINCT {column})"
+    if stat == "median":  # a band [low, middle, high]: settle_medians decides
+        ranks = ", ".join(f"{r!r}D" for r in (0.5 - MEDIAN_MARGIN, 0.5, 0.5 + MEDIAN_MARGIN))
+        return (f"CASE WHEN count({column}) > 0 THEN kll_sketch_get_quantile_double("
+                f"kll_sketch_agg_double(CAST({column} AS DOUBLE), {MEDIAN_K}), "
+                f"array({ranks})) END")
+    return f"size(collect_set({column}))"
+
+
+def settle_medians(read: Callable[[list[dict]], DataFrame],
+                   stats: dict[tuple[str, datetime], dict],
+                   specs: Mapping[tuple[str, datetime], list[dict]]) -> int:
+    """Turn each median band of `stats` into one value: the exact median (one grouped
+    pass over `read(partitions)`, the model-hours that need it) where a bound of the
+    hour's median expectation (`specs`: {(model_id, hour): specs}) lies within the band,
+    the band's middle elsewhere. Returns the number of exact medians computed."""
+    undecided: dict[tuple[str, datetime], set[str]] = {}
+    for key, hour_specs in specs.items():
+        found = stats.get(key, {})
+        for spec in hour_specs:
+            kwargs = spec.get("kwargs") or {}
+            band = found.get(("median", kwargs.get("column")))
+            if spec["type"] != MEDIAN or band is None:
+                continue
+            bounds = [kwargs.get(k) for k in ("min_value", "max_value")]
+            if any(b is not None and band[0] <= b <= band[2] for b in bounds):
+                undecided.setdefault(key, set()).add(kwargs["column"])
+    exact: dict[tuple, float] = {}
+    columns = sorted({c for cs in undecided.values() for c in cs})
+    if undecided:
+        rows = read([{"model_id": m, "hour": h} for m, h in sorted(undecided)])
+        medians = rows.groupBy("model_id", "hour").agg(*[
+            F.expr(f"percentile({sql_ident(c)}, 0.5D) AS m{i}") for i, c in enumerate(columns)])
+        for row in medians.collect():
+            key = (row["model_id"], utc(row["hour"]))
+            for i, c in enumerate(columns):
+                if c in undecided.get(key, ()):
+                    exact[(key, c)] = row[f"m{i}"]
+    for key, found in stats.items():
+        for name in [n for n in found if n[0] == "median"]:
+            band = found[name]
+            found[name] = exact.get((key, name[1]), None if band is None else band[1])
+    return len(exact)
 
 
 def _compound(rows: DataFrame, key: tuple[str, ...]) -> DataFrame:
