@@ -28,6 +28,7 @@ kind of check), not one per model.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,10 +213,15 @@ def _aggregate(stat: str, name: str) -> str:
     if stat == "stdev":
         return f"stddev_samp({column})"
     if stat == "median":  # a band [low, middle, high]: settle_medians decides
+        # The sketch skips NaN, which the exact median sorts above every number: an
+        # hour with a NaN gets a band with no middle, which always goes to the exact pass
         ranks = ", ".join(f"{r!r}D" for r in (0.5 - MEDIAN_MARGIN, 0.5, 0.5 + MEDIAN_MARGIN))
-        return (f"CASE WHEN count({column}) > 0 THEN kll_sketch_get_quantile_double("
-                f"kll_sketch_agg_double(CAST({column} AS DOUBLE), {MEDIAN_K}), "
-                f"array({ranks})) END")
+        value = f"CAST({column} AS DOUBLE)"
+        return (f"CASE WHEN count({column}) = 0 THEN NULL "
+                f"WHEN count_if(isnan({value})) > 0 "
+                "THEN array(double('-inf'), double('NaN'), double('inf')) "
+                f"ELSE kll_sketch_get_quantile_double(kll_sketch_agg_double({value}, "
+                f"{MEDIAN_K}), array({ranks})) END")
     return f"size(collect_set({column}))"
 
 
@@ -224,8 +230,8 @@ def settle_medians(read: Callable[[list[dict]], DataFrame],
                    specs: Mapping[tuple[str, datetime], list[dict]]) -> int:
     """Turn each median band of `stats` into one value: the exact median (one grouped
     pass over `read(partitions)`, the model-hours that need it) where a bound of the
-    hour's median expectation (`specs`: {(model_id, hour): specs}) lies within the band,
-    the band's middle elsewhere. Returns the number of exact medians computed."""
+    hour's median expectation (`specs`: {(model_id, hour): specs}) lies within the band
+    or the hour holds a NaN (a band without a middle), the band's middle elsewhere. Returns the number of exact medians computed."""
     undecided: dict[tuple[str, datetime], set[str]] = {}
     for key, hour_specs in specs.items():
         found = stats.get(key, {})
@@ -235,7 +241,8 @@ def settle_medians(read: Callable[[list[dict]], DataFrame],
             if spec["type"] != MEDIAN or band is None:
                 continue
             bounds = [kwargs.get(k) for k in ("min_value", "max_value")]
-            if any(b is not None and band[0] <= b <= band[2] for b in bounds):
+            if math.isnan(band[1]) or any(b is not None and band[0] <= b <= band[2]
+                                          for b in bounds):
                 undecided.setdefault(key, set()).add(kwargs["column"])
     exact: dict[tuple, float] = {}
     columns = sorted({c for cs in undecided.values() for c in cs})
