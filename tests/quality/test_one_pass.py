@@ -2,8 +2,8 @@
 Expectations gives when it validates each model-hour on its rows: the same success, the
 same counts, percentages and observed values (floats to 1e-9 relative: Spark sums in
 another order; a median read off a sketch, where no bound is near it, at a rank within
-1.33% of the hour's middle value), the same messages and exceptions. Checked on the hours around each of
-the scenario's data incidents (a null spike, a unit change, a stale feature), both
+1.33% of the hour's middle value), the same messages and exceptions. Checked on the
+hours around each of the scenario's data incidents (a null spike, a unit change, a stale feature), both
 models: eta with its suggested suite, fraud's with expectations the suggestion never
 writes in place of some (a strict bound, a one-sided bound on a column fraud lacks, a
 subset column match, another compound key), both with a column that does not exist and

@@ -8,9 +8,10 @@ the rows with y != 0 (sklearn's value whenever no label is 0).
 
 AUC comes from the sparse score histograms (bins of width 1e-4, keyed by their lower
 edge in units of 1e-5, `BIN_KEY` apart; a key is read as bin `key div BIN_KEY`, so the
-1e-5 bins of states written by earlier versions read as the same bins): the Mann-Whitney
-statistic with a positive and a negative in the same bin counted as half a pair. Exact AUC differs from it only through
-those same-bin pairs, so |auc - exact| <= `auc_error_bound`
+1e-5 bins of states written by earlier versions read as the same bins): the
+Mann-Whitney statistic with a positive and a negative in the same bin counted as half a
+pair. Exact AUC differs from it only through those same-bin pairs, so
+|auc - exact| <= `auc_error_bound`
 = 0.5 * sum_b pos_b * neg_b / (n_pos * n_neg) (zero when no bin holds both classes; and
 when all same-bin pairs are true score ties, the value is exact).
 

@@ -164,21 +164,26 @@ def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetim
     states = [] if fresh_hours is None else [fresh_hours]
     # weeks merge the merged days (7 states per key, not 168): merges are associative
     rollups = any(by.get(g) for by in windows.values() for g in ROLLUPS)
-    days = materialized(family.merge(base, "1d")) if rollups else None
-    for granularity in ROLLUPS:
-        keys = [(m, w) for m, by in windows.items() for w in by.get(granularity, ())]
-        if not keys:
-            continue
-        wanted = lake.spark.createDataFrame(keys, "model_id string, window_start timestamp")
-        merged = days if granularity == "1d" else family.merge(days, granularity)
-        states.append(merged.join(F.broadcast(wanted), on=["model_id", "window_start"],
-                                  how="left_semi")
-                      .withColumn("granularity", F.lit(granularity)))
-    fresh = materialized(union(states))
-    # computed once: the write's range partitioning samples its input before it writes
-    # it, and a family's metrics (AUC sweeps, sketch quantiles) cost more than the rows
-    metrics = materialized(family.metrics(fresh))
+    stored: list[DataFrame] = []  # released however the write ends
     try:
+        days = materialized(family.merge(base, "1d")) if rollups else None
+        stored += [days] if days is not None else []
+        for granularity in ROLLUPS:
+            keys = [(m, w) for m, by in windows.items() for w in by.get(granularity, ())]
+            if not keys:
+                continue
+            wanted = lake.spark.createDataFrame(keys, "model_id string, window_start timestamp")
+            merged = days if granularity == "1d" else family.merge(days, granularity)
+            states.append(merged.join(F.broadcast(wanted), on=["model_id", "window_start"],
+                                      how="left_semi")
+                          .withColumn("granularity", F.lit(granularity)))
+        fresh = materialized(union(states))
+        stored.append(fresh)
+        # computed once: the write's range partitioning samples its input before it
+        # writes it, and a family's metrics (AUC sweeps, sketch quantiles) cost more
+        # than the rows
+        metrics = materialized(family.metrics(fresh))
+        stored.append(metrics)
         return {
             family.state_table: replace_fleet_windows(lake, family.state_table, windows, fresh,
                                                       read_version, watch=("1h",)),
@@ -186,10 +191,8 @@ def _write(lake: Lake, family: Family, windows: dict[str, dict[str, list[datetim
                                                         metrics),
         }
     finally:
-        release(metrics)
-        release(fresh)
-        if days is not None:
-            release(days)
+        for frame in stored:
+            release(frame)
 
 
 def _stored_hourly(table, weeks: Mapping[str, list[datetime]], columns: list[str] | None

@@ -231,7 +231,8 @@ def settle_medians(read: Callable[[list[dict]], DataFrame],
     """Turn each median band of `stats` into one value: the exact median (one grouped
     pass over `read(partitions)`, the model-hours that need it) where a bound of the
     hour's median expectation (`specs`: {(model_id, hour): specs}) lies within the band
-    or the hour holds a NaN (a band without a middle), the band's middle elsewhere. Returns the number of exact medians computed."""
+    or the hour holds a NaN (a band without a middle), the band's middle elsewhere.
+    Returns the number of exact medians computed."""
     undecided: dict[tuple[str, datetime], set[str]] = {}
     for key, hour_specs in specs.items():
         found = stats.get(key, {})
