@@ -3,6 +3,7 @@ partition folders, each file described as a Delta add action (record count and s
 from its footer). A kill before the commit leaves only files no commit references."""
 from __future__ import annotations
 
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,9 @@ from deltalake.transaction import AddAction
 from inferwatch.lake import files as lf
 
 THREADS = 16
+# a staging folder level that is no partition of the table: the span of a clustered
+# write (`Table.replace_files`), one file each; adopted into the partition's folder
+SPAN = "_file_span"
 
 
 def adopt(fs: pafs.FileSystem, root: str, staging: str, types: dict[str, str]
@@ -40,6 +44,9 @@ def _adopt_file(fs: pafs.FileSystem, root: str, base: str, info: pa.fs.FileInfo,
         return None
     relative = info.path[len(base) + 1:]
     leaf = relative.rsplit("/", 1)[-1]
+    span = [s for s in relative.split("/")[:-1] if s.startswith(f"{SPAN}=")]
+    if span:  # a task's files of two spans of one partition share their leaf's name
+        leaf = f"{hashlib.sha1(span[0].encode()).hexdigest()[:12]}-{leaf}"
     # Spark's spelling of a value ("10:00:00.5") made canonical ("10:00:00.500000")
     # so that partition values compare as strings.
     values = {c: lf.format_partition_value(lf.parse_partition_value(v, types[c]))

@@ -29,7 +29,7 @@ from inferwatch.lake.files import DataFile
 from inferwatch.lake.commit import Committer, Partition
 from inferwatch.lake.scan import scan
 from inferwatch.lake.snapshot import Snapshots
-from inferwatch.lake.staging import adopt
+from inferwatch.lake.staging import SPAN, adopt
 from inferwatch.lake.schema import align, table_schema, to_delta, to_spark
 from inferwatch.lake.storage import StorageSettings
 
@@ -120,19 +120,19 @@ class Table(Snapshots, Committer):
 
     def replace_files(self, df: DataFrame, doomed: Iterable[DataFile],
                       partitions: Iterable[Partition], read_version: int,
-                      cluster: tuple[Column, int] | None = None) -> int:
+                      spans: Column | None = None) -> int:
         """Atomically swap the files `doomed` for the rows of `df` (a file-level replace).
 
         The cheap form of `replace_partitions` when a rewrite touches a few files of a big
         partition: callers pick the files whose rows change (e.g. by their `bounds`) and
         pass the rows to keep plus the new ones. `partitions` are those the files and rows
         live in; a commit that touched them after `read_version` makes this one refuse.
-        `cluster=(expression, n)` range-partitions the rows by the expression into about
-        `n` files per partition, so each file covers a narrow range and later rewrites stay
-        small.
+        `spans` (an expression of a row) files the rows of each distinct value apart, one
+        file per partition and value, so each file covers a narrow range of windows and
+        later rewrites stay small.
         """
         partitions = _listify(partitions) or []
-        adds, new_fields = self._write_inside(df, partitions, cluster)
+        adds, new_fields = self._write_inside(df, partitions, spans=spans)
         return self._commit(adds, None, (read_version, partitions), None, "replace",
                             new_fields, remove_files=list(doomed))
 
@@ -158,12 +158,12 @@ class Table(Snapshots, Committer):
                             remove_files=doomed, data_change=False)
 
     def _write_inside(self, df: DataFrame, partitions: list[Partition],
-                      cluster: tuple[Column, int] | None = None
+                      cluster: tuple[Column, int] | None = None, spans: Column | None = None
                       ) -> tuple[list[AddAction], list[T.StructField]]:
         """Write `df`'s files; refuse (and delete them) if a row falls outside `partitions`."""
         part_cols = self.partition_columns()
         wanted = {self._key(p, part_cols) for p in partitions}
-        adds, new_fields = self._write_files(df, cluster)
+        adds, new_fields = self._write_files(df, cluster, spans)
         stray = [a for a in adds
                  if tuple(a.partition_values.get(c) for c in part_cols) not in wanted]
         if stray:
@@ -189,28 +189,39 @@ class Table(Snapshots, Committer):
         faults.after_commit(self.name, version)
         return version
 
-    def _write_files(self, df: DataFrame, cluster: tuple[Column, int] | None = None
+    def _write_files(self, df: DataFrame, cluster: tuple[Column, int] | None = None,
+                     spans: Column | None = None
                      ) -> tuple[list[AddAction], list[T.StructField]]:
-        """Write `df` as data files of the table (not committed) and name its new columns."""
+        """Write `df` as data files of the table (not committed) and name its new columns:
+        one file per partition, or `cluster=(expression, n)`: range-partitioned by the
+        expression into about `n` files per partition (a compaction's target sizes), or
+        one file per partition and distinct value of `spans`."""
         dt = self.delta()
         part_cols = list(dt.metadata().partition_columns)
         schema = to_spark(dt.schema())
         aligned, new_fields = align(df, schema, self.name)
         staging = f"_staging/{uuid.uuid4().hex}"
+        folders = list(part_cols)
+        # One file per partition (and cluster span) per write, not one per task and
+        # partition; the partitions spread over the shuffle's tasks even when the rows are
+        # few (AQE would coalesce a small write into one task, which then writes a
+        # backfill's thousands of hours one file after another)
+        tasks = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        if spans is not None:
+            # each span in a staging folder of its own (`adopt` files it in its partition):
+            # a task writes many spans' files, where a task per span (a range partitioning
+            # by span, which samples its input first) cost a fleet's 300 small files twice
+            aligned = aligned.withColumn(SPAN, spans)
+            folders.append(SPAN)
         if cluster is not None:
             expression, files = cluster
             aligned = (aligned.repartitionByRange(max(1, files), *part_cols, expression)
                        .sortWithinPartitions(*part_cols, expression))
-        elif part_cols:
-            # One file per partition per write, not one per task and partition; the
-            # partitions spread over the shuffle's tasks even when the rows are few (AQE
-            # would coalesce a small write into one task, which then writes a backfill's
-            # thousands of hours one file after another)
-            tasks = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
-            aligned = aligned.repartition(tasks, *part_cols)
+        elif folders:
+            aligned = aligned.repartition(tasks, *folders)
         writer = aligned.write.mode("errorifexists")
-        if part_cols:
-            writer = writer.partitionBy(*part_cols)
+        if folders:
+            writer = writer.partitionBy(*folders)
         writer.parquet(f"{self._spark_root()}/{staging}")
         types = {c: schema[c].dataType.typeName() for c in part_cols}
         return self._adopt(staging, types), new_fields

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from inferwatch.granularity import GRANULARITIES, truncate, unit_of, utc, window_end
+from inferwatch.granularity import GRANULARITIES, unit_of, utc
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.tables import Lake
 
@@ -57,42 +57,32 @@ def replace_fleet_windows(lake: Lake, name: str, windows: dict[str, dict[str, li
                        for g in watch if g not in by]
     # one listing for every model and granularity
     listed = table.files(read_version, partitions=parts, stats=("window_start",))
-    doomed, spans = [], set()
+    doomed = []
     for model_id, by in windows.items():
         for granularity, starts in by.items():
             points = [(w, w + timedelta(microseconds=1)) for w in starts]
             hit = [f for f in listed if f.partition["model_id"] == model_id
                    and f.partition["granularity"] == granularity and overlaps(f, points)]
             doomed += hit
-            spans |= {(model_id, *s) for s in _file_spans(granularity, starts, hit)}
     stale = lake.spark.createDataFrame(
         [(m, g, w) for m, by in windows.items() for g, starts in by.items() for w in starts],
         "model_id string, granularity string, window_start timestamp")
     kept = (table.read_files(doomed, read_version)
             .join(F.broadcast(stale), on=["model_id", "granularity", "window_start"],
                   how="left_anti"))
-    span = F.col("granularity")
-    first, *rest = GRANULARITIES.values()
-    cluster = F.when(span == first.name, window_column("window_start", first.file_span))
-    for g in rest:
-        cluster = cluster.when(span == g.name, window_column("window_start", g.file_span))
     return table.replace_files(kept.unionByName(fresh, allowMissingColumns=True), doomed,
-                               guarded, read_version=read_version, cluster=(cluster, len(spans)))
+                               guarded, read_version=read_version, spans=file_span())
 
 
-def _file_spans(granularity: str, starts: list[datetime], hit: list[DataFile]) -> set:
-    """(granularity, span start) of every file span the rewritten rows fall in."""
-    unit = GRANULARITIES[granularity].file_span
-    spans = {(granularity, truncate(w, unit)) for w in starts}
-    for f in hit:
-        low, high = f.bounds.get("window_start", (None, None))
-        if low is None or high is None:
-            continue
-        step = truncate(utc(low), unit)
-        while step <= utc(high):
-            spans.add((granularity, step))
-            step = window_end(step, unit)
-    return spans
+def file_span() -> Column:
+    """The start of the file span a row's window is filed by (`Granularity.file_span` of
+    its `granularity`)."""
+    named = F.col("granularity")
+    first, *rest = GRANULARITIES.values()
+    span = F.when(named == first.name, window_column("window_start", first.file_span))
+    for g in rest:
+        span = span.when(named == g.name, window_column("window_start", g.file_span))
+    return span
 
 
 def overlaps(data_file: DataFile, spans: list[tuple[datetime, datetime]],
