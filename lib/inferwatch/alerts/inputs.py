@@ -131,6 +131,10 @@ class Batch:
                 got[DRIFT_SIGNALS] = signals.drift(got["metrics/drift"])
             except Exception:  # noqa: BLE001 - `evaluate` finds the model that breaks it
                 pass
+        for frame in got.values():  # once per table: per model, 500 conversions cost seconds
+            if "window_start" in frame:
+                frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True,
+                                                       cache=False)
         self.tables = {name: _by_model(frame) for name, frame in got.items()}
 
     def frames(self, model_id: str) -> dict[str, pd.DataFrame]:
@@ -142,7 +146,7 @@ class Batch:
                 continue
             rows = self.rows(name, model_id)
             if start is not None and "window_start" in rows:
-                rows = rows[pd.to_datetime(rows["window_start"], utc=True) >= _utc(start)]
+                rows = rows[rows["window_start"] >= _utc(start)]
             out[name] = rows.reset_index(drop=True)
         return out
 
