@@ -33,6 +33,7 @@ from inferwatch.model_config import ModelConfig
 from inferwatch.context import Context
 from inferwatch.jobs.todo import failed
 from inferwatch.runs import Progress, Run, track
+from inferwatch.lake.schema import arrow_rows
 from inferwatch.lake.tables import ALERTS
 
 JOB = "alerts"
@@ -90,10 +91,9 @@ def _write(ctx: Context, job: Run, done: dict[str, tuple[list[dict], list[dict]]
             if events:
                 job.for_model(model_id).outputs[notify.OUTBOX] = appended
     records = [r for rows, _events in done.values() for r in rows]
-    df = ctx.spark.createDataFrame(
-        [tuple(r.get(f.name) for f in ALERTS.fields) for r in records], ALERTS)
-    replaced = ctx.lake.table(TABLE).replace_partitions(
-        df, [{"model_id": m} for m in sorted(done)], read_version=version)
+    rows = arrow_rows([tuple(r.get(f.name) for f in ALERTS.fields) for r in records], ALERTS)
+    replaced = ctx.lake.table(TABLE).replace_partitions(  # a few rows: no Spark write
+        rows, [{"model_id": m} for m in sorted(done)], read_version=version)
     for model_id in done:
         job.for_model(model_id).outputs[TABLE] = replaced
 

@@ -33,6 +33,19 @@ def arrow_rows(rows: Sequence[tuple], schema: T.StructType):
         schema=arrow)
 
 
+def arrow_of(data, schema: T.StructType, table: str):
+    """Driver-side rows (a pyarrow Table) cast to a table's `schema` (times in UTC);
+    refused, naming the columns, unless it has exactly the table's columns."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    if sorted(data.column_names) != sorted(schema.fieldNames()):
+        raise SchemaMismatchError(
+            f"{table}: rows with columns {sorted(data.column_names)}, expected the "
+            f"table's {sorted(schema.fieldNames())}")
+    arrow = to_arrow_schema(schema, timezone="UTC")
+    return data.select(arrow.names).cast(arrow)
+
+
 class SchemaMismatchError(ValueError):
     """Data whose columns cannot be stored in a table without losing information."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -17,6 +18,23 @@ THREADS = 16
 # a staging folder level that is no partition of the table: the span of a clustered
 # write (`Table.replace_files`), one file each; adopted into the partition's folder
 SPAN = "_file_span"
+
+
+def stage_arrow(fs: pafs.FileSystem, root: str, staging: str, data: pa.Table,
+                partition_by: list[str]) -> None:
+    """Write driver-side rows into `staging` as Spark would (Hive folders, one file per
+    partition), for `adopt`: a fleet's few alert rows in 100 model partitions took a
+    Spark write 3 s, a Parquet writer per file."""
+    import pyarrow.dataset as ds
+
+    fields = [data.schema.field(c) for c in partition_by]
+    fs.create_dir(f"{root}/{staging}", recursive=True)  # also for no rows, as Spark does
+    ds.write_dataset(
+        data, f"{root}/{staging}", filesystem=fs, format="parquet",
+        partitioning=ds.partitioning(pa.schema(fields), flavor="hive") if fields else None,
+        basename_template=f"part-{uuid.uuid4().hex}-{{i}}.snappy.parquet",
+        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
+        existing_data_behavior="error")
 
 
 def adopt(fs: pafs.FileSystem, root: str, staging: str, types: dict[str, str]

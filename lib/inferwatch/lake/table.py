@@ -29,8 +29,8 @@ from inferwatch.lake.files import DataFile
 from inferwatch.lake.commit import Committer, Partition
 from inferwatch.lake.scan import scan
 from inferwatch.lake.snapshot import Snapshots
-from inferwatch.lake.staging import SPAN, adopt
-from inferwatch.lake.schema import align, table_schema, to_delta, to_spark
+from inferwatch.lake.staging import SPAN, adopt, stage_arrow
+from inferwatch.lake.schema import align, arrow_of, table_schema, to_delta, to_spark
 from inferwatch.lake.storage import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -104,14 +104,15 @@ class Table(Snapshots, Committer):
         guard = None if read_version is None else (read_version, _listify(read_partitions))
         return self._commit(adds, [], guard, txn, "append", new_fields)
 
-    def replace_partitions(self, df: DataFrame, partitions: Iterable[Partition],
+    def replace_partitions(self, df: DataFrame | pa.Table, partitions: Iterable[Partition],
                            txn: tuple[str, int] | None = None, *, read_version: int) -> int:
         """Atomically make `partitions` hold exactly the rows of `df`, computed from
         snapshot `read_version`: refused (ConcurrentWriteError) if another writer changed
         data in those partitions since, so no update is lost.
 
         Every row of `df` must fall inside `partitions`. Readers see either the old or
-        the new partitions, never a mix.
+        the new partitions, never a mix. `df` may be driver-side rows (a pyarrow Table
+        with the table's columns), written without Spark.
         """
         partitions = _listify(partitions) or []
         adds, new_fields = self._write_inside(df, partitions)
@@ -199,6 +200,12 @@ class Table(Snapshots, Committer):
         dt = self.delta()
         part_cols = list(dt.metadata().partition_columns)
         schema = to_spark(dt.schema())
+        types = {c: schema[c].dataType.typeName() for c in part_cols}
+        if isinstance(df, pa.Table):
+            staging = f"_staging/{uuid.uuid4().hex}"
+            stage_arrow(self._fs, self._fs_root, staging, arrow_of(df, schema, self.name),
+                        part_cols)
+            return self._adopt(staging, types), []
         aligned, new_fields = align(df, schema, self.name)
         staging = f"_staging/{uuid.uuid4().hex}"
         folders = list(part_cols)
@@ -223,7 +230,6 @@ class Table(Snapshots, Committer):
         if folders:
             writer = writer.partitionBy(*folders)
         writer.parquet(f"{self._spark_root()}/{staging}")
-        types = {c: schema[c].dataType.typeName() for c in part_cols}
         return self._adopt(staging, types), new_fields
 
     def _adopt(self, staging: str, types: dict[str, str]) -> list[AddAction]:
