@@ -227,6 +227,28 @@ def test_replace_partitions_touches_only_named_partitions(spark, lake_dir):
     assert _delta_rows(t.uri) == sorted(expected)
 
 
+def test_replace_partitions_with_arrow_rows_equals_the_spark_write(spark, lake_dir):
+    """Driver-side rows (a pyarrow Table) replace partitions without Spark writing
+    them: odd partition values, a time partition and an emptied partition read back as
+    a Spark DataFrame's write leaves them, in Spark and in delta-rs."""
+    rows = [_row(i, ODD[i % 3], H10 + timedelta(hours=i % 2)) for i in range(10, 19)]
+    named = [{"s": s, "hour": h} for s in ODD for h in (H10, H11)] + [P_A10]
+    by_spark, by_arrow = _table(spark, lake_dir, "spark"), _table(spark, lake_dir, "arrow")
+    for t in (by_spark, by_arrow):
+        t.append(_df(spark, BASE))
+    by_spark.replace_partitions(_df(spark, rows), named, read_version=by_spark.version())
+    by_arrow.replace_partitions(_arrow(rows), named, read_version=by_arrow.version())
+
+    expected = sorted(rows + [r for r in BASE if r[1] != "a" or r[2] != H10], key=lambda r: r[0])
+    assert _delta_rows(by_arrow.uri) == _delta_rows(by_spark.uri) == expected
+    assertDataFrameEqual(by_arrow.read(), by_spark.read())
+    assert ({tuple(sorted(f.partition.items())) for f in by_arrow.files()}
+            == {tuple(sorted(f.partition.items())) for f in by_spark.files()})
+    with pytest.raises(SchemaMismatchError, match="expected the table's"):
+        by_arrow.replace_partitions(_arrow(rows).drop(["v"]), named,
+                                    read_version=by_arrow.version())
+
+
 def test_replace_partitions_with_empty_dataframe_empties_them(spark, lake_dir):
     t = _table(spark, lake_dir)
     t.append(_df(spark, BASE))
