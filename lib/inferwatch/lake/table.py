@@ -158,7 +158,7 @@ class Table(Snapshots, Committer):
         return self._commit(adds, None, (read_version, []), None, "compact",
                             remove_files=doomed, data_change=False)
 
-    def _write_inside(self, df: DataFrame, partitions: list[Partition],
+    def _write_inside(self, df: DataFrame | pa.Table, partitions: list[Partition],
                       cluster: tuple[Column, int] | None = None, spans: Column | None = None
                       ) -> tuple[list[AddAction], list[T.StructField]]:
         """Write `df`'s files; refuse (and delete them) if a row falls outside `partitions`."""
@@ -190,7 +190,7 @@ class Table(Snapshots, Committer):
         faults.after_commit(self.name, version)
         return version
 
-    def _write_files(self, df: DataFrame, cluster: tuple[Column, int] | None = None,
+    def _write_files(self, df: DataFrame | pa.Table, cluster: tuple[Column, int] | None = None,
                      spans: Column | None = None
                      ) -> tuple[list[AddAction], list[T.StructField]]:
         """Write `df` as data files of the table (not committed) and name its new columns:
@@ -201,19 +201,13 @@ class Table(Snapshots, Committer):
         part_cols = list(dt.metadata().partition_columns)
         schema = to_spark(dt.schema())
         types = {c: schema[c].dataType.typeName() for c in part_cols}
+        staging = f"_staging/{uuid.uuid4().hex}"
         if isinstance(df, pa.Table):
-            staging = f"_staging/{uuid.uuid4().hex}"
             stage_arrow(self._fs, self._fs_root, staging, arrow_of(df, schema, self.name),
                         part_cols)
             return self._adopt(staging, types), []
         aligned, new_fields = align(df, schema, self.name)
-        staging = f"_staging/{uuid.uuid4().hex}"
         folders = list(part_cols)
-        # One file per partition (and cluster span) per write, not one per task and
-        # partition; the partitions spread over the shuffle's tasks even when the rows are
-        # few (AQE would coalesce a small write into one task, which then writes a
-        # backfill's thousands of hours one file after another)
-        tasks = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
         if spans is not None:
             # each span in a staging folder of its own (`adopt` files it in its partition):
             # a task writes many spans' files, where a task per span (a range partitioning
@@ -225,6 +219,11 @@ class Table(Snapshots, Committer):
             aligned = (aligned.repartitionByRange(max(1, files), *part_cols, expression)
                        .sortWithinPartitions(*part_cols, expression))
         elif folders:
+            # One file per partition (and span) per write, not one per task and
+            # partition; the partitions spread over the shuffle's tasks even when the rows
+            # are few (AQE would coalesce a small write into one task, which then writes a
+            # backfill's thousands of hours one file after another)
+            tasks = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
             aligned = aligned.repartition(tasks, *folders)
         writer = aligned.write.mode("errorifexists")
         if folders:
