@@ -79,7 +79,9 @@ def _compute(ctx: Context, plans: dict[str, _Plan], versions: dict[str, int]) ->
     if states is None:
         return {m: (plan, None, 0, 0) for m, plan in plans.items()}
     bases = bl.load_fleet(ctx.lake, {m: p.base for m, p in plans.items() if p.base})
-    states = materialized(states)  # read as the windows and as the windows before them
+    # read as the windows and as the windows before them; without the distinct-count
+    # sketches, which no statistic reads (half the bytes: 405 of 810 MB on 100 models)
+    states = materialized(states.drop("hll"))
     try:
         rows = materialized(drift_rows(states, {m: p.targets for m, p in plans.items()}, bases,
                                        {m: thresholds(p.model) for m, p in plans.items()}))

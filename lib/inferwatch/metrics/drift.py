@@ -78,7 +78,7 @@ def summaries(pairs: DataFrame) -> DataFrame:
             for side in ("w", "r") for c in ("mean", "categories")}
     return select_text(pairs, [
         *[kept.get(c, sql_ident(c)) for c in pairs.columns
-          if not c.endswith("_sketch") and not c.endswith("_hll")],
+          if not c.endswith("_sketch")],
         f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(w_sketch, {grid}) END AS q_w",
         f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(r_sketch, {grid}) END AS q_r",
         f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(r_sketch, "
@@ -242,10 +242,11 @@ def _categorical(row: Mapping[str, Any]) -> Iterable[tuple[str, tuple[float, flo
 
 def side(states: DataFrame, prefix: str) -> DataFrame:
     """A state frame's comparable columns renamed `<prefix>_*` (keys, the model id
-    among them, kept)."""
+    among them, kept). Not its distinct-count sketch (`hll`): no statistic reads it,
+    and on a fleet it is half a state's bytes."""
     keep = [c for c in ("model_id", "slice_key", "slice_value", "column", "kind")
             if c in states.columns]
-    prefixed = [*_SIDE, "sketch", "hll", "window_start"]
+    prefixed = [*_SIDE, "sketch", "window_start"]
     if "granularity" in states.columns:
         prefixed.append("granularity")
     return select_text(states, [*[sql_ident(c) for c in keep],
