@@ -86,6 +86,32 @@ def test_counting_by_one_sort_equals_comparing_every_pair():
         assert (_below(q, x, strict=False) == np.sum(pairs[0] <= pairs[1], axis=2)).all()
 
 
+def test_ks_of_sorted_grids_from_one_sort_equals_comparing_every_point():
+    """`_ks_sorted` (finite, non-decreasing grids: the sketches') equals `cdf_at` of every
+    point on each grid, ties within and across the sides included; `_ks` sends the other
+    rows (unsorted, non-finite) the general way."""
+    from inferwatch.metrics.drift_batch import _ks, _ks_sorted, cdf_at
+
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n, g = int(rng.integers(1, 30)), int(rng.integers(2, 60))
+        scale = [3, 50, 1000][trial % 3]  # few values: long runs of ties on both sides
+        q_w = np.sort(rng.integers(0, scale, (n, g)).astype(float), axis=1)
+        q_r = np.sort(rng.integers(0, scale, (n, g)).astype(float) + rng.random() / 2, axis=1)
+        points = np.concatenate((q_w, q_r), axis=1)
+        want = np.abs(cdf_at(points, q_w) - cdf_at(points, q_r)).max(axis=1)
+        assert np.allclose(_ks_sorted(q_w, q_r), want, rtol=0, atol=1e-15)
+        mixed = q_w.copy()
+        mixed[0] = mixed[0][::-1]  # unsorted, and non-finite: the general way
+        mixed[-1, -1] = np.inf
+        points = np.concatenate((mixed, q_r), axis=1)
+        finite = np.isfinite(points)
+        gaps = np.abs(cdf_at(np.where(finite, points, 0.0), mixed)
+                      - cdf_at(np.where(finite, points, 0.0), q_r))
+        assert np.allclose(_ks(mixed, q_r), np.where(finite, gaps, -np.inf).max(axis=1),
+                           rtol=0, atol=1e-15)
+
+
 def _counts(rng) -> dict | None:
     """A side's {category: count}: empty, None, with zero or null counts, new or `OTHER`
     categories, one category or many."""

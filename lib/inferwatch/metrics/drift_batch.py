@@ -24,6 +24,7 @@ GRID = np.asarray(ds.QUANTILE_GRID)
 WEIGHTS = np.diff(np.concatenate(([0.0], (GRID[1:] + GRID[:-1]) / 2, [1.0])))
 EPS = ds.KLL_RANK_ERROR
 CHUNK = 512  # rows per block: the point-by-quantile comparison is rows x 200 x 100
+NARROW = 16  # at most this many points a row: `_below` compares every pair
 
 
 # (value, error bound or None, computed) of each statistic, one entry per row
@@ -117,17 +118,8 @@ def _binned(edges: list, q_w: np.ndarray, q_r: np.ndarray, at: np.ndarray,
 def cdf_at(points: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """`drift.cdf_at` of each row's points (rows x k) on its quantiles (rows x grid)."""
     q = np.maximum.accumulate(quantiles, axis=1)
-    left, right = _below(q, points, strict=True), _below(q, points, strict=False)
-    size = q.shape[1]
-    below = np.maximum(right - 1, 0)
-    above = np.minimum(right, size - 1)
-    q_below = np.take_along_axis(q, below, axis=1)
-    q_above = np.take_along_axis(q, above, axis=1)
-    out = np.where(right > 0, GRID[below], 0.0)
-    between = (left == right) & (right > 0) & (right < size)
-    with np.errstate(invalid="ignore", divide="ignore"):  # only `between` is used
-        inside = GRID[below] + (GRID[above] - GRID[below]) * (points - q_below) / (q_above - q_below)
-    return np.where(between, inside, out)
+    return _cdf_counted(points, q, _below(q, points, strict=True),
+                        _below(q, points, strict=False))
 
 
 def _below(q: np.ndarray, x: np.ndarray, strict: bool) -> np.ndarray:
@@ -135,6 +127,9 @@ def _below(q: np.ndarray, x: np.ndarray, strict: bool) -> np.ndarray:
     comparisons would count them (a nan never counts and counts nothing), from one stable
     sort of both: rows x (k + g) log, not the rows x k x g of comparing every pair."""
     rows, k = x.shape
+    if k <= NARROW:  # a few points (bin edges): comparing every pair is cheaper than a sort
+        counted = (q[:, None, :] < x[:, :, None]) if strict else (q[:, None, :] <= x[:, :, None])
+        return counted.sum(axis=2)
     both = np.concatenate((x, q) if strict else (q, x), axis=1)  # ties: the first side first
     is_x = np.zeros(both.shape, dtype=bool)
     if strict:
@@ -178,14 +173,65 @@ def _hellinger(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _ks(q_w: np.ndarray, q_r: np.ndarray) -> np.ndarray:
-    """max |F_w - F_r| over both grids' finite quantiles (nan without any)."""
-    points = np.concatenate((q_w, q_r), axis=1)
-    finite = np.isfinite(points)
-    gaps = np.abs(cdf_at(np.where(finite, points, 0.0), q_w)
-                  - cdf_at(np.where(finite, points, 0.0), q_r))
-    gaps = np.where(finite, gaps, -np.inf)
-    best = gaps.max(axis=1)
-    return np.where(np.isfinite(best), best, np.nan)
+    """max |F_w - F_r| over both grids' finite quantiles (nan without any). Rows whose
+    grids are finite and non-decreasing (a sketch's, always) take `_ks_sorted`; the
+    others compare every point with each grid (`cdf_at`)."""
+    out = np.full(q_w.shape[0], np.nan)
+    plain = (np.isfinite(q_w).all(axis=1) & np.isfinite(q_r).all(axis=1)
+             & (np.diff(q_w, axis=1) >= 0).all(axis=1) & (np.diff(q_r, axis=1) >= 0).all(axis=1))
+    if plain.any():
+        out[plain] = _ks_sorted(q_w[plain], q_r[plain])
+    if not plain.all():
+        rest = ~plain
+        points = np.concatenate((q_w[rest], q_r[rest]), axis=1)
+        finite = np.isfinite(points)
+        gaps = np.abs(cdf_at(np.where(finite, points, 0.0), q_w[rest])
+                      - cdf_at(np.where(finite, points, 0.0), q_r[rest]))
+        best = np.where(finite, gaps, -np.inf).max(axis=1)
+        out[rest] = np.where(np.isfinite(best), best, np.nan)
+    return out
+
+
+def _ks_sorted(q_w: np.ndarray, q_r: np.ndarray) -> np.ndarray:
+    """`_ks` of rows of finite, non-decreasing grids from one sort of both: in the sorted
+    union, the quantiles of a side below a point (< and <=) are that side's count before
+    the point's run of equal values and through it; each side's CDF at every point is
+    then `cdf_at`'s, term for term (a test holds both equal)."""
+    g = q_w.shape[1]
+    both = np.concatenate((q_w, q_r), axis=1)
+    order = np.argsort(both, axis=1, kind="stable")
+    points = np.take_along_axis(both, order, axis=1)
+    from_w = order < g
+    at = np.broadcast_to(np.arange(2 * g), points.shape)
+    starts = np.ones(points.shape, dtype=bool)
+    starts[:, 1:] = points[:, 1:] != points[:, :-1]
+    ends = np.ones(points.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, at, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, at, 2 * g)[:, ::-1], axis=1)[:, ::-1]
+    cdfs = []
+    for q, mine in ((q_w, from_w), (q_r, ~from_w)):
+        through = np.cumsum(mine, axis=1)
+        left = np.take_along_axis(through - mine, first, axis=1)
+        right = np.take_along_axis(through, last, axis=1)
+        cdfs.append(_cdf_counted(points, q, left, right))
+    return np.abs(cdfs[0] - cdfs[1]).max(axis=1)
+
+
+def _cdf_counted(points: np.ndarray, q: np.ndarray, left: np.ndarray, right: np.ndarray
+                 ) -> np.ndarray:
+    """`cdf_at` of `points` on non-decreasing `q`, given how many of `q` are < (`left`)
+    and <= (`right`) each point."""
+    size = q.shape[1]
+    below = np.maximum(right - 1, 0)
+    above = np.minimum(right, size - 1)
+    q_below = np.take_along_axis(q, below, axis=1)
+    q_above = np.take_along_axis(q, above, axis=1)
+    out = np.where(right > 0, GRID[below], 0.0)
+    between = (left == right) & (right > 0) & (right < size)
+    with np.errstate(invalid="ignore", divide="ignore"):  # only `between` is used
+        inside = GRID[below] + (GRID[above] - GRID[below]) * (points - q_below) / (q_above - q_below)
+    return np.where(between, inside, out)
 
 
 def _spread(q: np.ndarray) -> np.ndarray:
