@@ -58,6 +58,7 @@ def validate_fleet(lake, work: dict[str, Work], version: int
     for model_id, w in work.items():
         found, n = [], 0
         stored = stored_kwargs(w.suite, w.specs)
+        texts: dict = {}  # the kwargs' and meta's JSON, once per expectation of the model
         for hour in sorted(w.empty):
             found += empty_rows(w.model, w.suite, w.specs, hour)
         for hour in sorted(w.hours):
@@ -75,7 +76,8 @@ def validate_fleet(lake, work: dict[str, Work], version: int
             placed = slots([s for s, _k in mine])
             found += [result_row(judge(s, hour_stats, columns, schema, placed.get(i),
                                        s["kwargs"] if s["type"] == ROW_COUNT else k),
-                                 w.suite, model_id, hour) for i, (s, k) in enumerate(mine)]
+                                 w.suite, model_id, hour, texts)
+                       for i, (s, k) in enumerate(mine)]
             if rest:  # GX on the rows, for what the one pass cannot judge
                 found += validate_hour(lake, w.model, w.suite, w.specs, hour, version,
                                        only=rest)[0]

@@ -118,9 +118,12 @@ def validate(rows: DataFrame, suite, model_id: str, hour: datetime) -> list[tupl
     return [result_row(r.to_json_dict(), suite.name, model_id, hour) for r in result.results]
 
 
-def result_row(result: dict, suite: str, model_id: str, hour: datetime) -> tuple:
+def result_row(result: dict, suite: str, model_id: str, hour: datetime,
+               texts: dict[int, tuple[Any, str]] | None = None) -> tuple:
     """One `QUALITY_SCHEMA` tuple from a GX result dict (`to_json_dict()`), or from
-    `quality.judge`, which returns the same shape."""
+    `quality.judge`, which returns the same shape. `texts`: a memo the caller keeps while
+    its results share kwargs and meta objects (a model's hours judged with one suite:
+    their JSON text, 2 of a row's 10 us, is then written once per expectation)."""
     config = result.get("expectation_config") or {}
     kwargs = {k: v for k, v in (config.get("kwargs") or {}).items() if k != "batch_id"}
     found = result.get("result") or {}
@@ -131,14 +134,14 @@ def result_row(result: dict, suite: str, model_id: str, hour: datetime) -> tuple
         observed = {"columns": observed, **mismatched}
     success = bool(result.get("success")) and not raised
     return (model_id, "1h", hour, suite, config.get("type"), kwargs.get("column"),
-            json.dumps(kwargs, sort_keys=True, default=str),
+            _text(config.get("kwargs"), kwargs, texts),
             success,
             None if observed is None else json.dumps(observed, default=str),
             _int(found.get("element_count")), _int(found.get("unexpected_count")),
             _float(found.get("unexpected_percent")),
             str(config.get("severity") or "critical"),
             message,
-            json.dumps(config.get("meta") or {}, sort_keys=True, default=str),
+            _text(config.get("meta"), config.get("meta") or {}, texts),
             None if success else message or explain(config.get("type"), kwargs, found,
                                                     mismatched))
 
@@ -165,6 +168,17 @@ def _exception(info: dict) -> tuple[bool, str | None]:
     messages = [str(v.get("exception_message") or "error") for v in found
                 if v.get("raised_exception")]
     return bool(messages), ("; ".join(dict.fromkeys(messages))[:1000] if messages else None)
+
+
+def _text(source: Any, value: Any, texts: dict[int, tuple[Any, str]] | None) -> str:
+    """`value` (made from `source`) as sorted JSON, remembered in `texts` by `source`'s
+    identity (the memo holds `source`, so its id is not reused while remembered)."""
+    if texts is None or source is None:
+        return json.dumps(value, sort_keys=True, default=str)
+    known = texts.get(id(source))
+    if known is None or known[0] is not source:
+        known = texts[id(source)] = (source, json.dumps(value, sort_keys=True, default=str))
+    return known[1]
 
 
 def _int(value) -> int | None:
