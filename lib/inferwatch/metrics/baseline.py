@@ -167,7 +167,10 @@ def _whole(models: Sequence[ModelConfig], hourly: DataFrame, notes: Mapping[str,
 
 def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
     """(model, slice, column) → {metric: floor, metric/scale: threshold per unit of
-    chance scale} from hours held out of each model's baseline, every model's at once."""
+    chance scale} from hours held out of each model's baseline, every model's at once.
+    The held-out comparisons judge distributions, never distinct counts: their merges
+    carry no distinct-count sketch (half a state's bytes)."""
+    hourly = hourly.withColumn("hll", F.lit(None).cast("binary"))
     pairs = with_edges(_pair(hourly, left_out.references(hourly)), whole)
     scores: dict[tuple, dict[str, float]] = {}
     for row in drift_scoring.scaled_maxima(pairs).collect():
