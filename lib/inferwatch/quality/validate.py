@@ -172,8 +172,9 @@ def _exception(info: dict) -> tuple[bool, str | None]:
 
 def _text(source: Any, value: Any, texts: dict[int, tuple[Any, str]] | None) -> str:
     """`value` (made from `source`) as sorted JSON, remembered in `texts` by `source`'s
-    identity (the memo holds `source`, so its id is not reused while remembered)."""
-    if texts is None or source is None:
+    identity (the memo holds `source`, so its id is not reused while remembered). An
+    empty source is not remembered: a spec without meta gets a new `{}` each row."""
+    if texts is None or not source:
         return json.dumps(value, sort_keys=True, default=str)
     known = texts.get(id(source))
     if known is None or known[0] is not source:
