@@ -120,6 +120,48 @@ def test_reference_regression_weights_baseline_buckets_by_live_counts(spark):
     assert got["estimated_rmse"] > np.sqrt((err ** 2).mean()) * 1.1
 
 
+def _reference_jobs(spark, group: str, build) -> tuple:
+    """(what `build()` returns, the Spark jobs it ran)."""
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        built = build()
+    finally:
+        spark.sparkContext.setJobGroup("", "")
+    return built, len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+def test_regression_references_of_a_fleet_in_the_jobs_of_one_each_equal_to_alone(spark):
+    """Regression models of different sizes (20 buckets, 6, 1, and too few rows for any)
+    and two versions: built together, each model's edges and bucket table equal its
+    reference built alone, and the Spark jobs are those of one model, not one set a
+    model."""
+    rng = np.random.default_rng(21)
+
+    def baseline(n: int, scale: float) -> pd.DataFrame:
+        p = rng.gamma(3, scale, n)
+        return pd.DataFrame({"model_version": rng.choice(["v1", "v2"], n), "prediction": p,
+                             "label": p + rng.normal(0, 1, n) * np.sqrt(p)})
+
+    bases = {"big": baseline(3000, 5.0), "small": baseline(320, 2.0),
+             "one": baseline(70, 1.0), "none": baseline(30, 1.0)}
+    frame = spark.createDataFrame(pd.concat([b.assign(model_id=m) for m, b in bases.items()]))
+    both, jobs = _reference_jobs(spark, "ref-fleet",
+                                 lambda: build_references(frame, list(bases), REGRESSION))
+    assert both["none"] is None
+    assert [len(both[m].edges) for m in ("big", "small", "one")] == [19, 5, 0]
+    for model_id in ("big", "small", "one"):
+        alone = build_reference(spark.createDataFrame(bases[model_id]), REGRESSION)
+        assert both[model_id].edges == alone.edges and both[model_id].rows == alone.rows
+        order = ["model_version", "_bucket"]
+        pd.testing.assert_frame_equal(
+            both[model_id].table.sort_values(order).reset_index(drop=True),
+            alone.table.sort_values(order).reset_index(drop=True), rtol=1e-12)
+    one_frame = spark.createDataFrame(bases["big"].assign(model_id="big"))
+    _, one = _reference_jobs(spark, "ref-one",
+                             lambda: build_references(one_frame, ["big"], REGRESSION))
+    assert jobs <= one, (jobs, one)
+
+
 def test_reference_multiclass_weights_per_class_accuracy_by_live_class_mix(spark):
     rng = np.random.default_rng(6)
     classes = ["car", "bike", "walk"]

@@ -30,6 +30,8 @@ from inferwatch.metrics.performance import (
 REF_BINS = 100
 MIN_BUCKET_ROWS = 50
 REG_BUCKETS = 20
+# the ranks of every bucket count's edges: i / b for 1 <= i < b <= REG_BUCKETS
+RANKS = tuple(sorted({i / b for b in range(2, REG_BUCKETS + 1) for i in range(1, b)}))
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ def build_references(rows: DataFrame, model_ids: Sequence[str], problem_type: st
                      ) -> dict[str, Reference | None]:
     """{model_id: the reference of its rows} of models alike (one problem type, threshold
     and classes) whose baselines are `rows` (a `model_id` column tells them apart):
-    binary and multiclass in one Spark job for all of them, regression two per model
-    (each model's quantile edges are its own)."""
+    binary and multiclass in one Spark job for all of them, regression in two (each
+    model's quantile edges are its own, read off one summary a model)."""
     present = rows.where(_present("prediction") & _present("label"))
     version = F.coalesce(F.col("model_version").cast("string"), F.lit("null"))
     if problem_type == MULTICLASS:
@@ -75,7 +77,7 @@ def build_references(rows: DataFrame, model_ids: Sequence[str], problem_type: st
         counts = _binary_counts(labeled, float(threshold))
         return {m: _binary_reference(counts[counts["model_id"] == m], float(threshold))
                 for m in model_ids}
-    return {m: _regression_reference(labeled.where(F.col("model_id") == m)) for m in model_ids}
+    return _regression_references(labeled, model_ids)
 
 
 def _present(name: str) -> Column:
@@ -158,24 +160,43 @@ def _merge_sparse(n) -> list[list[int]]:
     return groups
 
 
-def _regression_reference(labeled: DataFrame) -> Reference | None:
-    first = labeled.agg(F.count(F.lit(1)).alias("n")).first()["n"]
-    buckets = min(REG_BUCKETS, first // MIN_BUCKET_ROWS)
-    if buckets < 1:
-        return None
-    ranks = [i / buckets for i in range(1, buckets)]
-    edges: tuple[float, ...] = ()
-    if ranks:
-        quantiles = labeled.agg(F.percentile_approx("p", ranks, 10_000).alias("q")).first()["q"]
-        edges = tuple(sorted(set(quantiles)))
-    keyed = labeled.withColumn("_bucket", _bucket_of(F.col("p"), edges))
+def _regression_references(labeled: DataFrame, model_ids: Sequence[str]
+                           ) -> dict[str, Reference | None]:
+    """Regression references of every model in two Spark jobs: each model's count and its
+    prediction quantiles at every rank any bucket count reads (`RANKS`; a model with n
+    labelled rows has min(`REG_BUCKETS`, n // `MIN_BUCKET_ROWS`) buckets, its edges at
+    i / buckets), then the error sums per (model, version, bucket), each row bucketed
+    by its own model's edges."""
+    found = {r["model_id"]: (r["n"], dict(zip(RANKS, r["q"]))) for r in labeled.groupBy(
+        "model_id").agg(F.count(F.lit(1)).alias("n"),
+                        F.percentile_approx("p", list(RANKS), 10_000).alias("q")).collect()}
+    edges = {}
+    for model_id in model_ids:
+        n, at = found.get(model_id, (0, {}))
+        buckets = min(REG_BUCKETS, n // MIN_BUCKET_ROWS)
+        if buckets >= 1:
+            edges[model_id] = tuple(sorted({at[i / buckets] for i in range(1, buckets)}))
+    if not edges:
+        return dict.fromkeys(model_ids)
+    given = labeled.sparkSession.createDataFrame(
+        [(m, list(e)) for m, e in edges.items()], "model_id string, _edges array<double>")
+    keyed = labeled.join(F.broadcast(given), on="model_id").withColumn(
+        "_bucket", _bucket_in(F.col("p"), F.col("_edges")))
     err = F.col("p") - F.col("y")
     nonzero = F.col("y") != 0
-    stats = (keyed.groupBy("model_version", "_bucket").agg(
+    stats = (keyed.groupBy("model_id", "model_version", "_bucket").agg(
         F.count(F.lit(1)).alias("n"), F.sum(err).alias("err"), F.sum(err * err).alias("sq"),
         F.sum(F.abs(err)).alias("abs"), F.count_if(nonzero).alias("nz"),
         F.sum(F.when(nonzero, F.abs(err) / F.abs(F.col("y"))).otherwise(0.0)).alias("ape"),
     ).toPandas())
+    return {m: _regression_reference(stats[stats["model_id"] == m].drop(columns="model_id"),
+                                     edges[m], found[m][0]) if m in edges else None
+            for m in model_ids}
+
+
+def _regression_reference(stats: pd.DataFrame, edges: tuple[float, ...], rows: int
+                          ) -> Reference:
+    """The regression reference of one model's error sums per (version, bucket)."""
     sums = ["n", "err", "sq", "abs", "nz", "ape"]
     pooled = stats.groupby("_bucket", as_index=False)[sums].sum().assign(model_version="*")
     table = pd.concat([stats[stats["n"] >= MIN_BUCKET_ROWS], pooled], ignore_index=True)
@@ -186,7 +207,7 @@ def _regression_reference(labeled: DataFrame) -> Reference | None:
         "_e_ape": (table["ape"] / table["nz"].where(table["nz"] > 0)).fillna(0.0),
         "_e_nz": table["nz"] / table["n"],
     })
-    return Reference(REGRESSION, table, edges, rows=int(first))
+    return Reference(REGRESSION, table, edges, rows=int(rows))
 
 
 def bucket(rows: DataFrame, reference: Reference) -> Column:
@@ -205,3 +226,9 @@ def _bucket_of(p: Column, edges: tuple[float, ...]) -> Column:
     for edge in edges:
         index = index + F.when(p >= edge, 1).otherwise(0)
     return F.when(p.isNotNull() & ~F.isnan(p), index.cast("string"))
+
+
+def _bucket_in(p: Column, edges: Column) -> Column:
+    """`_bucket_of` with the edges an array column (each row its own model's)."""
+    return F.when(p.isNotNull() & ~F.isnan(p), F.size(F.filter(edges, lambda e: p >= e))
+                  .cast("string"))
