@@ -221,14 +221,12 @@ def bucket(rows: DataFrame, reference: Reference) -> Column:
 
 
 def _bucket_of(p: Column, edges: tuple[float, ...]) -> Column:
-    """Index of the quantile bucket (number of edges <= p), as a string; null for null p."""
-    index = F.lit(0)
-    for edge in edges:
-        index = index + F.when(p >= edge, 1).otherwise(0)
-    return F.when(p.isNotNull() & ~F.isnan(p), index.cast("string"))
+    """`_bucket_in` of edges given as numbers."""
+    return _bucket_in(p, F.array(*[F.lit(float(e)) for e in edges]).cast("array<double>"))
 
 
 def _bucket_in(p: Column, edges: Column) -> Column:
-    """`_bucket_of` with the edges an array column (each row its own model's)."""
+    """Index of the quantile bucket (number of `edges` <= p, an array column: each row
+    may carry its own model's), as a string; null for a null or NaN p."""
     return F.when(p.isNotNull() & ~F.isnan(p), F.size(F.filter(edges, lambda e: p >= e))
                   .cast("string"))
