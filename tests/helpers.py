@@ -63,3 +63,13 @@ def three_inferences_lake(spark, tmp_path, fraud: dict, features: dict | None = 
     ctx = context(spark, lake, load_models(str(models_dir)))
     ingest_files(ctx.lake, "inferences", [str(source)], ctx.models)
     return lake, models_dir
+
+
+def spark_jobs(spark, group: str, run):
+    """(what `run()` returns, the number of Spark jobs it ran), counted by job group."""
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        out = run()
+    finally:
+        spark.sparkContext.setJobGroup("", "")
+    return out, len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))

@@ -92,14 +92,13 @@ def test_a_read_of_many_local_files_runs_no_spark_job_to_look_them_up(spark, tmp
     one reads a footer in a job of its own."""
     import pandas as pd
 
+    from tests.helpers import spark_jobs
+
     paths = []
     for i in range(40):
         paths.append(str(tmp_path / f"f{i}.parquet"))
         pd.DataFrame({"x": [i]}).to_parquet(paths[-1])
-    spark.sparkContext.setJobGroup("lookup", "lookup")
-    try:
-        frame = spark.read.schema("x long").parquet(*paths)  # the lake's reads name it
-    finally:
-        spark.sparkContext.setJobGroup("", "")
+    # the lake's reads name the schema
+    frame, jobs = spark_jobs(spark, "lookup", lambda: spark.read.schema("x long").parquet(*paths))
     assert frame.columns == ["x"]
-    assert spark.sparkContext.statusTracker().getJobIdsForGroup("lookup") == []
+    assert jobs == 0

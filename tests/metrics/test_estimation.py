@@ -12,7 +12,7 @@ from inferwatch.metrics.estimation import (build_reference, build_references,
                                            with_estimates, with_expectations)
 from inferwatch.metrics.performance import BINARY, MULTICLASS, REGRESSION, metrics
 from inferwatch.metrics.performance_state import SCORE_BINS, hourly_state
-from tests.helpers import delta_frame
+from tests.helpers import delta_frame, spark_jobs
 
 HOUR = datetime(2026, 3, 2, 5, tzinfo=timezone.utc)
 
@@ -120,16 +120,6 @@ def test_reference_regression_weights_baseline_buckets_by_live_counts(spark):
     assert got["estimated_rmse"] > np.sqrt((err ** 2).mean()) * 1.1
 
 
-def _reference_jobs(spark, group: str, build) -> tuple:
-    """(what `build()` returns, the Spark jobs it ran)."""
-    spark.sparkContext.setJobGroup(group, group)
-    try:
-        built = build()
-    finally:
-        spark.sparkContext.setJobGroup("", "")
-    return built, len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
-
-
 def test_regression_references_of_a_fleet_in_the_jobs_of_one_each_equal_to_alone(spark):
     """Regression models of different sizes (20 buckets, 6, 1, and too few rows for any)
     and two versions: built together, each model's edges and bucket table equal its
@@ -145,7 +135,7 @@ def test_regression_references_of_a_fleet_in_the_jobs_of_one_each_equal_to_alone
     bases = {"big": baseline(3000, 5.0), "small": baseline(320, 2.0),
              "one": baseline(70, 1.0), "none": baseline(30, 1.0)}
     frame = spark.createDataFrame(pd.concat([b.assign(model_id=m) for m, b in bases.items()]))
-    both, jobs = _reference_jobs(spark, "ref-fleet",
+    both, jobs = spark_jobs(spark, "ref-fleet",
                                  lambda: build_references(frame, list(bases), REGRESSION))
     assert both["none"] is None
     assert [len(both[m].edges) for m in ("big", "small", "one")] == [19, 5, 0]
@@ -157,7 +147,7 @@ def test_regression_references_of_a_fleet_in_the_jobs_of_one_each_equal_to_alone
             both[model_id].table.sort_values(order).reset_index(drop=True),
             alone.table.sort_values(order).reset_index(drop=True), rtol=1e-12)
     one_frame = spark.createDataFrame(bases["big"].assign(model_id="big"))
-    _, one = _reference_jobs(spark, "ref-one",
+    _, one = spark_jobs(spark, "ref-one",
                              lambda: build_references(one_frame, ["big"], REGRESSION))
     assert jobs <= one, (jobs, one)
 

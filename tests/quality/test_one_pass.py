@@ -23,7 +23,7 @@ from inferwatch.granularity import utc
 from inferwatch.quality.suite import model_suite, with_overrides
 from inferwatch.quality.statistics import MEDIAN
 from tests.conftest import quality_onsets
-from tests.helpers import delta_frame
+from tests.helpers import delta_frame, spark_jobs
 
 EXTRA = [
     {"type": "expect_column_values_to_be_between",
@@ -120,12 +120,7 @@ def test_spark_jobs_do_not_grow_with_model_hours(spark, compared):
     for hours in (every[:1], every):
         fleet = {m: Work(w.model, w.suite, [s for s in w.specs if s["type"] != EXTRA[-1]["type"]],
                          set(hours)) for m, w in work.items()}
-        group = f"one-pass-{len(hours)}"
-        spark.sparkContext.setJobGroup(group, group)
-        try:
-            validate_fleet(lake, fleet, version)
-        finally:
-            spark.sparkContext.setJobGroup("", "")
-        jobs.append(len(spark.sparkContext.statusTracker().getJobIdsForGroup(group)))
+        jobs.append(spark_jobs(spark, f"one-pass-{len(hours)}",
+                               lambda: validate_fleet(lake, fleet, version))[1])
     # adaptive execution may split a stage of the bigger run into one more job
     assert len(every) > 48 and jobs[1] - jobs[0] <= 2 and jobs[1] <= 15, jobs
