@@ -20,6 +20,43 @@ THREADS = 16
 SPAN = "_file_span"
 
 
+# A write the driver can hold is collected and written by `stage_arrow`: for the rows of
+# a small hourly run (a partition's inferences, an ingest's raw rows, their index) a
+# Spark write (a shuffle to one file per partition, a task commit each, a job commit)
+# took 0.2-0.45 s a table and this 0.04-0.08 s, with the same files, partition values,
+# statistics and rows (tests/lake/test_driver_writes.py). Which writes are that small
+# is known without a Spark job only for a plan over files, cached frames and driver-side
+# rows: their sizes are real, Spark's estimate of the plan over them then a bound,
+# unless a join (the product of its sides) or a generator (a profile's ~30 rows a row)
+# is in it. A plan over materialized states (`frames.materialized`) is estimated from
+# the plan that computed them, a useless bound: Spark writes it. (Counting its rows
+# first cost the performance job on 40 rows more than the driver's write saved.)
+DRIVER_WRITE_BYTES = 4 << 20
+_SIZED = {"LogicalRelation", "InMemoryRelation", "LocalRelation"}
+
+
+def driver_rows(df) -> pa.Table | None:
+    """`df`'s rows as Arrow when the driver can write them (see above), else None: Spark
+    writes them. Always None over Spark Connect, which shows no plan."""
+    jdf = getattr(df, "_jdf", None)
+    if jdf is None:
+        return None
+    plan = jdf.queryExecution().optimizedPlan()
+    leaves = plan.collectLeaves()
+    kinds = {leaves.apply(i).getClass().getSimpleName() for i in range(leaves.size())}
+    if kinds <= _SIZED and not _multiplies(df, plan) \
+            and int(plan.stats().sizeInBytes()) <= DRIVER_WRITE_BYTES:
+        return df.toArrow()
+    return None
+
+
+def _multiplies(df, plan) -> bool:
+    """Whether `plan` holds a join or a generator, which may yield more rows than read."""
+    patterns = df.sparkSession._jvm.org.apache.spark.sql.catalyst.trees.TreePattern
+    return bool(plan.containsPattern(patterns.JOIN())
+                or plan.containsPattern(patterns.GENERATE()))
+
+
 def stage_arrow(fs: pafs.FileSystem, root: str, staging: str, data: pa.Table,
                 partition_by: list[str]) -> None:
     """Write driver-side rows into `staging` as Spark would (Hive folders, one file per

@@ -29,7 +29,7 @@ from inferwatch.lake.files import DataFile
 from inferwatch.lake.commit import Committer, Partition
 from inferwatch.lake.scan import scan
 from inferwatch.lake.snapshot import Snapshots
-from inferwatch.lake.staging import SPAN, adopt, stage_arrow
+from inferwatch.lake.staging import SPAN, adopt, driver_rows, stage_arrow
 from inferwatch.lake.schema import align, arrow_of, table_schema, to_delta, to_spark
 from inferwatch.lake.storage import StorageSettings
 
@@ -214,6 +214,11 @@ class Table(Snapshots, Committer):
             # by span, which samples its input first) cost a fleet's 300 small files twice
             aligned = aligned.withColumn(SPAN, spans)
             folders.append(SPAN)
+        rows = None if cluster is not None else driver_rows(aligned)
+        if rows is not None:
+            stage_arrow(self._fs, self._fs_root, staging,
+                        arrow_of(rows, aligned.schema, self.name), folders)
+            return self._adopt(staging, types), new_fields
         if cluster is not None:
             expression, files = cluster
             aligned = (aligned.repartitionByRange(max(1, files), *part_cols, expression)
