@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 from inferwatch.ingest import ingest_records
 from inferwatch.jobs import join_labels, partition, performance, profile
 from inferwatch.runs import runs
-from inferwatch.metrics.slices import compute_sliced, slice_column
+from inferwatch.metrics.slices import compute_sliced, slice_column, slice_specs
 from inferwatch.model_config import parse_model
 from inferwatch.slice_expr import parse
 from tests.helpers import context, delta_frame
@@ -101,6 +101,22 @@ def test_a_failure_no_slice_explains_is_raised_as_it_was(frame):
     with pytest.raises(RuntimeError, match="the disk is full"):
         compute_sliced(rows, model, notes, broken, details=details)
     assert notes == [] and details == {}
+
+
+def test_a_slice_over_a_column_the_rows_lack_is_skipped_naming_it(frame):
+    """Named before any analysis (Spark's error for it would log a plan); names resolve
+    as Spark resolves them, case aside; the other slices stay."""
+    texts = ["COUNTRY", "lower(region) = 'x' OR city IS NULL", "CASE WHEN zone > 1 THEN 1 END",
+             "amount > 1"]
+    model = parse_model(Path("conf/models/m.yaml"), {
+        "model_id": "m", "problem_type": "regression", "slices": texts})
+    notes, dropped = [], {}
+    specs = slice_specs(frame, model, notes, dropped)
+    assert [text for text, _ in specs] == ["*", "COUNTRY", "amount > 1", "model_version"]
+    assert dropped == {texts[1]: "no column region in the rows",
+                       texts[2]: "no column zone in the rows"}
+    assert notes == [f"slice '{texts[1]}' skipped: no column region in the rows",
+                     f"slice '{texts[2]}' skipped: no column zone in the rows"]
 
 
 # the job end to end: a slice that only fails at execution (ANSI cast of 'DE' to int)

@@ -11,6 +11,7 @@ reason (`slices_dropped`, recorded with the run in `job_runs`).
 """
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -87,8 +88,14 @@ def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str],
     """(slice_key, value column) pairs of `model` over `rows`; an expression that does not
     analyse against them is left out, noted, and its reason put in `dropped`."""
     specs = [("*", F.lit("*"))]
+    have = {c.lower() for c in rows.columns}  # Spark resolves names case-insensitively
     for text, node in model.expressions.items():
+        # a column the rows lack is named here: Spark's analysis error for it costs a
+        # round of analysis and logs a plan-sized ERROR line before it is caught
+        missing = sorted(c for c in _columns(node) if c.lower() not in have)
         try:
+            if missing:
+                raise LookupError(f"no column {', '.join(missing)} in the rows")
             value = slice_column(node)
             rows.select(value).schema  # analysis only, no Spark job
         except Exception as err:  # noqa: BLE001 - a bad slice must not stop the others
@@ -99,6 +106,17 @@ def slice_specs(rows: DataFrame, model: ModelConfig, notes: list[str],
         specs.append((text, value.cast("string")))
     specs.append(("model_version", F.col("model_version")))
     return specs
+
+
+def _columns(node: Any) -> set[str]:
+    """The names of the columns a parsed slice expression reads."""
+    if isinstance(node, Col):
+        return {node.name}
+    if isinstance(node, list | tuple):
+        return set().union(*map(_columns, node))
+    if dataclasses.is_dataclass(node):
+        return _columns([getattr(node, f.name) for f in dataclasses.fields(node)])
+    return set()
 
 
 def sliced(rows: DataFrame, model: ModelConfig, notes: list[str],
