@@ -21,7 +21,7 @@ SPAN = "_file_span"
 
 
 # A write the driver can hold is collected and written by `stage_arrow`: for the rows of
-# a small hourly run (a partition's inferences, an ingest's raw rows, their index) a
+# a small hourly run (an ingest's raw rows and quarantine, a partition's inferences) a
 # Spark write (a shuffle to one file per partition, a task commit each, a job commit)
 # took 0.2-0.45 s a table and this 0.04-0.08 s, with the same files, partition values,
 # statistics and rows (tests/lake/test_driver_writes.py). Which writes are that small
