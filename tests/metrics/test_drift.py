@@ -52,9 +52,11 @@ def test_sketch_statistics_are_within_their_bounds_of_the_exact_values(spark, ca
     assert got["js"][0] == pytest.approx(ds.js_distance(exact_e, exact_a), abs=0.04)
     assert got["hellinger"][0] == pytest.approx(ds.hellinger(exact_e, exact_a), abs=0.04)
     psi_exact = ds.psi(exact_e, exact_a)
-    if psi_exact < 0.5:  # the decision range: within max(0.03, 15%) of the exact PSI
-        # (24 sketch runs of "units"/"shift" measured at most 0.04 off; KLL is randomized)
-        assert got["psi"][0] == pytest.approx(psi_exact, abs=0.03, rel=0.15)
+    if psi_exact < 0.5:  # the decision range: within max(0.03, 25%) of the exact PSI,
+        # which keeps 0.1 and 0.25 apart. KLL is randomized: 250 sketch runs of "units"
+        # (exact PSI 0.43) were off by sd 0.020, at most 0.081 (19%, 4 sd): 15% failed 1 run
+        # in 100; 25% (0.107) is 5.3 sd
+        assert got["psi"][0] == pytest.approx(psi_exact, abs=0.03, rel=0.25)
     else:  # nearly empty bins make large PSIs inexact, but never small
         assert got["psi"][0] > 0.5
     # Wasserstein within its stated error bound of scipy's on all rows (in std units)
