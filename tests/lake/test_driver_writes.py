@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.frames import materialized, release
 from inferwatch.lake import staging
 from inferwatch.lake.staging import driver_rows
 from tests.lake.test_table import H10, H11, ODD, SCHEMA, _delta_rows, _row, _table
@@ -76,11 +77,22 @@ def test_only_plans_of_known_size_are_written_by_the_driver(spark, tmp_path, mon
     assert driver_rows(files) is not None  # a scan of small files
     assert driver_rows(files.where("v > 1").select("id", "v")) is not None
     assert driver_rows(files.groupBy("s").count()) is not None
-    # a join's or a generator's output may outgrow its inputs; a materialized frame's
-    # size estimate is its plan's, not its rows'; a range has no files
+    # an anti or semi join keeps rows of its left side, whatever its right side reads
+    keys = spark.createDataFrame([(1,)], "id long")  # rows from Python: size unknown
+    assert driver_rows(files.join(keys, "id", "left_anti")) is not None
+    assert driver_rows(keys) is None
+    # a materialized frame: Spark estimates it as the plan that computed it, the driver
+    # takes the size the block manager holds, as long as it holds all of it
+    stored = materialized(files.groupBy("s").count())
+    assert driver_rows(stored.unionByName(files.select("s", F.col("id").alias("count")))) \
+        is not None
+    # but not what a step that may yield more rows or wider ones makes of them
+    assert driver_rows(stored.groupBy("s").agg(F.collect_list("count"))) is None
+    release(stored)
+    assert driver_rows(stored) is None
+    # a join's or a generator's output may outgrow its inputs; a range has no files
     assert driver_rows(files.join(files.select("id"), "id")) is None
     assert driver_rows(files.select(F.explode(F.array("v", "v")).alias("v"))) is None
-    assert driver_rows(files.localCheckpoint()) is None
     assert driver_rows(spark.range(5)) is None
     monkeypatch.setattr(staging, "DRIVER_WRITE_BYTES", 100)
     assert driver_rows(files) is None  # more than the bound

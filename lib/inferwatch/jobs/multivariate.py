@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from inferwatch.lake.schema import rows_frame
 from inferwatch.lake.sql_text import sql_in
 from inferwatch.context import Context
 from inferwatch.granularity import truncate, utc
@@ -169,8 +170,8 @@ def _write(ctx: Context, results: dict[str, list[dict]], parts: dict[str, Run]
            ) -> dict[str, int]:
     """Every model's days replaced in `metrics/multivariate_drift` with one commit."""
     fields = domain.RESULT_SCHEMA.fieldNames()
-    fresh = ctx.spark.createDataFrame(
-        [tuple(r[f] for f in fields) for rows in results.values() for r in rows],
+    fresh = rows_frame(  # driver rows whose size Spark knows: the driver writes them
+        ctx.spark, [tuple(r[f] for f in fields) for rows in results.values() for r in rows],
         domain.RESULT_SCHEMA)
     windows = {m: {"1d": [r["window_start"] for r in rows]} for m, rows in results.items()}
     version = replace_fleet_windows(ctx.lake, TABLE, windows, fresh)

@@ -36,6 +36,7 @@ from inferwatch.runs import OK, Progress, Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.model_config import MODEL_ID_PATTERN
 from inferwatch.lake.scan import column as quoted
+from inferwatch.lake.schema import rows_frame
 from inferwatch.lake.tables import DELIVERIES, INFERENCES
 
 JOB = "partition"
@@ -188,7 +189,7 @@ def _deliveries(ctx: Context, by_hour: list, run_id: str) -> DataFrame:
         if r[STATUS] == "quarantined":
             row[3] = (r["reason"] or "")[:300]
     rows = [(m, h, run_id, *v) for (m, h), v in sorted(merged.items())]
-    return ctx.spark.createDataFrame(rows, DELIVERIES)
+    return rows_frame(ctx.spark, rows, DELIVERIES)
 
 
 def _inference_rows(df: DataFrame) -> DataFrame:

@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.jvm_text import read_parquet, select_text
+from inferwatch.lake.schema import rows_frame
 from inferwatch.lake.sql_text import sql_ident
 
 
@@ -23,8 +24,8 @@ def scan(spark: SparkSession, root: str, schema: T.StructType, part_cols: list[s
     values %-escaped as UTF-8, which Spark decodes byte by byte) take the value from the
     log, one scan per partition.
     """
-    if not data_files:
-        return spark.createDataFrame([], schema)
+    if not data_files:  # driver rows Spark knows the size of (`staging.driver_rows`)
+        return rows_frame(spark, [], schema)
     data_schema = T.StructType([f for f in schema.fields if f.name not in part_cols])
     if not part_cols:
         return read_parquet(spark.read.schema(data_schema), _abs(root, data_files))

@@ -25,14 +25,22 @@ SPAN = "_file_span"
 # Spark write (a shuffle to one file per partition, a task commit each, a job commit)
 # took 0.2-0.45 s a table and this 0.04-0.08 s, with the same files, partition values,
 # statistics and rows (tests/lake/test_driver_writes.py). Which writes are that small
-# is known without a Spark job only for a plan over files, cached frames and driver-side
-# rows: their sizes are real, Spark's estimate of the plan over them then a bound,
-# unless a join (the product of its sides) or a generator (a profile's ~30 rows a row)
-# is in it. A plan over materialized states (`frames.materialized`) is estimated from
-# the plan that computed them, a useless bound: Spark writes it. (Counting its rows
-# first cost the performance job on 40 rows more than the driver's write saved.)
+# is known without a Spark job for a plan that reads what has a size (files, cached
+# frames, driver rows given as Arrow, materialized states) through steps that yield at
+# most the rows they read: the sum of the sizes bounds it. A materialized state's size
+# is what the block manager holds of it (Spark estimates it as the plan that computed it:
+# 10^12-10^44 bytes for a 40-row performance state; counting its rows first cost the
+# performance job more than the driver's write saved). Else Spark's estimate bounds a
+# plan over files, cached frames and Arrow rows without a join (the product of its
+# sides) or a generator (a profile's ~30 rows a row). On crash_safety's 40-row lake the
+# performance job took 4.0-4.7 s with Spark's writes of its states, 3.0-3.4 s with these.
 DRIVER_WRITE_BYTES = 4 << 20
 _SIZED = {"LogicalRelation", "InMemoryRelation", "LocalRelation"}
+_STORED = "LogicalRDD"
+# plan steps that yield at most the rows they read
+_KEEPS_ROWS = {"Project", "Filter", "Union", "Window", "Sort", "Repartition",
+               "RepartitionByExpression", "RebalancePartitions", "GlobalLimit", "LocalLimit",
+               "Deduplicate", "Distinct", "SubqueryAlias", "ResolvedHint"}
 
 
 def driver_rows(df) -> pa.Table | None:
@@ -42,19 +50,56 @@ def driver_rows(df) -> pa.Table | None:
     if jdf is None:
         return None
     plan = jdf.queryExecution().optimizedPlan()
+    size = _bound(df, plan)
+    if size is None and _estimated(df, plan):
+        size = int(plan.stats().sizeInBytes())
+    return df.toArrow() if size is not None and size <= DRIVER_WRITE_BYTES else None
+
+
+def _bound(df, node) -> int | None:
+    """A bound of the bytes of `node`'s rows from the sizes of what it reads, for a plan of
+    steps that yield at most the rows they read (projections widen a row by a few
+    computed columns; a semi or anti join keeps rows of its left side); else None."""
+    kind = node.getClass().getSimpleName()
+    children = node.children()
+    children = [children.apply(i) for i in range(children.size())]
+    if kind == "Join" and node.joinType().toString() in ("LeftSemi", "LeftAnti"):
+        children = children[:1]
+    elif children and kind not in _KEEPS_ROWS:
+        return None
+    if not children:
+        return _leaf_bytes(df, node, kind)
+    sizes = [_bound(df, child) for child in children]
+    return None if None in sizes else sum(sizes)
+
+
+def _estimated(df, plan) -> bool:
+    """Whether Spark's estimate of `plan` bounds its size: a plan over files, cached
+    frames and driver rows, without a join (the product of its sides) or a generator
+    (a profile's ~30 rows a row)."""
     leaves = plan.collectLeaves()
-    kinds = {leaves.apply(i).getClass().getSimpleName() for i in range(leaves.size())}
-    if kinds <= _SIZED and not _multiplies(df, plan) \
-            and int(plan.stats().sizeInBytes()) <= DRIVER_WRITE_BYTES:
-        return df.toArrow()
-    return None
-
-
-def _multiplies(df, plan) -> bool:
-    """Whether `plan` holds a join or a generator, which may yield more rows than read."""
+    if any(leaves.apply(i).getClass().getSimpleName() not in _SIZED
+           for i in range(leaves.size())):
+        return False
     patterns = df.sparkSession._jvm.org.apache.spark.sql.catalyst.trees.TreePattern
-    return bool(plan.containsPattern(patterns.JOIN())
+    return not (plan.containsPattern(patterns.JOIN())
                 or plan.containsPattern(patterns.GENERATE()))
+
+
+def _leaf_bytes(df, leaf, kind: str) -> int | None:
+    """The bytes a leaf reads: its files', cached frame's or driver rows' size as Spark
+    knows it, or for the stored rows of a `frames.materialized` frame (whose estimate is
+    that of the plan that computed them) what the block manager holds of them."""
+    if kind in _SIZED:
+        return int(leaf.stats().sizeInBytes())
+    if kind != _STORED:
+        return None
+    rdd = leaf.rdd()
+    wanted, parts = rdd.id(), rdd.getNumPartitions()
+    for info in df.sparkSession.sparkContext._jsc.sc().getRDDStorageInfo():
+        if info.id() == wanted and info.numCachedPartitions() == parts:
+            return int(info.memSize() + info.diskSize())
+    return None  # not stored (rows from Python) or partly evicted
 
 
 def stage_arrow(fs: pafs.FileSystem, root: str, staging: str, data: pa.Table,
