@@ -13,6 +13,13 @@ import pytest
 from inferwatch.config import EnvConfig, SparkSettings
 
 QUALITY_INCIDENTS = ("null_spike", "unit_change", "stale_feature")
+# The JVMs the tests start in subprocesses (`inferwatch` commands, spark-submit, Airflow's
+# tasks) each run seconds of Spark work: the quick (C1) JIT alone costs them less CPU
+# than the tiered one, and two test processes keep both cores busy. The suite's own
+# sessions run for its whole length, for which C2's code pays off: `test_session` leaves
+# the option out.
+CHILD_JVM_OPTIONS = ("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
+os.environ.setdefault(*CHILD_JVM_OPTIONS)
 
 
 def test_session(warehouse: Path):
@@ -35,7 +42,12 @@ def test_session(warehouse: Path):
             },
         ),
     )
-    return get_spark(env, quiet=True)
+    options = os.environ.pop(CHILD_JVM_OPTIONS[0], None)
+    try:
+        return get_spark(env, quiet=True)
+    finally:
+        if options is not None:
+            os.environ[CHILD_JVM_OPTIONS[0]] = options
 
 
 @pytest.fixture(scope="session")

@@ -185,10 +185,11 @@ def test_a_run_shows_progress_and_no_library_warnings(walkthrough):
     assert not warned, quiet.stderr
     assert "[quality] running (job 7/8) ..." in quiet.stdout, quiet.stdout
     assert "[quality] ok in " in quiet.stdout, quiet.stdout
-    # performance goes model by model; profile, drift and quality compute every model at once
+    # performance goes model by model; profile, drift and quality plan each model, then
+    # compute every model at once (a step done within `console.QUICK` says nothing)
     for job in ("profile", "drift", "performance", "quality"):
-        line = (rf"^\[{job}\]( computing)?: 1/1 models \(churn\), [\d.]+ (model/s|s/model), "
-                r"in \d+:\d\d$")
+        line = (rf"^\[{job}\]( computing| planning)?: 1/1 models \(churn\), [\d.]+ "
+                r"(model/s|s/model), in \d+:\d\d$")
         assert re.search(line, quiet.stderr, re.MULTILINE), (job, quiet.stderr)
 
 

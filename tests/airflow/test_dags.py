@@ -48,10 +48,8 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
                {"conn_type": "spark", "host": "local[2]", "extra": {"deploy-mode": "client"}}),
            "AIRFLOW_VAR_INFERWATCH_HOME": str(REPO),
            "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",  # the venv's spark-submit
-           "PYSPARK_PYTHON": sys.executable,
-           # every task's driver is a JVM of a few seconds' Spark work: the quick (C1) JIT
-           # alone costs a third less CPU than the tiered one, and changes nothing it runs
-           "SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1"}
+           # every task's driver runs C1 alone, as every JVM the tests start (conftest)
+           "PYSPARK_PYTHON": sys.executable}
     migrate = subprocess.run([f"{bin_dir}/airflow", "db", "migrate"], env=env,
                              capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
