@@ -3,9 +3,11 @@ partition folders, each file described as a Delta add action (record count and s
 from its footer). A kill before the commit leaves only files no commit references."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -50,13 +52,13 @@ def driver_rows(df) -> pa.Table | None:
     if jdf is None:
         return None
     plan = jdf.queryExecution().optimizedPlan()
-    size = _bound(df, plan)
+    size = _bound(plan, functools.cache(lambda: _stored(df)))
     if size is None and _estimated(df, plan):
         size = int(plan.stats().sizeInBytes())
     return df.toArrow() if size is not None and size <= DRIVER_WRITE_BYTES else None
 
 
-def _bound(df, node) -> int | None:
+def _bound(node, stored: Callable[[], dict[int, tuple[int, int]]]) -> int | None:
     """A bound of the bytes of `node`'s rows from the sizes of what it reads, for a plan of
     steps that yield at most the rows they read (projections widen a row by a few
     computed columns; a semi or anti join keeps rows of its left side); else None."""
@@ -68,8 +70,8 @@ def _bound(df, node) -> int | None:
     elif children and kind not in _KEEPS_ROWS:
         return None
     if not children:
-        return _leaf_bytes(df, node, kind)
-    sizes = [_bound(df, child) for child in children]
+        return _leaf_bytes(node, kind, stored)
+    sizes = [_bound(child, stored) for child in children]
     return None if None in sizes else sum(sizes)
 
 
@@ -86,7 +88,8 @@ def _estimated(df, plan) -> bool:
                 or plan.containsPattern(patterns.GENERATE()))
 
 
-def _leaf_bytes(df, leaf, kind: str) -> int | None:
+def _leaf_bytes(leaf, kind: str, stored: Callable[[], dict[int, tuple[int, int]]]
+                ) -> int | None:
     """The bytes a leaf reads: its files', cached frame's or driver rows' size as Spark
     knows it, or for the stored rows of a `frames.materialized` frame (whose estimate is
     that of the plan that computed them) what the block manager holds of them."""
@@ -95,11 +98,17 @@ def _leaf_bytes(df, leaf, kind: str) -> int | None:
     if kind != _STORED:
         return None
     rdd = leaf.rdd()
-    wanted, parts = rdd.id(), rdd.getNumPartitions()
-    for info in df.sparkSession.sparkContext._jsc.sc().getRDDStorageInfo():
-        if info.id() == wanted and info.numCachedPartitions() == parts:
-            return int(info.memSize() + info.diskSize())
-    return None  # not stored (rows from Python) or partly evicted
+    parts, size = stored().get(rdd.id(), (None, None))
+    # not stored (rows from Python) or partly evicted: unknown
+    return size if parts == rdd.getNumPartitions() else None
+
+
+def _stored(df) -> dict[int, tuple[int, int]]:
+    """{RDD id: (partitions stored, bytes in memory and on disk)} of the session's stored
+    RDDs, read once a write (a plan over several materialized states asks for each)."""
+    infos = df.sparkSession.sparkContext._jsc.sc().getRDDStorageInfo()
+    return {info.id(): (info.numCachedPartitions(), int(info.memSize() + info.diskSize()))
+            for info in infos}
 
 
 def stage_arrow(fs: pafs.FileSystem, root: str, staging: str, data: pa.Table,
