@@ -161,7 +161,8 @@ def test_a_models_stored_sample_is_its_smallest_keys_whoever_it_is_drawn_with(
         spark, rng, tmp_path):
     """Three models' baseline samples drawn together (one commit) hold, per model, the
     `SAMPLE_ROWS` rows with the smallest seeded hash of their id (all of a model's rows
-    when it has fewer), the same rows as the model drawn alone."""
+    when it has fewer), the same rows as the model drawn alone, and the same when the
+    caller knows the models' row counts (the drift job: the Delta log's record counts)."""
     from inferwatch.lake.tables import Lake
     from inferwatch.model_config import parse_model
 
@@ -185,6 +186,11 @@ def test_a_models_stored_sample_is_its_smallest_keys_whoever_it_is_drawn_with(
         assert len(mine) == min(n, domain.SAMPLE_ROWS)
         assert sorted(mine.inference_id) == sorted(expected.inference_id), model_id
         assert set(mine.version) == {3} and set(mine.name) == {"default"}
+    known = Lake(spark, str(tmp_path / "known"))
+    domain_sample.store_samples(known, "default", [(models, rows)], {m: 3 for m in sizes},
+                                known=sizes)
+    counted = known.table(domain.SAMPLE_TABLE).read().toPandas()
+    assert sorted(counted.inference_id) == sorted(stored.inference_id)
     one = alone.table(domain.SAMPLE_TABLE).read().toPandas()
     assert sorted(one.inference_id) == sorted(stored[stored.model_id == "m3"].inference_id)
     assert set(one.version) == {4} and set(one.model_id) == {"m3"}

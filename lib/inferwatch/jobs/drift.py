@@ -143,14 +143,19 @@ def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
     if not batches:
         return
     by_id = {p.model.model_id: p for p in plans if p.model.model_id in built}
-    profiled = _profiled(ctx, [p.model for p in by_id.values()], versions)
+    listed = _listed(ctx, [p.model for p in by_id.values()], versions)
+    profiled = _profiled(ctx, listed)
     for model_id in profiled:
         by_id[model_id].part.notes.append("baseline hours' profile read from state/profile")
     made = bl.build_and_store_fleet(
         ctx.lake, "default", batches, {m: p.part.notes for m, p in by_id.items()},
         {m: _describe(p.model) for m, p in by_id.items()}, profiled)
+    # the samples take the windows' inferences without their labels, counted by the log
+    unlabelled = [b for b in baselines_rows(ctx.lake, [p.model for p in by_id.values()],
+                                            versions, labelled=False) if b[1] is not None]
     outputs = {bl.TABLE: ctx.lake.table(bl.TABLE).version(),
-               SAMPLE_TABLE: store_samples(ctx.lake, "default", batches, made)}
+               SAMPLE_TABLE: store_samples(ctx.lake, "default", unlabelled, made,
+                                            _totals(listed))}
     for model_id, version in made.items():
         plan = by_id[model_id]
         plan.build = False
@@ -160,32 +165,53 @@ def _build_baselines(ctx: Context, plans: list[_Plan]) -> None:
         plan.base = "default"
 
 
-def _profiled(ctx: Context, models: list[ModelConfig], versions: dict[str, int]
-              ) -> dict[str, DataFrame]:
-    """{model_id: a frame of the hourly profile states of its baseline window} of the window
-    baselines whose every hour `state/profile` holds with all the rows `inferences` lists
-    for it (its whole-model count): the profile job computed them from the same rows, so
-    the baseline need not profile them again. A model with an hour missing or stale is
-    left out (its baseline profiles its rows)."""
+def _listed(ctx: Context, models: list[ModelConfig], versions: dict[str, int]
+            ) -> dict[tuple[str, datetime], int | None]:
+    """{(model_id, hour): the rows the Delta log lists for it (None: a file of it has no
+    record count)} of every hour in the window baselines of `models` (not `source` ones)."""
     windows = {m.model_id: baseline_window(m) for m in models
                if "window" in m.baseline and "source" not in m.baseline}
     table = ctx.lake.table("inferences")
     parts = [p for p in table.partitions(versions["inferences"]) if p["model_id"] in windows
              and windows[p["model_id"]][0] <= p["hour"] < windows[p["model_id"]][1]]
-    listed: dict[tuple, int] = {}
+    listed: dict[tuple, int | None] = {}
     for f in table.files(versions["inferences"], stats=(), partitions=parts) if parts else ():
         key = (f.partition["model_id"], utc(f.partition["hour"]))
-        listed[key] = listed.get(key, 0) + (f.num_records or 0)
-    hours = {m: sorted({h for (mm, h) in listed if mm == m}) for m in windows}
+        before = listed.get(key, 0)
+        listed[key] = None if before is None or f.num_records is None else \
+            before + f.num_records
+    return listed
+
+
+def _totals(listed: dict[tuple[str, datetime], int | None]) -> dict[str, int]:
+    """{model_id: its window's rows} of the models whose every hour `listed` counts."""
+    totals: dict[str, int | None] = {}
+    for (model_id, _hour), n in listed.items():
+        before = totals.get(model_id, 0)
+        totals[model_id] = None if before is None or n is None else before + n
+    return {m: n for m, n in totals.items() if n}
+
+
+def _profiled(ctx: Context, listed: dict[tuple[str, datetime], int | None]
+              ) -> dict[str, DataFrame]:
+    """{model_id: a frame of the hourly profile states of its baseline window} of the window
+    baselines whose every hour `state/profile` holds with all the rows `inferences` lists
+    for it (`_listed`: its whole-model count): the profile job computed them from the same
+    rows, so the baseline need not profile them again. A model with an hour missing or
+    stale is left out (its baseline profiles its rows)."""
+    hours: dict[str, list[datetime]] = {}
+    for model_id, hour in sorted(listed):
+        hours.setdefault(model_id, []).append(hour)
     states = read_fleet_windows(ctx.lake, "state/profile",
-                                {m: {"1h": hs} for m, hs in hours.items() if hs})
+                                {m: {"1h": hs} for m, hs in hours.items()})
     if states is None or not listed:
         return {}
     counted = {(r["model_id"], utc(r["window_start"])): r["n"] for r in
                states.where(F.col("slice_key") == "*").groupBy("model_id", "window_start")
                .agg(F.max("count").alias("n")).collect()}
     complete = [m for m, hs in hours.items()
-                if hs and all(counted.get((m, h)) == listed[(m, h)] for h in hs)]
+                if all(listed[(m, h)] is not None and counted.get((m, h)) == listed[(m, h)]
+                       for h in hs)]
     shared = states.where(sql_in("model_id", complete)).drop("granularity")
     return {m: shared for m in complete}  # one frame: a filter per model reads it per model
 

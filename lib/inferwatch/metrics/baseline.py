@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -169,11 +169,21 @@ def calibrate(hourly: DataFrame, whole: DataFrame) -> DataFrame:
     """(model, slice, column) → {metric: floor, metric/scale: threshold per unit of
     chance scale} from hours held out of each model's baseline, every model's at once.
     The held-out comparisons judge distributions, never distinct counts: their merges
-    carry no distinct-count sketch (half a state's bytes)."""
-    hourly = hourly.withColumn("hll", F.lit(None).cast("binary"))
-    pairs = with_edges(_pair(hourly, left_out.references(hourly)), whole)
+    carry no distinct-count sketch (half a state's bytes). A (slice, column) none of
+    whose hours holds `drift.MIN_COUNT` rows judges no held-out hour (its every pair is
+    `insufficient_data`) and gets no thresholds, so its references are not merged: on
+    sparse models and slices, most of them."""
+    largest = F.max("count").over(Window.partitionBy(*KEYS))
+    hourly = materialized(hourly.withColumns({"hll": F.lit(None).cast("binary"),
+                                              "_largest": largest})
+                          .where(F.col("_largest") >= drift.MIN_COUNT).drop("_largest"))
+    try:
+        pairs = with_edges(_pair(hourly, left_out.references(hourly)), whole)
+        maxima = drift_scoring.scaled_maxima(pairs).collect()
+    finally:
+        release(hourly)
     scores: dict[tuple, dict[str, float]] = {}
-    for row in drift_scoring.scaled_maxima(pairs).collect():
+    for row in maxima:
         scores.setdefault((*[row[k] for k in KEYS], row["kind"]), {})[row["metric"]] = \
             row["scaled"]
     rows = [(*k[:-1], _limits(k[-1], found)) for k, found in scores.items()]

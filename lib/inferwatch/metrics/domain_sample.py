@@ -43,11 +43,13 @@ def store_sample(lake: Lake, model: ModelConfig, name: str, version: int,
 
 def store_samples(lake: Lake, name: str,
                   batches: Sequence[tuple[Sequence[ModelConfig], DataFrame]],
-                  versions: Mapping[str, int]) -> int:
+                  versions: Mapping[str, int], known: Mapping[str, int] | None = None) -> int:
     """`store_sample` of every model in `batches` (models with the rows their baselines
     came from; with several, a `model_id` column tells them apart) that has a version in
     `versions`, drawn in one plan (one count per batch, one ranking keyed by model) and
-    stored with one commit; returns the table's new version."""
+    stored with one commit; returns the table's new version. `known`: {model_id: its
+    rows' count} where the caller knows it (the Delta log's record counts of a window's
+    files): a batch whose every model's count is known is not counted again."""
     samples = []
     for models, rows in batches:
         models = [m for m in models if m.model_id in versions]
@@ -55,7 +57,10 @@ def store_samples(lake: Lake, name: str,
             continue
         if "model_id" not in rows.columns:
             rows = rows.withColumn("model_id", F.lit(models[0].model_id))
-        totals = dict(rows.groupBy("model_id").count().collect())
+        if known is not None and all(m.model_id in known for m in models):
+            totals = {m.model_id: known[m.model_id] for m in models}
+        else:
+            totals = dict(rows.groupBy("model_id").count().collect())
         shapes: dict[tuple, list[ModelConfig]] = {}
         for model in models:
             shapes.setdefault(tuple(map(tuple, features(model, rows.columns))), []).append(model)

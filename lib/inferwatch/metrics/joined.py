@@ -11,20 +11,26 @@ from inferwatch.model_config import ModelConfig, baseline_window
 from inferwatch.lake.tables import Lake
 
 
-def joined_rows(lake: Lake, parts: list[dict], versions: dict[str, int]) -> DataFrame:
-    """Inferences of `parts` ((model_id, hour) partitions) with their labels, if any.
+def joined_rows(lake: Lake, parts: list[dict], versions: dict[str, int],
+                labelled: bool = True) -> DataFrame:
+    """Inferences of `parts` ((model_id, hour) partitions) with their labels, if any
+    (`labelled`; else the inferences alone, one read instead of two and a join).
 
     A label is stored per (model_id, hour, inference_id), so it applies to every version
     of the model that scored that id (champion and challenger alike).
     """
     inferences = lake.table("inferences").read(version=versions["inferences"], partitions=parts)
+    if not labelled:
+        return inferences
     labels = (lake.table("labels").read(version=versions["labels"], partitions=parts)
               .select("model_id", "hour", "inference_id", "label", "label_class", "delay_s"))
     return inferences.join(labels, on=["model_id", "hour", "inference_id"], how="left")
 
 
-def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> DataFrame | None:
-    """The model's labelled baseline: its `window` of the lake, or its `source` Parquet."""
+def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int],
+                  labelled: bool = True) -> DataFrame | None:
+    """The model's labelled baseline: its `window` of the lake (without labels unless
+    `labelled`), or its `source` Parquet."""
     spec = model.baseline
     if "source" in spec:
         try:
@@ -47,12 +53,13 @@ def baseline_rows(lake: Lake, model: ModelConfig, versions: dict[str, int]) -> D
     parts = [p for p in lake.table("inferences").partitions(versions["inferences"],
                                                              model_id=model.model_id)
              if start <= p["hour"] < end]
-    return joined_rows(lake, parts, versions) if parts else None
+    return joined_rows(lake, parts, versions, labelled) if parts else None
 
 
-def baselines_rows(lake: Lake, models: Sequence[ModelConfig], versions: dict[str, int]
-                   ) -> list[tuple[list[ModelConfig], DataFrame | None]]:
-    """The labelled baseline rows of `models`, in batches of models alike (the same
+def baselines_rows(lake: Lake, models: Sequence[ModelConfig], versions: dict[str, int],
+                   labelled: bool = True) -> list[tuple[list[ModelConfig], DataFrame | None]]:
+    """The labelled baseline rows of `models` (`labelled`: a window's rows without their
+    labels otherwise, as the domain samples take them), in batches of models alike (the same
     problem type, threshold, classes, features and slices): a `source` file is its model's own batch; the
     `window` baselines of models alike are read together (one listing, one read; a
     `model_id` column tells them apart). A batch's rows are None when its windows hold no
@@ -65,7 +72,7 @@ def baselines_rows(lake: Lake, models: Sequence[ModelConfig], versions: dict[str
                    model.categorical, model.slices)
             alike.setdefault(key, []).append(model)
         else:
-            out.append(([model], baseline_rows(lake, model, versions)))
+            out.append(([model], baseline_rows(lake, model, versions, labelled)))
     if not alike:
         return out
     listed = lake.table("inferences").partitions(versions["inferences"])
@@ -77,5 +84,5 @@ def baselines_rows(lake: Lake, models: Sequence[ModelConfig], versions: dict[str
         out += [([m], None) for m in group if m.model_id not in have]
         kept = [m for m in group if m.model_id in have]
         if kept:
-            out.append((kept, joined_rows(lake, parts, versions)))
+            out.append((kept, joined_rows(lake, parts, versions, labelled)))
     return out
