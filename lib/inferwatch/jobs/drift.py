@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.frames import materialized, release
-from inferwatch.lake.sql_text import joined_beside, sql_double, sql_in
+from inferwatch.lake.sql_text import joined_beside, sql_in
 from inferwatch.model_config import ModelConfig, baseline_window
 from inferwatch.context import Context
 from inferwatch.runs import Progress, Run
@@ -272,10 +272,8 @@ def pairs(states: DataFrame, targets: dict[str, dict[str, list[datetime]]],
         prev = joined_beside(prev, base, KEYS, how="left", right_columns=["edges"])
     else:
         prev = prev.withColumn("edges", F.lit(None).cast("array<double>"))
-    deciles = "array(" + ", ".join(sql_double(i / bl.BINS) for i in range(1, bl.BINS)) + ")"
-    prev = prev.withColumn("edges", F.expr(
-        "coalesce(edges, CASE WHEN kind = 'numeric' AND r_n_finite > 0 THEN "
-        f"array_distinct(kll_sketch_get_quantile_double(r_sketch, {deciles})) END)"))
+    prev = prev.withColumn("edges", F.expr(  # else the previous window's own deciles
+        f"coalesce(edges, array_distinct({drift.read_at('r', 'edges')}))"))
     found.append(prev.withColumns({"comparison": F.lit("previous"),
                                    "thresholds": F.lit(None).cast("map<string,double>"),
                                    "name": F.lit(None).cast("string"),

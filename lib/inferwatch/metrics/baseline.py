@@ -38,7 +38,7 @@ from inferwatch.metrics.slices import compute_sliced
 from inferwatch.metrics.windows import union
 
 TABLE = "baselines"
-BINS = 10
+BINS = drift.BINS
 MIN_CALIBRATION_WINDOWS = 12
 CALIBRATION_MARGIN = 1.5
 FLOOR_SHARE = 0.25

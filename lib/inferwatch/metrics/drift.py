@@ -57,6 +57,22 @@ DRIFT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
     ("status", T.StringType()), ("n", T.LongType()), ("n_reference", T.LongType())]])
 
 _SIDE = ["count", "num_nulls", "n_finite", "mean", "m2", "categories"]
+BINS = 10  # a baseline freezes BINS - 1 interior quantile edges (its deciles) a column
+# the ranks a side's sketch is read at, once a state (`side`): the grid, the IQR's two
+# quartiles, the deciles (a previous window's bins when there is no baseline)
+_READS = {"grid": ds.QUANTILE_GRID, "iqr": (0.25, 0.75),
+          "edges": tuple(i / BINS for i in range(1, BINS))}
+
+
+def read_at(prefix: str, which: str) -> str:
+    """SQL of a side's (`side`) quantiles at `_READS[which]`: null for a side of fewer than
+    `MIN_COUNT` finite values, which no comparison judges."""
+    start = 1
+    for name, ranks in _READS.items():
+        if name == which:
+            return f"slice({prefix}_quantiles, {start}, {len(ranks)})"
+        start += len(ranks)
+    raise KeyError(which)
 
 
 def summaries(pairs: DataFrame) -> DataFrame:
@@ -70,19 +86,16 @@ def summaries(pairs: DataFrame) -> DataFrame:
     categories and means are null, so only its null rates reach the scoring. On sparse
     hours and slices that is most pairs (a model of 40 rows an hour has no hourly
     pair of 50), whose grids were most of drift's cost."""
-    # SQL text: the grid's 100 literals as Columns were 1,000 JVM calls a query
-    grid = "array(" + ", ".join(sql_double(p) for p in ds.QUANTILE_GRID) + ")"
     enough = f"least(coalesce(w_n_finite, 0), coalesce(r_n_finite, 0)) >= {MIN_COUNT}"
     numeric = f"kind = {sql_string(NUMERIC)} AND {enough}"
     kept = {f"{side}_{c}": f"CASE WHEN {enough} THEN {side}_{c} END AS {side}_{c}"
             for side in ("w", "r") for c in ("mean", "categories")}
     return select_text(pairs, [
         *[kept.get(c, sql_ident(c)) for c in pairs.columns
-          if not c.endswith("_sketch")],
-        f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(w_sketch, {grid}) END AS q_w",
-        f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(r_sketch, {grid}) END AS q_r",
-        f"CASE WHEN {numeric} THEN kll_sketch_get_quantile_double(r_sketch, "
-        "array(0.25D, 0.75D)) END AS iqr_r"])
+          if not c.endswith("_quantiles")],
+        f"CASE WHEN {numeric} THEN {read_at('w', 'grid')} END AS q_w",
+        f"CASE WHEN {numeric} THEN {read_at('r', 'grid')} END AS q_r",
+        f"CASE WHEN {numeric} THEN {read_at('r', 'iqr')} END AS iqr_r"])
 
 
 def cdf_at(points: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
@@ -242,13 +255,22 @@ def _categorical(row: Mapping[str, Any]) -> Iterable[tuple[str, tuple[float, flo
 
 def side(states: DataFrame, prefix: str) -> DataFrame:
     """A state frame's comparable columns renamed `<prefix>_*` (keys, the model id
-    among them, kept). Not its distinct-count sketch (`hll`): no statistic reads it,
-    and on a fleet it is half a state's bytes."""
+    among them, kept), its KLL sketch read as `<prefix>_quantiles` at every rank a
+    comparison takes (`read_at`), once a state: a state is a side of up to three
+    comparisons (its window's baseline and previous ones, the next window's previous
+    one) and a baseline state of every window's, and reading a sketch was most of a
+    comparison's cost in Spark. Only a numeric state of `MIN_COUNT` finite values is
+    read (a side of fewer is never judged). Not its distinct-count sketch (`hll`): no
+    statistic reads it, and on a fleet it is half a state's bytes."""
     keep = [c for c in ("model_id", "slice_key", "slice_value", "column", "kind")
             if c in states.columns]
-    prefixed = [*_SIDE, "sketch", "window_start"]
+    prefixed = [*_SIDE, "window_start"]
     if "granularity" in states.columns:
         prefixed.append("granularity")
-    return select_text(states, [*[sql_ident(c) for c in keep],
-                                *[f"{sql_ident(c)} AS {sql_ident(f'{prefix}_{c}')}"
-                                  for c in prefixed]])
+    # SQL text: the ranks' 111 literals as Columns were 1,000 JVM calls a query
+    ranks = "array(" + ", ".join(sql_double(p) for rs in _READS.values() for p in rs) + ")"
+    return select_text(states, [
+        *[sql_ident(c) for c in keep],
+        *[f"{sql_ident(c)} AS {sql_ident(f'{prefix}_{c}')}" for c in prefixed],
+        f"CASE WHEN kind = {sql_string(NUMERIC)} AND n_finite >= {MIN_COUNT} THEN "
+        f"kll_sketch_get_quantile_double(sketch, {ranks}) END AS {prefix}_quantiles"])
