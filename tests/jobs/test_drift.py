@@ -251,6 +251,12 @@ def test_calibration_maxima_from_the_workers_equal_the_driver_scoring_every_pair
     assert len(workers) > 100 and {k[0] for k in workers} == {"fraud", "eta"}
     assert workers.keys() == driver.keys()  # the workers sum in another order: ulps apart
     assert all(math.isclose(workers[k], driver[k], rel_tol=1e-12) for k in driver)
+    # calibration leaves out the (slice, column)s none of whose hours has MIN_COUNT rows
+    # (there are some), and still calibrates every one with a judged held-out hour
+    largest = hourly.groupBy(*bl.KEYS).agg(F.max("count").alias("n")).collect()
+    assert any(r["n"] < metric.MIN_COUNT for r in largest)
+    calibrated = bl.calibrate(hourly, stored.where(F.col("scope") == "all")).collect()
+    assert {tuple(r[:4]) for r in calibrated} == {k[:4] for k in driver}
 
 
 def test_multivariate_drift_flags_incident_days_and_points_at_their_features(scenario_lake):
