@@ -15,8 +15,10 @@ the joint plan is found by computing each alone and recorded failed.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -174,22 +176,24 @@ def _listed(ctx: Context, models: list[ModelConfig], versions: dict[str, int]
     table = ctx.lake.table("inferences")
     parts = [p for p in table.partitions(versions["inferences"]) if p["model_id"] in windows
              and windows[p["model_id"]][0] <= p["hour"] < windows[p["model_id"]][1]]
-    listed: dict[tuple, int | None] = {}
-    for f in table.files(versions["inferences"], stats=(), partitions=parts) if parts else ():
-        key = (f.partition["model_id"], utc(f.partition["hour"]))
-        before = listed.get(key, 0)
-        listed[key] = None if before is None or f.num_records is None else \
-            before + f.num_records
-    return listed
+    files = table.files(versions["inferences"], stats=(), partitions=parts) if parts else ()
+    return _summed(((f.partition["model_id"], utc(f.partition["hour"])), f.num_records)
+                   for f in files)
 
 
 def _totals(listed: dict[tuple[str, datetime], int | None]) -> dict[str, int]:
     """{model_id: its window's rows} of the models whose every hour `listed` counts."""
-    totals: dict[str, int | None] = {}
-    for (model_id, _hour), n in listed.items():
-        before = totals.get(model_id, 0)
-        totals[model_id] = None if before is None or n is None else before + n
+    totals = _summed((model_id, n) for (model_id, _hour), n in listed.items())
     return {m: n for m, n in totals.items() if n}
+
+
+def _summed(counts: Iterable[tuple[Hashable, int | None]]) -> dict[Any, int | None]:
+    """The counts summed by key; None for a key one of whose counts is unknown."""
+    out: dict[Any, int | None] = {}
+    for key, n in counts:
+        before = out.get(key, 0)
+        out[key] = None if before is None or n is None else before + n
+    return out
 
 
 def _profiled(ctx: Context, listed: dict[tuple[str, datetime], int | None]

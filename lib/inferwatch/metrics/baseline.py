@@ -148,7 +148,7 @@ def _whole(models: Sequence[ModelConfig], hourly: DataFrame, notes: Mapping[str,
     """(`hourly`, the whole baseline's states with their frozen `edges`, the models with
     hours enough to calibrate)."""
     whole = merge_keyed(hourly.withColumn("window_start", F.lit(EPOCH).cast("timestamp")))
-    deciles = F.array(*[F.lit(i / BINS) for i in range(1, BINS)])
+    deciles = F.array(*[F.lit(rank) for rank in drift.EDGE_RANKS])
     edges = F.when((F.col("kind") == NUMERIC) & (F.col("n_finite") > 0),
                    F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
     whole = materialized(whole.withColumn("edges", edges))

@@ -58,10 +58,10 @@ DRIFT_SCHEMA = T.StructType([T.StructField(n, t) for n, t in [
 
 _SIDE = ["count", "num_nulls", "n_finite", "mean", "m2", "categories"]
 BINS = 10  # a baseline freezes BINS - 1 interior quantile edges (its deciles) a column
+EDGE_RANKS = tuple(i / BINS for i in range(1, BINS))
 # the ranks a side's sketch is read at, once a state (`side`): the grid, the IQR's two
 # quartiles, the deciles (a previous window's bins when there is no baseline)
-_READS = {"grid": ds.QUANTILE_GRID, "iqr": (0.25, 0.75),
-          "edges": tuple(i / BINS for i in range(1, BINS))}
+_READS = {"grid": ds.QUANTILE_GRID, "iqr": (0.25, 0.75), "edges": EDGE_RANKS}
 
 
 def read_at(prefix: str, which: str) -> str:
