@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak bench lint clean java cds submit
+.PHONY: demo test soak bench lint clean java cds submit pyfiles
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "inferwatch needs Python 3.10+")'
@@ -60,6 +60,12 @@ submit: $(STAMP) java
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" \
 	  $(BIN)/spark-submit --driver-class-path lib/inferwatch/jvm/inferwatch-fs.jar $(SPARK_ARGS) \
 	  jobs/submit.py $(JOB) $(ARGS)
+
+# the package a cluster's executors import, for `spark-submit --py-files dist/inferwatch.zip`
+# (docs/operations.md#a-cluster)
+PYFILES ?= dist/inferwatch.zip
+pyfiles: $(STAMP)
+	@$(BIN)/python scripts/build_pyfiles.py $(PYFILES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs benchmarks

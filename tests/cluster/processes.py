@@ -1,0 +1,113 @@
+"""Spark the way users run it, started by the tests: a standalone master with two
+one-core workers (pip's pyspark ships the classes), every process bound to 127.0.0.1,
+its log kept in a folder the failing test names."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyspark
+
+SPARK_HOME = Path(pyspark.__file__).parent
+SPARK_CLASS = SPARK_HOME / "bin" / "spark-class"
+BIN = Path(sys.executable).parent
+SITE_PACKAGES = Path(pyspark.__file__).parents[1]
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def spark_env(folder: Path) -> dict[str, str]:
+    """The environment of every Spark process here: loopback only, the venv's `bin` first
+    on PATH (pip's spark-submit finds Spark through its python), work files in `folder`."""
+    return {**os.environ, "SPARK_LOCAL_IP": LOOPBACK, "SPARK_WORKER_DIR": str(folder / "work"),
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def worker_python(folder: Path) -> Path:
+    """A Python for the executors that has the venv's packages but not the checkout's
+    inferwatch (the editable install's .pth file is not read: `-S`), as on a cluster's
+    nodes: their tasks import inferwatch from what spark-submit ships (`--py-files`)."""
+    path = folder / "worker-python"
+    path.write_text(f'#!/bin/sh\nPYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{SITE_PACKAGES}" '
+                    f'exec "{sys.executable}" -S "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+def logs(folder: Path, lines: int = 40) -> str:
+    """The last lines of every log in `folder`, for a failing test's message."""
+    out = []
+    for path in sorted(folder.rglob("*.log")) + sorted(folder.rglob("stderr")):
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {path}\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
+def _start(command: list[str], folder: Path, name: str) -> subprocess.Popen:
+    with open(folder / f"{name}.log", "wb") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                env=spark_env(folder), start_new_session=True)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _state(ui_port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{ui_port}/json/", timeout=2) as page:
+            return json.load(page)
+    except OSError:
+        return None
+
+
+@contextmanager
+def standalone(folder: Path, workers: int = 2, timeout: float = 90.0):
+    """A master and `workers` workers of one core and 1 GB each; yields the master's URL
+    once every worker is ALIVE, stops them all on exit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port, ui_port = free_port(), free_port()
+    started = [_start([str(SPARK_CLASS), "org.apache.spark.deploy.master.Master",
+                       "--host", LOOPBACK, "--port", str(port), "--webui-port", str(ui_port)],
+                      folder, "master")]
+    url = f"spark://{LOOPBACK}:{port}"
+    try:
+        for i in range(workers):
+            started.append(_start([str(SPARK_CLASS), "org.apache.spark.deploy.worker.Worker",
+                                   "--host", LOOPBACK, "--cores", "1", "--memory", "1g",
+                                   "--webui-port", str(free_port()), url], folder, f"worker{i}"))
+        deadline = time.monotonic() + timeout
+        while True:
+            state = _state(ui_port) or {}
+            alive = [w for w in state.get("workers", []) if w.get("state") == "ALIVE"]
+            if len(alive) == workers:
+                break
+            dead = [p.args[1] for p in started if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                raise RuntimeError(f"standalone cluster not up ({len(alive)} of {workers} "
+                                   f"workers alive, exited: {dead})\n{logs(folder)}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(started)

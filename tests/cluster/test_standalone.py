@@ -1,0 +1,112 @@
+"""The hourly pipeline submitted to a standalone cluster with README's commands equals a
+local run of the same input, table by table, row for row (tests/cluster/tables.py).
+
+The cluster is a master and two one-core workers on 127.0.0.1 (tests/cluster/processes.py).
+Its executors run a Python that has the `spark` extra's packages but not inferwatch, so
+every task that calls inferwatch's code (the drift comparisons, the multivariate forests)
+imports it from the zip spark-submit ships. The scenario is small enough that no sketch
+compacts (fewer than 200 values a model and column), so no tolerance is needed for them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from inferwatch import scenario
+from inferwatch.context import open_context
+from inferwatch.ingest import ingest_files
+from inferwatch.jobs.hourly import run as run_hourly
+from tests.cluster.processes import logs, spark_env, standalone, worker_python
+from tests.cluster.tables import differences, lake_differences, snapshot
+from tests.walkthrough import REPO, commands
+
+SECTION = re.compile(r"<!-- cluster -->\n```bash\n(.*?)```\n<!-- /cluster -->", re.S)
+README_MASTER, README_CONF = "spark://127.0.0.1:7077", "inferwatch.yaml"
+SEED, DAYS, PER_HOUR = 11, 2, 3  # ~150 rows a model: every sketch holds all its values
+
+
+def readme_commands() -> list[str]:
+    found = SECTION.search((REPO / "README.md").read_text(encoding="utf-8"))
+    assert found, "README.md: no <!-- cluster --> ```bash ... ``` <!-- /cluster --> section"
+    return commands(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> tuple[Path, Path]:
+    """(a lake with the scenario's files ingested, its models folder)."""
+    root = tmp_path_factory.mktemp("cluster-input")
+    files = scenario.write(scenario.generate(seed=SEED, days=DAYS, rows_per_hour=PER_HOUR),
+                           root / "input")
+    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
+                       models_dir=root / "input" / "models")
+    for table in ("inferences", "labels"):
+        ingest_files(ctx.lake, table, files[table], ctx.models)
+    return root / "lake", root / "input" / "models"
+
+
+@pytest.fixture(scope="module")
+def local(spark, ingested, tmp_path_factory) -> Path:
+    lake, models = ingested
+    target = tmp_path_factory.mktemp("local") / "lake"
+    shutil.copytree(lake, target)
+    runs = run_hourly(open_context("conf/local.yaml", lake=str(target), models_dir=models,
+                                   spark=spark))
+    assert {r.status for r in runs} == {"ok"}, [(r.job, r.status, r.error) for r in runs]
+    return target
+
+
+def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
+        spark, ingested, local, tmp_path):
+    lake, models = ingested
+    target = tmp_path / "lake"
+    shutil.copytree(lake, target)
+    conf = tmp_path / README_CONF
+    conf.write_text(f"lake: {target}\nmodels_dir: {models}\n")
+    folder = tmp_path / "spark"
+    with standalone(folder) as master:
+        env = {**spark_env(folder), "PYSPARK_PYTHON": str(worker_python(folder)),
+               "PYSPARK_DRIVER_PYTHON": sys.executable}
+        for command in readme_commands():
+            command = command.replace(README_MASTER, master).replace(README_CONF, str(conf))
+            done = subprocess.run(command, shell=True, cwd=REPO, env=env, capture_output=True,
+                                  text=True, timeout=900)
+            assert done.returncode == 0, (f"{command}: exit {done.returncode}\n"
+                                          f"{done.stderr[-4000:]}\n{logs(folder)}")
+        executors = list((folder / "work").glob("app-*/*/stderr"))
+    assert len(executors) == 2, f"executors that ran: {executors}"
+    assert "ModuleNotFoundError" not in "".join(p.read_text() for p in executors)
+    assert lake_differences(spark, local, target) == {}
+
+
+def test_the_local_run_has_judged_something_to_compare(spark, local):
+    tables = snapshot(spark, local)
+    drift = tables["metrics/drift"]
+    assert drift["ks"].notna().sum() > 100 and drift["drifted"].sum() > 0
+    assert len(tables["metrics/performance"]) > 100 and len(tables["metrics/quality"]) > 100
+    assert len(tables["metrics/multivariate_drift"]) > 0 and len(tables["alerts"]) > 0
+
+
+def test_the_comparison_finds_a_float_off_in_its_tenth_digit_a_missing_row_and_a_message():
+    frame = pd.DataFrame({"model_id": ["a", "b"], "value": [1.0, 2.0],
+                          "message": ["observed 0.25 outside [0.1, 0.2]", "fine"]})
+    same = frame.assign(value=[1.0 + 1e-13, 2.0],
+                        message=["observed 0.25000000000001 outside [0.1, 0.2]", "fine"])
+    assert differences(frame, same.iloc[::-1]) == []
+    assert differences(frame, frame.assign(value=[1.0 + 1e-8, 2.0])) != []
+    assert differences(frame, frame.iloc[:1]) == ["2 rows != 1 rows"]
+    assert differences(frame, frame.assign(message=["observed 0.26 outside [0.1, 0.2]",
+                                                    "fine"])) != []
+
+
+def test_a_worker_python_does_not_see_the_checkouts_package(tmp_path):
+    python = worker_python(tmp_path)
+    found = subprocess.run([str(python), "-c", "import inferwatch"], capture_output=True,
+                           text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+    assert found.returncode != 0 and "No module named 'inferwatch'" in found.stderr
