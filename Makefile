@@ -65,7 +65,7 @@ submit: $(STAMP) java
 # (docs/operations.md#a-cluster)
 PYFILES ?= dist/inferwatch.zip
 pyfiles: $(STAMP)
-	@$(BIN)/python scripts/build_pyfiles.py $(PYFILES)
+	@$(BIN)/python -m inferwatch.shipping $(PYFILES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs benchmarks

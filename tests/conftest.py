@@ -121,7 +121,8 @@ def quality_onsets(manifest: Path) -> list:
 # keep both cores busy. Work is handed out a module at a time (its module-scoped fixtures
 # are built once), and every module that reads a lake built once per session goes to the
 # same worker, so each such lake is still built once.
-SHARED_LAKES = {"scenario_lake": "lakes", "seed_lake": "lakes", "walkthrough": "walkthrough"}
+SHARED_LAKES = {"scenario_lake": "lakes", "seed_lake": "lakes", "walkthrough": "walkthrough",
+                "local_reference": "remote spark"}
 
 
 @pytest.hookimpl(optionalhook=True)  # `-p no:xdist` runs the suite in one process

@@ -6,6 +6,7 @@ settings our tables depend on are enforced.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from pyspark.sql import SparkSession
 from inferwatch import console
 from inferwatch.config import EnvConfig
 from inferwatch.lake.storage import scheme, spark_conf
+from inferwatch.shipping import ship
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +84,68 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
                         "spark.sql.files.openCostInBytes": "65536"}
                        if scheme(env.lake) == "file" else {}),
                     **spark_conf(env.storage, env.lake), **env.spark.conf}
+        remote = remote_url()
         submitted = _launched_by_spark_submit()
         # Jobs print their own progress lines; Spark's bars would garble them.
         ui = {"spark.ui.showConsoleProgress": "false",
               **({"spark.ui.enabled": "false"} if quiet else {})}
-        if submitted:
+        if remote:  # Spark Connect: the server's Spark, this process only a client
+            active = SparkSession.builder.remote(remote).getOrCreate()
+            _fill(active, settings, given=set())
+            ship(active)  # the server's Python workers need not have inferwatch
+        elif submitted:
             active = SparkSession.builder.config(map={**ui, **submitted_files()}).getOrCreate()
         else:
             active = _start(env.spark.master,
                             {**settings, **ui, **local_files(env.spark.master, settings)})
-        if not console.verbose():  # what the JVM logs from now on; -v keeps Spark's level
+        if not remote and not console.verbose():  # what the JVM logs from now on; -v keeps it
             active.sparkContext.setLogLevel("ERROR")
-        if submitted:  # what spark-submit was told wins; the file fills in SQL settings
-            given = active.sparkContext.getConf()
-            for key, value in settings.items():
-                if given.contains(key):
-                    continue
-                if key.startswith("spark.sql."):
-                    active.conf.set(key, value)
-                elif key.startswith("spark.hadoop."):  # session confs reach every read/write
-                    active.conf.set(key[len("spark.hadoop."):], value)
+        if submitted and not remote:  # what spark-submit was told wins
+            _fill(active, settings, given={k for k, _ in active.sparkContext.getConf().getAll()})
     for key, value in REQUIRED.items():
         active.conf.set(key, value)
-    log.info("spark %s master=%s", active.version, active.sparkContext.master)
+    log.info("spark %s master=%s", active.version, _master(active))
     return active
+
+
+def remote_url() -> str | None:
+    """The Spark Connect endpoint this process was given: `SPARK_REMOTE`, or the
+    `--remote` of the spark-submit that started it (handed to Python among the settings
+    of `PYSPARK_REMOTE_INIT_CONF_<n>`); None for classic Spark."""
+    if url := os.environ.get("SPARK_REMOTE"):
+        return url
+    for i in range(int(os.environ.get("PYSPARK_REMOTE_INIT_CONF_LEN", "0"))):
+        if url := json.loads(os.environ.get(f"PYSPARK_REMOTE_INIT_CONF_{i}", "{}")).get(
+                "spark.remote"):
+            return url
+    return None
+
+
+def release_remote() -> None:
+    """Stop this process's Spark Connect session, if it has one, so the server drops its
+    state (cached frames, the shipped package) now rather than at its idle timeout."""
+    connect = sys.modules.get("pyspark.sql.connect.session")
+    active = connect.SparkSession.getActiveSession() if connect is not None else None
+    if active is not None:
+        active.stop()
+
+
+def _fill(active: SparkSession, settings: dict[str, str], given: set[str]) -> None:
+    """The file's settings a session started elsewhere (spark-submit's JVM, a Spark Connect
+    server) can still take: its SQL settings and Hadoop ones (session settings reach every
+    read and write), where the launcher gave none."""
+    for key, value in settings.items():
+        if key in given:
+            continue
+        if key.startswith("spark.sql.") and active.conf.isModifiable(key):
+            active.conf.set(key, value)
+        elif key.startswith("spark.hadoop."):
+            active.conf.set(key[len("spark.hadoop."):], value)
+
+
+def _master(active: SparkSession) -> str:
+    context = getattr(active, "_sc", None)  # none over Spark Connect
+    return context.master if context is not None else active.conf.get("spark.master", "remote")
 
 
 def local_files(master: str, settings: dict[str, str]) -> dict[str, str]:

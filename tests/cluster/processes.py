@@ -1,6 +1,6 @@
 """Spark the way users run it, started by the tests: a standalone master with two
-one-core workers (pip's pyspark ships the classes), every process bound to 127.0.0.1,
-its log kept in a folder the failing test names."""
+one-core workers, and a Spark Connect server (pip's pyspark ships both), every process
+bound to 127.0.0.1, its log kept in a folder the failing test names."""
 from __future__ import annotations
 
 import json
@@ -111,3 +111,33 @@ def standalone(folder: Path, workers: int = 2, timeout: float = 90.0):
         yield url
     finally:
         _stop(started)
+
+
+@contextmanager
+def connect_server(folder: Path, timeout: float = 90.0):
+    """A Spark Connect server in local mode (two cores) whose Python workers do not have
+    inferwatch (`worker_python`); yields its `sc://` URL once it listens."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {**spark_env(folder), "PYSPARK_PYTHON": str(worker_python(folder))}
+    with open(folder / "connect.log", "wb") as log:
+        server = subprocess.Popen(
+            [str(BIN / "spark-submit"), "--class",
+             "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", "local[2]",
+             "--conf", f"spark.connect.grpc.binding.address={LOOPBACK}",
+             "--conf", f"spark.connect.grpc.binding.port={port}",
+             "--conf", "spark.ui.enabled=false"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection((LOOPBACK, port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Spark Connect server not up\n{logs(folder)}") from None
+                time.sleep(0.5)
+        yield f"sc://{LOOPBACK}:{port}"
+    finally:
+        _stop([server])

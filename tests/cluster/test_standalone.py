@@ -4,8 +4,7 @@ local run of the same input, table by table, row for row (tests/cluster/tables.p
 The cluster is a master and two one-core workers on 127.0.0.1 (tests/cluster/processes.py).
 Its executors run a Python that has the `spark` extra's packages but not inferwatch, so
 every task that calls inferwatch's code (the drift comparisons, the multivariate forests)
-imports it from the zip spark-submit ships. The scenario is small enough that no sketch
-compacts (fewer than 200 values a model and column), so no tolerance is needed for them.
+imports it from the zip spark-submit ships. The input and the local run are tests/cluster/conftest.py's.
 """
 from __future__ import annotations
 
@@ -14,22 +13,15 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from inferwatch import scenario
-from inferwatch.context import open_context
-from inferwatch.ingest import ingest_files
-from inferwatch.jobs.hourly import run as run_hourly
 from tests.cluster.processes import logs, spark_env, standalone, worker_python
 from tests.cluster.tables import differences, lake_differences, snapshot
 from tests.walkthrough import REPO, commands
 
 SECTION = re.compile(r"<!-- cluster -->\n```bash\n(.*?)```\n<!-- /cluster -->", re.S)
 README_MASTER, README_CONF = "spark://127.0.0.1:7077", "inferwatch.yaml"
-SEED, DAYS, PER_HOUR = 11, 2, 3  # ~150 rows a model: every sketch holds all its values
 
 
 def readme_commands() -> list[str]:
@@ -38,33 +30,9 @@ def readme_commands() -> list[str]:
     return commands(found.group(1))
 
 
-@pytest.fixture(scope="module")
-def ingested(tmp_path_factory) -> tuple[Path, Path]:
-    """(a lake with the scenario's files ingested, its models folder)."""
-    root = tmp_path_factory.mktemp("cluster-input")
-    files = scenario.write(scenario.generate(seed=SEED, days=DAYS, rows_per_hour=PER_HOUR),
-                           root / "input")
-    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
-                       models_dir=root / "input" / "models")
-    for table in ("inferences", "labels"):
-        ingest_files(ctx.lake, table, files[table], ctx.models)
-    return root / "lake", root / "input" / "models"
-
-
-@pytest.fixture(scope="module")
-def local(spark, ingested, tmp_path_factory) -> Path:
-    lake, models = ingested
-    target = tmp_path_factory.mktemp("local") / "lake"
-    shutil.copytree(lake, target)
-    runs = run_hourly(open_context("conf/local.yaml", lake=str(target), models_dir=models,
-                                   spark=spark))
-    assert {r.status for r in runs} == {"ok"}, [(r.job, r.status, r.error) for r in runs]
-    return target
-
-
 def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
-        spark, ingested, local, tmp_path):
-    lake, models = ingested
+        spark, cluster_input, local_reference, tmp_path):
+    lake, models = cluster_input
     target = tmp_path / "lake"
     shutil.copytree(lake, target)
     conf = tmp_path / README_CONF
@@ -82,11 +50,11 @@ def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
         executors = list((folder / "work").glob("app-*/*/stderr"))
     assert len(executors) == 2, f"executors that ran: {executors}"
     assert "ModuleNotFoundError" not in "".join(p.read_text() for p in executors)
-    assert lake_differences(spark, local, target) == {}
+    assert lake_differences(spark, local_reference, target) == {}
 
 
-def test_the_local_run_has_judged_something_to_compare(spark, local):
-    tables = snapshot(spark, local)
+def test_the_local_run_has_judged_something_to_compare(spark, local_reference):
+    tables = snapshot(spark, local_reference)
     drift = tables["metrics/drift"]
     assert drift["ks"].notna().sum() > 100 and drift["drifted"].sum() > 0
     assert len(tables["metrics/performance"]) > 100 and len(tables["metrics/quality"]) > 100

@@ -21,7 +21,8 @@ SPARK_MODULES = ("pyspark", "py4j", "delta", "scipy", "great_expectations")
 
 def entry(argv: Sequence[str] | None = None) -> None:
     """The `inferwatch` command: a user mistake is one line on stderr and exit code 2; a
-    bug, its traceback and exit code 1. Both redacted (`inferwatch.redact`)."""
+    bug, its traceback and exit code 1. Both redacted (`inferwatch.redact`). A Spark
+    Connect session the command opened is stopped when it ends."""
     try:
         main(args=None if argv is None else list(argv), standalone_mode=True)
     except UserError as err:
@@ -36,6 +37,11 @@ def entry(argv: Sequence[str] | None = None) -> None:
     except Exception:  # noqa: BLE001 - printed as Python would, secrets masked
         click.echo(redact(traceback.format_exc()), err=True, nl=False)
         sys.exit(1)
+    finally:
+        if "pyspark.sql.connect.session" in sys.modules:
+            from inferwatch.session import release_remote
+
+            release_remote()
 
 
 def console() -> None:

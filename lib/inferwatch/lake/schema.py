@@ -17,7 +17,10 @@ from inferwatch.lake.sql_text import sql_ident, sql_type
 def rows_frame(spark: SparkSession, rows: Sequence[tuple], schema: T.StructType) -> DataFrame:
     """A DataFrame of Python tuples in `schema`'s order, handed over as one Arrow table
     (column by column): about 3x faster than `createDataFrame(rows, schema)`, which
-    checks and pickles row by row (200,000 drift rows: 2.3 s against 6.4 s)."""
+    checks and pickles row by row (200,000 drift rows: 2.3 s against 6.4 s). No rows: the
+    schema alone (Spark Connect infers a frame's schema from its rows)."""
+    if not rows:
+        return spark.createDataFrame([], schema)
     return spark.createDataFrame(arrow_rows(rows, schema))
 
 

@@ -170,17 +170,15 @@ def computed(spark: SparkSession, states: Callable[[], DataFrame]) -> DataFrame:
 
 
 def sql_over(rows: DataFrame, query: Callable[[str], str]) -> DataFrame:
-    """The SQL `query(view)` over `rows`, registered as the temporary view `view` (a
-    unique name) while the query is analysed: the analysed plan holds the rows, so the
-    view is dropped at once. Nothing is substituted into the query text after it is built
-    (`spark.sql(query, rows=...)` formats it, so a column name with braces or with the
-    placeholder's own text in it broke the query)."""
-    view = f"_inferwatch_rows_{uuid.uuid4().hex}"
-    rows.createOrReplaceTempView(view)
-    try:
-        return rows.sparkSession.sql(query(view))
-    finally:
-        rows.sparkSession.catalog.dropTempView(view)
+    """The SQL `query(view)` over `rows`, handed to `spark.sql` as a DataFrame argument:
+    classic Spark registers it as a view while the query is analysed, Spark Connect sends
+    the rows' plan along with the text (a view this function dropped would be gone when
+    Connect's lazily analysed query runs). The text is built with a unique token for the
+    view and every other brace doubled, so a column name with braces or with the
+    placeholder's own text in it cannot break `str.format`."""
+    token = f"_inferwatch_rows_{uuid.uuid4().hex}"
+    text = query(token).replace("{", "{{").replace("}", "}}").replace(token, "{rows}")
+    return rows.sparkSession.sql(text, rows=rows)
 
 
 def _categorical_state(rows: DataFrame, columns: Sequence[str]) -> DataFrame:

@@ -1,0 +1,43 @@
+"""The input the remote-Spark tests share, and its local-mode run to compare with: the
+scenario small enough that no sketch compacts (about 150 rows a model: a KLL sketch
+holds its first 200 values exactly), so sketches compare without a tolerance."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SEED, DAYS, PER_HOUR = 11, 2, 3
+
+
+@pytest.fixture(scope="session")
+def cluster_input(tmp_path_factory) -> tuple[Path, Path]:
+    """(a lake with the scenario's files ingested, its models folder)."""
+    from inferwatch import scenario
+    from inferwatch.context import open_context
+    from inferwatch.ingest import ingest_files
+
+    root = tmp_path_factory.mktemp("cluster-input")
+    files = scenario.write(scenario.generate(seed=SEED, days=DAYS, rows_per_hour=PER_HOUR),
+                           root / "input")
+    ctx = open_context("conf/local.yaml", lake=str(root / "lake"),
+                       models_dir=root / "input" / "models")
+    for table in ("inferences", "labels"):
+        ingest_files(ctx.lake, table, files[table], ctx.models)
+    return root / "lake", root / "input" / "models"
+
+
+@pytest.fixture(scope="session")
+def local_reference(spark, cluster_input, tmp_path_factory) -> Path:
+    """The ingested lake after `run hourly` in the suite's local-mode session."""
+    from inferwatch.context import open_context
+    from inferwatch.jobs.hourly import run as run_hourly
+
+    lake, models = cluster_input
+    target = tmp_path_factory.mktemp("local") / "lake"
+    shutil.copytree(lake, target)
+    runs = run_hourly(open_context("conf/local.yaml", lake=str(target), models_dir=models,
+                                   spark=spark))
+    assert {r.status for r in runs} == {"ok"}, [(r.job, r.status, r.error) for r in runs]
+    return target
