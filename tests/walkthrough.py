@@ -36,6 +36,15 @@ def blocks() -> list[tuple[str | None, str, str]]:
     return [(path or None, lang, body) for path, lang, body in BLOCK.findall(found.group(1))]
 
 
+def section_commands(name: str) -> list[str]:
+    """The commands of README.md's ```bash block between `<!-- name -->` and
+    `<!-- /name -->` (the "run on your cluster" lines the remote-Spark tests run)."""
+    found = re.search(rf"<!-- {name} -->\n```bash\n(.*?)```\n<!-- /{name} -->",
+                      (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    assert found, f"README.md: no <!-- {name} --> ```bash ... ``` <!-- /{name} --> section"
+    return commands(found.group(1))
+
+
 def commands(body: str) -> list[str]:
     """The shell commands of a ```bash block: one per line (a trailing `\\` continues
     it), blank lines and comments left out."""

@@ -9,7 +9,6 @@ imports it from the zip spark-submit ships. The input and the local run are test
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,16 +17,9 @@ import pandas as pd
 
 from tests.cluster.processes import logs, spark_env, standalone, worker_python
 from tests.cluster.tables import differences, lake_differences, snapshot
-from tests.walkthrough import REPO, commands
+from tests.walkthrough import REPO, section_commands
 
-SECTION = re.compile(r"<!-- cluster -->\n```bash\n(.*?)```\n<!-- /cluster -->", re.S)
 README_MASTER, README_CONF = "spark://127.0.0.1:7077", "inferwatch.yaml"
-
-
-def readme_commands() -> list[str]:
-    found = SECTION.search((REPO / "README.md").read_text(encoding="utf-8"))
-    assert found, "README.md: no <!-- cluster --> ```bash ... ``` <!-- /cluster --> section"
-    return commands(found.group(1))
 
 
 def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
@@ -41,7 +33,7 @@ def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
     with standalone(folder) as master:
         env = {**spark_env(folder), "PYSPARK_PYTHON": str(worker_python(folder)),
                "PYSPARK_DRIVER_PYTHON": sys.executable}
-        for command in readme_commands():
+        for command in section_commands("cluster"):
             command = command.replace(README_MASTER, master).replace(README_CONF, str(conf))
             done = subprocess.run(command, shell=True, cwd=REPO, env=env, capture_output=True,
                                   text=True, timeout=900)
