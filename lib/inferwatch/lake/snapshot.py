@@ -16,11 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from pyspark.sql import types as T
 
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
+from inferwatch.lake.protocol import check_readable, unreadable
 from inferwatch.lake.schema import to_spark
 
 log = logging.getLogger(__name__)
@@ -47,19 +48,21 @@ class Snapshots:
                 snap = self._open(version)
                 if version is None:
                     self._snapshot = snap
-                return snap
-            if version is None:
+            elif version is None:
                 snap.update_incremental()
-                return snap
-            current = snap.version()
-            if version == current:
-                return snap
-            if version > current:
+            elif version > snap.version():
                 snap.load_as_version(version)
-                return snap
-            return self._open(version)
+            elif version < snap.version():
+                snap = self._open(version)
         except TableNotFoundError as err:
             raise TableNotFoundError(f"no Delta table at {self.uri} ({self.name}): {err}") from err
+        except DeltaError as err:  # a protocol newer than delta-rs: one line naming the table
+            refused = unreadable(err, self.name, self.uri)
+            if refused is None:
+                raise
+            raise refused from err
+        check_readable(snap, self.name, self.uri)
+        return snap
 
     def _open(self, version: int | None) -> DeltaTable:
         return DeltaTable(self.uri, version=version, storage_options=self.options)
