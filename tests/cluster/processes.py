@@ -83,9 +83,9 @@ def _state(ui_port: int) -> dict | None:
 
 
 @contextmanager
-def standalone(folder: Path, workers: int = 2, timeout: float = 90.0):
-    """A master and `workers` workers of one core and 1 GB each; yields the master's URL
-    once every worker is ALIVE, stops them all on exit."""
+def standalone(folder: Path, workers: int = 2, memory: str = "1g", timeout: float = 90.0):
+    """A master and `workers` workers of one core and `memory` each; yields the master's
+    URL once every worker is ALIVE, stops them all on exit."""
     folder.mkdir(parents=True, exist_ok=True)
     port, ui_port = free_port(), free_port()
     started = [_start([str(SPARK_CLASS), "org.apache.spark.deploy.master.Master",
@@ -95,7 +95,7 @@ def standalone(folder: Path, workers: int = 2, timeout: float = 90.0):
     try:
         for i in range(workers):
             started.append(_start([str(SPARK_CLASS), "org.apache.spark.deploy.worker.Worker",
-                                   "--host", LOOPBACK, "--cores", "1", "--memory", "1g",
+                                   "--host", LOOPBACK, "--cores", "1", "--memory", memory,
                                    "--webui-port", str(free_port()), url], folder, f"worker{i}"))
         deadline = time.monotonic() + timeout
         while True:
