@@ -21,6 +21,7 @@ SPARK_CLASS = SPARK_HOME / "bin" / "spark-class"
 BIN = Path(sys.executable).parent
 SITE_PACKAGES = Path(pyspark.__file__).parents[1]
 LOOPBACK = "127.0.0.1"
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
 
 
 def free_port() -> int:
@@ -31,8 +32,16 @@ def free_port() -> int:
 
 def spark_env(folder: Path) -> dict[str, str]:
     """The environment of every Spark process here: loopback only, the venv's `bin` first
-    on PATH (pip's spark-submit finds Spark through its python), work files in `folder`."""
+    on PATH (pip's spark-submit finds Spark through its python), work files in `folder`,
+    and (`spark-defaults.conf` of a conf folder of its own) executors and daemons on the
+    quick JIT, as tests/conftest.py's CHILD_JVM_OPTIONS puts drivers: each runs seconds of
+    work, for which C2's compiling costs more CPU than it saves."""
+    conf = folder / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "spark-defaults.conf").write_text(
+        f"spark.executor.extraJavaOptions {QUICK_JIT}\n")
     return {**os.environ, "SPARK_LOCAL_IP": LOOPBACK, "SPARK_WORKER_DIR": str(folder / "work"),
+            "SPARK_CONF_DIR": str(conf), "SPARK_DAEMON_JAVA_OPTS": QUICK_JIT,
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
