@@ -9,6 +9,15 @@ from pathlib import Path
 import pytest
 
 SEED, DAYS, PER_HOUR = 11, 2, 3
+# every run of it, local or remote: a shuffle partition a core of the two here (the
+# tasks of ~300 rows cost their scheduling, not their rows)
+SHUFFLE_PARTITIONS = 2
+
+
+def conf_text(lake: Path, models: Path) -> str:
+    """The environment file the remote runs are given."""
+    return (f"lake: {lake}\nmodels_dir: {models}\n"
+            f"spark:\n  shuffle_partitions: {SHUFFLE_PARTITIONS}\n")
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +42,13 @@ def local_reference(spark, cluster_input, tmp_path_factory) -> Path:
     """The ingested lake after `run hourly` in the suite's local-mode session."""
     from inferwatch.context import open_context
     from inferwatch.jobs.hourly import run as run_hourly
+    from inferwatch.scoped_conf import scoped
 
     lake, models = cluster_input
     target = tmp_path_factory.mktemp("local") / "lake"
     shutil.copytree(lake, target)
-    runs = run_hourly(open_context("conf/local.yaml", lake=str(target), models_dir=models,
-                                   spark=spark))
+    with scoped(spark, {"spark.sql.shuffle.partitions": str(SHUFFLE_PARTITIONS)}):
+        runs = run_hourly(open_context("conf/local.yaml", lake=str(target), models_dir=models,
+                                       spark=spark))
     assert {r.status for r in runs} == {"ok"}, [(r.job, r.status, r.error) for r in runs]
     return target

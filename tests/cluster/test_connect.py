@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from tests.cluster.conftest import conf_text
 from tests.cluster.processes import connect_server, logs, spark_env
 from tests.cluster.tables import differences, lake_differences, snapshot
 from tests.walkthrough import REPO, section_commands
@@ -34,7 +35,7 @@ def test_every_job_over_spark_connect_writes_what_local_mode_writes(
     target = tmp_path / "lake"
     shutil.copytree(lake, target)
     conf = tmp_path / README_CONF
-    conf.write_text(f"lake: {target}\nmodels_dir: {models}\n")
+    conf.write_text(conf_text(target, models))
     folder = tmp_path / "spark"
     client, submitted = section_commands("connect")
     assert client.startswith("SPARK_REMOTE=") and submitted.startswith("spark-submit --remote")

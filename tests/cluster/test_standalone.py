@@ -15,6 +15,7 @@ import sys
 
 import pandas as pd
 
+from tests.cluster.conftest import conf_text
 from tests.cluster.processes import logs, spark_env, standalone, worker_python
 from tests.cluster.tables import differences, lake_differences, snapshot
 from tests.walkthrough import REPO, section_commands
@@ -28,7 +29,7 @@ def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
     target = tmp_path / "lake"
     shutil.copytree(lake, target)
     conf = tmp_path / README_CONF
-    conf.write_text(f"lake: {target}\nmodels_dir: {models}\n")
+    conf.write_text(conf_text(target, models))
     folder = tmp_path / "spark"
     with standalone(folder) as master:
         env = {**spark_env(folder), "PYSPARK_PYTHON": str(worker_python(folder)),
