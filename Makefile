@@ -64,8 +64,8 @@ submit: $(STAMP) java
 # the package a cluster's executors import, for `spark-submit --py-files dist/inferwatch.zip`
 # (docs/operations.md#a-cluster)
 PYFILES ?= dist/inferwatch.zip
-pyfiles: $(STAMP)
-	@$(BIN)/python -m inferwatch.shipping $(PYFILES)
+pyfiles:
+	@PYTHONPATH=lib $(PYTHON) -m inferwatch.shipping $(PYFILES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests jobs benchmarks

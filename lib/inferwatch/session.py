@@ -91,7 +91,9 @@ def get_spark(env: EnvConfig, quiet: bool = False) -> SparkSession:
               **({"spark.ui.enabled": "false"} if quiet else {})}
         if remote:  # Spark Connect: the server's Spark, this process only a client
             active = SparkSession.builder.remote(remote).getOrCreate()
-            _fill(active, settings, given=set())
+            # what `spark-submit --remote` was told wins, as under spark-submit
+            launcher = {k: v for k, v in _remote_init_conf().items() if k.startswith("spark.sql.")}
+            _fill(active, {**settings, **launcher}, given=set(), checked=True)
             ship(active)  # the server's Python workers need not have inferwatch
         elif submitted:
             active = SparkSession.builder.config(map={**ui, **submitted_files()}).getOrCreate()
@@ -112,13 +114,16 @@ def remote_url() -> str | None:
     """The Spark Connect endpoint this process was given: `SPARK_REMOTE`, or the
     `--remote` of the spark-submit that started it (handed to Python among the settings
     of `PYSPARK_REMOTE_INIT_CONF_<n>`); None for classic Spark."""
-    if url := os.environ.get("SPARK_REMOTE"):
-        return url
+    return os.environ.get("SPARK_REMOTE") or _remote_init_conf().get("spark.remote")
+
+
+def _remote_init_conf() -> dict[str, str]:
+    """The settings `spark-submit --remote` hands Python, in chunks of ten (pyspark's own
+    reader keeps only the last chunk)."""
+    settings: dict[str, str] = {}
     for i in range(int(os.environ.get("PYSPARK_REMOTE_INIT_CONF_LEN", "0"))):
-        if url := json.loads(os.environ.get(f"PYSPARK_REMOTE_INIT_CONF_{i}", "{}")).get(
-                "spark.remote"):
-            return url
-    return None
+        settings.update(json.loads(os.environ.get(f"PYSPARK_REMOTE_INIT_CONF_{i}", "{}")))
+    return settings
 
 
 def release_remote() -> None:
@@ -126,18 +131,23 @@ def release_remote() -> None:
     state (cached frames, the shipped package) now rather than at its idle timeout."""
     connect = sys.modules.get("pyspark.sql.connect.session")
     active = connect.SparkSession.getActiveSession() if connect is not None else None
-    if active is not None:
-        active.stop()
+    if active is not None:  # a server gone away is retried for minutes: wait 10 s at most
+        stopping = threading.Thread(target=active.stop, daemon=True, name="connect-stop")
+        stopping.start()
+        stopping.join(timeout=10)
 
 
-def _fill(active: SparkSession, settings: dict[str, str], given: set[str]) -> None:
+def _fill(active: SparkSession, settings: dict[str, str], given: set[str],
+          checked: bool = False) -> None:
     """The file's settings a session started elsewhere (spark-submit's JVM, a Spark Connect
     server) can still take: its SQL settings and Hadoop ones (session settings reach every
-    read and write), where the launcher gave none."""
+    read and write), where the launcher gave none. `checked` (a Connect server, whose
+    static settings are its own): SQL settings the server does not let a session change
+    are left out, not refused."""
     for key, value in settings.items():
         if key in given:
             continue
-        if key.startswith("spark.sql.") and active.conf.isModifiable(key):
+        if key.startswith("spark.sql.") and (not checked or active.conf.isModifiable(key)):
             active.conf.set(key, value)
         elif key.startswith("spark.hadoop."):
             active.conf.set(key[len("spark.hadoop."):], value)
@@ -145,7 +155,12 @@ def _fill(active: SparkSession, settings: dict[str, str], given: set[str]) -> No
 
 def _master(active: SparkSession) -> str:
     context = getattr(active, "_sc", None)  # none over Spark Connect
-    return context.master if context is not None else active.conf.get("spark.master", "remote")
+    if context is not None:
+        return context.master
+    try:  # a server may not let a session read it
+        return active.conf.get("spark.master", "remote")
+    except Exception:  # noqa: BLE001 - only a log line's word
+        return "remote"
 
 
 def local_files(master: str, settings: dict[str, str]) -> dict[str, str]:

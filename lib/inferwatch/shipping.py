@@ -25,6 +25,7 @@ def build(out: Path) -> Path:
         for path in sorted(PACKAGE.rglob("*.py")):
             info = zipfile.ZipInfo(str(path.relative_to(PACKAGE.parent)),
                                    date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped
             archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
     return out
 
@@ -33,7 +34,10 @@ def ship(spark) -> None:
     """Hand the package to a Spark Connect session's Python workers (an artifact of the
     session on its server, on their path), built into a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="inferwatch-") as folder:
-        spark.addArtifacts(str(build(Path(folder) / "inferwatch.zip")), pyfile=True)
+        zipped = str(build(Path(folder) / "inferwatch.zip"))
+        spark.addArtifacts(zipped, pyfile=True)
+    if zipped in sys.path:  # pyspark also puts it on this process's path: gone with its folder
+        sys.path.remove(zipped)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from deltalake import DeltaTable
 
 WHEN = {"run_id", "at", "owner", "pid", "process"}
 PER_PROCESS = {"leases"}
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# a decimal number in text (integers, ids and dates are compared as they are written)
+NUMBER = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+")
 RANKS = [i / 10 for i in range(11)]
 TOLERANCE = 1e-9
 
@@ -114,10 +115,22 @@ def same(a, b) -> bool:
     return a == b
 
 
-def _key(row: list) -> str:
-    """A sort key that rounds every number to 6 digits, so rows whose floats differ in
-    their last bits sort alike."""
-    return NUMBER.sub(lambda m: f"{float(m.group()):.6g}", repr(row))
+def _key(row: list) -> tuple[str, str]:
+    """A sort key that rounds every float (also inside text) to 6 digits, so rows whose
+    floats differ in their last bits sort alike; ties broken by the exact row."""
+    exact = repr([_canonical(v) for v in row])
+    return NUMBER.sub(lambda m: f"{float(m.group()):.6g}", exact), exact
+
+
+def _canonical(value):
+    """Floats as text with a decimal point (so the pattern sees them), maps by key."""
+    if isinstance(value, float):
+        return f"{value:.17e}"
+    if isinstance(value, dict):
+        return sorted((k, _canonical(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def differences(expected: pd.DataFrame, actual: pd.DataFrame, limit: int = 3) -> list[str]:

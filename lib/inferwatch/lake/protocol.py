@@ -10,6 +10,8 @@ features that only change how the log is kept are read through delta-rs as usual
 """
 from __future__ import annotations
 
+import re
+
 from deltalake import DeltaTable
 
 from inferwatch.errors import UserError
@@ -50,7 +52,7 @@ def unreadable(err: Exception, name: str, uri: str) -> UnreadableTableError | No
     """delta-rs's refusal of a table whose protocol it does not know (a feature newer than
     it) as one line naming the table; None for any other error."""
     text = " ".join(str(err).split())
-    if "Unsupported" not in text and "not supported" not in text:
+    if not re.search(r"[Ff]eature '?[\w.-]+'? is not supported|reader features?", text):
         return None
     return UnreadableTableError(f"table {name} ({uri}): delta-rs cannot read it: {text}")
 

@@ -230,7 +230,7 @@ class Table(Snapshots, Committer):
             # backfill's thousands of hours one file after another)
             tasks = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
             aligned = aligned.repartition(tasks, *folders)
-        writer = aligned.write.mode("error")  # "errorifexists", the one Connect spells
+        writer = aligned.write.mode("error")  # = "errorifexists", which Connect's client refuses
         if folders:
             writer = writer.partitionBy(*folders)
         writer.parquet(f"{self._spark_root()}/{staging}")
