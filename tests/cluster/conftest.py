@@ -14,10 +14,20 @@ SEED, DAYS, PER_HOUR = 11, 2, 3
 SHUFFLE_PARTITIONS = 2
 
 
-def conf_text(lake: Path, models: Path) -> str:
-    """The environment file the remote runs are given."""
-    return (f"lake: {lake}\nmodels_dir: {models}\n"
-            f"spark:\n  shuffle_partitions: {SHUFFLE_PARTITIONS}\n")
+README_CONF = "inferwatch.yaml"  # the environment file README's remote lines name
+
+
+@pytest.fixture()
+def remote_lake(cluster_input, tmp_path) -> tuple[Path, Path]:
+    """(a copy of the ingested lake for a remote run, the environment file naming it,
+    at `tmp_path / README_CONF`)."""
+    lake, models = cluster_input
+    target = tmp_path / "lake"
+    shutil.copytree(lake, target)
+    conf = tmp_path / README_CONF
+    conf.write_text(f"lake: {target}\nmodels_dir: {models}\n"
+                    f"spark:\n  shuffle_partitions: {SHUFFLE_PARTITIONS}\n")
+    return target, conf
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,17 @@ def logs(folder: Path, lines: int = 40) -> str:
     return "\n".join(out)
 
 
+def run_shell(command: str, cwd: Path, env: dict[str, str],
+              folder: Path) -> subprocess.CompletedProcess:
+    """`command` run as typed; asserted to exit 0, else its stderr and the tails of the
+    logs in `folder` are the failure's message."""
+    done = subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, (f"{command}: exit {done.returncode}\n"
+                                  f"{done.stderr[-4000:]}\n{logs(folder)}")
+    return done
+
+
 def _start(command: list[str], folder: Path, name: str) -> subprocess.Popen:
     with open(folder / f"{name}.log", "wb") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,

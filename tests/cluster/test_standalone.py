@@ -9,37 +9,29 @@ imports it from the zip spark-submit ships. The input and the local run are test
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pandas as pd
 
-from tests.cluster.conftest import conf_text
-from tests.cluster.processes import logs, spark_env, standalone, worker_python
+from tests.cluster.conftest import README_CONF
+from tests.cluster.processes import run_shell, spark_env, standalone, worker_python
 from tests.cluster.tables import differences, lake_differences, snapshot
 from tests.walkthrough import REPO, section_commands
 
-README_MASTER, README_CONF = "spark://127.0.0.1:7077", "inferwatch.yaml"
+README_MASTER = "spark://127.0.0.1:7077"
 
 
 def test_readme_commands_on_a_standalone_cluster_write_what_local_mode_writes(
-        spark, cluster_input, local_reference, tmp_path):
-    lake, models = cluster_input
-    target = tmp_path / "lake"
-    shutil.copytree(lake, target)
-    conf = tmp_path / README_CONF
-    conf.write_text(conf_text(target, models))
+        spark, remote_lake, local_reference, tmp_path):
+    target, conf = remote_lake
     folder = tmp_path / "spark"
     with standalone(folder) as master:
         env = {**spark_env(folder), "PYSPARK_PYTHON": str(worker_python(folder)),
                "PYSPARK_DRIVER_PYTHON": sys.executable}
         for command in section_commands("cluster"):
-            command = command.replace(README_MASTER, master).replace(README_CONF, str(conf))
-            done = subprocess.run(command, shell=True, cwd=REPO, env=env, capture_output=True,
-                                  text=True, timeout=900)
-            assert done.returncode == 0, (f"{command}: exit {done.returncode}\n"
-                                          f"{done.stderr[-4000:]}\n{logs(folder)}")
+            run_shell(command.replace(README_MASTER, master).replace(README_CONF, str(conf)),
+                      REPO, env, folder)
         executors = list((folder / "work").glob("app-*/*/stderr"))
     assert len(executors) == 2, f"executors that ran: {executors}"
     assert "ModuleNotFoundError" not in "".join(p.read_text() for p in executors)
