@@ -30,22 +30,24 @@ class UnreadableTableError(UserError):
     """A table whose protocol needs a reader feature the lake layer does not apply."""
 
 
-def check_readable(dt: DeltaTable, name: str, uri: str) -> None:
+def check_readable(dt: DeltaTable, name: str, uri: str,
+                   applied: frozenset[str] = frozenset()) -> None:
     """Raise UnreadableTableError unless every reader feature `dt`'s protocol names (and,
-    at reader version 2, column mapping) is one the lake layer reads right."""
+    at reader version 2, column mapping) is one the lake layer reads right, or one the
+    reader applies itself (`applied`: `lake.foreign.ForeignTable`)."""
     protocol = dt.protocol()
     if protocol.min_reader_version < 2:
         return
     features = set(protocol.reader_features or ())
-    if protocol.min_reader_version == 2 and _column_mapping(dt):
+    if _column_mapping(dt):  # delta-rs names it at reader version 3 without the feature
         features.add("columnMapping")
-    refused = sorted(features - READABLE)
+    refused = sorted(features - READABLE - applied)
     if refused:
         feature = refused[0]
         raise UnreadableTableError(
             f"table {name} ({uri}, version {dt.version()}): Delta reader feature '{feature}'"
             f" is not supported: {WHY.get(feature, 'the lake layer does not apply it')}"
-            f"; readable: a table whose reader features are among {sorted(READABLE)}")
+            f"; readable: a table whose reader features are among {sorted(READABLE | applied)}")
 
 
 def unreadable(err: Exception, name: str, uri: str) -> UnreadableTableError | None:

@@ -32,6 +32,8 @@ class Snapshots:
     """Mixed into `Table`: needs `uri`, `name`, `options`, `_snapshot`, `_data_changes`
     (from `Committer`)."""
 
+    APPLIED: frozenset[str] = frozenset()  # reader features the reader applies itself
+
     def exists(self) -> bool:
         return self._snapshot is not None or DeltaTable.is_deltatable(self.uri, self.options)
 
@@ -61,7 +63,7 @@ class Snapshots:
             if refused is None:
                 raise
             raise refused from err
-        check_readable(snap, self.name, self.uri)
+        check_readable(snap, self.name, self.uri, self.APPLIED)
         return snap
 
     def _open(self, version: int | None) -> DeltaTable:
@@ -199,7 +201,7 @@ class Snapshots:
             if kind != "add" or relative in deleted:
                 continue
             added[relative] = DataFile(
-                relative, int(change.get("size") or 0), _num_records(change),
+                relative, int(change.get("size") or 0), record_count(change),
                 lf.logged_partition(change, part_cols, types))
         if added:
             self._check_present(dt, list(added.values()), since_version)
@@ -219,7 +221,7 @@ class Snapshots:
             if changes is None:
                 return None
             # rows of a file that a later data-changing remove deleted were never new
-            added = {path: _num_records(change) for kind, path, change in changes
+            added = {path: record_count(change) for kind, path, change in changes
                      if kind == "add"}
             for kind, path, _change in changes:
                 if kind == "remove":
@@ -275,7 +277,7 @@ class LostInputError(RuntimeError):
     """Rows an incremental reader has not consumed are gone from storage."""
 
 
-def _num_records(action: Mapping[str, Any]) -> int | None:
+def record_count(action: Mapping[str, Any]) -> int | None:
     """The record count in an add or remove action's stats, if it has one."""
     stats = action.get("stats")
     if not stats:
