@@ -29,18 +29,17 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.context import Context
-from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
-from inferwatch.runs import OK, Progress, Run, track
+from inferwatch.jobs.sources import Batch, RawLog, TableLog, sources
+from inferwatch.runs import FAILED, PARTIAL, Progress, Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.model_config import MODEL_ID_PATTERN
-from inferwatch.lake.scan import column as quoted
 from inferwatch.lake.schema import rows_frame
 from inferwatch.lake.tables import DELIVERIES, INFERENCES
 
 JOB = "partition"
-SOURCE, TARGET = "raw/inferences", "inferences"
+TARGET = "inferences"
 STATUS = "__iw_status"
 IDENTITY = ["model_id", "__iw_version", "inference_id"]
 
@@ -83,97 +82,116 @@ def mark_stored(flagged: DataFrame, stored: DataFrame, lookback: timedelta) -> D
 
 
 def run(ctx: Context, now: datetime | None = None) -> Run:
-    """Process the raw inferences added since the last successful run."""
+    """Process the raw inferences added since the last successful run: `raw/inferences`,
+    then each model's `inferences_table` (its progress and failure that model's row)."""
     now = now or datetime.now(timezone.utc)
-    lake, env = ctx.lake, ctx.env
-    raw, target, quarantine = lake.table(SOURCE), lake.table(TARGET), lake.table("quarantine")
-    lookback = timedelta(days=env.duplicate_lookback_days)
-    params = {"future_tolerance_hours": env.future_tolerance_hours,
-              "duplicate_lookback_days": env.duplicate_lookback_days}
-    with track(lake, JOB, params) as job:
+    params = {"future_tolerance_hours": ctx.env.future_tolerance_hours,
+              "duplicate_lookback_days": ctx.env.duplicate_lookback_days}
+    with track(ctx.lake, JOB, params) as job:
         if ctx.bounded or ctx.model or ctx.rebuild:
             job.notes.append("partition always takes every new raw row: --start/--end, "
                              "--model and --rebuild do not apply")
-        since = Progress(lake, JOB).cursor(SOURCE)
-        latest = raw.version()
-        # a run killed after committing part of its batch: finish exactly that batch first,
-        # so nothing is written twice, then (in this run too) the raw rows added since
-        app = f"{JOB}:{SOURCE}"
-        deliveries = lake.table("state/deliveries")
-        begun = max(quarantine.txn_version(app) or -1, deliveries.txn_version(app) or -1,
-                    target.txn_version(app) or -1)
-        resumed = None
-        if (since or -1) < begun < latest:
-            if (target.txn_version(app) or -1) >= begun:
-                since = begun  # that batch landed whole (the index catches up below)
-            else:
-                latest = resumed = begun
-                job.notes.append(f"finished the batch up to raw version {begun} that a "
-                                 f"killed run left; then the rows added since")
-        job.inputs[SOURCE] = latest
-        catch_up_index(lake, job)
-        txn = (app, latest)
-        if since is not None and since >= latest:
-            job.notes.append(f"no new raw inferences since version {since}")
-            return job
-        if (target.txn_version(txn[0]) or -1) >= latest:
-            job.notes.append(f"raw version {latest} was already partitioned")
-            return job
-        # rows in are counted from the log's add actions, apart from the files read, so a
-        # file the read missed fails the accounting instead of going unnoticed
-        added, logged = raw.added_files(since, latest), raw.added_records(since, latest)
-        batch = _safe_columns(raw.read_files(added, latest), job)
-        job.rows_in = logged if logged is not None else batch.count()
-        with sized(lake.spark, job.rows_in):  # few rows: interpreted expressions
-            flagged = classify(batch, now, env.future_tolerance_hours).persist()
-            final = None
-            try:
-                read_version = target.version()
-                hours = [r.asDict() for r in flagged.where(F.col(STATUS) == "new")
-                         .select("model_id", "hour").distinct().collect()]
-                stored = stored_keys(lake, flagged.where(F.col(STATUS) == "new"), lookback)
-                final = mark_stored(flagged, stored, lookback).persist()
-                by_hour = final.groupBy(STATUS, "model_id", "hour").agg(
-                    F.count(F.lit(1)).alias("n"), F.min(REASON).alias("reason")).collect()
-                counts = {}
-                for r in by_hour:
-                    counts[r[STATUS]] = counts.get(r[STATUS], 0) + r["n"]
-                job.rows_out = counts.get("new", 0)
-                job.rows_duplicate = counts.get("duplicate", 0)
-                job.rows_quarantined = counts.get("quarantined", 0)
-                job.check_accounting()
-                if job.rows_quarantined and (quarantine.txn_version(txn[0]) or -1) < latest:
-                    originals = [c for c in batch.columns if c != "ingest_date"]
-                    bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"), SOURCE, JOB,
-                                          job.run_id, originals)
-                    job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
-                if by_hour and (deliveries.txn_version(txn[0]) or -1) < latest:
-                    job.outputs["state/deliveries"] = deliveries.append(
-                        _deliveries(ctx, by_hour, job.run_id), txn=txn)
-                rows = _inference_rows(final.where(F.col(STATUS) == "new"))
-                # refused if another writer added to these hours meanwhile (no lost duplicate check)
-                job.outputs[TARGET] = target.append(rows, txn=txn, read_version=read_version,
-                                                    read_partitions=hours)
-                catch_up_index(lake, job)
-            finally:
-                flagged.unpersist()
-                if final is not None:
-                    final.unpersist()
-    if resumed is not None and job.status == OK:
-        return run(ctx, now)  # the rows added after the killed run's batch, in this run too
+        progress = Progress(ctx.lake, JOB)
+        for source in sources(ctx):
+            if isinstance(source, RawLog):
+                _consume(ctx, job, source, progress.cursor(source.key), now)
+                continue
+            part = job.for_model(source.model.model_id)
+            try:  # one model's table (unreadable, refused, moved) never stops the others
+                _consume(ctx, part, source, progress.cursor(source.key, part.model_id), now)
+            except Exception as err:  # noqa: BLE001 - recorded as that model's failure
+                part.fail(err)
+        if any(p.status == FAILED for p in job.models.values()):
+            job.status = PARTIAL  # raw/inferences went through: its cursor moves
     return job
 
 
-def _safe_columns(batch: DataFrame, job: Run) -> DataFrame:
-    """The raw rows without columns whose names ingest refuses (`.` or a backtick, taken
-    for a struct field by every later job): a raw table that holds one (written before the
-    rule, or by another writer) must not stop partition for every model."""
-    unsafe = unsafe_names(batch.columns)
-    if not unsafe:
-        return batch
-    job.notes.append(f"raw columns left out of inferences: {unsafe} "
-                     f"({unsafe_names_refused(unsafe)})")
-    return batch.select(*[quoted(c) for c in batch.columns if c not in unsafe])
+def _consume(ctx: Context, job: Run, source: RawLog | TableLog, since: int | None,
+             now: datetime) -> None:
+    """Partition one source's rows from `since` to its latest version. A run killed after
+    committing part of a batch: finish exactly that batch first, so nothing is written
+    twice, then (in this run too) the rows added since."""
+    lake = ctx.lake
+    target, quarantine = lake.table(TARGET), lake.table("quarantine")
+    deliveries = lake.table("state/deliveries")
+    app = source.app
+    while True:
+        latest = source.version()
+        begun = max(quarantine.txn_version(app) or -1, deliveries.txn_version(app) or -1,
+                    target.txn_version(app) or -1)
+        resumed = False
+        if (since if since is not None else -1) < begun < latest:
+            if (target.txn_version(app) or -1) >= begun:
+                since = begun  # that batch landed whole (the index catches up below)
+            else:
+                latest, resumed = begun, True
+                job.notes.append(f"finished the batch up to {source.name} version {begun} "
+                                 f"that a killed run left; then the rows added since")
+        job.inputs[source.key] = latest
+        catch_up_index(lake, job)
+        if since is not None and since >= latest:
+            job.notes.append(f"no new raw inferences in {source.name} since version {since}")
+            return
+        if (target.txn_version(app) or -1) >= latest:
+            job.notes.append(f"{source.name} version {latest} was already partitioned")
+            return
+        _partition(ctx, job, source, source.batch(since, latest, job), (app, latest), now)
+        if not resumed:
+            return
+        since = latest  # the rows added after the killed run's batch
+
+
+def _partition(ctx: Context, job: Run, source: RawLog | TableLog, batch: Batch,
+               txn: tuple[str, int], now: datetime) -> None:
+    """Classify one batch and commit quarantine, deliveries, inferences and the index,
+    each carrying the source's version as a Delta app transaction."""
+    lake, env = ctx.lake, ctx.env
+    target, quarantine = lake.table(TARGET), lake.table("quarantine")
+    deliveries = lake.table("state/deliveries")
+    lookback = timedelta(days=env.duplicate_lookback_days)
+    latest, rows = txn[1], batch.rows
+    flagged = final = None
+    try:
+        rows_in = (batch.logged if batch.logged is not None
+                   else rows.count() + batch.refused_count)
+        job.rows_in += rows_in  # a resumed batch and the rows after it add up in one run
+        with sized(lake.spark, rows_in):  # few rows: interpreted expressions
+            flagged = classify(rows, now, env.future_tolerance_hours).persist()
+            read_version = target.version()
+            hours = [r.asDict() for r in flagged.where(F.col(STATUS) == "new")
+                     .select("model_id", "hour").distinct().collect()]
+            stored = stored_keys(lake, flagged.where(F.col(STATUS) == "new"), lookback)
+            final = mark_stored(flagged, stored, lookback).persist()
+            by_hour = final.groupBy(STATUS, "model_id", "hour").agg(
+                F.count(F.lit(1)).alias("n"), F.min(REASON).alias("reason")).collect()
+            counts: dict[str, int] = {}
+            for r in by_hour:
+                counts[r[STATUS]] = counts.get(r[STATUS], 0) + r["n"]
+            job.rows_out += counts.get("new", 0)
+            job.rows_duplicate += counts.get("duplicate", 0)
+            quarantined = counts.get("quarantined", 0) + batch.refused_count
+            job.rows_quarantined += quarantined
+            job.check_accounting()
+            if quarantined and (quarantine.txn_version(txn[0]) or -1) < latest:
+                originals = [c for c in rows.columns if c != "ingest_date"]
+                bad = quarantine_rows(final.where(F.col(STATUS) == "quarantined"),
+                                      source.name, JOB, job.run_id, originals)
+                if batch.refused is not None and batch.refused_count:
+                    bad = batch.refused.unionByName(bad)
+                job.outputs["quarantine"] = quarantine.append(bad, txn=txn)
+            if by_hour and (deliveries.txn_version(txn[0]) or -1) < latest:
+                job.outputs["state/deliveries"] = deliveries.append(
+                    _deliveries(ctx, by_hour, job.run_id), txn=txn)
+            new = _inference_rows(final.where(F.col(STATUS) == "new"))
+            # refused if another writer added to these hours meanwhile (no lost duplicate check)
+            job.outputs[TARGET] = target.append(new, txn=txn, read_version=read_version,
+                                                read_partitions=hours)
+            catch_up_index(lake, job)
+    finally:
+        for frame in (flagged, final):
+            if frame is not None:
+                frame.unpersist()
+        batch.release()
 
 
 def _deliveries(ctx: Context, by_hour: list, run_id: str) -> DataFrame:
