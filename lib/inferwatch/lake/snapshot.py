@@ -57,7 +57,9 @@ class Snapshots:
             elif version < snap.version():
                 snap = self._open(version)
         except TableNotFoundError as err:
-            raise TableNotFoundError(f"no Delta table at {self.uri} ({self.name}): {err}") from err
+            said = " ".join(str(err).split())[:200]  # one line: delta-rs's spans several
+            raise TableNotFoundError(f"no Delta table at {self.uri} ({self.name}): {said}") \
+                from err
         except DeltaError as err:  # a protocol newer than delta-rs: one line naming the table
             refused = unreadable(err, self.name, self.uri)
             if refused is None:

@@ -1,0 +1,125 @@
+"""The partition job reading a model's `inferences_table` (a Delta table another engine
+writes): the same rules as a file's rows, nothing lost or doubled after a kill between
+any two commits, and a table that cannot be read failing that model only."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from inferwatch.ingest import ingest_files
+from inferwatch.jobs import partition
+from inferwatch.lake.faults import InjectedFault, count_commits, fail_after_commit
+from tests.helpers import context, delta_frame, models
+from tests.lake import engines
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+T0 = datetime(2026, 3, 2, 10)
+TABLES = ("inferences", "inference_index", "quarantine", "state/deliveries")
+# when, by which run and from where a row was written: not what it holds
+VOLATILE = {"run_id", "quarantined_at", "ingested_at", "ingest_date", "source", "table", "job"}
+
+
+def _rows(n: int = 12) -> pa.Table:
+    """fraud's inferences as a serving platform logs them, with rows ingest refuses: a
+    missing id, a NaN prediction, an amount that is not a number, another model's row."""
+    ids = [f"t{i}" for i in range(n)] + [None, "nan", "text", "other"]
+    return pa.table({
+        "inference_id": ids,
+        "model_id": [None] * n + [None, None, "fraud", "eta"],
+        "ts": pa.array([T0 + timedelta(minutes=7 * i) for i in range(n + 4)], pa.timestamp("us")),
+        "prediction": [i / n for i in range(n)] + [0.5, float("nan"), 0.5, 0.5],
+        "amount": [str(10 * i) for i in range(n)] + ["1", "2", "lots", "3"],
+        "country": ["PT", "US"] * (n // 2) + ["PT"] * 4,
+    })
+
+
+def _fraud_reading(path) -> dict:
+    return {"fraud": dataclasses.replace(models()["fraud"], inferences_table=str(path))}
+
+
+def _snapshot(lake_dir) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name in TABLES:
+        path = f"{lake_dir}/{name}"
+        columns = [f.name for f in DeltaTable(path).schema().fields if f.name not in VOLATILE]
+        out[name] = delta_frame(path, columns)
+    return out
+
+
+def test_a_tables_rows_meet_the_rules_a_files_rows_meet(spark, tmp_path):
+    served = tmp_path / "served"
+    engines.create(served, _rows(), mapping=True)
+    from_table = context(spark, tmp_path / "table-lake", _fraud_reading(served))
+    run = partition.run(from_table, now=NOW)
+    assert run.status == "ok" and run.models["fraud"].rows_in == 16
+
+    csv = tmp_path / "same.csv"
+    frame = _rows().to_pandas()
+    frame = frame[frame["model_id"] != "eta"]  # refused by the table's model only
+    frame["model_id"] = frame["model_id"].fillna("fraud")
+    frame["prediction"] = frame["prediction"].map(lambda v: "NaN" if v != v else repr(v))
+    frame.to_csv(csv, index=False)
+    from_file = context(spark, tmp_path / "file-lake", {"fraud": models()["fraud"]})
+    ingest_files(from_file.lake, "inferences", [csv], from_file.models)
+    partition.run(from_file, now=NOW)
+
+    table, files = _snapshot(tmp_path / "table-lake"), _snapshot(tmp_path / "file-lake")
+    pd.testing.assert_frame_equal(table["inferences"], files["inferences"])
+    reasons = table["quarantine"]["reason"].tolist()
+    assert sorted(reasons) == sorted(files["quarantine"]["reason"].tolist() + [
+        "model_id 'eta' in the inferences table of model 'fraud'"]), reasons
+    assert len(reasons) == 4 and run.models["fraud"].rows_quarantined == 4
+    # nothing new: nothing read, nothing written
+    again = partition.run(from_table, now=NOW)
+    assert again.models["fraud"].rows_in == 0 and again.models["fraud"].outputs == {}
+
+
+def test_a_kill_after_any_commit_then_a_rerun_equals_a_clean_run(spark, tmp_path):
+    served = tmp_path / "served"
+    engines.create(served, _rows(), mapping=True)
+    engines.enable_deletion_vectors(served)
+    engines.delete_rows(served, engines.data_files(served)[0], [0, 3])
+    reading = _fraud_reading(served)
+    clean = context(spark, tmp_path / "clean", reading)
+    with count_commits() as counter:
+        partition.run(clean, now=NOW)
+    want = _snapshot(tmp_path / "clean")
+    assert len(want["inferences"]) == 10 and counter.commits >= 5
+    for n in range(1, counter.commits + 1):
+        ctx = context(spark, tmp_path / f"killed-{n}", reading)
+        with fail_after_commit(n), pytest.raises(InjectedFault):
+            partition.run(ctx, now=NOW)
+        partition.run(ctx, now=NOW)
+        got = _snapshot(tmp_path / f"killed-{n}")
+        for name, frame in want.items():
+            pd.testing.assert_frame_equal(got[name], frame, obj=f"killed after {n}: {name}")
+
+
+def test_a_table_that_cannot_be_read_fails_its_model_only(spark, tmp_path):
+    served = tmp_path / "not-yet"
+    both = {**_fraud_reading(served), "eta": models()["eta"]}
+    ctx = context(spark, tmp_path / "lake", both)
+    csv = tmp_path / "eta.csv"
+    csv.write_text("inference_id,model_id,ts,prediction\n"
+                   f"e1,eta,{T0.isoformat()}+00:00,31.5\n")
+    ingest_files(ctx.lake, "inferences", [csv], ctx.models)
+    run = partition.run(ctx, now=NOW)
+    failed = run.models["fraud"]
+    assert run.status == "partial" and run.rows_out == 1, run
+    assert failed.status == "failed" and str(served) in failed.error
+    assert "\n" not in failed.error
+    # the table appears: the next run takes all of it, eta's row is not read again
+    engines.create(served, _rows(4).slice(0, 4))
+    again = partition.run(ctx, now=NOW)
+    assert again.status == "ok" and again.rows_in == 0
+    assert again.models["fraud"].rows_out == 4
+    stored = delta_frame(str(tmp_path / "lake" / "inferences"), ["model_id", "inference_id"])
+    assert sorted(stored["inference_id"]) == ["e1", "t0", "t1", "t2", "t3"]
+    shutil.rmtree(served)
