@@ -26,7 +26,7 @@ PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regressi
 BINARY_THRESHOLD = 0.5  # a binary model's decision threshold unless its file says
 # a model file's top-level keys; any other is a typo, refused at load
 MODEL_KEYS = ("model_id", "problem_type", "prediction", "threshold", "classes", "label",
-              "features", "slices", "protected", "baseline", "inferences_table", *SECTIONS)
+              "features", "slices", "protected", "baseline", "inferences_table", "labels_table", *SECTIONS)
 FEATURE_KEYS = ("numeric", "categorical")
 BASELINE_KEYS = ("source", "window")  # one or the other
 __all__ = ["BASELINE_KEYS", "BINARY_THRESHOLD", "FEATURE_KEYS", "MODEL_KEYS", "ModelConfig",
@@ -49,9 +49,11 @@ class ModelConfig:
     slices: tuple[str, ...] = ()  # as written: each is its rows' `slice_key`
     protected: tuple[str, ...] = ()  # column names
     baseline: dict[str, Any] = field(default_factory=dict)
-    # the model's raw inferences as a Delta table another system writes (a path or URI),
-    # read by the partition job by its versions beside `raw/inferences` (`jobs/sources.py`)
+    # the model's raw inferences / labels as a Delta table another system writes (a path
+    # or URI), read by its versions beside `raw/inferences` / `raw/labels` by the partition
+    # / join-labels job (`jobs/sources.py`)
     inferences_table: str | None = None
+    labels_table: str | None = None
     # typed settings; a mapping given here (as YAML has it) is read into them on construction
     drift: DriftSettings = field(default_factory=DriftSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
@@ -112,6 +114,7 @@ def parse_model(path: Path, data: dict[str, Any]) -> ModelConfig:
                         for i, text in enumerate(names(path, data, "protected"))),
         baseline=_baseline(path, data),
         inferences_table=typed(path, data, "inferences_table", str, None) or None,
+        labels_table=typed(path, data, "labels_table", str, None) or None,
         **{section: data.get(section) for section in SECTIONS},
     )
 

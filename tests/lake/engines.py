@@ -1,9 +1,9 @@
-"""Delta tables as other engines write them: delta-rs writes the data (column mapping by
-name when asked), and what delta-rs cannot write, deletion vectors, is committed by hand
-as Spark with delta-spark writes it: a protocol upgrade, then per delete a remove and an
-add of the same file carrying the vector (inline in the log, or in a file beside the
-data). `polars_deltalake` (delta-kernel-rs) is the independent reader the tests compare
-with."""
+"""Delta tables as other engines write them, every commit written by hand as delta-spark
+writes it (delta-rs 1.6.6 writes a column-mapped table's Parquet under the logical names
+and cannot write deletion vectors): column mapping by name, partitions, columns added by
+a later commit, protocol upgrades, deletes with a deletion vector (inline in the log or
+in a file beside the data) or by rewriting files, compactions. `polars_deltalake`
+(delta-kernel-rs) is the independent reader the tests compare with."""
 from __future__ import annotations
 
 import json
@@ -21,9 +21,11 @@ from inferwatch.lake.vectors import serialize, z85_encode
 WRITTEN_AT = 1796649507999
 
 
-def create(root: Path, data: pa.Table, mapping: bool = False) -> int:
-    """A new table holding `data` (column mapping by name if `mapping`), committed by
-    hand: delta-rs 1.6.6 writes a column-mapped table's Parquet under the logical names."""
+def create(root: Path, data: pa.Table, mapping: bool = False,
+           partition_by: tuple[str, ...] = ()) -> int:
+    """A new table holding `data` (column mapping by name if `mapping`, partitioned by
+    `partition_by`), committed by hand: delta-rs 1.6.6 writes a column-mapped table's
+    Parquet under the logical names."""
     features = sorted({"timestampNtz" for f in data.schema
                        if pa.types.is_timestamp(f.type) and not f.type.tz}
                       | ({"columnMapping"} if mapping else set()))
@@ -32,9 +34,11 @@ def create(root: Path, data: pa.Table, mapping: bool = False) -> int:
                 else {"minReaderVersion": 1, "minWriterVersion": 2})
     config = {"delta.columnMapping.mode": "name"} if mapping else {}
     schema = {"type": "struct", "fields": []}
-    metadata = _grown(schema, config, data, {"id": str(uuid.uuid4()), "createdTime": WRITTEN_AT})
+    metadata = _grown(schema, config, data, {"id": str(uuid.uuid4()), "createdTime": WRITTEN_AT,
+                                             "partitionColumns": list(partition_by)})
     (root / "_delta_log").mkdir(parents=True)
-    return commit(root, {"protocol": protocol}, metadata, _add(root, data, schema, config),
+    return commit(root, {"protocol": protocol}, metadata,
+                  *_adds(root, data, schema, config, list(partition_by)),
                   operation="CREATE TABLE", version=0)
 
 
@@ -45,10 +49,13 @@ def append(root: Path, data: pa.Table) -> int:
     dt = DeltaTable(str(root))
     schema, config = json.loads(dt.schema().to_json()), dict(dt.metadata().configuration)
     before = len(schema["fields"])
+    partition_by = list(dt.metadata().partition_columns)
     metadata = _grown(schema, config, data, {"id": dt.metadata().id,
-                                             "createdTime": dt.metadata().created_time})
+                                             "createdTime": dt.metadata().created_time,
+                                             "partitionColumns": partition_by})
     actions = [metadata] if len(schema["fields"]) > before else []
-    return commit(root, *actions, _add(root, data, schema, config), operation="WRITE")
+    return commit(root, *actions, *_adds(root, data, schema, config, partition_by),
+                  operation="WRITE")
 
 
 def _grown(schema: dict, config: dict, data: pa.Table, identity: dict) -> dict:
@@ -68,20 +75,37 @@ def _grown(schema: dict, config: dict, data: pa.Table, identity: dict) -> dict:
                                  "delta.columnMapping.physicalName": f"col-{uuid.uuid4()}"}
         schema["fields"].append(entry)
     return {"metaData": {**identity, "format": {"provider": "parquet", "options": {}},
-                         "schemaString": json.dumps(schema), "partitionColumns": [],
-                         "configuration": config}}
+                         "schemaString": json.dumps(schema), "configuration": config}}
 
 
-def _add(root: Path, data: pa.Table, schema: dict, config: dict) -> dict:
-    """Write `data` as one Parquet file under its physical column names; its add action."""
+def _adds(root: Path, data: pa.Table, schema: dict, config: dict,
+          partition_by: list[str]) -> list[dict]:
+    """Write `data` as one Parquet file per partition under its physical column names
+    (in a Hive folder of the physical names, as delta-spark does with a random prefix);
+    their add actions, partition values keyed by physical name."""
     mapped = config.get("delta.columnMapping.mode", "none") != "none"
     physical = {f["name"]: (f["metadata"].get("delta.columnMapping.physicalName", f["name"])
                             if mapped else f["name"]) for f in schema["fields"]}
-    name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
-    pq.write_table(data.rename_columns([physical[c] for c in data.column_names]), root / name)
-    return {"add": {"path": name, "partitionValues": {}, "size": (root / name).stat().st_size,
-                    "modificationTime": WRITTEN_AT, "dataChange": True,
-                    "stats": json.dumps({"numRecords": data.num_rows})}}
+    groups = [({}, data)]
+    if partition_by:
+        keys = data.select(partition_by).to_pylist()
+        unique = list({tuple(k.items()): k for k in keys}.values())
+        groups = [(k, data.filter(pa.array([row == k for row in keys])))
+                  for k in unique]
+    adds = []
+    for values, rows in groups:
+        folder = "/".join(f"{physical[c]}={values[c]}" for c in partition_by)
+        name = f"{folder}/part-00000-{uuid.uuid4()}-c000.snappy.parquet".lstrip("/")
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        rows = rows.drop_columns(partition_by)
+        pq.write_table(rows.rename_columns([physical[c] for c in rows.column_names]),
+                       root / name)
+        adds.append({"add": {
+            "path": name, "size": (root / name).stat().st_size,
+            "partitionValues": {physical[c]: str(values[c]) for c in partition_by},
+            "modificationTime": WRITTEN_AT, "dataChange": True,
+            "stats": json.dumps({"numRecords": rows.num_rows})}})
+    return adds
 
 
 def _delta_type(kind: pa.DataType) -> str:
@@ -170,3 +194,24 @@ def _live_adds(root: Path) -> list[dict]:
 
 def _live_add(root: Path, path: str) -> dict:
     return next(a for a in _live_adds(root) if a["path"] == path)
+
+
+def rewrite(root: Path, paths: list[str], keep=None, operation: str = "DELETE") -> int:
+    """Replace the data files `paths` by one file of their rows (`keep`: the row indexes
+    kept, all when None), as a DELETE without deletion vectors (`dataChange`) or an
+    OPTIMIZE (`operation="OPTIMIZE"`, no data change) commits it."""
+    adds = [_live_add(root, p) for p in paths]
+    rows = pa.concat_tables([pq.read_table(root / p) for p in paths])
+    if keep is not None:
+        rows = rows.take(pa.array(sorted(keep), pa.int64()))
+    data_change = operation != "OPTIMIZE"
+    name = str(Path(paths[0]).parent / f"part-00000-{uuid.uuid4()}-c000.snappy.parquet")
+    name = name.removeprefix("./")
+    pq.write_table(rows, root / name)
+    removes = [{"remove": {"path": a["path"], "deletionTimestamp": WRITTEN_AT,
+                           "dataChange": data_change, "size": a["size"],
+                           "partitionValues": a.get("partitionValues", {})}} for a in adds]
+    add = {"path": name, "size": (root / name).stat().st_size, "dataChange": data_change,
+           "partitionValues": adds[0].get("partitionValues", {}),
+           "modificationTime": WRITTEN_AT, "stats": json.dumps({"numRecords": rows.num_rows})}
+    return commit(root, *removes, {"add": add}, operation=operation)

@@ -89,3 +89,47 @@ def test_a_reader_feature_it_does_not_apply_is_refused_naming_it(spark, tmp_path
                                        "writerFeatures": [*APPLIED, "typeWidening"]}})
     with pytest.raises(UnreadableTableError, match="'typeWidening' is not supported"):
         ForeignTable(spark, str(root), name="serving").delta()
+
+
+def test_a_delete_that_rewrites_files_adds_the_rows_it_kept_only_if_they_were_new(spark,
+                                                                                  tmp_path):
+    root = tmp_path / "serving"
+    versions = [engines.create(root, _rows("a", 6)), engines.append(root, _rows("b", 3))]
+    versions.append(engines.rewrite(root, engines.data_files(root)[:1], keep=[0, 2, 5]))
+    versions.append(engines.append(root, _rows("c", 4)))
+    versions.append(engines.rewrite(root, engines.data_files(root)[-1:], keep=[1, 3]))
+    for since, upto in [(0, 2), (2, 4), (0, 4), (3, 4)]:
+        then = {r[0] for r in _kernel(root, since)}
+        assert _ours(spark, root, since, upto) == [
+            r for r in _kernel(root, upto) if r[0] not in then], (since, upto)
+    assert [r[0] for r in _ours(spark, root, 0, 4)] == ["b0", "b1", "b2", "c1", "c3"]
+
+
+def test_the_first_read_of_a_compacted_vacuumed_partitioned_table_starts_at_its_checkpoint(
+        spark, tmp_path):
+    from deltalake import DeltaTable
+
+    from inferwatch.lake.foreign_log import LostLogError
+
+    root = tmp_path / "serving"
+    region = {"region": ["eu", "us", "eu", "us", "eu", "us"]}
+    engines.create(root, _rows("a", 6, region), mapping=True, partition_by=("region",))
+    engines.append(root, _rows("b", 6, region))
+    files = engines.data_files(root)
+    eu = [files[0], files[2]]  # each commit's first partition: the same region
+    compacted = engines.rewrite(root, eu, operation="OPTIMIZE")
+    engines.enable_deletion_vectors(root)
+    latest = engines.delete_rows(root, engines.data_files(root)[-1], [1, 4])
+    DeltaTable(str(root)).create_checkpoint()
+    latest = engines.append(root, _rows("c", 6, region))
+    # the log before the checkpoint and the compacted files are cleaned up
+    for version in range(0, compacted + 1):
+        (root / "_delta_log" / f"{version:020d}.json").unlink()
+    for path in eu:
+        (root / path).unlink()
+    assert _ours(spark, root, None, latest) == _kernel(root, latest)
+    assert len(_kernel(root, latest)) == 6 + 6 + 6 - 2
+    with pytest.raises(LostLogError, match="the log of version 1 is gone"):
+        _ours(spark, root, 0, latest)
+    with pytest.raises(LostLogError, match="the table was replaced"):
+        _ours(spark, root, latest + 3, latest)

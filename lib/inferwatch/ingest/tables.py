@@ -1,5 +1,6 @@
-"""A model's raw inferences kept in a Delta table another system writes
-(`inferences_table:` in its model file), checked as ingest checks a file's rows.
+"""A model's raw inferences or labels kept in a Delta table another system writes
+(`inferences_table:` / `labels_table:` in its model file), checked as ingest checks a
+file's rows.
 
 The rows come typed as that system wrote them (timestamp or timestamp_ntz, integers,
 floats); they are taken as text, exactly as a file's columns are, so the same rules
@@ -21,7 +22,6 @@ from inferwatch.ingest.rules import REASON, Rule
 from inferwatch.lake.scan import column
 from inferwatch.model_config import ModelConfig
 
-KIND = "inferences"
 
 
 def as_text(rows: DataFrame) -> DataFrame:
@@ -29,25 +29,25 @@ def as_text(rows: DataFrame) -> DataFrame:
     return rows.select(*[column(c).cast("string").alias(c) for c in rows.columns])
 
 
-def checked_rows(rows: DataFrame, model: ModelConfig, models: Mapping[str, ModelConfig],
-                 where: str) -> DataFrame:
-    """The table's rows as text with REASON (null: accepted), as ingest checks a file;
-    a table without the required columns is refused in one line naming it."""
+def checked_rows(rows: DataFrame, kind: str, model: ModelConfig,
+                 models: Mapping[str, ModelConfig], where: str) -> DataFrame:
+    """The table's rows of `kind` as text with REASON (null: accepted), as ingest checks
+    a file; a table without the required columns is refused in one line naming it."""
     text = as_text(rows)
     own = F.lit(model.model_id)
     text = text.withColumn("model_id", F.coalesce(F.col("model_id"), own)
                            if "model_id" in text.columns else own)
-    text = with_optional(with_model_predictions(text, KIND, models), KIND)
-    check_required(text, KIND, where)
+    text = with_optional(with_model_predictions(text, kind, models), kind)
+    check_required(text, kind, where)
     other = Rule(F.coalesce(F.col("model_id") != own, F.lit(False)),
                  F.concat(F.lit("model_id '"), F.substring("model_id", 1, 60),
-                          F.lit(f"' in the inferences table of model '{model.model_id}'")))
-    return checked(text, KIND, models, [other])
+                          F.lit(f"' in the {kind} table of model '{model.model_id}'")))
+    return checked(text, kind, models, [other])
 
 
-def accepted(rows: DataFrame, models: Mapping[str, ModelConfig], at: datetime,
+def accepted(rows: DataFrame, kind: str, models: Mapping[str, ModelConfig], at: datetime,
              source: str) -> DataFrame:
-    """The accepted rows of `checked_rows`, typed and stamped as `raw/inferences` holds
-    them (`source`: the table and version they came from)."""
-    good = typed_rows(KIND, rows.where(F.col(REASON).isNull()).drop(REASON), models)
+    """The accepted rows of `checked_rows`, typed and stamped as the raw table of `kind`
+    holds them (`source`: the table they came from)."""
+    good = typed_rows(kind, rows.where(F.col(REASON).isNull()).drop(REASON), models)
     return stamped(good, at).withColumn("source", F.lit(source))

@@ -24,6 +24,13 @@ one commit; then the rejected labels go to `quarantine` with that pending versio
 their app transaction. A re-run after a kill anywhere in between redoes the batch or
 finishes the flush, never both; a rejected row leaves `labels_pending` at the next
 run that changes it.
+
+A model's `labels_table` (a Delta table another system writes) is a source of its own,
+read by its versions after `raw/labels` in the same run (`jobs/sources.py`): its rows
+checked by ingest's rules (those refused go to `quarantine` first, under the table's own
+app transaction), then matched with every pending label as above, its cursor the app
+transaction `join-labels:<model>:<uri>` of `labels_pending`; its counts and failure are
+that model's `job_runs` row.
 """
 from __future__ import annotations
 
@@ -38,14 +45,15 @@ from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.jobs.index import entries
 from inferwatch.lake.jvm_text import select_text
 from inferwatch.lake.sql_text import sql_ident, sql_in, sql_string
-from inferwatch.runs import Run, track
+from inferwatch.jobs.sources import RawLog, TableLog, sources
+from inferwatch.runs import FAILED, PARTIAL, Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
 from inferwatch.metrics.performance import MULTICLASS
 
 JOB = "join-labels"
 SOURCE = "raw/labels"
-CURSOR = f"{JOB}:{SOURCE}"
+CURSOR = f"{JOB}:{SOURCE}"  # raw/labels' app transaction (`sources.RawLog.app`)
 LOCATION = ["inference_id", "model_id", "hour", "ts"]
 # a label is one per (id, hinted model): labels for one request id sent to two models
 HINTED = ("inference_id", "model_id")
@@ -78,57 +86,91 @@ def locate(lake: Lake, batch: DataFrame) -> DataFrame:
 
 
 def run(ctx: Context, now: datetime | None = None) -> Run:
+    """Match the labels added since the last run, and those pending: `raw/labels`, then
+    each model's `labels_table` (its progress and failure that model's row)."""
     now = now or datetime.now(timezone.utc)
-    lake, env = ctx.lake, ctx.env
-    raw, pending = lake.table(SOURCE), lake.table("labels_pending")
+    with track(ctx.lake, JOB, {"pending_expiry_days": ctx.env.pending_expiry_days}) as job:
+        for source in sources(ctx, "labels"):
+            if isinstance(source, RawLog):
+                _consume(ctx, job, source, now)
+                continue
+            part = job.for_model(source.model.model_id)
+            try:  # one model's table (unreadable, refused, moved) never stops the others
+                _consume(ctx, part, source, now)
+            except Exception as err:  # noqa: BLE001 - recorded as that model's failure
+                part.fail(err)
+        if any(p.status == FAILED for p in job.models.values()):
+            job.status = PARTIAL  # raw/labels went through: its cursor moves
+    return job
+
+
+def _consume(ctx: Context, job: Run, source: RawLog | TableLog, now: datetime) -> None:
+    """Match one source's new labels, with every pending one, in one batch."""
+    lake = ctx.lake
+    pending = lake.table("labels_pending")
     multiclass = [m for m, c in ctx.models.items() if c.problem_type == MULTICLASS]
-    with track(lake, JOB, {"pending_expiry_days": env.pending_expiry_days}) as job:
-        since, latest, pending_version = pending.txn_version(CURSOR), raw.version(), pending.version()
-        job.inputs.update({SOURCE: latest, "labels_pending": pending_version})
-        _flush(lake, job, pending_version)  # what a killed run decided and could not flush
-        added = raw.added_files(since, latest) if since is None or since < latest else []
+    since, latest, pending_version = (pending.txn_version(source.app), source.version(),
+                                      pending.version())
+    job.inputs.update({source.key: latest, "labels_pending": pending_version})
+    _flush(lake, job, pending_version)  # what a killed run decided and could not flush
+    new = source.batch(since, latest, job) if since is None or since < latest else None
+    try:
         waiting = pending.files(pending_version, stats=())
-        if not added and not waiting:
-            job.notes.append(f"no new labels since version {since}")
-            return job
+        if not (new and new.files) and not waiting:
+            job.notes.append(f"no new labels in {source.name} since version {since}")
+            return
         stored = pending.read_files(waiting, pending_version)
         flushed = stored.where("reason IS NOT NULL").count()
-        logged = raw.added_records(since, latest) if added else 0
+        logged, refused = (0, 0) if not (new and new.files) else (new.logged, new.refused_count)
         if logged is None:  # an add action without a record count (another writer)
-            logged = raw.read_files(added, latest).count()
+            logged = new.rows.count() + refused
         job.rows_in = logged + sum(f.num_records or 0 for f in waiting) - flushed
         cols = [f.name for f in LABELS_PENDING.fields if f.name not in ("first_seen", "reason")]
         incoming = select_text(stored.where("reason IS NULL"),
                                [*map(sql_ident, cols), "first_seen"])
-        if added:
-            incoming = incoming.unionByName(select_text(raw.read_files(added, latest),
-                                                        [sql_ident(c) for c in cols])
+        if new and new.files:
+            incoming = incoming.unionByName(select_text(new.rows, [sql_ident(c) for c in cols])
                                             .withColumn("first_seen", F.lit(now).cast("timestamp")))
         with sized(lake.spark, job.rows_in):  # few rows: interpreted expressions
-            batch = latest_per_inference(incoming, HINTED).persist()
-            located = None
-            try:
-                located = _judged(_located(lake, batch), now, env.pending_expiry_days,
-                                  multiclass).persist()
-                outcome = located.groupBy("inference_id", "_hint_model").agg(F.expr(
-                    f"CASE WHEN max(model_id IS NOT NULL AND {REASON} IS NULL) THEN 'matched' "
-                    f"WHEN max({REASON} IS NOT NULL) THEN 'quarantined' ELSE 'pending' END "
-                    "AS outcome"))
-                counts = dict(outcome.groupBy("outcome").count().collect())
-                job.rows_out, job.rows_pending = counts.get("matched", 0), counts.get("pending", 0)
-                job.rows_quarantined = counts.get("quarantined", 0)
-                job.rows_duplicate = job.rows_in - batch.count()
-                job.check_accounting()
-                if not added and not job.rows_out and not job.rows_quarantined:
-                    job.notes.append(f"{job.rows_pending} labels still pending; nothing changed")
-                    return job
-                cursor = (CURSOR, latest) if since is None or latest > since else None
-                _commit(lake, job, located, cursor, pending_version)
-            finally:
-                batch.unpersist()
-                if located is not None:
-                    located.unpersist()
-    return job
+            _match(ctx, job, incoming, now, multiclass, refused, (source.app, since, latest),
+                   new, pending_version)
+    finally:
+        if new is not None:
+            new.release()
+
+
+def _match(ctx: Context, job: Run, incoming: DataFrame, now: datetime, multiclass: list[str],
+           refused: int, cursor: tuple[str, int | None, int], new, pending_version: int) -> None:
+    """Judge and count the batch, then commit it (`_commit`) with the source's cursor."""
+    lake, env = ctx.lake, ctx.env
+    app, since, latest = cursor
+    batch = latest_per_inference(incoming, HINTED).persist()
+    located = None
+    try:
+        located = _judged(_located(lake, batch), now, env.pending_expiry_days,
+                          multiclass).persist()
+        outcome = located.groupBy("inference_id", "_hint_model").agg(F.expr(
+            f"CASE WHEN max(model_id IS NOT NULL AND {REASON} IS NULL) THEN 'matched' "
+            f"WHEN max({REASON} IS NOT NULL) THEN 'quarantined' ELSE 'pending' END "
+            "AS outcome"))
+        counts = dict(outcome.groupBy("outcome").count().collect())
+        job.rows_out, job.rows_pending = counts.get("matched", 0), counts.get("pending", 0)
+        job.rows_quarantined = counts.get("quarantined", 0) + refused
+        job.rows_duplicate = job.rows_in - refused - batch.count()
+        job.check_accounting()
+        if not (new and new.files) and not job.rows_out and not job.rows_quarantined:
+            job.notes.append(f"{job.rows_pending} labels still pending; nothing changed")
+            return
+        quarantine = lake.table("quarantine")
+        if refused and (quarantine.txn_version(f"{app}:refused") or -1) < latest:
+            job.outputs["quarantine"] = quarantine.append(new.refused,
+                                                          txn=(f"{app}:refused", latest))
+        _commit(lake, job, located, (app, latest) if since is None or latest > since else None,
+                pending_version)
+    finally:
+        batch.unpersist()
+        if located is not None:
+            located.unpersist()
 
 
 def _located(lake: Lake, batch: DataFrame) -> DataFrame:

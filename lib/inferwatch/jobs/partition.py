@@ -92,7 +92,7 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             job.notes.append("partition always takes every new raw row: --start/--end, "
                              "--model and --rebuild do not apply")
         progress = Progress(ctx.lake, JOB)
-        for source in sources(ctx):
+        for source in sources(ctx, "inferences"):
             if isinstance(source, RawLog):
                 _consume(ctx, job, source, progress.cursor(source.key), now)
                 continue

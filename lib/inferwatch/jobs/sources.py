@@ -1,22 +1,25 @@
-"""Where the partition job's raw inferences come from: `raw/inferences` (files and records
-ingest wrote, the serving-side logger's flushes) and each model's `inferences_table` (a
-Delta table another system writes, read in place by its versions, `lake.foreign`).
+"""Where the partition and join-labels jobs' raw rows come from: `raw/inferences` and
+`raw/labels` (files and records ingest wrote, the serving-side logger's flushes), and each
+model's `inferences_table` / `labels_table` (a Delta table another system writes, read in
+place by its versions, `lake.foreign`).
 
 A source is read from a cursor version to a latest one, as one batch: its rows in the
-types `raw/inferences` stores them, the count of rows the log says were added (apart
-from the rows read, for the run's accounting) and the rows ingest's rules refused (a
-foreign table's rows are checked here, as ingest checks a file's)."""
+types the raw table stores them, the count of rows the log says were added (apart from
+the rows read, for the run's accounting) and the rows ingest's rules refused (a foreign
+table's rows are checked here, as ingest checks a file's). Each source has its own
+cursor and its own Delta app transaction id (`app`), so a killed run resumes each where
+it stopped."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from inferwatch.context import Context
-from inferwatch.ingest.contract import unsafe_names, unsafe_names_refused
+from inferwatch.ingest.contract import KINDS, unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.ingest.tables import accepted, checked_rows
 from inferwatch.lake.foreign import ForeignTable
@@ -24,24 +27,26 @@ from inferwatch.lake.scan import column as quoted
 from inferwatch.model_config import ModelConfig
 from inferwatch.runs import Run
 
-RAW = "raw/inferences"
+JOBS = {"inferences": "partition", "labels": "join-labels"}
 
 
 @dataclass
 class Batch:
-    rows: DataFrame  # typed as raw/inferences holds them
+    rows: DataFrame  # typed as the raw table holds them
     logged: int | None  # rows the log says were added; None when it does not say
+    files: int  # data files read (0: nothing new)
     refused: DataFrame | None = None  # quarantine rows of what ingest's rules refused
     refused_count: int = 0
     release: Callable[[], None] = field(default=lambda: None)
 
 
 class RawLog:
-    """`raw/inferences`."""
+    """`raw/inferences` or `raw/labels`."""
 
-    def __init__(self, ctx: Context):
-        self.table = ctx.lake.table(RAW)
-        self.key, self.name, self.app = RAW, RAW, f"partition:{RAW}"
+    def __init__(self, ctx: Context, kind: str):
+        self.table = ctx.lake.table(KINDS[kind]["table"])
+        self.key = self.name = KINDS[kind]["table"]
+        self.app = f"{JOBS[kind]}:{self.name}"
 
     def version(self) -> int:
         return self.table.version()
@@ -51,23 +56,22 @@ class RawLog:
         # file the read missed fails the accounting instead of going unnoticed
         added = self.table.added_files(since, latest)
         return Batch(safe_columns(self.table.read_files(added, latest), job),
-                     self.table.added_records(since, latest))
+                     self.table.added_records(since, latest) if added else 0, len(added))
 
 
 class TableLog:
-    """A model's `inferences_table`: rows of the versions after the cursor, deletion
-    vectors and column mapping applied, checked by ingest's rules."""
+    """A model's `inferences_table` or `labels_table`: rows of the versions after the
+    cursor, deletion vectors and column mapping applied, checked by ingest's rules."""
 
-    def __init__(self, ctx: Context, model: ModelConfig):
-        self.ctx, self.model = ctx, model
-        self.key = self.name = model.inferences_table
-        self.app = f"partition:{model.model_id}:{model.inferences_table}"
+    def __init__(self, ctx: Context, model: ModelConfig, kind: str):
+        self.ctx, self.model, self.kind = ctx, model, kind
+        self.key = self.name = getattr(model, f"{kind}_table")
+        self.app = f"{JOBS[kind]}:{model.model_id}:{self.name}"
 
     @cached_property
     def table(self) -> ForeignTable:  # opened on first use: a bad URI fails this model only
-        return ForeignTable(self.ctx.spark, self.model.inferences_table,
-                            storage=self.ctx.lake.storage,
-                            name=f"inferences_table of model {self.model.model_id}")
+        return ForeignTable(self.ctx.spark, self.name, storage=self.ctx.lake.storage,
+                            name=f"{self.kind}_table of model {self.model.model_id}")
 
     def version(self) -> int:
         return self.table.version()
@@ -77,19 +81,20 @@ class TableLog:
         counts = [n.rows for n in new]
         rows = safe_columns(self.table.read_new(new, latest), job)
         where = f"{self.name} (version {latest})"
-        checked = checked_rows(rows, self.model, self.ctx.models, where).persist()
+        checked = checked_rows(rows, self.kind, self.model, self.ctx.models, where).persist()
         bad = checked.where(F.col(REASON).isNotNull())
         originals = [c for c in checked.columns if c != REASON]
-        return Batch(accepted(checked, self.ctx.models, job.started_at, self.name),
-                     None if None in counts else sum(counts),
+        return Batch(accepted(checked, self.kind, self.ctx.models, job.started_at, self.name),
+                     None if None in counts else sum(counts), len(new),
                      quarantine_rows(bad, self.name, job.job, job.run_id, originals),
                      bad.count(), checked.unpersist)
 
 
-def sources(ctx: Context) -> list[RawLog | TableLog]:
-    """`raw/inferences`, then each model's inferences table, by model id."""
-    tables = [TableLog(ctx, m) for _, m in sorted(ctx.models.items()) if m.inferences_table]
-    return [RawLog(ctx), *tables]
+def sources(ctx: Context, kind: str) -> list[RawLog | TableLog]:
+    """The raw table of `kind`, then each model's table of that kind, by model id."""
+    tables = [TableLog(ctx, m, kind) for _, m in sorted(ctx.models.items())
+              if getattr(m, f"{kind}_table")]
+    return [RawLog(ctx, kind), *tables]
 
 
 def safe_columns(batch: DataFrame, job: Run) -> DataFrame:

@@ -8,28 +8,34 @@ and columns added since a file was written (null in it). A reader feature beyond
 (type widening, one newer than delta-rs) is refused in one line (`lake/protocol.py`).
 
 New rows since a cursor version are those of the files that versions after it added with
-new data (`dataChange`), as a streaming reader takes them: a file a later version
-deletes whole is skipped; a file a later version gives a deletion vector (a remove and
-an add of the same path in one commit) is read without the rows it marks, and one added
-before the cursor is not read again; a compaction's files (`dataChange=false`) hold no
-new rows. Rows deleted after a run read them are not taken back: the metrics of their
-hours keep them.
+new data (`dataChange`), as a streaming reader takes them (`lake/foreign_log.py`): a file
+a later version deletes whole is skipped; a file a later version gives a deletion vector
+(a remove and an add of the same path in one commit) is read without the rows it marks,
+and one added before the cursor is not read again; a compaction's files
+(`dataChange=false`) hold no new rows; a DELETE that rewrites files instead (no deletion
+vectors) adds the rows it kept, new only if the files it rewrote were (an UPDATE or MERGE
+that rewrites files re-delivers their rows: partition counts them as duplicates within
+`duplicate_lookback_days`). Without a cursor, every file of the snapshot is read, with
+the deletion vector the log's last add of it gives (from the newest checkpoint on). Rows
+deleted after a run read them are not taken back: the metrics of their hours keep them.
+A version behind the cursor (the table replaced) or commits gone from the log before
+they were read fail the run, naming the table (`LostLogError`), never skip rows.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
+from inferwatch.lake.foreign_log import ForeignLog, LostLogError
+from inferwatch.lake.protocol import UnreadableTableError
 from inferwatch.lake.scan import scan
 from inferwatch.lake.schema import to_spark
 from inferwatch.lake.snapshot import record_count
@@ -64,13 +70,25 @@ class ForeignTable(Table):
     def new_files(self, since_version: int | None, version: int) -> list[NewFile]:
         """The files with rows added in versions (`since_version`, `version`] (every
         file of the table at `version` when `since_version` is None)."""
-        after = -1 if since_version is None else since_version
-        new: dict[str, dict[str, Any]] = {}
-        if after < 0 and not self._log_exists(0):  # the early log is past retention
-            after = self._checkpoint_adds(version, new)
-        for v in range(after + 1, version + 1):
-            self._replay(self._log_actions(v), new)
         dt = self.delta(version)
+        _check_mapping(dt, self.name)
+        log = ForeignLog(self._fs, self._fs_root, self.name, self._log_actions)
+        if since_version is None:
+            new = log.live(version)
+            listed = {lf.hive_unescape(p) for p in
+                      pa.table(dt.get_add_actions(flatten=False)).column("path").to_pylist()}
+            if set(new) != listed:  # e.g. a v2 checkpoint, whose adds are in sidecars
+                raise UnreadableTableError(
+                    f"table {self.name} ({self.uri}, version {version}): its log lists "
+                    f"{len(new)} files where delta-rs lists {len(listed)}; the deletion "
+                    f"vectors cannot be told, so it is not read")
+        elif version < since_version:
+            raise LostLogError(
+                f"{self.name}: at version {version}, before version {since_version} this "
+                f"reader got to: the table was replaced or restored; point the model at "
+                f"it again under another path, or remove its cursor")
+        else:
+            new = log.added(since_version, version)
         types = {f.name: f.dataType.typeName() for f in to_spark(dt.schema()).fields}
         logical = list(dt.metadata().partition_columns)
         physical = self._physical(dt)
@@ -106,51 +124,7 @@ class ForeignTable(Table):
         return rows.select(*[F.col(f"`{physical.get(f.name, f.name)}`").alias(f.name)
                              for f in schema.fields])
 
-    # -- the log -----------------------------------------------------------------------
-    @staticmethod
-    def _replay(actions: Iterable[dict], new: dict[str, dict[str, Any]]) -> None:
-        """Bring `new` (path -> its latest add action) forward over one commit."""
-        actions = list(actions)
-        removed = {lf.hive_unescape(a["remove"]["path"]) for a in actions
-                   if "remove" in a and a["remove"].get("dataChange", True)}
-        added = set()
-        for action in actions:
-            add = action.get("add")
-            if add is None or not add.get("dataChange", True):
-                continue
-            path = lf.hive_unescape(add["path"])
-            added.add(path)
-            if path not in removed or path in new:  # new rows, or a new vector of new rows
-                new[path] = add
-        for path in removed - added:  # deleted whole
-            new.pop(path, None)
-
-    def _log_exists(self, version: int) -> bool:
-        info = self._fs.get_file_info(f"{self._fs_root}/_delta_log/{version:020d}.json")
-        return info.type != pa.fs.FileType.NotFound
-
-    def _checkpoint_adds(self, version: int, new: dict[str, dict[str, Any]]) -> int:
-        """Fill `new` with the add actions of the latest checkpoint at or before
-        `version`; returns its version."""
-        found = self._fs.get_file_info(pa.fs.FileSelector(f"{self._fs_root}/_delta_log"))
-        points: dict[int, list[str]] = {}
-        for info in found:
-            name = info.base_name
-            if ".checkpoint" in name and name.endswith(".parquet"):
-                points.setdefault(int(name.split(".")[0]), []).append(info.path)
-        usable = [v for v in points if v <= version]
-        if not usable:
-            raise FileNotFoundError(f"{self.name}: neither the log of version 0 nor a "
-                                    f"checkpoint is left to read the table from")
-        at = max(usable)
-        for path in points[at]:
-            with self._fs.open_input_file(path) as handle:
-                adds = pq.read_table(handle, columns=["add"]).column("add").to_pylist()
-            for add in adds:
-                if add is not None:
-                    new[lf.hive_unescape(add["path"])] = add
-        return at
-
+    # -- column mapping ------------------------------------------------------------
     @staticmethod
     def _physical(dt) -> dict[str, str]:
         """Logical -> physical column name under column mapping (empty without it)."""
@@ -176,6 +150,25 @@ class ForeignTable(Table):
         return kept.select(*[F.col(f"`{f.name}`") for f in stored.fields])
 
     def _read_bytes(self, path: str) -> bytes:
-        where = path if "://" in path or path.startswith("/") else f"{self._fs_root}/{path}"
-        with self._fs.open_input_file(where) as handle:
+        if "://" in path:  # an absolute path ('p' vectors)
+            fs, inner = lf.filesystem(path)
+        else:
+            fs, inner = self._fs, path if path.startswith("/") else f"{self._fs_root}/{path}"
+        with fs.open_input_file(inner) as handle:
             return handle.read()
+
+
+def _check_mapping(dt, name: str) -> None:
+    """Refuse what column mapping asks that this reader does not do: resolving columns
+    by Parquet field id (mode 'id'), physical names of nested fields."""
+    mode = dt.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if mode == "none":
+        return
+    if mode != "name":
+        raise UnreadableTableError(f"table {name}: column mapping mode '{mode}' is not "
+                                   f"read (columns by Parquet field id); mode 'name' is")
+    nested = [f.name for f in to_spark(dt.schema()).fields
+              if isinstance(f.dataType, (T.StructType, T.ArrayType, T.MapType))]
+    if nested:
+        raise UnreadableTableError(f"table {name}: column mapping of nested column "
+                                   f"{nested[0]!r} is not read; only top-level columns")

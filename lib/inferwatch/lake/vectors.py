@@ -93,7 +93,11 @@ def _uuid_path(where: str) -> str:
 
 
 def _stored(blob: bytes, offset: int, size: int, path: str) -> bytes:
-    """The bitmap at `offset` of a deletion vector file, its size and CRC-32 checked."""
+    """The bitmap at `offset` of a deletion vector file (format version 1), its size and
+    CRC-32 checked."""
+    if blob[:1] != b"\x01":
+        raise DeletionVectorError(f"{path}: deletion vector file format {blob[:1]!r}, "
+                                  f"expected version 1")
     (stored_size,) = struct.unpack(">i", blob[offset:offset + 4])
     data = blob[offset + 4:offset + 4 + size]
     (checksum,) = struct.unpack(">I", blob[offset + 4 + size:offset + 8 + size])
