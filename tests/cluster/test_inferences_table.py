@@ -37,7 +37,7 @@ def _served(rows: pa.Table, junk: int, ts: str = "ts") -> pa.Table:
     rows = rows.set_column(rows.schema.get_field_index(ts), ts,
                            pc.cast(rows[ts], pa.timestamp("us")))
     extra = rows.slice(0, junk)
-    ids = pa.array([f"deleted-{i}" for i in range(junk)])
+    ids = pa.array([f"deleted-{i}" for i in range(junk)], pa.string())
     return pa.concat_tables([rows, extra.set_column(0, "inference_id", ids)])
 
 
