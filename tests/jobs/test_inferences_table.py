@@ -123,3 +123,46 @@ def test_a_table_that_cannot_be_read_fails_its_model_only(spark, tmp_path):
     stored = delta_frame(str(tmp_path / "lake" / "inferences"), ["model_id", "inference_id"])
     assert sorted(stored["inference_id"]) == ["e1", "t0", "t1", "t2", "t3"]
     shutil.rmtree(served)
+
+
+def test_a_labels_tables_rows_meet_the_rules_a_files_rows_meet(spark, tmp_path):
+    """The same labels from a model's labels_table and from a file: the same `labels`,
+    the same reasons in quarantine (a NaN label, a missing label time, another model's)."""
+    from inferwatch.jobs import join_labels
+
+    inferences = tmp_path / "inferences.csv"
+    _rows(6).to_pandas().head(6).assign(model_id="fraud").to_csv(inferences, index=False)
+    given = pa.table({
+        "inference_id": ["t0", "t1", "t2", "t3", "t4", "t5"],
+        "label": [1.0, 0.0, float("nan"), 1.0, 0.0, 1.0],
+        "label_ts": pa.array([T0 + timedelta(hours=2)] * 3 + [None] + [T0 + timedelta(hours=3)] * 2,
+                             pa.timestamp("us")),
+        "model_id": [None, "fraud", None, None, "eta", None],
+    })
+    answered = tmp_path / "answered"
+    engines.create(answered, given)
+    csv = tmp_path / "labels.csv"
+    frame = given.to_pandas()
+    frame = frame[frame["model_id"] != "eta"]  # refused by the table's model only
+    frame["label"] = frame["label"].map(lambda v: "NaN" if v != v else repr(v))
+    frame.to_csv(csv, index=False)
+    lakes = {}
+    for name, fraud in (("table", dataclasses.replace(models()["fraud"],
+                                                      labels_table=str(answered))),
+                        ("file", models()["fraud"])):
+        ctx = context(spark, tmp_path / name, {"fraud": fraud})
+        ingest_files(ctx.lake, "inferences", [inferences], ctx.models)
+        if name == "file":
+            ingest_files(ctx.lake, "labels", [csv], ctx.models)
+        partition.run(ctx, now=NOW)
+        lakes[name] = join_labels.run(ctx, now=NOW)
+    assert lakes["table"].models["fraud"].rows_in == 6
+    table, file = (delta_frame(str(tmp_path / n / "labels"), ["inference_id", "label", "model_id"])
+                   for n in ("table", "file"))
+    pd.testing.assert_frame_equal(table, file)
+    assert sorted(table["inference_id"]) == ["t0", "t1", "t5"]
+    reasons = {n: sorted(delta_frame(str(tmp_path / n / "quarantine"), ["reason"])["reason"])
+               for n in ("table", "file")}
+    assert reasons["table"] == sorted(reasons["file"] + [
+        "model_id 'eta' in the labels table of model 'fraud'"]), reasons
+    assert len(reasons["file"]) == 2
