@@ -85,8 +85,8 @@ ALL_METRICS = ("chi2, cramers_v, hellinger, js, ks, linf, mean_delta, new_catego
     ("alerts: {enabled: 'no'}", "alerts.enabled", "a bool, got 'no'"),
     # the top level: a misspelt section is no silent default
     ("allerts: {enabled: false}", "allerts", "one of model_id, problem_type, prediction, "
-     "threshold, classes, label, features, slices, protected, baseline, drift, quality, "
-     "alerts, got 'allerts'"),
+     "threshold, classes, label, features, slices, protected, baseline, inferences_table, "
+     "labels_table, drift, quality, alerts, got 'allerts'"),
 ])
 def test_a_mistake_is_one_line_at_load_naming_file_and_key(tmp_path, text, key, expected):
     path = tmp_path / "m.yaml"

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pyarrow as pa
-import pytest
 from deltalake import DeltaTable
 
 from inferwatch.ingest import ingest_files
@@ -45,11 +44,16 @@ def _fraud_reading(path) -> dict:
 
 
 def _snapshot(lake_dir) -> dict[str, pd.DataFrame]:
+    """The tables partition writes; deliveries summed per model-hour (a batch writes a
+    row per model-hour it holds, however the versions were cut into batches)."""
     out = {}
     for name in TABLES:
         path = f"{lake_dir}/{name}"
         columns = [f.name for f in DeltaTable(path).schema().fields if f.name not in VOLATILE]
         out[name] = delta_frame(path, columns)
+    counts = ["rows_new", "rows_duplicate", "rows_quarantined"]
+    out["state/deliveries"] = (out["state/deliveries"].groupby(["model_id", "hour"])[counts]
+                               .sum().reset_index())
     return out
 
 
@@ -81,22 +85,45 @@ def test_a_tables_rows_meet_the_rules_a_files_rows_meet(spark, tmp_path):
     assert again.models["fraud"].rows_in == 0 and again.models["fraud"].outputs == {}
 
 
+def _served(root) -> dict:
+    """The table before a run: rows, two of them deleted with a deletion vector; the
+    model reading it."""
+    engines.create(root, _rows(), mapping=True)
+    engines.enable_deletion_vectors(root)
+    engines.delete_rows(root, engines.data_files(root)[0], [0, 3])
+    return _fraud_reading(root)
+
+
+def _more(root) -> None:
+    """What the table gets between two runs: new rows, one of them re-sent."""
+    later = _rows(4).slice(0, 4)
+    engines.append(root, later.set_column(0, "inference_id", pa.array(["t1", "u1", "u2", "u3"])))
+
+
 def test_a_kill_after_any_commit_then_a_rerun_equals_a_clean_run(spark, tmp_path):
-    served = tmp_path / "served"
-    engines.create(served, _rows(), mapping=True)
-    engines.enable_deletion_vectors(served)
-    engines.delete_rows(served, engines.data_files(served)[0], [0, 3])
-    reading = _fraud_reading(served)
-    clean = context(spark, tmp_path / "clean", reading)
+    """Killed after its nth commit, while the table grows before the re-run: the re-run
+    finishes the killed batch, then reads the rest, and every table equals two clean runs."""
+    clean = context(spark, tmp_path / "clean", _served(tmp_path / "served-clean"))
     with count_commits() as counter:
         partition.run(clean, now=NOW)
+    _more(tmp_path / "served-clean")
+    partition.run(clean, now=NOW)
     want = _snapshot(tmp_path / "clean")
-    assert len(want["inferences"]) == 10 and counter.commits >= 5
+    assert len(want["inferences"]) == 13 and counter.commits >= 5
     for n in range(1, counter.commits + 1):
-        ctx = context(spark, tmp_path / f"killed-{n}", reading)
-        with fail_after_commit(n), pytest.raises(InjectedFault):
-            partition.run(ctx, now=NOW)
-        partition.run(ctx, now=NOW)
+        served = tmp_path / f"served-{n}"
+        ctx = context(spark, tmp_path / f"killed-{n}", _served(served))
+        try:
+            with fail_after_commit(n):
+                partition.run(ctx, now=NOW)
+        except InjectedFault:
+            pass
+        else:  # the clean count held another thread's commit: every kill point was run
+            assert n > 5
+            break
+        _more(served)
+        rerun = partition.run(ctx, now=NOW).models["fraud"]
+        assert rerun.rows_in == rerun.rows_out + rerun.rows_duplicate + rerun.rows_quarantined
         got = _snapshot(tmp_path / f"killed-{n}")
         for name, frame in want.items():
             pd.testing.assert_frame_equal(got[name], frame, obj=f"killed after {n}: {name}")

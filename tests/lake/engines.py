@@ -120,7 +120,9 @@ def commit(root: Path, *actions: dict, operation: str = "DELETE",
     log = root / "_delta_log"
     if version is None:
         version = max(int(p.stem) for p in log.glob("*.json")) + 1
-    lines = [{"commitInfo": {"timestamp": WRITTEN_AT, "operation": operation}}, *actions]
+    # a second a commit, as commits are apart in time
+    lines = [{"commitInfo": {"timestamp": WRITTEN_AT + 1000 * version, "operation": operation}},
+             *actions]
     (log / f"{version:020d}.json").write_text("".join(json.dumps(a) + "\n" for a in lines))
     return version
 

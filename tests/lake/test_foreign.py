@@ -11,7 +11,7 @@ import polars_deltalake
 import pyarrow as pa
 import pytest
 
-from inferwatch.lake.foreign import ForeignTable
+from inferwatch.lake.foreign import ARRIVED, ForeignTable
 from inferwatch.lake.protocol import UnreadableTableError
 from tests.lake import engines
 
@@ -25,10 +25,10 @@ def _rows(prefix: str, n: int, extra: dict | None = None) -> pa.Table:
     return pa.table({**columns, **(extra or {})})
 
 
-def _ours(spark, root: Path, since: int | None, version: int) -> list[tuple]:
+def _ours(spark, root: Path, since: int | None, version: int, arrived: bool = False) -> list:
     table = ForeignTable(spark, str(root), name="serving")
     frame = table.read_new(table.new_files(since, version), version)
-    return sorted(tuple(r) for r in frame.collect())
+    return sorted(tuple(r) for r in (frame if arrived else frame.drop(ARRIVED)).collect())
 
 
 def _kernel(root: Path, version: int) -> list[tuple]:
@@ -61,6 +61,12 @@ def test_every_version_reads_as_the_kernel_reads_it(spark, tmp_path, mapping):
     # rows counted from the log alone: the files' records less their vectors' rows
     new = table.new_files(None, versions[-1])
     assert sum(n.rows for n in new) == len(_kernel(root, versions[-1])) == 10 - 3 + 6 - 2 + 3
+    # each row arrived when its file's commit was written, also read in one batch
+    arrived = {r[0]: r[-1] for r in _ours(spark, root, None, versions[-1], arrived=True)}
+    committed = engines.WRITTEN_AT / 1000
+    assert arrived["a2"].timestamp() == committed + versions[0]
+    assert arrived["b1"].timestamp() == committed + versions[1]
+    assert arrived["c0"].timestamp() == committed + versions[-1]
     # a file added after the cursor and deleted from since is read without its rows
     engines.delete_rows(root, engines.data_files(root)[2], [0])
     assert [r[0] for r in _ours(spark, root, versions[-2], versions[-1] + 1)] == ["c1", "c2"]

@@ -19,14 +19,16 @@ from pyspark.sql import functions as F
 from inferwatch.ingest.rows import (check_required, checked, stamped, typed_rows,
                                     with_model_predictions, with_optional)
 from inferwatch.ingest.rules import REASON, Rule
+from inferwatch.lake.foreign import ARRIVED
 from inferwatch.lake.scan import column
 from inferwatch.model_config import ModelConfig
 
 
 
 def as_text(rows: DataFrame) -> DataFrame:
-    """Every column as text, as ingest reads a file."""
-    return rows.select(*[column(c).cast("string").alias(c) for c in rows.columns])
+    """Every column as text, as ingest reads a file (but ARRIVED, the reader's own)."""
+    return rows.select(*[column(c) if c == ARRIVED else column(c).cast("string").alias(c)
+                         for c in rows.columns])
 
 
 def checked_rows(rows: DataFrame, kind: str, model: ModelConfig,
@@ -48,6 +50,10 @@ def checked_rows(rows: DataFrame, kind: str, model: ModelConfig,
 def accepted(rows: DataFrame, kind: str, models: Mapping[str, ModelConfig], at: datetime,
              source: str) -> DataFrame:
     """The accepted rows of `checked_rows`, typed and stamped as the raw table of `kind`
-    holds them (`source`: the table they came from)."""
+    holds them (`source`: the table they came from): taken in when the table's log
+    added them (ARRIVED), so the earliest copy of a row wins whichever batch reads it."""
     good = typed_rows(kind, rows.where(F.col(REASON).isNull()).drop(REASON), models)
-    return stamped(good, at).withColumn("source", F.lit(source))
+    good = stamped(good, at).withColumn("source", F.lit(source))
+    return good.withColumns({"ingested_at": F.coalesce(ARRIVED, "ingested_at"),
+                             "ingest_date": F.to_date(F.coalesce(ARRIVED, "ingested_at"))}
+                            ).drop(ARRIVED)

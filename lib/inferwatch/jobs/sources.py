@@ -22,7 +22,7 @@ from inferwatch.context import Context
 from inferwatch.ingest.contract import KINDS, unsafe_names, unsafe_names_refused
 from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.ingest.tables import accepted, checked_rows
-from inferwatch.lake.foreign import ForeignTable
+from inferwatch.lake.foreign import ARRIVED, ForeignTable
 from inferwatch.lake.scan import column as quoted
 from inferwatch.model_config import ModelConfig
 from inferwatch.runs import Run
@@ -83,7 +83,7 @@ class TableLog:
         where = f"{self.name} (version {latest})"
         checked = checked_rows(rows, self.kind, self.model, self.ctx.models, where).persist()
         bad = checked.where(F.col(REASON).isNotNull())
-        originals = [c for c in checked.columns if c != REASON]
+        originals = [c for c in checked.columns if c not in (REASON, ARRIVED)]
         return Batch(accepted(checked, self.kind, self.ctx.models, job.started_at, self.name),
                      None if None in counts else sum(counts), len(new),
                      quarantine_rows(bad, self.name, job.job, job.run_id, originals),

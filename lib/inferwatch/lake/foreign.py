@@ -34,16 +34,18 @@ from pyspark.sql import types as T
 
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
-from inferwatch.lake.foreign_log import ForeignLog, LostLogError
+from inferwatch.lake.foreign_log import COMMITTED, ForeignLog, LostLogError
 from inferwatch.lake.protocol import UnreadableTableError
-from inferwatch.lake.scan import scan
+from inferwatch.lake.jvm_text import read_parquet
+from inferwatch.lake.schema import rows_frame
 from inferwatch.lake.schema import to_spark
 from inferwatch.lake.snapshot import record_count
 from inferwatch.lake.table import Table
 from inferwatch.lake.vectors import deleted_rows
 
 PHYSICAL = "delta.columnMapping.physicalName"
-ROW_INDEX = "__iw_row_index"
+ROW_INDEX, FILE = "__iw_row_index", "__iw_file"
+ARRIVED = "__iw_arrived"  # a row's time of arrival: its file's commit
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class NewFile:
 
     file: DataFile
     deletion_vector: dict[str, Any] | None = None
+    arrived: int | None = None  # when the log added it: its commit's time, in ms
 
     @property
     def rows(self) -> int | None:
@@ -98,31 +101,63 @@ class ForeignTable(Table):
                       for c in logical}
             partition = lf.logged_partition({"partitionValues": values}, logical, types)
             out.append(NewFile(DataFile(path, int(add.get("size") or 0), record_count(add),
-                                        partition), add.get("deletionVector")))
+                                        partition), add.get("deletionVector"),
+                               add.get(COMMITTED, add.get("modificationTime"))))
         if out and since_version is not None:
             self._check_present(dt, [f.file for f in out], since_version)
         return out
 
     def read_new(self, new: list[NewFile], version: int) -> DataFrame:
-        """The rows of `new` under their logical column names, deleted rows left out."""
+        """The rows of `new` under their logical column names, deleted rows left out, and
+        ARRIVED: when the log added each row's file (so the earliest copy of a row is
+        the one committed first, however the versions were cut into batches)."""
         dt = self.delta(version)
         schema = to_spark(dt.schema())
         physical = self._physical(dt)
         stored = T.StructType([T.StructField(physical.get(f.name, f.name), f.dataType, True)
                                for f in schema.fields])
         part_cols = [physical.get(c, c) for c in dt.metadata().partition_columns]
-        as_stored = [DataFile(n.file.path, n.file.size, n.file.num_records,
-                              {physical.get(c, c): v for c, v in n.file.partition.items()})
-                     for n in new]
-        plain = [f for f, n in zip(as_stored, new) if not n.deletion_vector]
-        frames = [scan(self.spark, self._spark_root(), stored, part_cols, plain)]
-        for data_file, n in zip(as_stored, new):
-            if n.deletion_vector:
-                frames.append(self._without_deleted(stored, part_cols, data_file,
-                                                    n.deletion_vector))
-        rows = reduce(DataFrame.unionByName, frames)
+        if not new:
+            return rows_frame(self.spark, [], T.StructType(
+                [*schema.fields, T.StructField(ARRIVED, T.TimestampType())]))
+        names = [n.file.path.rsplit("/", 1)[-1] for n in new]
+        alike = len(set(names)) < len(names)  # another writer's names: a scan a file
+        groups: dict[tuple, list[NewFile]] = {}
+        for n in new:  # one scan a partition, and one a file with a deletion vector
+            key = (tuple(sorted(n.file.partition.items(), key=lambda kv: kv[0])),
+                   n.file.path if n.deletion_vector or alike else "")
+            groups.setdefault(key, []).append(n)
+        frames = [self._scan(stored, part_cols, group, physical) for group in groups.values()]
+        if alike:
+            frames = [f.withColumn(FILE, F.lit(g[0].file.path))
+                      for f, g in zip(frames, groups.values())]
+            names = [n.file.path for n in new]
+        arrived = self.spark.createDataFrame(pa.table({
+            FILE: names,
+            ARRIVED: pa.array([n.arrived for n in new], pa.timestamp("ms", "UTC"))}))
+        rows = reduce(DataFrame.unionByName, frames).join(F.broadcast(arrived), FILE, "left")
         return rows.select(*[F.col(f"`{physical.get(f.name, f.name)}`").alias(f.name)
-                             for f in schema.fields])
+                             for f in schema.fields], ARRIVED)
+
+    def _scan(self, stored: T.StructType, part_cols: list[str], group: list[NewFile],
+              physical: dict[str, str]) -> DataFrame:
+        """The rows of files of one partition (or one file with a deletion vector, its
+        marked rows left out, by Parquet row index), with their file's name."""
+        data = T.StructType([f for f in stored.fields if f.name not in part_cols])
+        rows = (read_parquet(self.spark.read.schema(data),
+                             [f"{self._spark_root()}/{n.file.path}" for n in group])
+                .select("*", F.col("_metadata.file_name").alias(FILE),
+                        F.col("_metadata.row_index").alias(ROW_INDEX)))
+        vector = group[0].deletion_vector
+        if vector:
+            gone = deleted_rows(vector, self._read_bytes)
+            deleted = self.spark.createDataFrame(
+                pa.table({ROW_INDEX: pa.array(gone, type=pa.int64())}))
+            rows = rows.join(F.broadcast(deleted), ROW_INDEX, "left_anti")
+        values = {physical.get(c, c): v for c, v in group[0].file.partition.items()}
+        for column in part_cols:
+            rows = rows.withColumn(column, F.lit(values[column]).cast(stored[column].dataType))
+        return rows.select(*[F.col(f"`{f.name}`") for f in stored.fields], FILE)
 
     # -- column mapping ------------------------------------------------------------
     @staticmethod
@@ -133,22 +168,7 @@ class ForeignTable(Table):
         return {f.name: f.metadata[PHYSICAL] for f in to_spark(dt.schema()).fields
                 if PHYSICAL in f.metadata}
 
-    # -- deletion vectors --------------------------------------------------------------
-    def _without_deleted(self, stored: T.StructType, part_cols: list[str],
-                         data_file: DataFile, vector: dict[str, Any]) -> DataFrame:
-        """One file's rows but those its deletion vector marks, by Parquet row index."""
-        gone = deleted_rows(vector, self._read_bytes)
-        data = T.StructType([f for f in stored.fields if f.name not in part_cols])
-        rows = (self.spark.read.schema(data).parquet(f"{self._spark_root()}/{data_file.path}")
-                .select("*", F.col("_metadata.row_index").alias(ROW_INDEX)))
-        deleted = self.spark.createDataFrame(
-            pa.table({ROW_INDEX: pa.array(gone, type=pa.int64())}))
-        kept = rows.join(F.broadcast(deleted), ROW_INDEX, "left_anti").drop(ROW_INDEX)
-        for column in part_cols:
-            kept = kept.withColumn(column, F.lit(data_file.partition[column])
-                                   .cast(stored[column].dataType))
-        return kept.select(*[F.col(f"`{f.name}`") for f in stored.fields])
-
+    # -- deletion vectors ------------------------------------------------------------
     def _read_bytes(self, path: str) -> bytes:
         if "://" in path:  # an absolute path ('p' vectors)
             fs, inner = lf.filesystem(path)

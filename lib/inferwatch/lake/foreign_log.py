@@ -6,6 +6,10 @@ which files each version added with new rows, and every live file's deletion vec
 - `live(upto)`: every file of the snapshot at `upto` with its latest add action (so its
   deletion vector): the newest complete classic checkpoint at or before it, then the
   JSON commits after it; with no checkpoint, the commits from version 0.
+
+Each add action returned carries COMMITTED: the time of the commit that first added its
+file (a checkpoint's files: none, their modification time stands in), when its rows
+arrived.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import pyarrow.parquet as pq
 from inferwatch.lake import files as lf
 
 Actions = Callable[[int], list[dict]]
+COMMITTED = "__iw_committed"  # set on an add action: its commit's timestamp (ms)
 CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
 
 
@@ -49,13 +54,20 @@ class ForeignLog:
     def live(self, upto: int) -> dict[str, dict[str, Any]]:
         """Path -> latest add action of every file in the snapshot at `upto`."""
         start, files = self._checkpoint(upto)
+        first = {path: add.get("modificationTime") for path, add in files.items()}
         for version in range(start + 1, upto + 1):
-            for action in self._actions(version):
+            actions = self._actions(version)
+            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            for action in actions:
                 if "add" in action:
-                    files[lf.hive_unescape(action["add"]["path"])] = action["add"]
+                    path = lf.hive_unescape(action["add"]["path"])
+                    # a file added again (with a new deletion vector) keeps the time it
+                    # first arrived
+                    at = first.setdefault(path, info.get("timestamp"))
+                    files[path] = {**action["add"], COMMITTED: at}
                 elif "remove" in action:
                     files.pop(lf.hive_unescape(action["remove"]["path"]), None)
-        return files
+        return {path: {**add, COMMITTED: first[path]} for path, add in files.items()}
 
     def _checkpoint(self, upto: int) -> tuple[int, dict[str, dict[str, Any]]]:
         """(version, files) of the newest complete classic checkpoint at or before
@@ -90,8 +102,8 @@ def _replay(actions: Iterable[dict], new: dict[str, dict[str, Any]]) -> None:
     actions = list(actions)
     removed = {lf.hive_unescape(a["remove"]["path"]) for a in actions
                if "remove" in a and a["remove"].get("dataChange", True)}
-    operation = next((a["commitInfo"].get("operation") for a in actions if "commitInfo" in a),
-                     None)
+    info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+    operation, committed = info.get("operation"), info.get("timestamp")
     # a DELETE without deletion vectors rewrites the files it touched: the added files
     # hold the rows it kept, new only if the files it rewrote were
     survivors = operation == "DELETE" and removed and not removed & new.keys()
@@ -102,10 +114,10 @@ def _replay(actions: Iterable[dict], new: dict[str, dict[str, Any]]) -> None:
             continue
         path = lf.hive_unescape(add["path"])
         added.add(path)
-        if path in new:  # a new deletion vector of rows not yet read
-            new[path] = add
+        if path in new:  # a new deletion vector of rows not yet read: they came earlier
+            new[path] = {**add, COMMITTED: new[path].get(COMMITTED)}
         elif path not in removed and not survivors:  # new rows
-            new[path] = add
+            new[path] = {**add, COMMITTED: committed}
     for path in removed - added:  # deleted whole
         new.pop(path, None)
 
