@@ -12,11 +12,13 @@ import uuid
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
+from pyroaring import BitMap
 
-from inferwatch.lake.vectors import serialize, z85_encode
+from inferwatch.lake.vectors import MAGIC, Z85
 
 WRITTEN_AT = 1796649507999
 
@@ -217,3 +219,28 @@ def rewrite(root: Path, paths: list[str], keep=None, operation: str = "DELETE") 
            "partitionValues": adds[0].get("partitionValues", {}),
            "modificationTime": WRITTEN_AT, "stats": json.dumps({"numRecords": rows.num_rows})}
     return commit(root, *removes, {"add": add}, operation=operation)
+
+
+def z85_encode(data: bytes) -> str:
+    """Bytes as Z85 text, zero-padded to a multiple of 4 bytes (as Delta writes them)."""
+    data = data + b"\0" * (-len(data) % 4)
+    out = []
+    for i in range(0, len(data), 4):
+        value, chunk = int.from_bytes(data[i:i + 4], "big"), []
+        for _ in range(5):
+            value, rest = divmod(value, 85)
+            chunk.append(Z85[rest])
+        out.extend(reversed(chunk))
+    return "".join(out)
+
+
+def serialize(rows) -> bytes:
+    """Row indexes as a deletion vector's bitmap (magic number and portable 64-bit
+    Roaring format), the inverse of `lake.vectors.deleted_rows`' decoding."""
+    rows = np.asarray(sorted(set(int(r) for r in rows)), dtype=np.uint64)
+    buckets = sorted(set((rows >> 32).tolist()))
+    out = struct.pack("<iQ", MAGIC, len(buckets))
+    for high in buckets:
+        low = rows[(rows >> 32) == high] & 0xFFFFFFFF
+        out += struct.pack("<I", high) + BitMap(low.astype(np.uint32).tolist()).serialize()
+    return out

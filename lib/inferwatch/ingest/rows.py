@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -77,9 +77,11 @@ def typed_rows(kind: str, good: DataFrame, models: Mapping[str, ModelConfig]) ->
         "label": number, "label_class": F.when(number.isNull(), text)})
 
 
-def stamped(good: DataFrame, at: datetime) -> DataFrame:
-    """The time the rows were taken in: `ingested_at` and its date."""
-    good = good.withColumn("ingested_at", F.lit(at).cast("timestamp"))
+def stamped(good: DataFrame, at: datetime | Column) -> DataFrame:
+    """The time the rows were taken in (a time, or a column of each row's): `ingested_at`
+    and its date."""
+    good = good.withColumn("ingested_at", at if isinstance(at, Column)
+                           else F.lit(at).cast("timestamp"))
     return good.withColumn("ingest_date", F.to_date("ingested_at"))
 
 

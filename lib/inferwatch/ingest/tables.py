@@ -24,7 +24,6 @@ from inferwatch.lake.scan import column
 from inferwatch.model_config import ModelConfig
 
 
-
 def as_text(rows: DataFrame) -> DataFrame:
     """Every column as text, as ingest reads a file (but ARRIVED, the reader's own)."""
     return rows.select(*[column(c) if c == ARRIVED else column(c).cast("string").alias(c)
@@ -53,7 +52,5 @@ def accepted(rows: DataFrame, kind: str, models: Mapping[str, ModelConfig], at: 
     holds them (`source`: the table they came from): taken in when the table's log
     added them (ARRIVED), so the earliest copy of a row wins whichever batch reads it."""
     good = typed_rows(kind, rows.where(F.col(REASON).isNull()).drop(REASON), models)
-    good = stamped(good, at).withColumn("source", F.lit(source))
-    return good.withColumns({"ingested_at": F.coalesce(ARRIVED, "ingested_at"),
-                             "ingest_date": F.to_date(F.coalesce(ARRIVED, "ingested_at"))}
-                            ).drop(ARRIVED)
+    arrived = F.coalesce(ARRIVED, F.lit(at).cast("timestamp"))
+    return stamped(good, arrived).withColumn("source", F.lit(source)).drop(ARRIVED)

@@ -45,8 +45,8 @@ from inferwatch.ingest.rules import REASON, quarantine_rows
 from inferwatch.jobs.index import entries
 from inferwatch.lake.jvm_text import select_text
 from inferwatch.lake.sql_text import sql_ident, sql_in, sql_string
-from inferwatch.jobs.sources import RawLog, TableLog, sources
-from inferwatch.runs import FAILED, PARTIAL, Run, track
+from inferwatch.jobs.sources import RawLog, TableLog, consume_each
+from inferwatch.runs import Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.lake.tables import LABELS, LABELS_PENDING, Lake
 from inferwatch.metrics.performance import MULTICLASS
@@ -90,17 +90,8 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
     each model's `labels_table` (its progress and failure that model's row)."""
     now = now or datetime.now(timezone.utc)
     with track(ctx.lake, JOB, {"pending_expiry_days": ctx.env.pending_expiry_days}) as job:
-        for source in sources(ctx, "labels"):
-            if isinstance(source, RawLog):
-                _consume(ctx, job, source, now)
-                continue
-            part = job.for_model(source.model.model_id)
-            try:  # one model's table (unreadable, refused, moved) never stops the others
-                _consume(ctx, part, source, now)
-            except Exception as err:  # noqa: BLE001 - recorded as that model's failure
-                part.fail(err)
-        if any(p.status == FAILED for p in job.models.values()):
-            job.status = PARTIAL  # raw/labels went through: its cursor moves
+        consume_each(ctx, job, "labels",
+                     lambda run, source: _consume(ctx, run, source, now))
     return job
 
 

@@ -31,8 +31,8 @@ from pyspark.sql import types as T
 from inferwatch.context import Context
 from inferwatch.ingest.rules import REASON, inference_rules, quarantine_rows, typed, with_reasons
 from inferwatch.jobs.index import catch_up_index, stored_keys
-from inferwatch.jobs.sources import Batch, RawLog, TableLog, sources
-from inferwatch.runs import FAILED, PARTIAL, Progress, Run, track
+from inferwatch.jobs.sources import Batch, RawLog, TableLog, consume_each
+from inferwatch.runs import Progress, Run, track
 from inferwatch.scoped_conf import sized
 from inferwatch.model_config import MODEL_ID_PATTERN
 from inferwatch.lake.schema import rows_frame
@@ -92,17 +92,8 @@ def run(ctx: Context, now: datetime | None = None) -> Run:
             job.notes.append("partition always takes every new raw row: --start/--end, "
                              "--model and --rebuild do not apply")
         progress = Progress(ctx.lake, JOB)
-        for source in sources(ctx, "inferences"):
-            if isinstance(source, RawLog):
-                _consume(ctx, job, source, progress.cursor(source.key), now)
-                continue
-            part = job.for_model(source.model.model_id)
-            try:  # one model's table (unreadable, refused, moved) never stops the others
-                _consume(ctx, part, source, progress.cursor(source.key, part.model_id), now)
-            except Exception as err:  # noqa: BLE001 - recorded as that model's failure
-                part.fail(err)
-        if any(p.status == FAILED for p in job.models.values()):
-            job.status = PARTIAL  # raw/inferences went through: its cursor moves
+        consume_each(ctx, job, "inferences", lambda run, source: _consume(
+            ctx, run, source, progress.cursor(source.key, run.model_id), now))
     return job
 
 

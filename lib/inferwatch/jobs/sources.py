@@ -25,7 +25,7 @@ from inferwatch.ingest.tables import accepted, checked_rows
 from inferwatch.lake.foreign import ARRIVED, ForeignTable
 from inferwatch.lake.scan import column as quoted
 from inferwatch.model_config import ModelConfig
-from inferwatch.runs import Run
+from inferwatch.runs import FAILED, PARTIAL, Run
 
 JOBS = {"inferences": "partition", "labels": "join-labels"}
 
@@ -95,6 +95,25 @@ def sources(ctx: Context, kind: str) -> list[RawLog | TableLog]:
     tables = [TableLog(ctx, m, kind) for _, m in sorted(ctx.models.items())
               if getattr(m, f"{kind}_table")]
     return [RawLog(ctx, kind), *tables]
+
+
+def consume_each(ctx: Context, job: Run, kind: str,
+                 consume: Callable[[Run, RawLog | TableLog], None]) -> None:
+    """`consume(run, source)` for each source of `kind`: the raw table as the job's own
+    row, each model's table as that model's row, whose failure (a table unreadable,
+    refused, moved) is recorded there and never stops the others; the job is then
+    partial, its raw cursor moving."""
+    for source in sources(ctx, kind):
+        if isinstance(source, RawLog):
+            consume(job, source)
+            continue
+        part = job.for_model(source.model.model_id)
+        try:
+            consume(part, source)
+        except Exception as err:  # noqa: BLE001 - recorded as that model's failure
+            part.fail(err)
+    if any(p.status == FAILED for p in job.models.values()):
+        job.status = PARTIAL
 
 
 def safe_columns(batch: DataFrame, job: Run) -> DataFrame:

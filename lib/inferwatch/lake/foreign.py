@@ -35,10 +35,9 @@ from pyspark.sql import types as T
 from inferwatch.lake import files as lf
 from inferwatch.lake.files import DataFile
 from inferwatch.lake.foreign_log import COMMITTED, ForeignLog, LostLogError
-from inferwatch.lake.protocol import UnreadableTableError
+from inferwatch.lake.protocol import UnreadableTableError, column_mapping_mode
 from inferwatch.lake.jvm_text import read_parquet
-from inferwatch.lake.schema import rows_frame
-from inferwatch.lake.schema import to_spark
+from inferwatch.lake.schema import rows_frame, to_spark
 from inferwatch.lake.snapshot import record_count
 from inferwatch.lake.table import Table
 from inferwatch.lake.vectors import deleted_rows
@@ -163,7 +162,7 @@ class ForeignTable(Table):
     @staticmethod
     def _physical(dt) -> dict[str, str]:
         """Logical -> physical column name under column mapping (empty without it)."""
-        if dt.metadata().configuration.get("delta.columnMapping.mode", "none") == "none":
+        if column_mapping_mode(dt) == "none":
             return {}
         return {f.name: f.metadata[PHYSICAL] for f in to_spark(dt.schema()).fields
                 if PHYSICAL in f.metadata}
@@ -181,7 +180,7 @@ class ForeignTable(Table):
 def _check_mapping(dt, name: str) -> None:
     """Refuse what column mapping asks that this reader does not do: resolving columns
     by Parquet field id (mode 'id'), physical names of nested fields."""
-    mode = dt.metadata().configuration.get("delta.columnMapping.mode", "none")
+    mode = column_mapping_mode(dt)
     if mode == "none":
         return
     if mode != "name":

@@ -39,7 +39,7 @@ def check_readable(dt: DeltaTable, name: str, uri: str,
     if protocol.min_reader_version < 2:
         return
     features = set(protocol.reader_features or ())
-    if _column_mapping(dt):  # delta-rs names it at reader version 3 without the feature
+    if column_mapping_mode(dt) != "none":  # delta-rs names it at reader version 3 without the feature
         features.add("columnMapping")
     refused = sorted(features - READABLE - applied)
     if refused:
@@ -59,6 +59,6 @@ def unreadable(err: Exception, name: str, uri: str) -> UnreadableTableError | No
     return UnreadableTableError(f"table {name} ({uri}): delta-rs cannot read it: {text}")
 
 
-def _column_mapping(dt: DeltaTable) -> bool:
-    mode = dt.metadata().configuration.get("delta.columnMapping.mode", "none")
-    return mode not in (None, "none")
+def column_mapping_mode(dt: DeltaTable) -> str:
+    """The table's column mapping mode: 'none', 'name' or 'id'."""
+    return dt.metadata().configuration.get("delta.columnMapping.mode") or "none"

@@ -40,31 +40,6 @@ def z85_decode(text: str) -> bytes:
     return bytes(out)
 
 
-def z85_encode(data: bytes) -> str:
-    """Bytes as Z85 text, zero-padded to a multiple of 4 bytes (as Delta writes them)."""
-    data = data + b"\0" * (-len(data) % 4)
-    out = []
-    for i in range(0, len(data), 4):
-        value, chunk = int.from_bytes(data[i:i + 4], "big"), []
-        for _ in range(5):
-            value, rest = divmod(value, 85)
-            chunk.append(Z85[rest])
-        out.extend(reversed(chunk))
-    return "".join(out)
-
-
-def serialize(rows) -> bytes:
-    """Row indexes as a deletion vector's bitmap (magic number and portable 64-bit
-    Roaring format), the inverse of `deleted_rows`' decoding."""
-    rows = np.asarray(sorted(set(int(r) for r in rows)), dtype=np.uint64)
-    buckets = sorted(set((rows >> 32).tolist()))
-    out = struct.pack("<iQ", MAGIC, len(buckets))
-    for high in buckets:
-        low = rows[(rows >> 32) == high] & 0xFFFFFFFF
-        out += struct.pack("<I", high) + BitMap(low.astype(np.uint32).tolist()).serialize()
-    return out
-
-
 def deleted_rows(descriptor: Mapping[str, Any], read: Callable[[str], bytes]) -> np.ndarray:
     """The sorted row indexes a deletion vector descriptor (an add action's
     `deletionVector`) deletes; `read(path)` returns the bytes of a file, a path relative
