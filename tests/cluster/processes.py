@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pyspark
 
+from tests.conftest import CHILD_JVM_OPTIONS
+
 SPARK_HOME = Path(pyspark.__file__).parent
 SPARK_CLASS = SPARK_HOME / "bin" / "spark-class"
 BIN = Path(sys.executable).parent
 SITE_PACKAGES = Path(pyspark.__file__).parents[1]
 LOOPBACK = "127.0.0.1"
-QUICK_JIT = "-XX:TieredStopAtLevel=1"
+QUICK_JIT = CHILD_JVM_OPTIONS[1]
 
 
 def free_port() -> int:
