@@ -10,7 +10,9 @@ ADWIN one label at a time, and to our detector as hourly counts of `--per-hour` 
 both are read at the end of each hour, as the hourly job would read them. A stream of
 concept A alone (no drift) counts false alarms. Printed per generator: detections,
 median and mean delay in labels (from the drift's start to the end of the hour that
-fired), false alarms per 10,000 labels, and the ratio of the delays. Needs
+fired), false alarms per 10,000 labels, and the ratio of the delays; then the false
+alarms of both on long steady Bernoulli streams (a slice-year a seed at error rates
+0.02, 0.1 and 0.3). Needs
 `river` (`pip install river`), a reference only: inferwatch does not import it.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
+import numpy as np  # noqa: E402
 from river import drift, tree  # noqa: E402
 from river.datasets import synth  # noqa: E402
 
@@ -85,6 +88,31 @@ def score(alarms: list[int], drifts: bool, per_hour: int) -> tuple[int | None, i
     return (after[0] if after else None), sum(end <= start for end in ends)
 
 
+def steady(seeds: int) -> None:
+    """False alarms on long steady streams: a slice-year (8,760 hours of 0-200 labels)
+    per seed at each error rate, Bernoulli labels; ADWIN fed per label, ours per hour."""
+    print(f"\nsteady streams, {seeds} slice-years a rate (hours of 0-200 labels):")
+    for rate in (0.02, 0.1, 0.3):
+        fired = {"ours": 0, "adwin": 0}
+        labels = 0
+        for seed in range(seeds):
+            rng = np.random.default_rng(100 + seed)
+            sizes = rng.integers(0, 200, 8_760)
+            wrong = (rng.random(int(sizes.sum())) < rate).astype(int)
+            labels += len(wrong)
+            detector = drift.ADWIN()
+            for e in wrong.tolist():
+                detector.update(e)
+                fired["adwin"] += detector.drift_detected
+            ends = np.cumsum(sizes)
+            hours = [(i, int(n), int(wrong[end - n:end].sum()))
+                     for i, (n, end) in enumerate(zip(sizes, ends))]
+            fired["ours"] += sum(state.fired for _hour, state in label_stream.run(hours))
+        print(f"  error rate {rate}: {labels:,} labels, false alarms per 10,000 labels: "
+              f"ours {1e4 * fired['ours'] / labels:.4f} ({fired['ours']}), "
+              f"ADWIN {1e4 * fired['adwin'] / labels:.4f} ({fired['adwin']})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -128,6 +156,7 @@ def main() -> None:
         if delays["ours"] and delays["adwin"]:
             print(f"  delay ours / ADWIN (medians): "
                   f"{statistics.median(delays['ours']) / statistics.median(delays['adwin']):.2f}x")
+    steady(args.seeds)
 
 
 if __name__ == "__main__":
