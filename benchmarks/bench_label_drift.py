@@ -52,9 +52,11 @@ def errors(concept_a, concept_b, seed: int, drifts: bool) -> list[int]:
     model = tree.HoeffdingTreeClassifier()
     for x, y in concept_a(seed + 10_000).take(TRAIN):
         model.learn_one(x, y)
-    stream = (synth.ConceptDriftStream(concept_a(seed), concept_b(seed + 1), position=POSITION,
-                                       width=WIDTH, seed=seed)
-              if drifts else concept_a(seed))
+    # seeds apart: a drift stream's rows before the switch are its concept A stream's,
+    # and a generator's features follow its seed whatever the concept
+    stream = (synth.ConceptDriftStream(concept_a(seed), concept_b(seed + 5_000),
+                                       position=POSITION, width=WIDTH, seed=seed)
+              if drifts else concept_a(seed + 20_000))
     return [int(model.predict_one(x) != y) for x, y in stream.take(LENGTH)]
 
 
@@ -100,11 +102,14 @@ def steady(seeds: int) -> None:
             sizes = rng.integers(0, 200, 8_760)
             wrong = (rng.random(int(sizes.sum())) < rate).astype(int)
             labels += len(wrong)
-            detector = drift.ADWIN()
-            for e in wrong.tolist():
-                detector.update(e)
-                fired["adwin"] += detector.drift_detected
             ends = np.cumsum(sizes)
+            hour_of = np.repeat(np.arange(len(sizes)), sizes)
+            detector, hours_fired = drift.ADWIN(), set()
+            for i, e in enumerate(wrong.tolist()):  # hours that fired, as adwin_alarms
+                detector.update(e)
+                if detector.drift_detected:
+                    hours_fired.add(int(hour_of[i]))
+            fired["adwin"] += len(hours_fired)
             hours = [(i, int(n), int(wrong[end - n:end].sum()))
                      for i, (n, end) in enumerate(zip(sizes, ends))]
             fired["ours"] += sum(state.fired for _hour, state in label_stream.run(hours))
@@ -133,7 +138,7 @@ def main() -> None:
                 if drifts:
                     rates.append((sum(wrong[:POSITION]) / POSITION,
                                   sum(wrong[POSITION:]) / (LENGTH - POSITION)))
-                quiet_labels += POSITION if drifts else LENGTH
+                quiet_labels += POSITION - WIDTH if drifts else LENGTH
                 for who, alarms in (("ours", our_alarms(wrong, args.per_hour)),
                                     ("adwin", adwin_alarms(wrong, args.per_hour))):
                     delay, wrongly = score(alarms, drifts, args.per_hour)

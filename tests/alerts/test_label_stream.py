@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from inferwatch.alerts.label_stream import Settings, State, run, step
 
@@ -28,10 +29,11 @@ def _fired(hours, settings: Settings = Settings()) -> list[int]:
     return [hour for hour, state in run(hours, settings) if state.fired]
 
 
-@pytest.mark.parametrize("rate", [0.02, 0.1, 0.3])
+@pytest.mark.parametrize("rate", [0.02, 0.1, 0.3, 0.95, 1.0])
 def test_a_steady_rate_fires_about_never(rate):
     """A year of hours (8,760) a seed, 5 seeds, hours of 0 to 200 labels: at most one
-    firing in all of them (more than 4 million labels)."""
+    firing in all of them (more than 4 million labels), also for a slice wrong 95% of
+    the time (its rises stop short of 1) and one always wrong (nowhere to rise)."""
     fired = sum(len(_fired(_hours([(8_760, rate)], lambda r: r.integers(0, 200), seed)))
                 for seed in range(5))
     assert fired <= 1, fired
@@ -53,35 +55,42 @@ def test_a_rise_fires_within_hours_of_it_and_seldom_again(before, after, within)
 
 
 def test_sparse_hours_take_more_of_them_not_a_false_alarm():
-    """5 labels an hour: a rise from 0.1 to 0.3 fires, after more hours than at 100."""
-    firsts = []
+    """5 labels an hour: a rise from 0.1 to 0.3 fires, never before it, after more hours
+    than the same rise with 100 labels an hour."""
+    sparse, dense = [], []
     for seed in range(5):
-        fired = _fired(_hours([(400, 0.1), (400, 0.3)], lambda r: 5, seed))
-        assert fired and fired[0] >= 400, (seed, fired)
-        firsts.append(fired[0] - 400)
-    assert 2 < np.median(firsts) < 40, firsts
+        for per_hour, firsts in ((5, sparse), (100, dense)):
+            fired = _fired(_hours([(400, 0.1), (400, 0.3)], lambda r: per_hour, seed))  # noqa: B023
+            assert fired and fired[0] >= 400, (seed, per_hour, fired)
+            firsts.append(fired[0] - 400)
+    assert max(dense) <= 2 and 5 < np.median(sparse) < 40, (sparse, dense)
 
 
 def test_a_run_resumes_from_any_stored_hour():
     """Hours run in one go equal hours run in two parts, the second from the state the
-    first stored for its last hour; a late change to an hour re-run from the hour before
-    it equals a run of all hours with the change."""
+    first stored for its last hour (cut anywhere, also at and after a firing); a late
+    batch of an hour, re-run from the hour before it, equals a run of all hours with
+    the batch, here where it makes an hour fire that did not."""
     hours = _hours([(100, 0.1), (100, 0.25), (100, 0.25)], lambda r: r.integers(0, 150), 3)
     whole = run(hours)
-    for cut in (1, 57, 150, 299):
+    fired = [hour for hour, state in whole if state.fired]
+    assert fired, "the rise should fire"
+    for cut in (1, 57, fired[0], fired[0] + 1, 150, 299):
         first = run(hours[:cut])
         assert first + run(hours[cut:], state=first[-1][1]) == whole
     late = list(hours)
-    hour, n, errors = late[120]
-    late[120] = (hour, n + 40, errors + 30)  # labels of hour 120 arrive late
-    assert whole[:120] + run(late[120:], state=whole[119][1]) == run(late)
+    hour, n, errors = late[60]
+    late[60] = (hour, n + 150, errors + 150)  # a late batch of 150 wrong labels
+    again = run(late)
+    assert [h for h, s in again if s.fired][0] == 60  # it fires the hour it lands in
+    assert whole[:60] + run(late[60:], state=whole[59][1]) == again
 
 
 def test_the_statistic_is_pages_cusum_of_the_hours_log_likelihood_ratios():
     """Until the first firing, each rise's CUSUM equals max(0, S + llr), llr the hour's
-    binomial log-likelihood ratio of p1 against p0, computed here by hand: p0 the
-    reference's Laplace-smoothed rate plus 1.5 standard errors, the reference every
-    label but those of the current excursion."""
+    binomial log-likelihood ratio of p1 against p0 (scipy's log pmf): p0 the reference's
+    Laplace-smoothed rate plus 1.5 standard errors, the reference every label but those
+    of the current excursion, p1 p0 plus the rise, at most half way to 1."""
     settings = Settings()
     hours = _hours([(50, 0.1), (150, 0.15)], lambda r: r.integers(20, 80), 8)
     state, sums = State(), [0.0, 0.0]
@@ -93,21 +102,33 @@ def test_the_statistic_is_pages_cusum_of_the_hours_log_likelihood_ratios():
             assert state.cusums == () and state.ref_n == ref_n
             continue
         rate = (ref_e + 1) / (ref_n + 2)
-        p0 = rate + 1.5 * math.sqrt(rate * (1 - rate) / (ref_n + 2))
-        for i, p1 in enumerate((p0 + max(0.02, 0.15 * p0), p0 + max(0.1, p0))):
-            llr = errors * math.log(p1 / p0) + (n - errors) * math.log((1 - p1) / (1 - p0))
-            sums[i] = max(0.0, sums[i] + llr)
+        p0 = min(rate + 1.5 * math.sqrt(rate * (1 - rate) / (ref_n + 2)), (1 + rate) / 2)
+        for i, rise in enumerate((max(0.02, 0.15 * p0), max(0.1, p0))):
+            p1 = p0 + min(rise, (1 - p0) / 2)
+            sums[i] = max(0.0, sums[i] + binom.logpmf(errors, n, p1) - binom.logpmf(errors, n, p0))
         if max(sums) >= settings.threshold:
             assert state.fired
             break
         if max(sums) == 0:
             ref_n, ref_e, run_n, run_e = ref_n + run_n + n, ref_e + run_e + errors, 0, 0
+            assert state.cusums == ()
         else:
             run_n, run_e = run_n + n, run_e + errors
-            assert state.cusums == pytest.approx(sums, abs=1e-12)
+            assert state.cusums == pytest.approx(sums, abs=1e-9)
         assert not state.fired and (state.ref_n, state.ref_errors) == (ref_n, ref_e)
+        assert (state.run_n, state.run_errors) == (run_n, run_e)
     else:
         pytest.fail("the rise from 0.10 to 0.15 never fired")
+
+
+def test_a_worked_hour():
+    """A reference of 98 labels, 9 wrong: rate 10/100 = 0.1, standard error 0.03, p0 =
+    0.145; the small rise (0.15 p0) to 0.16675, the large (p0) to 0.29. An hour of 40
+    labels, 12 wrong: 12 ln(1.15) + 28 ln(0.83325/0.855) = 0.95565 and 12 ln(2) + 28
+    ln(0.71/0.855) = 3.11434."""
+    state = step(State(ref_n=98, ref_errors=9), 40, 12, Settings(warmup=50))
+    assert state.cusums == pytest.approx((0.95565, 3.11434), abs=1e-5)
+    assert (state.ref_n, state.run_n, state.run_errors, state.fired) == (98, 40, 12, False)
 
 
 def test_impossible_counts_are_refused():

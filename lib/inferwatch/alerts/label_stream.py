@@ -10,12 +10,15 @@ against `p0` (Page's CUSUM for Bernoulli data, an hour's counts as one batch):
 
 and fires when S_t passes `threshold`. The hour's sample size is in the sum: an hour
 of 5 labels moves S a tenth of what 50 labels at the same rate move it, so sparse
-hours neither fire on their own nor hide a rise. `p1 = p0 + max(min_rise,
-relative_rise * p0)`: the smallest rise worth waking someone for. The reference keeps
-learning: the labels of an excursion that ends (S back to 0) join it, so `p0` is the
-rate of every label since the last firing but those of the rise being judged. After
-firing, the detector learns the new rate afresh (another warm-up) before it judges
-again, so one change fires once.
+hours neither fire on their own nor hide a rise. Two rises are judged at once
+(`Settings.rises`): a small one, `p0 + max(0.02, 0.15 p0)`, which takes many labels
+to see, and a large one, `p0 + max(0.1, p0)`, seen in an hour or two; each goes at
+most half way from p0 to 1. `p0` is the slice's own rate, raised by `margin` standard
+errors so that a young reference does not pass for a rise, and it keeps learning: the
+labels of an excursion that ends (every S back to 0) join it, so `p0` is the rate of
+every label since the last firing but those of the rise being judged. After firing,
+the detector learns the new rate afresh (another warm-up) before it judges again, so
+a change seldom fires twice.
 
 The state after each hour (`State`) is all it needs to go on: a run continues from the
 state stored for the hour before the first one it is given, so a late label batch that
@@ -29,6 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+SMALLEST_RISE = 0.005  # a rise of the error rate smaller than this is not judged
+
+
 @dataclass(frozen=True)
 class Settings:
     warmup: int = 300  # labels the reference holds before it judges
@@ -40,16 +46,23 @@ class Settings:
 
     def p0(self, n: int, errors: int) -> float:
         """The reference rate judged against: Laplace-smoothed, raised by `margin`
-        standard errors, so a reference of few labels does not pass for a rise."""
+        standard errors (so a reference of few labels does not pass for a rise), at
+        most half way from its rate to 1."""
         rate = (errors + 1) / (n + 2)
-        return min(rate + self.margin * math.sqrt(rate * (1 - rate) / (n + 2)), 0.9)
+        raised = rate + self.margin * math.sqrt(rate * (1 - rate) / (n + 2))
+        return min(raised, (1 + rate) / 2)
 
     def increments(self, p0: float) -> list[tuple[float, float]]:
-        """Per rise: (what an error adds to its CUSUM, what a correct row adds)."""
+        """Per rise: (what an error adds to its CUSUM, what a correct row adds). A rise
+        goes at most half way from p0 to 1: a slice wrong 95% of the time has rises
+        left to judge, and its CUSUM still falls while the rate holds; one with less
+        than `SMALLEST_RISE` left (a slice wrong every time) is not judged."""
         out = []
         for least, share in self.rises:
-            p1 = min(p0 + max(least, share * p0), 0.999)
-            out.append((math.log(p1 / p0), math.log((1 - p1) / (1 - p0))))
+            rise = min(max(least, share * p0), (1 - p0) / 2)
+            p1 = p0 + rise
+            out.append((math.log(p1 / p0), math.log((1 - p1) / (1 - p0)))
+                       if rise >= SMALLEST_RISE else (0.0, 0.0))
         return out
 
 
