@@ -31,7 +31,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
 SMALLEST_RISE = 0.005  # a rise of the error rate smaller than this is not judged
 
 
@@ -86,15 +85,16 @@ def step(state: State, n: int, errors: int, settings: Settings) -> State:
     if state.ref_n < settings.warmup:  # learning the rate
         return State(state.ref_n + n, state.ref_errors + errors)
     before = state.cusums or (0.0,) * len(settings.rises)
-    cusums = tuple(max(0.0, s + errors * up + (n - errors) * down) for s, (up, down)
-                   in zip(before, settings.increments(settings.p0(state.ref_n,
-                                                                  state.ref_errors))))
+    rises = settings.increments(settings.p0(state.ref_n, state.ref_errors))
+    cusums = tuple(max(0.0, s + errors * up + (n - errors) * down)
+                   for s, (up, down) in zip(before, rises, strict=True))
     if max(cusums) >= settings.threshold:  # fires, then learns the new rate afresh
         return State(fired=True)
     if max(cusums) == 0:  # the excursion ended: its labels join the reference
         return State(state.ref_n + state.run_n + n, state.ref_errors + state.run_errors + errors)
     return State(state.ref_n, state.ref_errors, state.run_n + n, state.run_errors + errors,
                  cusums)
+
 
 def run(hours: Iterable[tuple[object, int, int]], settings: Settings = Settings(),
         state: State = State()) -> list[tuple[object, State]]:
