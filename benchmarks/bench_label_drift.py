@@ -60,20 +60,24 @@ def errors(concept_a, concept_b, seed: int, drifts: bool) -> list[int]:
     return [int(model.predict_one(x) != y) for x, y in stream.take(LENGTH)]
 
 
-def adwin_alarms(wrong: list[int], per_hour: int) -> list[int]:
-    """The hours in which ADWIN fired (fed every label in order)."""
+def adwin_alarms(wrong: list[int], sizes) -> list[int]:
+    """The hours (of `sizes` labels each, in order) in which ADWIN fired, fed every
+    label in order."""
+    hour_of = np.repeat(np.arange(len(sizes)), sizes)
     detector, out = drift.ADWIN(), []
-    for i, e in enumerate(wrong):
+    for i, e in enumerate(wrong[:len(hour_of)]):
         detector.update(e)
-        if detector.drift_detected and (not out or out[-1] != i // per_hour):
-            out.append(i // per_hour)
+        if detector.drift_detected and (not out or out[-1] != hour_of[i]):
+            out.append(int(hour_of[i]))
     return out
 
 
-def our_alarms(wrong: list[int], per_hour: int) -> list[int]:
-    """The hours in which ours fired (fed each hour's counts)."""
-    hours = [(i, per_hour, sum(wrong[i * per_hour:(i + 1) * per_hour]))
-             for i in range(len(wrong) // per_hour)]
+def our_alarms(wrong: list[int], sizes) -> list[int]:
+    """The hours (of `sizes` labels each, in order) in which ours fired, fed each hour's
+    counts."""
+    ends = np.cumsum(sizes)
+    hours = [(i, int(n), int(sum(wrong[end - n:end]))) for i, (n, end) in
+             enumerate(zip(sizes, ends))]
     return [hour for hour, state in label_stream.run(hours) if state.fired]
 
 
@@ -102,17 +106,8 @@ def steady(seeds: int) -> None:
             sizes = rng.integers(0, 200, 8_760)
             wrong = (rng.random(int(sizes.sum())) < rate).astype(int)
             labels += len(wrong)
-            ends = np.cumsum(sizes)
-            hour_of = np.repeat(np.arange(len(sizes)), sizes)
-            detector, hours_fired = drift.ADWIN(), set()
-            for i, e in enumerate(wrong.tolist()):  # hours that fired, as adwin_alarms
-                detector.update(e)
-                if detector.drift_detected:
-                    hours_fired.add(int(hour_of[i]))
-            fired["adwin"] += len(hours_fired)
-            hours = [(i, int(n), int(wrong[end - n:end].sum()))
-                     for i, (n, end) in enumerate(zip(sizes, ends))]
-            fired["ours"] += sum(state.fired for _hour, state in label_stream.run(hours))
+            fired["adwin"] += len(adwin_alarms(wrong.tolist(), sizes))
+            fired["ours"] += len(our_alarms(wrong, sizes))
         print(f"  error rate {rate}: {labels:,} labels, false alarms per 10,000 labels: "
               f"ours {1e4 * fired['ours'] / labels:.4f} ({fired['ours']}), "
               f"ADWIN {1e4 * fired['adwin'] / labels:.4f} ({fired['adwin']})")
@@ -139,8 +134,9 @@ def main() -> None:
                     rates.append((sum(wrong[:POSITION]) / POSITION,
                                   sum(wrong[POSITION:]) / (LENGTH - POSITION)))
                 quiet_labels += POSITION - WIDTH if drifts else LENGTH
-                for who, alarms in (("ours", our_alarms(wrong, args.per_hour)),
-                                    ("adwin", adwin_alarms(wrong, args.per_hour))):
+                hours = [args.per_hour] * (len(wrong) // args.per_hour)
+                for who, alarms in (("ours", our_alarms(wrong, hours)),
+                                    ("adwin", adwin_alarms(wrong, hours))):
                     delay, wrongly = score(alarms, drifts, args.per_hour)
                     false[who] += wrongly
                     if drifts:

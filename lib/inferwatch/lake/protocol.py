@@ -39,7 +39,7 @@ def check_readable(dt: DeltaTable, name: str, uri: str,
     if protocol.min_reader_version < 2:
         return
     features = set(protocol.reader_features or ())
-    if column_mapping_mode(dt) != "none":  # delta-rs names it at reader version 3 without the feature
+    if column_mapping_mode(dt) != "none":  # delta-rs omits the feature at reader version 3
         features.add("columnMapping")
     refused = sorted(features - READABLE - applied)
     if refused:
