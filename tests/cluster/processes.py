@@ -97,10 +97,12 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 def _state(ui_port: int) -> dict | None:
+    """The master's state, or None while its UI is not up: a master still attaching its
+    handlers answered `/json/` with its HTML page once (a fresh-clone run, session 34)."""
     try:
         with urllib.request.urlopen(f"http://{LOOPBACK}:{ui_port}/json/", timeout=2) as page:
             return json.load(page)
-    except OSError:
+    except (OSError, ValueError):  # json.JSONDecodeError is a ValueError
         return None
 
 
